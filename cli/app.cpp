@@ -1,0 +1,93 @@
+#include "cli/app.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/output.hpp"
+#include "core/git/git.hpp"
+#include "core/util/error.hpp"
+#include "core/util/interrupt.hpp"
+
+namespace cairn::cli {
+namespace {
+
+// The whole command surface, in the order `cairn help` lists it.
+struct CommandGroup {
+    const char* name;
+    void (*register_group)(CLI::App&, Context&);
+};
+constexpr CommandGroup k_command_groups[] = {
+    {"init", register_init},   // init
+    {"data", register_data},   // add, status, checkout
+    {"store", register_store}, // fsck, gc
+};
+
+void register_help(CLI::App& app) {
+    auto* help = app.add_subcommand("help", "Show help for cairn or for one command");
+    auto topic = std::make_shared<std::string>();
+    help->add_option("command", *topic, "Command to describe");
+    help->callback([&app, topic] {
+        if (topic->empty()) {
+            std::cout << app.help();
+            return;
+        }
+        for (CLI::App* sub : app.get_subcommands({}))
+            if (sub->get_name() == *topic) {
+                std::cout << sub->help();
+                return;
+            }
+        throw Error(ErrorKind::usage, "unknown command '" + *topic + "'; see 'cairn help'");
+    });
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    git::Library libgit2;
+    util::install_interrupt_handlers();
+
+    Context ctx;
+    std::error_code ec;
+    ctx.cwd = std::filesystem::current_path(ec);
+
+    CLI::App app("cairn — experiment tracking and data versioning in your git repository.", "cairn");
+    app.set_version_flag("--version", std::string("cairn ") + CAIRN_VERSION);
+    app.require_subcommand(0, 1);
+    app.fallthrough(false);
+    app.footer("Run 'cairn help <command>' or 'cairn <command> --help' for a command's options.\n"
+               "Documentation: docs/ in the cairn source tree.");
+    for (const auto& group : k_command_groups) group.register_group(app, ctx);
+    register_help(app);
+
+    try {
+        if (ec) throw Error(ErrorKind::environment, "cannot determine the current directory: " + ec.message());
+        app.parse(argc, argv);
+        if (app.get_subcommands().empty()) {
+            std::cerr << app.help();
+            return static_cast<int>(ErrorKind::usage);
+        }
+        return ctx.exit_code;
+    } catch (const CLI::Success& e) {
+        return app.exit(e); // --help, --version
+    } catch (const CLI::ParseError& e) {
+        print_error(e.what());
+        std::cerr << "Run 'cairn --help' for usage.\n";
+        return static_cast<int>(ErrorKind::usage);
+    } catch (const Error& e) {
+        print_error(e.what());
+        return e.exit_code();
+    } catch (const std::bad_alloc&) {
+        print_error("out of memory");
+        return static_cast<int>(ErrorKind::io);
+    } catch (const std::exception& e) {
+        print_error(std::string("internal error (a bug in cairn, please report it): ") + e.what());
+        return static_cast<int>(ErrorKind::internal);
+    } catch (...) {
+        print_error("internal error (a bug in cairn, please report it)");
+        return static_cast<int>(ErrorKind::internal);
+    }
+}
+
+} // namespace cairn::cli

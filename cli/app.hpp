@@ -1,0 +1,27 @@
+#pragma once
+// The cairn command line: one entry point, one command table, one catch point.
+
+#include <filesystem>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace cairn::cli {
+
+// Runs cairn with the given arguments and returns the process exit code. Never throws.
+int main(int argc, char** argv);
+
+// State shared by the command callbacks of one invocation.
+struct Context {
+    std::filesystem::path cwd;
+    int exit_code = 0;
+};
+
+// Each command group registers its subcommands (cli/cmd_<group>.cpp).
+void register_init(CLI::App& app, Context& ctx);
+void register_data(CLI::App& app, Context& ctx);
+void register_store(CLI::App& app, Context& ctx);
+
+} // namespace cairn::cli

@@ -1,0 +1,181 @@
+// cairn add | status | checkout
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/app.hpp"
+#include "cli/output.hpp"
+#include "core/util/strings.hpp"
+#include "core/workspace/add.hpp"
+#include "core/workspace/checkout.hpp"
+#include "core/workspace/status.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::cli {
+namespace {
+
+std::vector<std::string> relative_paths(const workspace::Workspace& ws, const Context& ctx,
+                                        const std::vector<std::string>& args) {
+    std::vector<std::string> out;
+    out.reserve(args.size());
+    for (const auto& arg : args) out.push_back(ws.relative_path(ctx.cwd, arg));
+    return out;
+}
+
+void register_add(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::vector<std::string> paths;
+        bool json = false;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("add", "Store files or directories in the cache and track them with pointer files");
+    cmd->add_option("paths", opts->paths, "Files or directories to track")->required();
+    cmd->add_flag("--json", opts->json, "Print the result as JSON");
+    cmd->footer("Examples:\n"
+                "  cairn add data/train.csv        # writes data/train.csv.cairn, ignores data/train.csv in git\n"
+                "  cairn add data/images models/   # directories are stored as per-directory trees\n"
+                "  git add data/*.cairn data/.gitignore && git commit -m 'track data'\n"
+                "Unchanged files are not hashed again (stat cache in .cairn/state).");
+    cmd->callback([opts, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        StderrProgress progress;
+        auto result = workspace::add(ws, relative_paths(ws, ctx, opts->paths), progress);
+        if (opts->json) {
+            nlohmann::json paths = nlohmann::json::array();
+            for (const auto& p : result.paths) {
+                nlohmann::json item = {{"path", p.data_path},      {"pointer", p.pointer_path},
+                                       {"hash", p.digest.id()},    {"size", p.size},
+                                       {"type", p.is_directory ? "directory" : "file"},
+                                       {"changed", p.changed}};
+                if (p.is_directory) item["files"] = p.files;
+                paths.push_back(item);
+            }
+            print_json({{"paths", paths}, {"new_objects", result.new_objects}, {"gitignore", result.gitignores}});
+            return;
+        }
+        std::string to_stage;
+        for (const auto& p : result.paths) {
+            std::string what = p.is_directory ? fmt::format("{} files, {}", p.files, util::human_size(p.size))
+                                              : util::human_size(p.size);
+            std::cout << fmt::format("{} {} ({}) {}\n", p.changed ? "added    " : "unchanged", p.data_path, what,
+                                     paint(short_id(p.digest), Color::dim));
+            to_stage += " " + p.pointer_path;
+        }
+        for (const auto& g : result.gitignores) to_stage += " " + g;
+        std::cout << "To track the change with git, run:\n  git add" << to_stage << "\n";
+    });
+}
+
+void register_status(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::vector<std::string> paths;
+        bool json = false;
+        bool check = false;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("status", "Show how tracked data in the workspace differs from its pointer files");
+    cmd->add_option("paths", opts->paths, "Limit to these tracked paths or directories");
+    cmd->add_flag("--json", opts->json, "Print the status of every tracked path as JSON");
+    cmd->add_flag("--check", opts->check,
+                  "Print only differences and exit 1 if there are any (for pre-commit hooks)");
+    cmd->footer("Examples:\n"
+                "  cairn status\n"
+                "  cairn status data/images --json\n"
+                "  cairn status --check || echo 'data changed: run cairn add'\n"
+                "States: unchanged, modified, deleted, not in cache.");
+    cmd->callback([opts, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        StderrProgress progress;
+        auto statuses = workspace::status(ws, relative_paths(ws, ctx, opts->paths), progress);
+        bool dirty = false;
+        for (const auto& s : statuses) dirty |= s.state != workspace::DataState::unchanged;
+        if (opts->check && dirty) ctx.exit_code = 1;
+        if (opts->json) {
+            nlohmann::json paths = nlohmann::json::array();
+            for (const auto& s : statuses) {
+                nlohmann::json item = {{"path", s.data_path},
+                                       {"pointer", s.pointer_path},
+                                       {"status", workspace::to_string(s.state)},
+                                       {"type", s.is_directory ? "directory" : "file"}};
+                if (s.is_directory)
+                    item.update({{"added", s.added}, {"modified", s.modified}, {"deleted", s.deleted}});
+                paths.push_back(item);
+            }
+            print_json({{"clean", !dirty}, {"paths", paths}});
+            return;
+        }
+        auto color = [](workspace::DataState st) {
+            switch (st) {
+            case workspace::DataState::modified: return Color::yellow;
+            case workspace::DataState::deleted: return Color::red;
+            case workspace::DataState::not_in_cache: return Color::red;
+            default: return Color::none;
+            }
+        };
+        for (const auto& s : statuses) {
+            if (s.state == workspace::DataState::unchanged) continue;
+            std::string label = fmt::format("{:<14}", std::string(workspace::to_string(s.state)) + ":");
+            std::cout << paint(label, color(s.state)) << s.data_path << "\n";
+            for (const auto& p : s.added) std::cout << "    " << paint("added:    ", Color::green) << p << "\n";
+            for (const auto& p : s.modified) std::cout << "    " << paint("modified: ", Color::yellow) << p << "\n";
+            for (const auto& p : s.deleted) std::cout << "    " << paint("deleted:  ", Color::red) << p << "\n";
+        }
+        if (opts->check) return;
+        if (statuses.empty())
+            std::cout << "No data tracked here yet (use 'cairn add <path>').\n";
+        else if (!dirty)
+            std::cout << fmt::format("Data is up to date ({} tracked path{}).\n", statuses.size(),
+                                     statuses.size() == 1 ? "" : "s");
+        else
+            std::cout << "Use 'cairn add <path>' to record changes or 'cairn checkout <path>' to discard them.\n";
+    });
+}
+
+void register_checkout(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::vector<std::string> paths;
+        bool force = false;
+        bool json = false;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("checkout", "Make tracked data in the workspace match its pointer files");
+    cmd->add_option("paths", opts->paths, "Limit to these tracked paths or directories");
+    cmd->add_flag("-f,--force", opts->force, "Overwrite or remove data that is not in the cache");
+    cmd->add_flag("--json", opts->json, "Print what was restored as JSON");
+    cmd->footer("Examples:\n"
+                "  git checkout v1 && cairn checkout    # data as it was at v1\n"
+                "  cairn checkout data/images           # undo local edits to one directory\n"
+                "Data that is not in the cache is never overwritten without --force.");
+    cmd->callback([opts, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        StderrProgress progress;
+        auto done = workspace::checkout(ws, relative_paths(ws, ctx, opts->paths),
+                                        opts->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved,
+                                        progress);
+        if (opts->json) {
+            nlohmann::json paths = nlohmann::json::array();
+            for (const auto& d : done)
+                paths.push_back({{"path", d.data_path}, {"written", d.written}, {"removed", d.removed}});
+            print_json({{"paths", paths}});
+            return;
+        }
+        bool any = false;
+        for (const auto& d : done) {
+            if (d.written == 0 && d.removed == 0) continue;
+            any = true;
+            std::cout << fmt::format("restored {} ({} written, {} removed)\n", d.data_path, d.written, d.removed);
+        }
+        if (!any) std::cout << "Workspace already matches the pointers.\n";
+    });
+}
+
+} // namespace
+
+void register_data(CLI::App& app, Context& ctx) {
+    register_add(app, ctx);
+    register_status(app, ctx);
+    register_checkout(app, ctx);
+}
+
+} // namespace cairn::cli

@@ -1,0 +1,91 @@
+// cairn fsck | gc
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/app.hpp"
+#include "cli/output.hpp"
+#include "core/util/strings.hpp"
+#include "core/workspace/maintenance.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::cli {
+namespace {
+
+void register_fsck(CLI::App& app, Context& ctx) {
+    auto json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("fsck", "Verify every object in the cache; report corrupt and missing ones");
+    cmd->add_flag("--json", *json, "Print the report as JSON");
+    cmd->footer("Examples:\n"
+                "  cairn fsck\n"
+                "  cairn fsck --json | jq '.problems[]'\n"
+                "Exits 1 when anything is wrong. fsck never deletes anything.");
+    cmd->callback([json, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        StderrProgress progress;
+        auto result = workspace::fsck(ws, progress);
+        if (!result.problems.empty()) ctx.exit_code = 1;
+        if (*json) {
+            nlohmann::json problems = nlohmann::json::array();
+            for (const auto& p : result.problems)
+                problems.push_back({{"kind", p.kind}, {"object", p.object}, {"detail", p.detail}});
+            print_json({{"objects", result.objects}, {"bytes", result.bytes}, {"ok", result.problems.empty()},
+                        {"problems", problems}});
+            return;
+        }
+        for (const auto& p : result.problems)
+            std::cout << paint(fmt::format("{:<11}", p.kind), Color::red) << (p.object.empty() ? "" : p.object + "  ")
+                      << p.detail << "\n";
+        std::cout << fmt::format("checked {} objects ({}): {}\n", result.objects, util::human_size(result.bytes),
+                                 result.problems.empty() ? "no problems"
+                                                         : fmt::format("{} problem(s)", result.problems.size()));
+    });
+}
+
+void register_gc(CLI::App& app, Context& ctx) {
+    struct Options {
+        bool dry_run = false;
+        bool json = false;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("gc", "Remove cache objects that nothing references any more");
+    cmd->add_flag("-n,--dry-run", opts->dry_run, "Only list what would be removed");
+    cmd->add_flag("--json", opts->json, "Print the result as JSON");
+    cmd->footer("Examples:\n"
+                "  cairn gc --dry-run\n"
+                "  cairn gc\n"
+                "Kept: objects named by a pointer in the workspace or the index, at the tip of any branch,\n"
+                "tag or remote-tracking branch, and by anything under refs/cairn/ (runs).");
+    cmd->callback([opts, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        StderrProgress progress;
+        auto result = workspace::gc(ws, opts->dry_run ? workspace::GcMode::dry_run : workspace::GcMode::remove, progress);
+        if (opts->json) {
+            nlohmann::json removed = nlohmann::json::array();
+            for (const auto& r : result.removed) removed.push_back({{"object", r.digest.id()}, {"size", r.size}});
+            print_json({{"dry_run", opts->dry_run},
+                        {"removed", removed},
+                        {"freed", result.freed},
+                        {"kept", result.kept},
+                        {"temp_files", result.temp_files}});
+            return;
+        }
+        const char* verb = opts->dry_run ? "would remove" : "removed";
+        for (const auto& r : result.removed)
+            std::cout << fmt::format("{} {} ({})\n", verb, r.digest.id(), util::human_size(r.size));
+        std::cout << fmt::format("{} {} object(s), {} {}; kept {}", verb, result.removed.size(),
+                                 opts->dry_run ? "would free" : "freed", util::human_size(result.freed), result.kept);
+        if (result.temp_files) std::cout << fmt::format("; {} leftover temp file(s)", result.temp_files);
+        std::cout << "\n";
+    });
+}
+
+} // namespace
+
+void register_store(CLI::App& app, Context& ctx) {
+    register_fsck(app, ctx);
+    register_gc(app, ctx);
+}
+
+} // namespace cairn::cli

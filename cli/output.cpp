@@ -1,0 +1,112 @@
+#include "cli/output.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "core/util/strings.hpp"
+
+namespace cairn::cli {
+namespace {
+
+std::string_view code(Color color) {
+    switch (color) {
+    case Color::red: return "\033[31m";
+    case Color::green: return "\033[32m";
+    case Color::yellow: return "\033[33m";
+    case Color::cyan: return "\033[36m";
+    case Color::bold: return "\033[1m";
+    case Color::dim: return "\033[2m";
+    case Color::none: return "";
+    }
+    return "";
+}
+
+void print_prefixed(std::string_view label, Color color, std::string_view message) {
+    std::fflush(stdout);
+    std::string prefix = use_color(stderr) ? fmt::format("{}cairn: {}:\033[0m ", code(color), label)
+                                           : fmt::format("cairn: {}: ", label);
+    std::cerr << prefix << message << '\n';
+}
+
+} // namespace
+
+bool use_color(std::FILE* stream) {
+    if (const char* no_color = std::getenv("NO_COLOR"); no_color && *no_color) return false;
+    if (const char* term = std::getenv("TERM"); term && std::strcmp(term, "dumb") == 0) return false;
+    return ::isatty(::fileno(stream)) != 0;
+}
+
+void print_error(std::string_view message) { print_prefixed("error", Color::red, message); }
+void print_warning(std::string_view message) { print_prefixed("warning", Color::yellow, message); }
+
+std::string paint(std::string_view text, Color color) {
+    static const bool enabled = use_color(stdout);
+    if (!enabled || color == Color::none) return std::string(text);
+    return fmt::format("{}{}\033[0m", code(color), text);
+}
+
+void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << '\n'; }
+
+std::string short_id(const hash::Digest& digest) { return "sha256:" + digest.hex().substr(0, 12); }
+
+StderrProgress::StderrProgress() : m_enabled(::isatty(STDERR_FILENO) != 0) {
+    if (m_enabled) m_thread = std::thread([this] { loop(); });
+}
+
+StderrProgress::~StderrProgress() {
+    if (!m_enabled) return;
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+    if (m_shown) std::cerr << "\r\033[K" << std::flush;
+}
+
+void StderrProgress::begin(std::string_view phase, std::uint64_t total) {
+    std::lock_guard lock(m_mutex);
+    m_phase = std::string(phase);
+    m_total = total;
+    m_items = 0;
+    m_bytes = 0;
+    m_started = std::chrono::steady_clock::now();
+    m_active = true;
+}
+
+void StderrProgress::advance(std::uint64_t items, std::uint64_t bytes) {
+    m_items.fetch_add(items, std::memory_order_relaxed);
+    m_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void StderrProgress::end() {
+    std::lock_guard lock(m_mutex);
+    if (m_enabled && m_shown) draw(true);
+    m_active = false;
+    m_shown = false;
+}
+
+void StderrProgress::draw(bool final_line) {
+    std::uint64_t items = m_items.load();
+    std::string line = m_total ? fmt::format("{}: {}/{} ({}%)", m_phase, items, m_total, items * 100 / m_total)
+                               : fmt::format("{}: {}", m_phase, items);
+    if (std::uint64_t bytes = m_bytes.load()) line += ", " + util::human_size(bytes);
+    std::cerr << "\r\033[K" << line << (final_line ? ", done.\n" : "") << std::flush;
+}
+
+void StderrProgress::loop() {
+    std::unique_lock lock(m_mutex);
+    while (!m_stop) {
+        m_cv.wait_for(lock, std::chrono::milliseconds(100));
+        if (m_active && std::chrono::steady_clock::now() - m_started > std::chrono::seconds(1)) {
+            draw(false);
+            m_shown = true;
+        }
+    }
+}
+
+} // namespace cairn::cli

@@ -1,0 +1,67 @@
+#pragma once
+// Everything about how cairn talks to a terminal: errors, colour, JSON, progress.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/hash/hash.hpp"
+#include "core/util/progress.hpp"
+
+namespace cairn::cli {
+
+// "cairn: error: <message>" on stderr (red on a terminal).
+void print_error(std::string_view message);
+// "cairn: warning: <message>" on stderr.
+void print_warning(std::string_view message);
+
+enum class Color { none, red, green, yellow, cyan, bold, dim };
+
+// True when `stream` is a terminal, NO_COLOR is unset and TERM is not "dumb".
+[[nodiscard]] bool use_color(std::FILE* stream);
+
+// `text` wrapped in the colour's escape codes when stdout takes colour.
+[[nodiscard]] std::string paint(std::string_view text, Color color);
+
+// Pretty-printed JSON on stdout, with a final newline.
+void print_json(const nlohmann::json& value);
+
+// "sha256:1a2b3c4d5e6f" — enough of an id for people.
+[[nodiscard]] std::string short_id(const hash::Digest& digest);
+
+// Progress drawn on stderr, only on a terminal and only once a phase has run for a second.
+class StderrProgress final : public util::Progress {
+public:
+    StderrProgress();
+    ~StderrProgress() override;
+    void begin(std::string_view phase, std::uint64_t total) override;
+    void advance(std::uint64_t items, std::uint64_t bytes) override;
+    void end() override;
+
+private:
+    void draw(bool final_line);
+    void loop();
+
+    bool m_enabled;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::thread m_thread;
+    bool m_stop = false;
+    bool m_active = false;
+    bool m_shown = false;
+    std::string m_phase;
+    std::uint64_t m_total = 0;
+    std::atomic<std::uint64_t> m_items{0};
+    std::atomic<std::uint64_t> m_bytes{0};
+    std::chrono::steady_clock::time_point m_started;
+};
+
+} // namespace cairn::cli

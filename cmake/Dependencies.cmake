@@ -1,0 +1,12 @@
+# Every dependency comes from a Debian 12 package (see scripts/install-deps.sh); nothing is downloaded.
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+find_package(fmt REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.1)
+if(CAIRN_TESTS)
+  find_package(Catch2 2 REQUIRED)
+endif()

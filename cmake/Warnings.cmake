@@ -1,0 +1,10 @@
+# Compiler warnings and sanitizers, applied through the interface target cairn_options.
+add_library(cairn_options INTERFACE)
+target_compile_options(cairn_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+if(CAIRN_WERROR)
+  target_compile_options(cairn_options INTERFACE -Werror)
+endif()
+if(CAIRN_SANITIZE)
+  target_compile_options(cairn_options INTERFACE -fsanitize=${CAIRN_SANITIZE} -fno-omit-frame-pointer)
+  target_link_options(cairn_options INTERFACE -fsanitize=${CAIRN_SANITIZE})
+endif()

@@ -1,0 +1,45 @@
+#pragma once
+// Advisory whole-file locks (flock) between cairn processes. The kernel drops a lock when its
+// holder dies, so a lock left by a killed process (kill -9, crash) is never "stale": the next
+// process simply gets it. The exclusive holder writes "pid host" into the file so that a waiting
+// process can say whom it is waiting for.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "core/fs/file.hpp"
+
+namespace cairn::fs {
+
+enum class LockMode { shared, exclusive };
+
+class FileLock {
+public:
+    // Called once, when the lock is busy, with a description of the holder ("pid 123 on host").
+    using WaitNotice = std::function<void(const std::string& holder)>;
+
+    // Blocks until the lock on `path` (created if missing) is held in `mode`, or `timeout`
+    // passes (Error(busy)), or SIGINT arrives (Error(interrupted)).
+    FileLock(const stdfs::path& path, LockMode mode,
+             std::chrono::milliseconds timeout = std::chrono::hours(24),
+             const WaitNotice& on_wait = {});
+    ~FileLock();
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+
+    // Tries once without waiting; returns false when the lock is held by someone else.
+    [[nodiscard]] static bool try_lock(const stdfs::path& path, LockMode mode);
+
+private:
+    Fd m_fd;
+};
+
+// "pid <n> on <host>" as recorded in the lock file, or "another process" when unknown.
+[[nodiscard]] std::string describe_lock_holder(const stdfs::path& path);
+
+// This machine's host name.
+[[nodiscard]] std::string host_name();
+
+} // namespace cairn::fs

@@ -1,0 +1,121 @@
+#include "core/hash/hash.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+#include <openssl/evp.h>
+
+#include "core/util/error.hpp"
+
+namespace cairn::hash {
+namespace {
+
+constexpr char k_hex_digits[] = "0123456789abcdef";
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+} // namespace
+
+std::string Digest::hex() const {
+    std::string out(64, '0');
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        out[2 * i] = k_hex_digits[bytes[i] >> 4];
+        out[2 * i + 1] = k_hex_digits[bytes[i] & 0xf];
+    }
+    return out;
+}
+
+std::string Digest::id() const { return std::string(k_id_prefix) + hex(); }
+
+std::optional<Digest> Digest::from_hex(std::string_view hex) {
+    if (hex.size() != 64) return std::nullopt;
+    Digest d;
+    for (std::size_t i = 0; i < 32; ++i) {
+        int hi = hex_value(hex[2 * i]);
+        int lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        d.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    }
+    return d;
+}
+
+std::optional<Digest> Digest::from_id(std::string_view id) {
+    if (id.substr(0, k_id_prefix.size()) != k_id_prefix) return std::nullopt;
+    return from_hex(id.substr(k_id_prefix.size()));
+}
+
+struct Sha256::Impl {
+    EVP_MD_CTX* ctx = nullptr;
+    Impl() {
+        ctx = EVP_MD_CTX_new();
+        if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1)
+            throw Error(ErrorKind::internal, "OpenSSL: cannot initialise SHA-256");
+    }
+    ~Impl() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256::Sha256() : m_impl(std::make_unique<Impl>()) {}
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::update(const void* data, std::size_t size) {
+    if (size != 0 && EVP_DigestUpdate(m_impl->ctx, data, size) != 1)
+        throw Error(ErrorKind::internal, "OpenSSL: SHA-256 update failed");
+}
+
+Digest Sha256::finish() {
+    Digest d;
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(m_impl->ctx, d.bytes.data(), &len) != 1 || len != 32 ||
+        EVP_DigestInit_ex(m_impl->ctx, EVP_sha256(), nullptr) != 1)
+        throw Error(ErrorKind::internal, "OpenSSL: SHA-256 final failed");
+    return d;
+}
+
+Digest hash_bytes(std::string_view data) {
+    Sha256 h;
+    h.update(data);
+    return h.finish();
+}
+
+Digest hash_fd(int fd, const std::string& what, std::uint64_t* size) {
+    static constexpr std::size_t k_block = 1 << 20;
+    thread_local std::vector<char> buffer(k_block);
+    Sha256 h;
+    std::uint64_t total = 0;
+    while (true) {
+        ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail_errno("cannot read " + what, errno);
+        }
+        if (n == 0) break;
+        h.update(buffer.data(), static_cast<std::size_t>(n));
+        total += static_cast<std::uint64_t>(n);
+    }
+    if (size) *size = total;
+    return h.finish();
+}
+
+Digest hash_file(const std::filesystem::path& path, std::uint64_t* size) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail_errno("cannot open " + path.string(), errno);
+    try {
+        Digest d = hash_fd(fd, path.string(), size);
+        ::close(fd);
+        return d;
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+}
+
+} // namespace cairn::hash

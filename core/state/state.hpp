@@ -1,0 +1,68 @@
+#pragma once
+// The stat cache: workspace path -> (device, inode, size, mtime, ctime) -> digest, so that a file
+// whose stat data is unchanged since it was hashed is never read again. Format in docs/format.md
+// ("State file"). Racily clean entries (file modified in the same second it was hashed) are not
+// trusted, as git does with its index.
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <sys/stat.h>
+#include <unordered_map>
+
+#include "core/hash/hash.hpp"
+
+namespace cairn::state {
+
+namespace stdfs = std::filesystem;
+
+struct Entry {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t ctime_ns = 0;
+    std::int64_t hashed_at_ns = 0; // wall clock when the digest was computed
+    hash::Digest digest;
+};
+
+// Builds an entry from a stat result taken before hashing.
+[[nodiscard]] Entry make_entry(const struct stat& st, const hash::Digest& digest, std::int64_t hashed_at_ns);
+
+// Current wall-clock time in nanoseconds.
+[[nodiscard]] std::int64_t now_ns();
+
+class StatCache {
+public:
+    // Loads `<dir>/stat` if present. A damaged or unknown-version file is ignored (the cache is
+    // only an accelerator and is rebuilt by hashing).
+    explicit StatCache(stdfs::path dir);
+
+    // The digest recorded for `path` if its stat data still matches and the entry is not racy.
+    // Thread-safe.
+    [[nodiscard]] std::optional<hash::Digest> lookup(const std::string& path, const struct stat& st) const;
+
+    // Records a digest (thread-safe). Saved by save().
+    void record(const std::string& path, const Entry& entry);
+
+    // Merges the entries recorded since load into the file on disk under the state lock and
+    // writes it atomically. Concurrent cairn processes keep each other's entries.
+    void save();
+
+    [[nodiscard]] std::size_t size() const;
+
+private:
+    stdfs::path m_dir;
+    mutable std::mutex m_mutex;
+    std::unordered_map<std::string, Entry> m_entries;
+    std::unordered_map<std::string, Entry> m_updates;
+};
+
+// Parses state file bytes into `out`; false when the header or any line is malformed.
+[[nodiscard]] bool parse_state(std::string_view bytes, std::unordered_map<std::string, Entry>& out);
+// Serialises entries, sorted by path.
+[[nodiscard]] std::string serialize_state(const std::unordered_map<std::string, Entry>& entries);
+
+} // namespace cairn::state

@@ -1,0 +1,17 @@
+#pragma once
+// Cooperative cancellation. The CLI installs handlers for SIGINT/SIGTERM that only set a flag;
+// long loops in core call check_interrupted() so that temp files are cleaned by destructors and
+// the store is left valid, instead of dying mid-write.
+
+namespace cairn::util {
+
+// Installs SIGINT/SIGTERM handlers that set the interrupt flag (a second signal kills at once).
+void install_interrupt_handlers();
+
+// True once SIGINT or SIGTERM has arrived.
+[[nodiscard]] bool interrupted();
+
+// Throws Error(ErrorKind::interrupted) if a signal arrived.
+void check_interrupted();
+
+} // namespace cairn::util

@@ -1,0 +1,23 @@
+#pragma once
+// Small string helpers shared by core and cli.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cairn::util {
+
+// "1.5 KiB", "3.0 GiB"; plain bytes below 1 KiB ("512 B").
+[[nodiscard]] std::string human_size(std::uint64_t bytes);
+
+// Splits on a single character; empty fields are kept.
+[[nodiscard]] std::vector<std::string> split(std::string_view text, char sep);
+
+// Leading and trailing ASCII whitespace removed.
+[[nodiscard]] std::string_view trim(std::string_view text);
+
+[[nodiscard]] bool starts_with(std::string_view text, std::string_view prefix);
+[[nodiscard]] bool ends_with(std::string_view text, std::string_view suffix);
+
+} // namespace cairn::util

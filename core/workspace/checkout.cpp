@@ -1,0 +1,121 @@
+#include "core/workspace/checkout.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <unistd.h>
+
+#include "core/fs/file.hpp"
+#include "core/fs/lock.hpp"
+#include "core/util/error.hpp"
+#include "core/util/parallel.hpp"
+#include "core/workspace/compare.hpp"
+
+namespace cairn::workspace {
+namespace {
+
+struct Plan {
+    std::string data_path;
+    Expected expected;
+    Comparison cmp;
+    std::vector<std::string> to_write; // rel paths (modified + deleted)
+};
+
+constexpr std::size_t k_listed = 10;
+
+std::string list_paths(const std::vector<std::string>& paths) {
+    std::string out;
+    for (std::size_t i = 0; i < paths.size() && i < k_listed; ++i) out += "\n  " + paths[i];
+    if (paths.size() > k_listed) out += fmt::format("\n  ... and {} more", paths.size() - k_listed);
+    return out;
+}
+
+// Removes a directory tree without following symlinks.
+void remove_tree(const stdfs::path& path) {
+    std::error_code ec;
+    stdfs::remove_all(path, ec);
+    if (ec) throw Error(ErrorKind::io, "cannot remove " + path.string() + ": " + ec.message());
+}
+
+} // namespace
+
+std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& paths, Overwrite overwrite,
+                                 util::Progress& progress) {
+    fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
+    std::vector<Plan> plans;
+    std::vector<std::string> unsaved;
+    std::vector<std::string> missing;
+
+    for (const auto& file : ws.find_pointers(paths)) {
+        Pointer pointer = ws.read_pointer(file);
+        std::string parent = stdfs::path(file.data_path).parent_path().string();
+        if (!parent.empty()) ws.check_no_symlinks(parent);
+        if (!ws.cache().has(pointer.digest)) {
+            missing.push_back(fmt::format("{} ({})", file.data_path, pointer.digest.id()));
+            continue;
+        }
+        Plan plan;
+        plan.data_path = file.data_path;
+        plan.expected = flatten(ws.cache(), pointer);
+        plan.cmp = compare(ws, file.data_path, plan.expected, HashAdded::yes, progress);
+        auto saved = [&](const Change& c) { return c.current && ws.cache().has(*c.current); };
+        for (const auto& c : plan.cmp.modified) {
+            if (!saved(c)) unsaved.push_back(join_rel(file.data_path, c.rel) + " (modified)");
+            plan.to_write.push_back(c.rel);
+        }
+        for (const auto& c : plan.cmp.added)
+            if (!saved(c)) unsaved.push_back(join_rel(file.data_path, c.rel) + " (not in the pointer)");
+        for (const auto& rel : plan.cmp.deleted) plan.to_write.push_back(rel);
+        for (const auto& rel : plan.to_write) {
+            const ExpectedFile& want = plan.expected.files.at(rel);
+            if (!ws.cache().has(want.digest))
+                missing.push_back(fmt::format("{} ({})", join_rel(file.data_path, rel), want.digest.id()));
+        }
+        plans.push_back(std::move(plan));
+    }
+
+    if (!missing.empty())
+        fail(ErrorKind::integrity, "{} object(s) needed for checkout are missing from the cache:{}", missing.size(),
+             list_paths(missing));
+    if (!unsaved.empty() && overwrite != Overwrite::force)
+        fail(ErrorKind::input,
+             "checkout would overwrite or remove data that is not in the cache:{}\n"
+             "run 'cairn add' to keep it, or 'cairn checkout --force' to discard it",
+             list_paths(unsaved));
+
+    std::vector<CheckedOut> out;
+    for (auto& plan : plans) {
+        CheckedOut done;
+        done.data_path = plan.data_path;
+        stdfs::path abs = ws.absolute(plan.data_path);
+        // Remove what the pointer does not list first, so a file can replace a directory and
+        // back again.
+        for (const auto& c : plan.cmp.added) {
+            fs::remove_file(c.rel.empty() ? abs : abs / c.rel);
+            ++done.removed;
+        }
+        std::sort(plan.cmp.extra_dirs.rbegin(), plan.cmp.extra_dirs.rend()); // deepest first
+        for (const auto& dir : plan.cmp.extra_dirs) remove_tree(dir.empty() ? abs : abs / dir);
+        for (const auto& dir : plan.expected.dirs) fs::make_dirs(dir.empty() ? abs : abs / dir);
+        if (!plan.expected.dirs.empty()) ws.check_no_symlinks(plan.data_path);
+
+        progress.begin("Checking out", plan.to_write.size());
+        util::parallel_for(plan.to_write.size(), [&](std::size_t i) {
+            const std::string& rel = plan.to_write[i];
+            const ExpectedFile& want = plan.expected.files.at(rel);
+            stdfs::path target = rel.empty() ? abs : abs / rel;
+            ws.cache().materialize(want.digest, target, ws.config().link_types, want.executable);
+            struct stat st {};
+            if (::stat(target.c_str(), &st) == 0)
+                ws.stat_cache().record(join_rel(plan.data_path, rel),
+                                       state::make_entry(st, want.digest, state::now_ns()));
+            progress.advance(1, want.size);
+        });
+        progress.end();
+        done.written = plan.to_write.size();
+        out.push_back(std::move(done));
+    }
+    ws.stat_cache().save();
+    return out;
+}
+
+} // namespace cairn::workspace

@@ -1,0 +1,28 @@
+#pragma once
+// `cairn checkout`: make the workspace match the pointer files.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/util/progress.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::workspace {
+
+enum class Overwrite { refuse_unsaved, force };
+
+struct CheckedOut {
+    std::string data_path;
+    std::uint64_t written = 0; // files (re)written from the cache
+    std::uint64_t removed = 0; // files removed because the pointer does not list them
+};
+
+// Restores every pointer (or those at/below `paths`). Before touching anything it checks that
+// every needed object is in the cache, and, unless Overwrite::force, that no workspace file it
+// would overwrite or remove holds bytes that are not in the cache (Error(input) naming them).
+// Objects are verified before they are linked: a corrupt one is Error(integrity).
+[[nodiscard]] std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& paths,
+                                               Overwrite overwrite, util::Progress& progress);
+
+} // namespace cairn::workspace

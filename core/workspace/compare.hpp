@@ -1,0 +1,84 @@
+#pragma once
+// What a pointer says versus what the workspace holds: the shared engine of status, checkout
+// and add.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <sys/stat.h>
+#include <unordered_map>
+#include <vector>
+
+#include "core/hash/hash.hpp"
+#include "core/util/progress.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::workspace {
+
+// A file the pointer lists. Paths are relative to the data path; "" is the data path itself.
+struct ExpectedFile {
+    hash::Digest digest;
+    std::uint64_t size = 0;
+    bool executable = false;
+};
+
+struct Expected {
+    std::unordered_map<std::string, ExpectedFile> files;
+    std::set<std::string> dirs; // every directory the pointer lists, "" for the top
+};
+
+// Flattens a pointer into its files, reading (and verifying) its tree objects. Throws
+// Error(integrity) when a tree object is missing or corrupt.
+[[nodiscard]] Expected flatten(cache::Cache& cache, const Pointer& pointer);
+
+enum class ObservedKind { file, symlink, other };
+
+struct ObservedFile {
+    std::string rel;
+    ObservedKind kind = ObservedKind::file;
+    struct stat st {}; // lstat result
+};
+
+struct Observed {
+    bool exists = false;
+    bool is_dir = false;
+    std::vector<ObservedFile> files;
+    std::vector<std::string> dirs; // directories found, "" for the top when it is one
+};
+
+// Lists what is at `abs` (a file, a directory tree, or nothing). Symlinks are not followed.
+[[nodiscard]] Observed observe(const stdfs::path& abs);
+
+struct Change {
+    std::string rel;
+    std::optional<hash::Digest> current; // the bytes now in the workspace, when hashed
+};
+
+struct Comparison {
+    std::vector<Change> added;    // in the workspace, not in the pointer
+    std::vector<Change> modified; // in both, different bytes
+    std::vector<std::string> deleted;
+    std::vector<std::string> unchanged;
+    std::vector<std::string> extra_dirs; // directories the pointer does not list
+    [[nodiscard]] bool clean() const { return added.empty() && modified.empty() && deleted.empty(); }
+};
+
+enum class HashAdded { no, yes };
+
+// Compares the workspace at `data_path` with `expected`, hashing only files whose stat data is
+// not in the stat cache (in parallel). With HashAdded::yes, added files are hashed too (checkout
+// needs to know whether their bytes are safe in the cache).
+[[nodiscard]] Comparison compare(Workspace& ws, const std::string& data_path, const Expected& expected,
+                                 HashAdded hash_added, util::Progress& progress);
+
+// The digest of a workspace file, from the stat cache when its stat data is unchanged, else by
+// hashing it (and recording the result). `st` is the file's lstat; symlinks are followed.
+[[nodiscard]] hash::Digest workspace_digest(Workspace& ws, const std::string& key, const stdfs::path& abs,
+                                            const struct stat& st);
+
+// "<data_path>/<rel>", or data_path when rel is empty.
+[[nodiscard]] std::string join_rel(const std::string& data_path, const std::string& rel);
+
+} // namespace cairn::workspace

@@ -1,0 +1,49 @@
+#include "core/workspace/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/fs/file.hpp"
+#include "core/util/error.hpp"
+#include "core/workspace/yaml_util.hpp"
+
+namespace cairn::workspace {
+
+std::string Config::default_text() {
+    return "# cairn configuration. Commit this file; see docs/reference.md#configuration.\n"
+           "version: 1\n"
+           "cache:\n"
+           "  # How cached data appears in the workspace, in order of preference:\n"
+           "  # reflink, hardlink, symlink or copy. Linked files are read-only.\n"
+           "  type: reflink,copy\n";
+}
+
+Config Config::parse(const std::string& text, const std::string& display) {
+    YAML::Node root = parse_yaml(text, display);
+    Config config;
+    if (!root || root.IsNull()) return config;
+    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping at the top level", where(display, root));
+    try {
+        if (YAML::Node version = root["version"]) {
+            config.version = version.as<int>();
+            if (config.version != 1)
+                fail(ErrorKind::input, "{}: config version {} is not supported by this cairn (expected 1)",
+                     where(display, version), config.version);
+        }
+        if (YAML::Node cache = root["cache"]) {
+            if (!cache.IsMap()) fail(ErrorKind::input, "{}: 'cache' must be a mapping", where(display, cache));
+            if (YAML::Node type = cache["type"])
+                config.link_types = fs::parse_link_types(type.as<std::string>(), where(display, type));
+        }
+    } catch (const YAML::Exception& e) {
+        fail(ErrorKind::input, "{}:{}: {}", display, e.mark.line + 1, e.msg);
+    }
+    return config;
+}
+
+Config Config::load(const std::filesystem::path& path, const std::string& display) {
+    auto text = fs::read_file_if_exists(path);
+    if (!text) return Config{};
+    return parse(*text, display);
+}
+
+} // namespace cairn::workspace

@@ -1,0 +1,27 @@
+#pragma once
+// `.cairn/config.yaml`: committed settings. Unknown keys are kept out of the way (later versions
+// add remotes, environment allow-lists, metric patterns); a malformed file is an error naming
+// the file and line.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/fs/link.hpp"
+
+namespace cairn::workspace {
+
+struct Config {
+    int version = 1;
+    // How cached bytes appear in the workspace, in order of preference.
+    std::vector<fs::LinkType> link_types{fs::LinkType::reflink, fs::LinkType::copy};
+
+    // The text `cairn init` writes.
+    [[nodiscard]] static std::string default_text();
+    // Parses config text; `display` names the file in errors. Throws Error(input).
+    [[nodiscard]] static Config parse(const std::string& text, const std::string& display);
+    // Loads `path`; a missing file gives the defaults.
+    [[nodiscard]] static Config load(const std::filesystem::path& path, const std::string& display);
+};
+
+} // namespace cairn::workspace

@@ -1,0 +1,91 @@
+#pragma once
+// A cairn workspace: a git work tree with a `.cairn/` store at its root. Owns the paths, the
+// configuration, the cache and the stat cache, and turns user-typed paths into safe
+// workspace-relative ones.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cache/cache.hpp"
+#include "core/git/git.hpp"
+#include "core/state/state.hpp"
+#include "core/workspace/config.hpp"
+#include "core/workspace/pointer.hpp"
+
+namespace cairn::workspace {
+
+namespace stdfs = std::filesystem;
+
+struct InitResult {
+    stdfs::path root;
+    bool created_git = false;
+    bool created_store = false; // false when .cairn/ already existed (init is idempotent)
+};
+
+// Creates `.cairn/` in the git work tree enclosing `cwd`. Without a repository it fails with a
+// hint, unless `create_git`, which runs the equivalent of `git init` in `cwd` first.
+InitResult init(const stdfs::path& cwd, bool create_git);
+
+// A pointer file found in the workspace.
+struct PointerFile {
+    std::string pointer_path; // workspace-relative, e.g. "data/images.cairn"
+    std::string data_path;    // workspace-relative, e.g. "data/images"
+};
+
+class Workspace {
+public:
+    // The workspace enclosing `cwd`. Throws Error(environment) outside a git repository or when
+    // `cairn init` has not been run.
+    [[nodiscard]] static Workspace discover(const stdfs::path& cwd);
+
+    [[nodiscard]] const stdfs::path& root() const { return m_root; }
+    [[nodiscard]] stdfs::path store_dir() const { return m_root / ".cairn"; }
+    [[nodiscard]] const Config& config() const { return m_config; }
+    [[nodiscard]] cache::Cache& cache() { return *m_cache; }
+    [[nodiscard]] state::StatCache& stat_cache() { return *m_state; }
+    [[nodiscard]] git::Repository& repo() { return *m_repo; }
+
+    // Lock taken shared by commands that add or read objects and exclusively by gc, so that gc
+    // never removes an object another process is about to reference.
+    [[nodiscard]] stdfs::path store_lock_path() const { return store_dir() / "lock"; }
+    // Lock around read-modify-write of pointer files and .gitignore files.
+    [[nodiscard]] stdfs::path workspace_lock_path() const { return store_dir() / "workspace.lock"; }
+
+    // Turns a path typed by the user (relative to `cwd`, or absolute) into a normalised
+    // workspace-relative path. Refuses with Error(input) a path outside the workspace, the
+    // workspace root itself, anything inside .git/ or .cairn/, and a path whose existing
+    // components include a symlink leading outside the workspace.
+    [[nodiscard]] std::string relative_path(const stdfs::path& cwd, const std::string& user_path) const;
+
+    // Throws Error(input) unless every existing component of `relative` (a workspace-relative
+    // path) below the root is a real directory or file, not a symlink: used before writing.
+    void check_no_symlinks(const std::string& relative) const;
+
+    // Every pointer file in the workspace (or below the given workspace-relative paths), in path
+    // order. Skips .git, .cairn, git-ignored directories and tracked data directories.
+    [[nodiscard]] std::vector<PointerFile> find_pointers(const std::vector<std::string>& under = {}) const;
+
+    // Reads and validates a pointer file.
+    [[nodiscard]] Pointer read_pointer(const PointerFile& file) const;
+
+    // Ensures `<dir>/.gitignore` lists `/<name>` (DVC-style, one entry per tracked path).
+    void ignore_in_git(const std::string& data_path) const;
+
+    [[nodiscard]] stdfs::path absolute(const std::string& relative) const {
+        return relative.empty() ? m_root : m_root / relative;
+    }
+
+private:
+    Workspace() = default;
+
+    stdfs::path m_root;
+    Config m_config;
+    std::unique_ptr<git::Repository> m_repo;
+    std::unique_ptr<cache::Cache> m_cache;
+    std::unique_ptr<state::StatCache> m_state;
+};
+
+} // namespace cairn::workspace
