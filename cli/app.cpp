@@ -30,12 +30,13 @@ void register_help(CLI::App& app) {
     help->add_option("command", *topic, "Command to describe");
     help->callback([&app, topic] {
         if (topic->empty()) {
-            std::cout << app.help();
+            // app.help() would describe the parsed subcommand ("help") instead of cairn.
+            std::cout << app.get_formatter()->make_help(&app, "cairn", CLI::AppFormatMode::Normal);
             return;
         }
         for (CLI::App* sub : app.get_subcommands({}))
             if (sub->get_name() == *topic) {
-                std::cout << sub->help();
+                std::cout << sub->help("cairn");
                 return;
             }
         throw Error(ErrorKind::usage, "unknown command '" + *topic + "'; see 'cairn help'");

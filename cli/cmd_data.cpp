@@ -56,7 +56,7 @@ void register_add(CLI::App& app, Context& ctx) {
         }
         std::string to_stage;
         for (const auto& p : result.paths) {
-            std::string what = p.is_directory ? fmt::format("{} files, {}", p.files, util::human_size(p.size))
+            std::string what = p.is_directory ? fmt::format("{} file{}, {}", p.files, p.files == 1 ? "" : "s", util::human_size(p.size))
                                               : util::human_size(p.size);
             std::cout << fmt::format("{} {} ({}) {}\n", p.changed ? "added    " : "unchanged", p.data_path, what,
                                      paint(short_id(p.digest), Color::dim));

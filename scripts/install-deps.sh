@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cairn needs to build and test, skipping those already present.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the reference tools bench/ compares with)
+set -euo pipefail
+
+packages=(g++ cmake ninja-build pkg-config git python3
+          libcli11-dev libyaml-cpp-dev libgit2-dev libssl-dev libfmt-dev catch2 nlohmann-json3-dev)
+if [[ "${1:-}" == "--bench" ]]; then
+    packages+=(git-annex openssl coreutils hyperfine)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "scripts/install-deps.sh: run as root or install sudo" >&2; exit 1; }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
