@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+
+#include "core/util/error.hpp"
+#include "core/workspace/config.hpp"
+#include "core/workspace/maintenance.hpp"
+#include "core/workspace/pointer.hpp"
+
+using namespace cairn;
+using workspace::Pointer;
+
+namespace {
+
+std::string error_of(const std::string& text, const std::string& display = "data/x.cairn") {
+    try {
+        (void)Pointer::parse(text, display);
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::input);
+        return e.what();
+    }
+    FAIL("accepted: " << text);
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("pointers round-trip", "[workspace][pointer]") {
+    Pointer p;
+    p.path = "x";
+    p.digest = hash::hash_bytes("x");
+    p.size = 123;
+    p.files = 4;
+    Pointer back = Pointer::parse(p.serialize(), "data/x.cairn");
+    CHECK(back.path == "x");
+    CHECK(back.digest == p.digest);
+    CHECK(back.size == 123);
+    CHECK(back.files == 4);
+    CHECK(back.is_directory());
+    p.files.reset();
+    CHECK_FALSE(Pointer::parse(p.serialize(), "x.cairn").is_directory());
+    // Names that need YAML quoting survive.
+    p.path = "- odd: name #1";
+    CHECK(Pointer::parse(p.serialize(), "- odd: name #1.cairn").path == "- odd: name #1");
+}
+
+TEST_CASE("pointer errors name the file and line", "[workspace][pointer]") {
+    std::string id = hash::hash_bytes("x").id();
+    CHECK_THAT(error_of("path: x\nhash: " + id + "\nsize: 1\npath2: [\n"), Catch::StartsWith("data/x.cairn:"));
+    CHECK_THAT(error_of("path: ../x\nhash: " + id + "\nsize: 1\n"), Catch::StartsWith("data/x.cairn:1: unsafe path"));
+    CHECK_THAT(error_of("path: y\nhash: " + id + "\nsize: 1\n"), Catch::Contains("does not match"));
+    CHECK_THAT(error_of("path: x\nhash: nope\nsize: 1\n"), Catch::StartsWith("data/x.cairn:2: malformed hash"));
+    CHECK_THAT(error_of("path: x\nhash: " + id + "\n"), Catch::Contains("missing 'size'"));
+    CHECK_THAT(error_of("path: x\nhash: " + id + "\nsize: -3\n"), Catch::StartsWith("data/x.cairn:3:"));
+    CHECK_THAT(error_of("path: {a: 1}\nhash: " + id + "\nsize: 1\n"), Catch::Contains("must be a scalar"));
+    CHECK_THAT(error_of("just text"), Catch::Contains("not a cairn pointer"));
+}
+
+TEST_CASE("config parsing", "[workspace][config]") {
+    auto c = workspace::Config::parse(workspace::Config::default_text(), "c");
+    CHECK(c.link_types == std::vector<fs::LinkType>{fs::LinkType::reflink, fs::LinkType::copy});
+    c = workspace::Config::parse("cache:\n  type: hardlink, symlink ,copy\n", "c");
+    CHECK(c.link_types ==
+          std::vector<fs::LinkType>{fs::LinkType::hardlink, fs::LinkType::symlink, fs::LinkType::copy});
+    CHECK(workspace::Config::parse("", "c").version == 1);
+    CHECK_THROWS_WITH(workspace::Config::parse("version: 2\n", "cfg.yaml"), Catch::Contains("cfg.yaml:1:"));
+    CHECK_THROWS_WITH(workspace::Config::parse("cache: 3\n", "cfg.yaml"), Catch::Contains("must be a mapping"));
+    CHECK_THROWS_WITH(workspace::Config::parse("cache:\n  type: ''\n", "cfg.yaml"), Catch::Contains("cfg.yaml:2"));
+}
+
+TEST_CASE("object ids are found anywhere in text", "[workspace][gc]") {
+    auto a = hash::hash_bytes("a");
+    auto b = hash::hash_bytes("b");
+    std::string text = "x: " + a.id() + "\nlist: [" + b.id() + "]\nsha256:short\nsha256:" + a.hex().substr(0, 63);
+    auto ids = workspace::find_object_ids(text);
+    REQUIRE(ids.size() == 2);
+    CHECK(ids[0] == a);
+    CHECK(ids[1] == b);
+}
