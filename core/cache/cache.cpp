@@ -216,15 +216,12 @@ Cache::PutResult Cache::put_fd(int src_fd, const std::string& what, ObjectBatch*
     PutResult result;
     if (size_hint <= k_small_object) {
         // Small: hash from memory and write only if the object is new (no temp file otherwise).
+        // Read exactly the size fstat gave: a file that grows or shrinks meanwhile is caught by
+        // the caller comparing fstat before and after, and the object still matches its name.
         thread_local std::string buffer;
-        buffer.resize(k_small_object + 1);
-        ssize_t n = read_full(src_fd, buffer.data(), buffer.size(), what);
-        if (static_cast<std::size_t>(n) <= k_small_object) {
-            std::string_view bytes(buffer.data(), static_cast<std::size_t>(n));
-            return put_bytes(bytes, batch);
-        }
-        // The file grew past the small limit while we read it: start over on the copy path.
-        if (::lseek(src_fd, 0, SEEK_SET) != 0) fail_errno("cannot seek " + what, errno);
+        buffer.resize(k_small_object);
+        ssize_t n = read_full(src_fd, buffer.data(), static_cast<std::size_t>(size_hint), what);
+        return put_bytes(std::string_view(buffer.data(), static_cast<std::size_t>(n)), batch);
     }
 
     stdfs::path temp;

@@ -4,28 +4,32 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <random>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include "core/util/error.hpp"
 
 namespace cairn::fs {
 
 Fd make_temp_file(const stdfs::path& dir, std::string_view stem, stdfs::path* path, mode_t mode) {
-    std::string pattern = (dir / std::string(stem)).string();
-    pattern += k_temp_infix;
-    pattern += "XXXXXX";
-    // mkstemp creates 0600; fchmod sets the mode asked for (0444 for cache objects: writing
-    // through the already open descriptor is still allowed).
-    int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
-    if (fd < 0) fail_errno("cannot create a temporary file in " + dir.string(), errno);
-    Fd guard(fd);
-    if (::fchmod(fd, mode) != 0) {
-        int err = errno;
-        ::unlink(pattern.c_str());
-        fail_errno("cannot set mode of " + pattern, err);
+    // Our own unique names instead of mkstemp: the file is created with its final mode in one
+    // call (cache objects are 0444; writing through the open descriptor is still allowed), which
+    // saves a fchmod per object when adding many small files.
+    thread_local std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
+    std::string base = (dir / std::string(stem)).string();
+    base += k_temp_infix;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        std::string candidate = fmt::format("{}{:012x}", base, rng() & 0xffffffffffffull);
+        int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd >= 0) {
+            *path = std::move(candidate);
+            return Fd(fd);
+        }
+        if (errno != EEXIST) fail_errno("cannot create a temporary file in " + dir.string(), errno);
     }
-    *path = pattern;
-    return guard;
+    fail(ErrorKind::io, "cannot create a unique temporary file in {}", dir.string());
 }
 
 AtomicFile::AtomicFile(stdfs::path target, mode_t mode, stdfs::path temp_dir)

@@ -14,12 +14,17 @@ namespace {
 
 constexpr char k_hex_digits[] = "0123456789abcdef";
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+// 0..15 for a hex digit (either case), -1 otherwise. A table: ids are parsed by the hundred
+// thousand when the stat cache and large trees load.
+constexpr std::array<std::int8_t, 256> make_hex_table() {
+    std::array<std::int8_t, 256> t{};
+    for (auto& v : t) v = -1;
+    for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+    for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
+    return t;
 }
+constexpr auto k_hex_table = make_hex_table();
 
 } // namespace
 
@@ -37,12 +42,14 @@ std::string Digest::id() const { return std::string(k_id_prefix) + hex(); }
 std::optional<Digest> Digest::from_hex(std::string_view hex) {
     if (hex.size() != 64) return std::nullopt;
     Digest d;
+    int bad = 0;
     for (std::size_t i = 0; i < 32; ++i) {
-        int hi = hex_value(hex[2 * i]);
-        int lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        d.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+        int hi = k_hex_table[static_cast<unsigned char>(hex[2 * i])];
+        int lo = k_hex_table[static_cast<unsigned char>(hex[2 * i + 1])];
+        bad |= hi | lo; // negative if either is not a hex digit
+        d.bytes[i] = static_cast<std::uint8_t>(((hi & 0xf) << 4) | (lo & 0xf));
     }
+    if (bad < 0) return std::nullopt;
     return d;
 }
 

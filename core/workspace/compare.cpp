@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <fcntl.h>
 #include <mutex>
+#include <unordered_set>
 #include <unistd.h>
 
 #include "core/fs/file.hpp"
@@ -24,6 +26,7 @@ Expected flatten(cache::Cache& cache, const Pointer& pointer) {
         out.files.emplace("", ExpectedFile{pointer.digest, pointer.size, false});
         return out;
     }
+    out.files.reserve(*pointer.files);
     std::function<void(const hash::Digest&, const std::string&)> walk = [&](const hash::Digest& id,
                                                                             const std::string& prefix) {
         out.dirs.insert(prefix);
@@ -40,43 +43,73 @@ Expected flatten(cache::Cache& cache, const Pointer& pointer) {
     return out;
 }
 
-Observed observe(const stdfs::path& abs) {
+namespace {
+
+ObservedKind kind_of(mode_t mode) {
+    if (S_ISREG(mode)) return ObservedKind::file;
+    if (S_ISLNK(mode)) return ObservedKind::symlink;
+    return ObservedKind::other;
+}
+
+// Lists one directory and lstats its entries relative to the open directory (no path walk
+// from the root per file). Returns the sub-directories found.
+std::vector<std::string> scan_one(const std::string& abs, const std::string& rel, std::vector<ObservedFile>& files) {
+    std::string dir_path = rel.empty() ? abs : abs + "/" + rel;
+    int dfd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) fail_errno("cannot open directory " + dir_path, errno);
+    fs::Fd guard(dfd);
+    std::vector<std::string> subdirs;
+    for (const auto& e : fs::list_dir(dir_path)) {
+        std::string child = rel.empty() ? e.name : rel + "/" + e.name;
+        if (e.type == fs::EntryType::directory) {
+            subdirs.push_back(std::move(child));
+            continue;
+        }
+        ObservedFile f;
+        f.rel = std::move(child);
+        if (::fstatat(dfd, e.name.c_str(), &f.st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) fail_errno("cannot stat " + dir_path + "/" + e.name, errno);
+            f.kind = ObservedKind::other; // vanished while we looked
+        } else if (S_ISDIR(f.st.st_mode)) {
+            subdirs.push_back(std::move(f.rel)); // replaced by a directory meanwhile
+            continue;
+        } else {
+            f.kind = kind_of(f.st.st_mode);
+        }
+        files.push_back(std::move(f));
+    }
+    return subdirs;
+}
+
+} // namespace
+
+Observed observe(const stdfs::path& abs_path) {
     Observed out;
-    auto st = fs::lstat_path(abs);
+    auto st = fs::lstat_path(abs_path);
     if (!st) return out;
     out.exists = true;
     if (!S_ISDIR(st->st_mode)) {
-        ObservedKind kind = S_ISREG(st->st_mode)   ? ObservedKind::file
-                            : S_ISLNK(st->st_mode) ? ObservedKind::symlink
-                                                   : ObservedKind::other;
-        out.files.push_back({"", kind, *st});
+        out.files.push_back({"", kind_of(st->st_mode), *st});
         return out;
     }
     out.is_dir = true;
-    std::function<void(const std::string&)> walk = [&](const std::string& rel) {
+    // Level by level, each level's directories in parallel: on a large tree the stats are most
+    // of what a status costs.
+    std::string abs = abs_path.string();
+    std::vector<std::string> level{""};
+    while (!level.empty()) {
         util::check_interrupted();
-        out.dirs.push_back(rel);
-        for (const auto& e : fs::list_dir(rel.empty() ? abs : abs / rel)) {
-            std::string child = rel.empty() ? e.name : rel + "/" + e.name;
-            if (e.type == fs::EntryType::directory) {
-                walk(child);
-            } else {
-                ObservedKind kind = e.type == fs::EntryType::file      ? ObservedKind::file
-                                    : e.type == fs::EntryType::symlink ? ObservedKind::symlink
-                                                                       : ObservedKind::other;
-                out.files.push_back({child, kind, {}});
-            }
+        std::vector<std::vector<ObservedFile>> files(level.size());
+        std::vector<std::vector<std::string>> subdirs(level.size());
+        util::parallel_for(level.size(), [&](std::size_t i) { subdirs[i] = scan_one(abs, level[i], files[i]); });
+        std::vector<std::string> next;
+        for (std::size_t i = 0; i < level.size(); ++i) {
+            out.dirs.push_back(std::move(level[i]));
+            for (auto& f : files[i]) out.files.push_back(std::move(f));
+            for (auto& d : subdirs[i]) next.push_back(std::move(d));
         }
-    };
-    walk("");
-    // Stat in parallel: on a large tree this is most of the time a status takes.
-    util::parallel_for(out.files.size(), [&](std::size_t i) {
-        ObservedFile& f = out.files[i];
-        if (::lstat((abs / f.rel).c_str(), &f.st) != 0) {
-            if (errno != ENOENT) fail_errno("cannot stat " + (abs / f.rel).string(), errno);
-            f.kind = ObservedKind::other; // vanished while we looked
-        }
-    });
+        level = std::move(next);
+    }
     return out;
 }
 
@@ -109,18 +142,19 @@ Comparison compare(Workspace& ws, const std::string& data_path, const Expected& 
     };
     std::vector<Slot> slots;
     slots.reserve(observed.files.size());
-    std::set<std::string> seen;
+    std::size_t found = 0;
     for (const auto& f : observed.files) {
         auto it = expected.files.find(f.rel);
         slots.push_back({&f, it == expected.files.end() ? nullptr : &it->second, Slot::unchanged, std::nullopt});
-        if (it != expected.files.end()) seen.insert(f.rel);
+        if (it != expected.files.end()) ++found;
     }
+    std::string abs_prefix = abs.string() + "/";
 
     progress.begin("Checking", slots.size());
     util::parallel_for(slots.size(), [&](std::size_t i) {
         Slot& s = slots[i];
         const ObservedFile& f = *s.file;
-        stdfs::path file_abs = f.rel.empty() ? abs : abs / f.rel;
+        stdfs::path file_abs = f.rel.empty() ? abs : stdfs::path(abs_prefix + f.rel);
         std::string key = join_rel(data_path, f.rel);
         if (!s.want) {
             s.verdict = Slot::added;
@@ -165,9 +199,14 @@ Comparison compare(Workspace& ws, const std::string& data_path, const Expected& 
         case Slot::added: out.added.push_back({s.file->rel, s.current}); break;
         }
     }
-    for (const auto& [rel, file] : expected.files)
-        if (!seen.count(rel)) out.deleted.push_back(rel);
-    std::sort(out.deleted.begin(), out.deleted.end());
+    if (found < expected.files.size()) {
+        std::unordered_set<std::string_view> present;
+        present.reserve(observed.files.size());
+        for (const auto& f : observed.files) present.insert(f.rel);
+        for (const auto& [rel, file] : expected.files)
+            if (!present.count(rel)) out.deleted.push_back(rel);
+        std::sort(out.deleted.begin(), out.deleted.end());
+    }
     for (const auto& dir : observed.dirs)
         if (!expected.dirs.count(dir)) out.extra_dirs.push_back(dir);
     return out;
