@@ -262,6 +262,31 @@ Cache::PutResult Cache::put_fd(int src_fd, const std::string& what, ObjectBatch*
     return result;
 }
 
+bool Cache::adopt_by_link(const stdfs::path& src, int src_fd, const struct stat& before, const Digest& digest,
+                          ObjectBatch* batch) {
+    stdfs::path temp;
+    {
+        fs::Fd placeholder = fs::make_temp_file(m_tmp, "object", &temp, 0444);
+    }
+    ::unlink(temp.c_str());
+    if (::link(src.c_str(), temp.c_str()) != 0) return false;
+    struct stat linked {}, now {};
+    // The name we linked must still be the file we hashed, unchanged since.
+    bool same = ::lstat(temp.c_str(), &linked) == 0 && ::fstat(src_fd, &now) == 0 &&
+                linked.st_ino == before.st_ino && linked.st_dev == before.st_dev &&
+                now.st_size == before.st_size && fs::mtime_ns(now) == fs::mtime_ns(before);
+    if (!same || ::fchmod(src_fd, now.st_mode & 0555) != 0) {
+        ::unlink(temp.c_str());
+        return false;
+    }
+    if (batch == nullptr) {
+        place(temp, digest, true);
+    } else {
+        batch->add(temp, object_path(digest));
+    }
+    return true;
+}
+
 Cache::PutResult Cache::put_bytes(std::string_view bytes, ObjectBatch* batch) {
     PutResult result;
     result.digest = hash::hash_bytes(bytes);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <sys/stat.h>
 #include <vector>
 
 #include "core/cache/tree.hpp"
@@ -65,6 +66,14 @@ public:
     // place by batch->commit(); large ones, and all objects without a batch, are made durable
     // here. Throws Error(io) naming `what`.
     PutResult put_fd(int src_fd, const std::string& what, ObjectBatch* batch, bool try_reflink);
+
+    // For link type hardlink: makes the file at `src` (open as `src_fd`, already hashed to
+    // `digest`) the object itself by hard-linking it into the store and making it read-only, so
+    // that no bytes are copied. Returns false, changing nothing, when the filesystem or the
+    // file's owner does not allow it, or when the file changed since `before` (its fstat
+    // taken before hashing); the caller then copies instead.
+    [[nodiscard]] bool adopt_by_link(const stdfs::path& src, int src_fd, const struct stat& before,
+                                     const Digest& digest, ObjectBatch* batch);
 
     // Stores `bytes` (a tree object, say). Same durability rules as put_fd.
     PutResult put_bytes(std::string_view bytes, ObjectBatch* batch);

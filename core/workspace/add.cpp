@@ -30,6 +30,8 @@ struct FileJob {
     std::uint64_t size = 0;
     bool executable = false;
     bool added = false;
+    bool linked = false;      // the workspace file is the cache object (hardlink adoption)
+    bool via_symlink = false; // reached through a symlink: never adopt (or relink) its target
 };
 
 // A directory being added: entries refer to jobs (files) or child nodes.
@@ -51,7 +53,7 @@ public:
 private:
     void check_target(const std::string& rel) const;
     std::unique_ptr<DirNode> scan(const std::string& rel);
-    std::size_t add_job(const std::string& rel, const stdfs::path& abs);
+    std::size_t add_job(const std::string& rel, const stdfs::path& abs, bool via_symlink);
     void hash_jobs();
     cache::TreeEntry build_tree(const std::string& name, const DirNode& node);
 
@@ -79,8 +81,12 @@ void Adder::check_target(const std::string& rel) const {
     if (!st) fail(ErrorKind::input, "'{}' does not exist", rel);
 }
 
-std::size_t Adder::add_job(const std::string& rel, const stdfs::path& abs) {
-    m_jobs.push_back({rel, abs, {}, 0, false, false});
+std::size_t Adder::add_job(const std::string& rel, const stdfs::path& abs, bool via_symlink) {
+    FileJob job;
+    job.key = rel;
+    job.abs = abs;
+    job.via_symlink = via_symlink;
+    m_jobs.push_back(std::move(job));
     return m_jobs.size() - 1;
 }
 
@@ -106,7 +112,7 @@ std::unique_ptr<DirNode> Adder::scan(const std::string& rel) {
                     fail(ErrorKind::input, "'{}' contains tracked data '{}'; remove its pointer first", rel,
                          rel + "/" + stem);
             }
-            node->entries.push_back({e.name, add_job(child, abs / e.name), nullptr});
+            node->entries.push_back({e.name, add_job(child, abs / e.name, false), nullptr});
             break;
         case fs::EntryType::symlink: {
             // Stored as the bytes it leads to, provided that stays inside the workspace.
@@ -118,7 +124,7 @@ std::unique_ptr<DirNode> Adder::scan(const std::string& rel) {
             if (!stdfs::is_regular_file(target, ec))
                 fail(ErrorKind::input, "'{}' is a symlink to a directory; cairn stores files and directories only",
                      child);
-            node->entries.push_back({e.name, add_job(child, abs / e.name), nullptr});
+            node->entries.push_back({e.name, add_job(child, abs / e.name, true), nullptr});
             break;
         }
         case fs::EntryType::other:
@@ -132,6 +138,7 @@ void Adder::hash_jobs() {
     m_progress.begin("Hashing", m_jobs.size());
     bool try_reflink = std::find(m_ws.config().link_types.begin(), m_ws.config().link_types.end(),
                                  fs::LinkType::reflink) != m_ws.config().link_types.end();
+    bool adopt = m_ws.config().link_types.front() == fs::LinkType::hardlink;
     stdfs::path tmp = m_ws.cache().tmp_dir();
     util::parallel_for(m_jobs.size(), [&](std::size_t i) {
         util::check_interrupted();
@@ -149,7 +156,22 @@ void Adder::hash_jobs() {
             return;
         }
         std::int64_t started = state::now_ns();
-        auto put = m_ws.cache().put_fd(fd.get(), job.key, &m_batch, try_reflink);
+        cache::Cache::PutResult put;
+        if (adopt && S_ISREG(before.st_mode) && before.st_nlink == 1 && !job.via_symlink) {
+            // Link type hardlink: hash, then make the file itself the object (no copy).
+            put.digest = hash::hash_fd(fd.get(), job.key, &put.size);
+            if (!m_ws.cache().has(put.digest) &&
+                m_ws.cache().adopt_by_link(job.abs, fd.get(), before, put.digest, &m_batch)) {
+                put.added = true;
+                job.linked = true;
+            } else if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+                fail_errno("cannot seek " + job.key, errno);
+            } else if (!m_ws.cache().has(put.digest)) {
+                put = m_ws.cache().put_fd(fd.get(), job.key, &m_batch, try_reflink);
+            }
+        } else {
+            put = m_ws.cache().put_fd(fd.get(), job.key, &m_batch, try_reflink);
+        }
         struct stat after {};
         if (::fstat(fd.get(), &after) != 0) fail_errno("cannot stat " + job.key, errno);
         if (after.st_size != before.st_size || fs::mtime_ns(after) != fs::mtime_ns(before))
@@ -158,7 +180,8 @@ void Adder::hash_jobs() {
         job.size = put.size;
         job.added = put.added;
         if (put.added) ++m_new_objects;
-        m_ws.stat_cache().record(job.key, state::make_entry(before, put.digest, started));
+        // Adoption changed the mode, hence the ctime: record the stat data as it is now.
+        m_ws.stat_cache().record(job.key, state::make_entry(job.linked ? after : before, put.digest, started));
         if (m_batch.size() >= k_batch_objects) m_batch.commit(tmp);
         m_progress.advance(1, put.size);
     });
@@ -207,7 +230,7 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
             struct stat followed {};
             if (::stat(m_ws.absolute(rel).c_str(), &followed) != 0 || !S_ISREG(followed.st_mode))
                 fail(ErrorKind::input, "'{}' is a symlink that does not lead to a regular file", rel);
-            t.job = add_job(rel, m_ws.absolute(rel));
+            t.job = add_job(rel, m_ws.absolute(rel), S_ISLNK(st->st_mode));
         } else {
             fail(ErrorKind::input, "'{}' is not a regular file or directory", rel);
         }
@@ -263,6 +286,10 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
         m_progress.begin("Linking", m_jobs.size());
         util::parallel_for(m_jobs.size(), [&](std::size_t i) {
             FileJob& job = m_jobs[i];
+            if (job.linked || job.via_symlink) { // already the object, or the user's symlink
+                m_progress.advance(1, 0);
+                return;
+            }
             m_ws.cache().materialize(job.digest, job.abs, m_ws.config().link_types, job.executable);
             struct stat st {};
             if (::stat(job.abs.c_str(), &st) == 0)

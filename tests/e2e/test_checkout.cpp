@@ -90,6 +90,8 @@ TEST_CASE("link types hardlink and symlink: read-only workspace files backed by 
             Repo repo;
             repo.write(".cairn/config.yaml", "version: 1\ncache:\n  type: " + type + ",copy\n");
             repo.write("data/a.txt", "alpha");
+            struct stat before {};
+            REQUIRE(::stat(repo.path("data/a.txt").c_str(), &before) == 0);
             repo.ok({"add", "data"});
             std::string object = repo.path(Repo::object_rel(sha256_id_of_file(repo.path("data/a.txt")))).string();
             struct stat ws {}, obj {};
@@ -97,6 +99,7 @@ TEST_CASE("link types hardlink and symlink: read-only workspace files backed by 
             REQUIRE(::stat(object.c_str(), &obj) == 0);
             if (type == "hardlink") {
                 CHECK(ws.st_ino == obj.st_ino);
+                CHECK(ws.st_ino == before.st_ino); // adopted into the cache: no bytes copied
                 CHECK((ws.st_mode & 0222) == 0);
             } else {
                 CHECK(S_ISLNK(ws.st_mode));

@@ -142,3 +142,27 @@ TEST_CASE("for_each_object lists objects and strays", "[cache]") {
     s.cache.remove(a.digest);
     CHECK_FALSE(s.cache.has(a.digest));
 }
+
+TEST_CASE("adopt_by_link makes an unchanged file the object, and refuses a changed one", "[cache]") {
+    Store s;
+    test::write_text(s.dir / "data.bin", "adopt me");
+    fs::Fd fd = fs::open_read(s.dir / "data.bin");
+    struct stat before {};
+    REQUIRE(::fstat(fd.get(), &before) == 0);
+    auto digest = hash::hash_bytes("adopt me");
+    REQUIRE(s.cache.adopt_by_link(s.dir / "data.bin", fd.get(), before, digest, nullptr));
+    struct stat obj {};
+    REQUIRE(::stat(s.cache.object_path(digest).c_str(), &obj) == 0);
+    CHECK(obj.st_ino == before.st_ino);
+    CHECK((obj.st_mode & 0222) == 0);
+
+    test::write_text(s.dir / "other.bin", "version 1");
+    fs::Fd fd2 = fs::open_read(s.dir / "other.bin");
+    struct stat stale {};
+    REQUIRE(::fstat(fd2.get(), &stale) == 0);
+    stale.st_mtim.tv_sec -= 10; // as if the file changed after it was hashed
+    auto d2 = hash::hash_bytes("version 1");
+    CHECK_FALSE(s.cache.adopt_by_link(s.dir / "other.bin", fd2.get(), stale, d2, nullptr));
+    CHECK_FALSE(s.cache.has(d2));
+    CHECK(std::filesystem::is_empty(s.dir / "tmp"));
+}
