@@ -26,8 +26,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-"$root/scripts/install-deps.sh" --bench
-"$root/scripts/build.sh" >/dev/null
+"$root/scripts/install-deps.sh" --bench >&2
+"$root/scripts/build.sh" >&2
 cairn=$root/build/cli/cairn
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 mkdir -p "$dir"
@@ -97,7 +97,10 @@ cairn_repo() { # moves the scenario's data into a fresh repository (a rename: sa
     cd "$r"
     echo "$r" > "$dir/.repo"
 }
-teardown_cairn_repo() { mv "$(cat "$dir/.repo")/$scenario" "$dir/data/$scenario"; }
+teardown_cairn_repo() { # data back, repository gone: the next run starts from the same memory state
+    mv "$(cat "$dir/.repo")/$scenario" "$dir/data/$scenario"
+    rm -rf "$(cat "$dir/.repo")"
+}
 cairn_repo_hardlink() {
     cairn_repo
     printf 'version: 1\ncache:\n  type: hardlink\n' > .cairn/config.yaml

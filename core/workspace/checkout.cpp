@@ -56,6 +56,11 @@ std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& 
         Plan plan;
         plan.data_path = file.data_path;
         plan.expected = flatten(ws.cache(), pointer);
+        if (!plan.expected.missing_trees.empty()) {
+            for (const auto& id : plan.expected.missing_trees)
+                missing.push_back(fmt::format("a sub-directory of {} ({})", file.data_path, id));
+            continue;
+        }
         plan.cmp = compare(ws, file.data_path, plan.expected, HashAdded::yes, progress);
         auto saved = [&](const Change& c) { return c.current && ws.cache().has(*c.current); };
         for (const auto& c : plan.cmp.modified) {

@@ -26,10 +26,15 @@ Expected flatten(cache::Cache& cache, const Pointer& pointer) {
         out.files.emplace("", ExpectedFile{pointer.digest, pointer.size, false});
         return out;
     }
-    out.files.reserve(*pointer.files);
+    // A hint only, and from an untrusted file: capped.
+    out.files.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*pointer.files, 1u << 20)));
     std::function<void(const hash::Digest&, const std::string&)> walk = [&](const hash::Digest& id,
                                                                             const std::string& prefix) {
         out.dirs.insert(prefix);
+        if (!cache.has(id)) {
+            out.missing_trees.push_back(id.id());
+            return;
+        }
         cache::Tree tree = cache.read_tree(id);
         for (const auto& e : tree.entries) {
             std::string rel = prefix.empty() ? e.name : prefix + "/" + e.name;

@@ -27,10 +27,12 @@ struct ExpectedFile {
 struct Expected {
     std::unordered_map<std::string, ExpectedFile> files;
     std::set<std::string> dirs; // every directory the pointer lists, "" for the top
+    std::vector<std::string> missing_trees; // ids of sub-trees absent from the cache
 };
 
-// Flattens a pointer into its files, reading (and verifying) its tree objects. Throws
-// Error(integrity) when a tree object is missing or corrupt.
+// Flattens a pointer into its files, reading (and verifying) its tree objects. Sub-trees absent
+// from the cache are listed in missing_trees (their files are then unknown). Throws
+// Error(integrity) when a tree object is corrupt or malformed.
 [[nodiscard]] Expected flatten(cache::Cache& cache, const Pointer& pointer);
 
 enum class ObservedKind { file, symlink, other };

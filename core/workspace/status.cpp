@@ -32,6 +32,12 @@ std::vector<PathStatus> status(Workspace& ws, const std::vector<std::string>& pa
             continue;
         }
         Expected expected = flatten(ws.cache(), pointer);
+        if (!expected.missing_trees.empty()) {
+            // Part of the directory's listing is not here: it cannot be compared file by file.
+            ps.state = DataState::not_in_cache;
+            out.push_back(std::move(ps));
+            continue;
+        }
         Comparison cmp = compare(ws, file.data_path, expected, HashAdded::no, progress);
         if (!fs::lstat_path(ws.absolute(file.data_path)))
             ps.state = DataState::deleted;

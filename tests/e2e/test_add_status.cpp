@@ -163,3 +163,27 @@ TEST_CASE("status is quick to say nothing is tracked", "[e2e][status]") {
     CHECK(r.json()["clean"] == true);
     CHECK(contains(repo.ok({"status"}).out, "No data tracked"));
 }
+
+TEST_CASE("a directory whose sub-tree is missing from the cache is 'not in cache'", "[e2e][status]") {
+    Repo repo;
+    repo.write("data/sub/a.txt", "a");
+    repo.write("data/top.txt", "t");
+    repo.ok({"add", "data"});
+    // Find the sub-tree: the top tree's line for "sub".
+    std::string pointer = repo.read("data.cairn");
+    std::string top_id = pointer.substr(pointer.find("sha256:"), 71);
+    std::string top = repo.read(Repo::object_rel(top_id));
+    std::size_t line = top.find("\tsub\n");
+    REQUIRE(line != std::string::npos);
+    std::string sub_id = "sha256:" + top.substr(top.rfind('\n', line) + 3, 64);
+    stdfs::remove(repo.path(Repo::object_rel(sub_id)));
+    Result st = repo.ok({"status", "--json"});
+    CHECK(st.json()["paths"][0]["status"] == "not in cache");
+    stdfs::remove_all(repo.path("data"));
+    Result co = repo.cairn({"checkout"});
+    CHECK(co.code == 6);
+    CHECK(contains(co.err, sub_id));
+    Result fsck = repo.cairn({"fsck", "--json"});
+    CHECK(fsck.code == 1);
+    CHECK(contains(fsck.out, sub_id));
+}
