@@ -181,4 +181,4 @@ for s in b c; do
     echo "targets: $line"
 done
 echo "targets: (c) no-change status <= 2x git status: $(ratio "c cairn status" "c git status")x"
-while read -r r; do chmod -R u+w "$r" 2>/dev/null; rm -rf "$r"; done < "$dir/.trash"
+while read -r r; do chmod -R u+w "$r" 2>/dev/null || true; rm -rf "$r"; done < "$dir/.trash"

@@ -98,13 +98,20 @@ StatCache::StatCache(stdfs::path dir) : m_dir(std::move(dir)) {
 }
 
 std::optional<hash::Digest> StatCache::lookup(const std::string& path, const struct stat& st) const {
-    std::lock_guard lock(m_mutex);
-    auto it = m_updates.find(path);
-    if (it == m_updates.end()) {
-        it = m_entries.find(path);
-        if (it == m_entries.end()) return std::nullopt;
+    Entry e;
+    bool found = false;
+    if (m_has_updates.load(std::memory_order_acquire)) {
+        std::shared_lock lock(m_mutex);
+        if (auto it = m_updates.find(path); it != m_updates.end()) {
+            e = it->second;
+            found = true;
+        }
     }
-    const Entry& e = it->second;
+    if (!found) {
+        auto it = m_entries.find(path);
+        if (it == m_entries.end()) return std::nullopt;
+        e = it->second;
+    }
     if (!same_stat(e, st)) return std::nullopt;
     // Racily clean: the file may have been written again within the timestamp granularity of
     // the moment it was hashed, leaving its stat data unchanged. Trust only older files.
@@ -113,12 +120,13 @@ std::optional<hash::Digest> StatCache::lookup(const std::string& path, const str
 }
 
 void StatCache::record(const std::string& path, const Entry& entry) {
-    std::lock_guard lock(m_mutex);
+    std::unique_lock lock(m_mutex);
     m_updates.insert_or_assign(path, entry);
+    m_has_updates.store(true, std::memory_order_release);
 }
 
 void StatCache::save() {
-    std::lock_guard lock(m_mutex);
+    std::unique_lock lock(m_mutex);
     if (m_updates.empty()) return;
     fs::FileLock file_lock(m_dir / "lock", fs::LockMode::exclusive);
     // Re-read under the lock so that entries saved by another process since we loaded survive.
@@ -132,10 +140,11 @@ void StatCache::save() {
     file.commit(fs::Durability::deferred);
     m_entries = std::move(merged);
     m_updates.clear();
+    m_has_updates.store(false, std::memory_order_release);
 }
 
 std::size_t StatCache::size() const {
-    std::lock_guard lock(m_mutex);
+    std::shared_lock lock(m_mutex);
     return m_entries.size() + m_updates.size();
 }
 

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <atomic>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <sys/stat.h>
@@ -41,7 +43,7 @@ public:
     explicit StatCache(stdfs::path dir);
 
     // The digest recorded for `path` if its stat data still matches and the entry is not racy.
-    // Thread-safe.
+    // Thread-safe with record(); not with save().
     [[nodiscard]] std::optional<hash::Digest> lookup(const std::string& path, const struct stat& st) const;
 
     // Records a digest (thread-safe). Saved by save().
@@ -55,7 +57,11 @@ public:
 
 private:
     stdfs::path m_dir;
-    mutable std::mutex m_mutex;
+    // m_entries only changes in save(); lookups read it without a lock (status looks up every
+    // file from several threads). m_updates is guarded by m_mutex and consulted only once
+    // something was recorded.
+    mutable std::shared_mutex m_mutex;
+    std::atomic<bool> m_has_updates{false};
     std::unordered_map<std::string, Entry> m_entries;
     std::unordered_map<std::string, Entry> m_updates;
 };

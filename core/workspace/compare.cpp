@@ -108,6 +108,9 @@ Observed observe(const stdfs::path& abs_path) {
         std::vector<std::vector<std::string>> subdirs(level.size());
         util::parallel_for(level.size(), [&](std::size_t i) { subdirs[i] = scan_one(abs, level[i], files[i]); });
         std::vector<std::string> next;
+        std::size_t total = out.files.size();
+        for (const auto& f : files) total += f.size();
+        out.files.reserve(total);
         for (std::size_t i = 0; i < level.size(); ++i) {
             out.dirs.push_back(std::move(level[i]));
             for (auto& f : files[i]) out.files.push_back(std::move(f));
