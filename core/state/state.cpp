@@ -53,48 +53,69 @@ Entry make_entry(const struct stat& st, const hash::Digest& digest, std::int64_t
     return e;
 }
 
-bool parse_state(std::string_view bytes, std::unordered_map<std::string, Entry>& out) {
-    if (bytes.substr(0, k_header.size()) != k_header) return false;
-    bytes.remove_prefix(k_header.size());
-    while (!bytes.empty()) {
-        std::size_t end = bytes.find('\n');
-        if (end == std::string_view::npos) return false;
-        std::string_view line = bytes.substr(0, end);
-        bytes.remove_prefix(end + 1);
+const Entry* StateTable::find(std::string_view path) const {
+    auto it = std::lower_bound(entries.begin(), entries.end(), path,
+                               [](const auto& item, std::string_view key) { return item.first < key; });
+    return it != entries.end() && it->first == path ? &it->second : nullptr;
+}
+
+std::optional<StateTable> parse_state(std::string bytes) {
+    StateTable table;
+    table.text = std::make_unique<const std::string>(std::move(bytes));
+    std::string_view rest = *table.text;
+    if (rest.substr(0, k_header.size()) != k_header) return std::nullopt;
+    rest.remove_prefix(k_header.size());
+    table.entries.reserve(rest.size() / 140 + 1);
+    bool sorted = true;
+    while (!rest.empty()) {
+        std::size_t end = rest.find('\n');
+        if (end == std::string_view::npos) return std::nullopt;
+        std::string_view line = rest.substr(0, end);
+        rest.remove_prefix(end + 1);
         Entry e;
         if (!parse_number(line, e.device) || !parse_number(line, e.inode) || !parse_number(line, e.size) ||
             !parse_number(line, e.mtime_ns) || !parse_number(line, e.ctime_ns) ||
             !parse_number(line, e.hashed_at_ns))
-            return false;
-        std::size_t tab = line.find('\t');
-        if (tab != 64) return false;
+            return std::nullopt;
+        if (line.size() < 66 || line[64] != '\t') return std::nullopt;
         auto digest = hash::Digest::from_hex(line.substr(0, 64));
-        if (!digest) return false;
+        if (!digest) return std::nullopt;
         e.digest = *digest;
-        out.insert_or_assign(std::string(line.substr(65)), e);
+        std::string_view path = line.substr(65);
+        if (!table.entries.empty() && !(table.entries.back().first < path)) sorted = false;
+        table.entries.emplace_back(path, e);
     }
-    return true;
+    if (!sorted) {
+        // Written by hand or by a future writer: sort, the last of equal paths winning.
+        std::stable_sort(table.entries.begin(), table.entries.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::vector<std::pair<std::string_view, Entry>> unique;
+        for (auto& item : table.entries) {
+            if (!unique.empty() && unique.back().first == item.first)
+                unique.back() = item;
+            else
+                unique.push_back(item);
+        }
+        table.entries = std::move(unique);
+    }
+    return table;
 }
 
-std::string serialize_state(const std::unordered_map<std::string, Entry>& entries) {
-    std::vector<const std::pair<const std::string, Entry>*> sorted;
-    sorted.reserve(entries.size());
-    for (const auto& item : entries) sorted.push_back(&item);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+std::string serialize_state(const std::vector<std::pair<std::string_view, Entry>>& sorted) {
     std::string out(k_header);
-    out.reserve(entries.size() * 150);
+    out.reserve(out.size() + sorted.size() * 150);
     auto it = std::back_inserter(out);
-    for (const auto* item : sorted) {
-        const Entry& e = item->second;
-        fmt::format_to(it, "{} {} {} {} {} {} {}\t{}\n", e.device, e.inode, e.size, e.mtime_ns,
-                       e.ctime_ns, e.hashed_at_ns, e.digest.hex(), item->first);
+    for (const auto& [path, e] : sorted) {
+        fmt::format_to(it, "{} {} {} {} {} {} {}\t{}\n", e.device, e.inode, e.size, e.mtime_ns, e.ctime_ns,
+                       e.hashed_at_ns, e.digest.hex(), path);
     }
     return out;
 }
 
 StatCache::StatCache(stdfs::path dir) : m_dir(std::move(dir)) {
     auto bytes = fs::read_file_if_exists(m_dir / "stat");
-    if (bytes && !parse_state(*bytes, m_entries)) m_entries.clear();
+    if (!bytes) return;
+    if (auto table = parse_state(std::move(*bytes))) m_table = std::move(*table);
 }
 
 std::optional<hash::Digest> StatCache::lookup(const std::string& path, const struct stat& st) const {
@@ -108,9 +129,9 @@ std::optional<hash::Digest> StatCache::lookup(const std::string& path, const str
         }
     }
     if (!found) {
-        auto it = m_entries.find(path);
-        if (it == m_entries.end()) return std::nullopt;
-        e = it->second;
+        const Entry* known = m_table.find(path);
+        if (known == nullptr) return std::nullopt;
+        e = *known;
     }
     if (!same_stat(e, st)) return std::nullopt;
     // Racily clean: the file may have been written again within the timestamp granularity of
@@ -130,22 +151,37 @@ void StatCache::save() {
     if (m_updates.empty()) return;
     fs::FileLock file_lock(m_dir / "lock", fs::LockMode::exclusive);
     // Re-read under the lock so that entries saved by another process since we loaded survive.
-    std::unordered_map<std::string, Entry> merged;
-    auto bytes = fs::read_file_if_exists(m_dir / "stat");
-    if (!bytes || !parse_state(*bytes, merged)) merged = std::move(m_entries);
-    for (auto& [path, entry] : m_updates) merged.insert_or_assign(path, entry);
+    std::optional<StateTable> disk;
+    if (auto bytes = fs::read_file_if_exists(m_dir / "stat")) disk = parse_state(std::move(*bytes));
+    const StateTable& base = disk ? *disk : m_table;
+    std::vector<std::pair<std::string_view, Entry>> updates(m_updates.begin(), m_updates.end());
+    std::sort(updates.begin(), updates.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Merge two sorted lists; an update wins over the entry on disk.
+    std::vector<std::pair<std::string_view, Entry>> merged;
+    merged.reserve(base.entries.size() + updates.size());
+    auto a = base.entries.begin();
+    auto b = updates.begin();
+    while (a != base.entries.end() || b != updates.end()) {
+        if (b == updates.end() || (a != base.entries.end() && a->first < b->first)) {
+            merged.push_back(*a++);
+        } else {
+            if (a != base.entries.end() && a->first == b->first) ++a;
+            merged.push_back(*b++);
+        }
+    }
+    std::string text = serialize_state(merged);
     fs::AtomicFile file(m_dir / "stat");
-    file.write(serialize_state(merged));
+    file.write(text);
     // The stat cache is an accelerator: losing it on power failure costs only re-hashing.
     file.commit(fs::Durability::deferred);
-    m_entries = std::move(merged);
+    if (auto table = parse_state(std::move(text))) m_table = std::move(*table);
     m_updates.clear();
     m_has_updates.store(false, std::memory_order_release);
 }
 
 std::size_t StatCache::size() const {
     std::shared_lock lock(m_mutex);
-    return m_entries.size() + m_updates.size();
+    return m_table.entries.size() + m_updates.size();
 }
 
 } // namespace cairn::state

@@ -78,6 +78,20 @@ TEST_CASE("a damaged state file is ignored, not fatal", "[state]") {
     test::write_text(dir / "stat", "cairn-state 99\n");
     state::StatCache newer(dir.path());
     CHECK(newer.size() == 0);
-    std::unordered_map<std::string, state::Entry> out;
-    CHECK_FALSE(state::parse_state("garbage", out));
+    CHECK_FALSE(state::parse_state("garbage"));
+}
+
+TEST_CASE("state tables are sorted for lookup, even when the file is not", "[state]") {
+    auto d = hash::hash_bytes("x");
+    std::string line_b = "1 2 3 4 5 6 " + d.hex() + "\tb\n";
+    std::string line_a = "1 2 3 4 5 6 " + d.hex() + "\ta\n";
+    std::string line_a2 = "9 2 3 4 5 6 " + d.hex() + "\ta\n";
+    auto table = state::parse_state("cairn-state 1\n" + line_b + line_a + line_a2);
+    REQUIRE(table);
+    REQUIRE(table->entries.size() == 2);
+    CHECK(table->entries[0].first == "a");
+    CHECK(table->find("a")->device == 9); // the last line for a path wins
+    CHECK(table->find("b")->inode == 2);
+    CHECK(table->find("c") == nullptr);
+    CHECK(state::serialize_state(table->entries) == "cairn-state 1\n" + line_a2 + line_b);
 }
