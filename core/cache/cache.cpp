@@ -264,12 +264,8 @@ Cache::PutResult Cache::put_fd(int src_fd, const std::string& what, ObjectBatch*
 
 bool Cache::adopt_by_link(const stdfs::path& src, int src_fd, const struct stat& before, const Digest& digest,
                           ObjectBatch* batch) {
-    stdfs::path temp;
-    {
-        fs::Fd placeholder = fs::make_temp_file(m_tmp, "object", &temp, 0444);
-    }
-    ::unlink(temp.c_str());
-    if (::link(src.c_str(), temp.c_str()) != 0) return false;
+    stdfs::path temp = fs::temp_name(m_tmp, "object");
+    if (::link(src.c_str(), temp.c_str()) != 0) return false; // EEXIST included: just copy
     struct stat linked {}, now {};
     // The name we linked must still be the file we hashed, unchanged since.
     bool same = ::lstat(temp.c_str(), &linked) == 0 && ::fstat(src_fd, &now) == 0 &&
@@ -371,9 +367,7 @@ fs::LinkType Cache::materialize(const Digest& digest, const stdfs::path& dst,
         case fs::LinkType::hardlink:
         case fs::LinkType::symlink: {
             verify_source();
-            fs::Fd placeholder = fs::make_temp_file(dir, dst.filename().string(), &temp, 0600);
-            placeholder.reset();
-            ::unlink(temp.c_str());
+            temp = fs::temp_name(dir, dst.filename().string());
             int rc = type == fs::LinkType::hardlink
                          ? ::link(object.c_str(), temp.c_str())
                          : ::symlink(stdfs::absolute(object).c_str(), temp.c_str());

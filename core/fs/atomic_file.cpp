@@ -13,15 +13,17 @@
 
 namespace cairn::fs {
 
+stdfs::path temp_name(const stdfs::path& dir, std::string_view stem) {
+    thread_local std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
+    return fmt::format("{}{}{:012x}", (dir / std::string(stem)).string(), k_temp_infix, rng() & 0xffffffffffffull);
+}
+
 Fd make_temp_file(const stdfs::path& dir, std::string_view stem, stdfs::path* path, mode_t mode) {
     // Our own unique names instead of mkstemp: the file is created with its final mode in one
     // call (cache objects are 0444; writing through the open descriptor is still allowed), which
     // saves a fchmod per object when adding many small files.
-    thread_local std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
-    std::string base = (dir / std::string(stem)).string();
-    base += k_temp_infix;
     for (int attempt = 0; attempt < 100; ++attempt) {
-        std::string candidate = fmt::format("{}{:012x}", base, rng() & 0xffffffffffffull);
+        stdfs::path candidate = temp_name(dir, stem);
         int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd >= 0) {
             *path = std::move(candidate);

@@ -24,6 +24,10 @@ enum class Durability {
 [[nodiscard]] Fd make_temp_file(const stdfs::path& dir, std::string_view stem, stdfs::path* path,
                                 mode_t mode = 0644);
 
+// A fresh name `<dir>/<stem><k_temp_infix><12 hex>` without creating anything, for callers that
+// create the entry themselves (link, symlink) and retry on EEXIST.
+[[nodiscard]] stdfs::path temp_name(const stdfs::path& dir, std::string_view stem);
+
 class AtomicFile {
 public:
     // Opens a temp file next to `target` (or in `temp_dir` when given, which must be on the
