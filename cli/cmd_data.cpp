@@ -15,6 +15,16 @@
 namespace cairn::cli {
 namespace {
 
+// `path` quoted for a POSIX shell when it holds anything but safe characters.
+std::string shell_quote(const std::string& path) {
+    if (!path.empty() && path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/+@%,=:") ==
+                             std::string::npos)
+        return path;
+    std::string out = "'";
+    for (char c : path) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
 std::vector<std::string> relative_paths(const workspace::Workspace& ws, const Context& ctx,
                                         const std::vector<std::string>& args) {
     std::vector<std::string> out;
@@ -60,9 +70,9 @@ void register_add(CLI::App& app, Context& ctx) {
                                               : util::human_size(p.size);
             std::cout << fmt::format("{} {} ({}) {}\n", p.changed ? "added    " : "unchanged", p.data_path, what,
                                      paint(short_id(p.digest), Color::dim));
-            to_stage += " " + p.pointer_path;
+            to_stage += " " + shell_quote(p.pointer_path);
         }
-        for (const auto& g : result.gitignores) to_stage += " " + g;
+        for (const auto& g : result.gitignores) to_stage += " " + shell_quote(g);
         std::cout << "To track the change with git, run:\n  git add" << to_stage << "\n";
     });
 }

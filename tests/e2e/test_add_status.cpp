@@ -187,3 +187,26 @@ TEST_CASE("a directory whose sub-tree is missing from the cache is 'not in cache
     CHECK(fsck.code == 1);
     CHECK(contains(fsck.out, sub_id));
 }
+
+TEST_CASE("odd file names survive pointers, .gitignore and checkout", "[e2e][add]") {
+    Repo repo;
+    std::vector<std::string> names = {"~", "null", "yes", "123", " lead", "trail ", "#hash", "!bang", "*star",
+                                      "a:b", "tab\tx", "it's", "ünï"};
+    std::vector<std::string> args = {"add"};
+    for (const auto& n : names) {
+        repo.write(n, "content of " + n);
+        args.push_back(n);
+    }
+    repo.ok(args);
+    // git ignores every data file and sees every pointer.
+    Result gs = repo.git({"status", "--porcelain", "-z", "--untracked-files=all"});
+    for (const auto& n : names) {
+        INFO(n);
+        CHECK(contains(gs.out, "?? " + n + ".cairn"));
+        CHECK_FALSE(contains(gs.out, std::string("?? ") + n + '\0'));
+    }
+    for (const auto& n : names) stdfs::remove(repo.path(n));
+    repo.ok({"checkout"});
+    for (const auto& n : names) CHECK(repo.read(n) == "content of " + n);
+    CHECK(repo.ok({"status", "--json"}).json()["clean"] == true);
+}
