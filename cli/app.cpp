@@ -1,5 +1,6 @@
 #include "cli/app.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -22,6 +23,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"init", register_init},   // init
     {"data", register_data},   // add, status, checkout
     {"store", register_store}, // fsck, gc
+    {"runs", register_runs},   // run, log, ls, show
 };
 
 void register_help(CLI::App& app) {
@@ -64,7 +66,17 @@ int main(int argc, char** argv) {
 
     try {
         if (ec) throw Error(ErrorKind::environment, "cannot determine the current directory: " + ec.message());
-        app.parse(argc, argv);
+        // `cairn run [options] -- COMMAND...`: everything after the first `--` is the command.
+        std::vector<std::string> args(argv + 1, argv + argc);
+        if (!args.empty() && args.front() == "run") {
+            auto dashes = std::find(args.begin(), args.end(), "--");
+            if (dashes != args.end()) {
+                ctx.passthrough = std::vector<std::string>(dashes + 1, args.end());
+                args.erase(dashes, args.end());
+            }
+        }
+        std::reverse(args.begin(), args.end()); // CLI11 takes the arguments in reverse order
+        app.parse(args);
         if (app.get_subcommands().empty()) {
             std::cerr << app.help();
             return static_cast<int>(ErrorKind::usage);

@@ -2,7 +2,9 @@
 // The cairn command line: one entry point, one command table, one catch point.
 
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -17,11 +19,15 @@ int main(int argc, char** argv);
 struct Context {
     std::filesystem::path cwd;
     int exit_code = 0;
+    // For `cairn run ... -- COMMAND...`: the words after the first `--`, taken out of argv before
+    // CLI11 parses it so that the user's command reaches us untouched.
+    std::optional<std::vector<std::string>> passthrough;
 };
 
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);
 void register_data(CLI::App& app, Context& ctx);
 void register_store(CLI::App& app, Context& ctx);
+void register_runs(CLI::App& app, Context& ctx);
 
 } // namespace cairn::cli

@@ -1,10 +1,12 @@
 #include "core/git/git.hpp"
 
+#include <algorithm>
 #include <set>
 #include <unordered_set>
 #include <vector>
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
@@ -24,6 +26,22 @@ using CommitHandle = Handle<git_commit, git_commit_free>;
 using IndexHandle = Handle<git_index, git_index_free>;
 using RefIterHandle = Handle<git_reference_iterator, git_reference_iterator_free>;
 using RefHandle = Handle<git_reference, git_reference_free>;
+using TreeBuilderHandle = Handle<git_treebuilder, git_treebuilder_free>;
+using SignatureHandle = Handle<git_signature, git_signature_free>;
+using RepoHandle = Handle<git_repository, git_repository_free>;
+using StatusHandle = Handle<git_status_list, git_status_list_free>;
+
+std::string oid_hex(const git_oid& oid) {
+    char buf[GIT_OID_HEXSZ + 1] = {};
+    git_oid_tostr(buf, sizeof buf, &oid);
+    return buf;
+}
+
+git_oid parse_oid(const std::string& hex) {
+    git_oid oid;
+    check(git_oid_fromstr(&oid, hex.c_str()), "bad object id " + hex);
+    return oid;
+}
 
 struct OidHash {
     std::size_t operator()(const git_oid& oid) const noexcept {
@@ -210,6 +228,191 @@ void Repository::visit_reachable_blobs(
         on_pointer(entry->path, std::string_view(static_cast<const char*>(git_blob_rawcontent(blob)),
                                                  static_cast<std::size_t>(git_blob_rawsize(blob))));
     }
+}
+
+std::string Repository::write_blob(std::string_view content) const {
+    git_oid oid;
+    check(git_blob_create_from_buffer(&oid, m_repo, content.data(), content.size()), "cannot write a blob");
+    return oid_hex(oid);
+}
+
+std::string Repository::write_tree(const std::vector<std::pair<std::string, std::string>>& blobs) const {
+    git_treebuilder* builder = nullptr;
+    check(git_treebuilder_new(&builder, m_repo, nullptr), "cannot build a tree");
+    TreeBuilderHandle guard(builder);
+    for (const auto& [name, blob] : blobs) {
+        git_oid oid = parse_oid(blob);
+        check(git_treebuilder_insert(nullptr, builder, name.c_str(), &oid, GIT_FILEMODE_BLOB), "cannot add " + name);
+    }
+    git_oid tree;
+    check(git_treebuilder_write(&tree, builder), "cannot write a tree");
+    return oid_hex(tree);
+}
+
+std::string Repository::write_commit(const std::string& tree_hex, const std::vector<std::string>& parents,
+                                     const std::string& message) const {
+    git_signature* sig = nullptr;
+    if (git_signature_default(&sig, m_repo) < 0) {
+        git_error_clear();
+        check(git_signature_now(&sig, "cairn", "cairn@localhost"), "cannot make a signature");
+    }
+    SignatureHandle sig_guard(sig);
+    git_oid tree_oid = parse_oid(tree_hex);
+    git_tree* tree = nullptr;
+    check(git_tree_lookup(&tree, m_repo, &tree_oid), "cannot read tree " + tree_hex);
+    TreeHandle tree_guard(tree);
+    std::vector<CommitHandle> parent_handles;
+    std::vector<const git_commit*> parent_ptrs;
+    for (const auto& p : parents) {
+        git_oid oid = parse_oid(p);
+        git_commit* c = nullptr;
+        check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + p);
+        parent_handles.emplace_back(c);
+        parent_ptrs.push_back(c);
+    }
+    git_oid out;
+    check(git_commit_create(&out, m_repo, nullptr, sig, sig, nullptr, message.c_str(), tree, parent_ptrs.size(),
+                            parent_ptrs.data()),
+          "cannot write a commit");
+    return oid_hex(out);
+}
+
+void Repository::create_ref(const std::string& name, const std::string& commit, const std::string& log_message) const {
+    git_oid oid = parse_oid(commit);
+    git_reference* ref = nullptr;
+    check(git_reference_create(&ref, m_repo, name.c_str(), &oid, 0, log_message.c_str()), "cannot create " + name);
+    git_reference_free(ref);
+}
+
+Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index, const std::string& message) const {
+    Snapshot snap;
+    git_reference* head = nullptr;
+    git_commit* head_commit = nullptr;
+    if (git_repository_head(&head, m_repo) == 0) {
+        RefHandle head_guard(head);
+        if (git_reference_is_branch(head)) snap.branch = git_reference_shorthand(head);
+        git_object* obj = nullptr;
+        check(git_reference_peel(&obj, head, GIT_OBJECT_COMMIT), "cannot read HEAD");
+        head_commit = reinterpret_cast<git_commit*>(obj);
+        snap.base = oid_hex(*git_commit_id(head_commit));
+    } else {
+        git_error_clear();
+        if (git_repository_head_unborn(m_repo) == 1) {
+            git_reference* unborn = nullptr;
+            if (git_reference_lookup(&unborn, m_repo, "HEAD") == 0) {
+                RefHandle g(unborn);
+                const char* target = git_reference_symbolic_target(unborn);
+                if (target && util::starts_with(target, "refs/heads/")) snap.branch = target + 11;
+            }
+            git_error_clear();
+        }
+    }
+    CommitHandle head_guard(head_commit);
+
+    git_status_options opts = GIT_STATUS_OPTIONS_INIT;
+    opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+                 GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+    git_status_list* list = nullptr;
+    check(git_status_list_new(&list, m_repo, &opts), "cannot read the work tree status");
+    StatusHandle list_guard(list);
+    snap.dirty = git_status_list_entrycount(list) > 0 || head_commit == nullptr;
+    if (!snap.dirty) {
+        snap.commit = snap.base;
+        return snap;
+    }
+
+    // A second handle on the repository whose index is a private file: git_index_add_all then
+    // honours .gitignore and the work tree, and the user's .git/index is never written.
+    git_repository* raw_repo = nullptr;
+    check(git_repository_open(&raw_repo, git_repository_path(m_repo)), "cannot open the repository");
+    RepoHandle repo_guard(raw_repo);
+    std::error_code ec;
+    std::filesystem::remove(temp_index, ec);
+    git_index* index = nullptr;
+    check(git_index_open(&index, temp_index.c_str()), "cannot create a temporary index");
+    IndexHandle index_guard(index);
+    check(git_repository_set_index(raw_repo, index), "cannot use a temporary index");
+    if (head_commit) {
+        git_tree* tree = nullptr;
+        check(git_commit_tree(&tree, head_commit), "cannot read HEAD's tree");
+        TreeHandle tree_guard(tree);
+        check(git_index_read_tree(index, tree), "cannot load HEAD's tree");
+    }
+    // Re-fetch the index through the repository so that it is bound to the work tree.
+    git_index* bound = nullptr;
+    check(git_repository_index(&bound, raw_repo), "cannot use a temporary index");
+    IndexHandle bound_guard(bound);
+    char star[] = "*";
+    char* patterns[] = {star};
+    git_strarray all = {patterns, 1};
+    check(git_index_add_all(bound, &all, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr), "cannot snapshot the work tree");
+    check(git_index_update_all(bound, &all, nullptr, nullptr), "cannot snapshot the work tree");
+    git_oid tree_oid;
+    check(git_index_write_tree_to(&tree_oid, bound, m_repo), "cannot write the snapshot tree");
+    std::filesystem::remove(temp_index, ec);
+    std::vector<std::string> parents;
+    if (!snap.base.empty()) parents.push_back(snap.base);
+    snap.commit = write_commit(oid_hex(tree_oid), parents, message);
+    return snap;
+}
+
+std::vector<Repository::RefTarget> Repository::list_refs(const std::string& prefix) const {
+    std::vector<RefTarget> out;
+    git_reference_iterator* iter = nullptr;
+    std::string glob = prefix + "*";
+    check(git_reference_iterator_glob_new(&iter, m_repo, glob.c_str()), "cannot list references");
+    RefIterHandle iter_guard(iter);
+    git_reference* ref = nullptr;
+    int rc;
+    while ((rc = git_reference_next(&ref, iter)) == 0) {
+        RefHandle guard(ref);
+        RefTarget t;
+        t.name = git_reference_name(ref);
+        git_object* peeled = nullptr;
+        if (git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT) == 0) {
+            t.target = oid_hex(*git_object_id(peeled));
+            git_object_free(peeled);
+        } else {
+            git_error_clear();
+        }
+        out.push_back(std::move(t));
+    }
+    if (rc != GIT_ITEROVER) check(rc, "cannot list references");
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+}
+
+std::optional<std::string> Repository::read_blob(const std::string& commit, const std::string& path) const {
+    git_oid oid = parse_oid(commit);
+    git_commit* c = nullptr;
+    check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + commit);
+    CommitHandle commit_guard(c);
+    git_tree* tree = nullptr;
+    check(git_commit_tree(&tree, c), "cannot read the tree of " + commit);
+    TreeHandle tree_guard(tree);
+    git_tree_entry* entry = nullptr;
+    if (git_tree_entry_bypath(&entry, tree, path.c_str()) < 0) {
+        git_error_clear();
+        return std::nullopt;
+    }
+    std::unique_ptr<git_tree_entry, Deleter<git_tree_entry, git_tree_entry_free>> entry_guard(entry);
+    if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) return std::nullopt;
+    git_blob* blob = nullptr;
+    check(git_blob_lookup(&blob, m_repo, git_tree_entry_id(entry)), "cannot read " + path);
+    BlobHandle blob_guard(blob);
+    return std::string(static_cast<const char*>(git_blob_rawcontent(blob)), static_cast<std::size_t>(git_blob_rawsize(blob)));
+}
+
+bool Repository::delete_ref(const std::string& name) const {
+    git_reference* ref = nullptr;
+    if (git_reference_lookup(&ref, m_repo, name.c_str()) < 0) {
+        git_error_clear();
+        return false;
+    }
+    RefHandle guard(ref);
+    check(git_reference_delete(ref), "cannot delete " + name);
+    return true;
 }
 
 } // namespace cairn::git

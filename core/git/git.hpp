@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 struct git_repository;
 
@@ -54,6 +56,39 @@ public:
     void visit_reachable_blobs(std::string_view suffix,
                                const std::function<void(const std::string&, std::string_view)>& on_pointer,
                                const std::function<void(const std::string&, std::string_view)>& on_record) const;
+
+    // Writes a blob; returns its object id (40 hex).
+    [[nodiscard]] std::string write_blob(std::string_view content) const;
+    // Writes a flat tree of blobs (name -> blob id, mode 100644); returns its id.
+    [[nodiscard]] std::string write_tree(const std::vector<std::pair<std::string, std::string>>& blobs) const;
+    // Writes a commit (author and committer from git config user.name/email, else "cairn");
+    // returns its id. Does not move any ref.
+    [[nodiscard]] std::string write_commit(const std::string& tree, const std::vector<std::string>& parents,
+                                           const std::string& message) const;
+    // Creates `name` pointing at `commit`; Error(io) if it exists.
+    void create_ref(const std::string& name, const std::string& commit, const std::string& log_message) const;
+
+    struct Snapshot {
+        std::string commit;      // HEAD when the work tree is clean, else a commit of it
+        std::string base;        // HEAD's commit ("" on an unborn branch)
+        std::string branch;      // short branch name ("" when detached)
+        bool dirty = false;
+    };
+    // The code as it is now, without touching the index, the work tree or any ref: HEAD when
+    // clean; otherwise a commit (parent HEAD) of tracked files plus untracked, non-ignored ones,
+    // built in a temporary index at `temp_index`.
+    [[nodiscard]] Snapshot snapshot_workdir(const stdfs::path& temp_index, const std::string& message) const;
+
+    struct RefTarget {
+        std::string name;
+        std::string target; // commit id, "" when the ref does not point at a commit
+    };
+    // Every ref whose name starts with `prefix`, sorted by name.
+    [[nodiscard]] std::vector<RefTarget> list_refs(const std::string& prefix) const;
+    // The blob at `path` in the commit's tree; nullopt when absent.
+    [[nodiscard]] std::optional<std::string> read_blob(const std::string& commit, const std::string& path) const;
+    // Deletes a ref; false if it did not exist.
+    bool delete_ref(const std::string& name) const;
 
     [[nodiscard]] git_repository* raw() const { return m_repo; }
 

@@ -14,4 +14,9 @@ void install_interrupt_handlers();
 // Throws Error(ErrorKind::interrupted) if a signal arrived.
 void check_interrupted();
 
+// The signal that arrived (0 if none), and whether another process sent it (kill) rather than
+// the terminal (Ctrl-C reaches the whole foreground process group by itself).
+[[nodiscard]] int received_signal();
+[[nodiscard]] bool signal_sent_by_process();
+
 } // namespace cairn::util

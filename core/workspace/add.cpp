@@ -46,7 +46,8 @@ struct DirNode {
 
 class Adder {
 public:
-    Adder(Workspace& ws, util::Progress& progress) : m_ws(ws), m_progress(progress) {}
+    Adder(Workspace& ws, util::Progress& progress, Track track)
+        : m_ws(ws), m_progress(progress), m_track(track) {}
 
     AddResult run(const std::vector<std::string>& paths);
 
@@ -59,12 +60,17 @@ private:
 
     Workspace& m_ws;
     util::Progress& m_progress;
+    Track m_track;
     std::vector<FileJob> m_jobs;
     cache::ObjectBatch m_batch;
     std::atomic<std::uint64_t> m_new_objects{0};
 };
 
 void Adder::check_target(const std::string& rel) const {
+    if (m_track == Track::store_only) {
+        if (!fs::lstat_path(m_ws.absolute(rel))) fail(ErrorKind::input, "'{}' does not exist", rel);
+        return;
+    }
     if (util::ends_with(rel, k_pointer_suffix))
         fail(ErrorKind::input, "'{}' is a pointer file; add the data it describes instead", rel);
     // Inside data that is already tracked as a whole?
@@ -138,7 +144,8 @@ void Adder::hash_jobs() {
     m_progress.begin("Hashing", m_jobs.size());
     bool try_reflink = std::find(m_ws.config().link_types.begin(), m_ws.config().link_types.end(),
                                  fs::LinkType::reflink) != m_ws.config().link_types.end();
-    bool adopt = m_ws.config().link_types.front() == fs::LinkType::hardlink;
+    // Only tracked data is adopted: run inputs and outputs stay ordinary, writable files.
+    bool adopt = m_track == Track::pointers && m_ws.config().link_types.front() == fs::LinkType::hardlink;
     stdfs::path tmp = m_ws.cache().tmp_dir();
     util::parallel_for(m_jobs.size(), [&](std::size_t i) {
         util::check_interrupted();
@@ -258,6 +265,11 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
     }
     // Every object is durable before any pointer names it.
     m_batch.commit(m_ws.cache().tmp_dir());
+    result.new_objects = m_new_objects.load();
+    if (m_track == Track::store_only) {
+        m_ws.stat_cache().save();
+        return result;
+    }
 
     {
         fs::FileLock lock(m_ws.workspace_lock_path(), fs::LockMode::exclusive);
@@ -278,7 +290,6 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
     }
     std::sort(result.gitignores.begin(), result.gitignores.end());
     result.gitignores.erase(std::unique(result.gitignores.begin(), result.gitignores.end()), result.gitignores.end());
-    result.new_objects = m_new_objects.load();
 
     // Link types that replace the user's file do so only now that the pointer is written.
     fs::LinkType first = m_ws.config().link_types.front();
@@ -304,9 +315,9 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
 
 } // namespace
 
-AddResult add(Workspace& ws, const std::vector<std::string>& paths, util::Progress& progress) {
+AddResult add(Workspace& ws, const std::vector<std::string>& paths, util::Progress& progress, Track track) {
     fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
-    Adder adder(ws, progress);
+    Adder adder(ws, progress, track);
     return adder.run(paths);
 }
 

@@ -27,9 +27,15 @@ struct AddResult {
     std::uint64_t new_objects = 0;       // objects written to the cache by this add
 };
 
+enum class Track {
+    pointers,  // cairn add: write pointer files and .gitignore entries, apply the link type
+    store_only // run inputs/outputs: only store the bytes and report their ids
+};
+
 // Adds workspace-relative paths (already checked by Workspace::relative_path). Objects are
 // stored before any pointer is written, and the user's files are replaced by links only after
 // that (for link types hardlink and symlink). Throws Error; the store stays valid.
-[[nodiscard]] AddResult add(Workspace& ws, const std::vector<std::string>& paths, util::Progress& progress);
+[[nodiscard]] AddResult add(Workspace& ws, const std::vector<std::string>& paths, util::Progress& progress,
+                            Track track = Track::pointers);
 
 } // namespace cairn::workspace

@@ -1,0 +1,307 @@
+// cairn run | log | ls | show
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/app.hpp"
+#include "cli/output.hpp"
+#include "core/run/runs.hpp"
+#include "core/util/error.hpp"
+#include "core/util/strings.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::cli {
+namespace {
+
+std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what) {
+    auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw Error(ErrorKind::usage, fmt::format("{} '{}' must be KEY=VALUE", what, text));
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+nlohmann::json param_json(const run::Param& p) {
+    if (p.type == "int") return std::stoll(p.text);
+    if (p.type == "float") {
+        if (p.text == "nan" || p.text == "inf" || p.text == "-inf") return p.text; // JSON has no NaN
+        return std::stod(p.text);
+    }
+    if (p.type == "bool") return p.text == "true";
+    return p.text;
+}
+
+nlohmann::json number_json(double v) {
+    if (std::isfinite(v)) return v;
+    return run::format_value(v);
+}
+
+nlohmann::json run_json(const run::RunRecord& r) {
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& p : r.params) params[p.key] = param_json(p);
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [k, s] : r.metric_summary())
+        metrics[k] = {{"last", number_json(s.last)}, {"min", number_json(s.min)}, {"max", number_json(s.max)},
+                      {"count", s.count}, {"step", s.step}};
+    return {{"id", r.id},
+            {"name", r.name},
+            {"experiment", r.experiment},
+            {"status", r.status},
+            {"exit_code", r.exit_code},
+            {"start", run::format_time(r.start_ms)},
+            {"end", r.end_ms ? nlohmann::json(run::format_time(r.end_ms)) : nlohmann::json()},
+            {"duration_s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0},
+            {"command", r.command},
+            {"cwd", r.cwd},
+            {"git", {{"commit", r.git_base}, {"branch", r.git_branch}, {"dirty", r.git_dirty}, {"snapshot", r.git_snapshot}}},
+            {"params", params},
+            {"metrics", metrics},
+            {"tags", r.tags},
+            {"inputs", r.inputs},
+            {"outputs", r.outputs},
+            {"env", r.env},
+            {"host", r.host},
+            {"user", r.user},
+            {"executable", {{"path", r.executable}, {"sha256", r.executable_hash}}},
+            {"cairn_version", r.cairn_version}};
+}
+
+std::string relative_time(std::int64_t ms) {
+    std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    std::int64_t s = (now - ms) / 1000;
+    if (s < 60) return fmt::format("{}s ago", std::max<std::int64_t>(s, 0));
+    if (s < 3600) return fmt::format("{}m ago", s / 60);
+    if (s < 86400) return fmt::format("{}h ago", s / 3600);
+    return fmt::format("{}d ago", s / 86400);
+}
+
+std::string number_text(double v) {
+    if (!std::isfinite(v)) return run::format_value(v);
+    return fmt::format("{:.5g}", v);
+}
+
+void register_run(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string name, experiment;
+        std::vector<std::string> params, tags, inputs, outputs, command;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("run", "Run a command and record it: params, metrics, data, code, log");
+    cmd->add_option("-n,--name", o->name, "A name for the run (unique names can be used to refer to it)");
+    cmd->add_option("-e,--experiment", o->experiment, "The experiment this run belongs to");
+    cmd->add_option("-p,--param", o->params, "A parameter KEY=VALUE (typed: int, float, bool, string)")->allow_extra_args(false);
+    cmd->add_option("-t,--tag", o->tags, "A tag KEY=VALUE")->allow_extra_args(false);
+    cmd->add_option("-d,--dep", o->inputs, "An input path, hashed before the command starts")->allow_extra_args(false);
+    cmd->add_option("-o,--out", o->outputs, "An output path, hashed after the command ends")->allow_extra_args(false);
+    // Everything from the first positional (or after --) is the user's command, untouched.
+    cmd->prefix_command(true);
+    cmd->footer("Examples:\n"
+                "  cairn run -n baseline -p lr=0.1 -d data -o model -- python train.py\n"
+                "  cairn run -- sh -c 'echo \"loss 0.3 1\" >> \"$CAIRN_METRICS_FILE\"'\n"
+                "Exits with the command's exit code; the run is recorded whatever the outcome.");
+    cmd->callback([o, cmd, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        run::RunOptions opts;
+        opts.name = o->name;
+        opts.experiment = o->experiment;
+        for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
+        for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
+        for (const auto& p : o->inputs) opts.inputs.push_back(ws.relative_path(ctx.cwd, p));
+        for (const auto& p : o->outputs) opts.outputs.push_back(ws.relative_path(ctx.cwd, p));
+        opts.command = ctx.passthrough ? *ctx.passthrough : cmd->remaining();
+        if (opts.command.empty()) throw Error(ErrorKind::usage, "cairn run: no command given (write it after --)");
+        auto rel = ctx.cwd.lexically_relative(ws.root());
+        opts.cwd = rel == "." ? "" : rel.string();
+        StderrProgress progress;
+        auto result = run::execute(ws, opts, progress);
+        std::cerr << fmt::format("cairn: run {} {} (exit {}, {:.1f}s)\n", result.record.id.substr(0, 8),
+                                 result.record.status, result.exit_code,
+                                 static_cast<double>(result.record.end_ms - result.record.start_ms) / 1000.0);
+        ctx.exit_code = result.exit_code;
+    });
+}
+
+void register_log(CLI::App& app, Context&) {
+    auto* log = app.add_subcommand("log", "Log to the run in progress (from inside 'cairn run')");
+    log->require_subcommand(1);
+    struct Options {
+        std::string key, value;
+        std::int64_t step = -1;
+    };
+    auto o = std::make_shared<Options>();
+    auto* metric = log->add_subcommand("metric", "Log a metric point: KEY VALUE [--step N], or lines on stdin");
+    metric->add_option("key", o->key, "Metric name, or - to read 'KEY VALUE [STEP]' lines from stdin");
+    metric->add_option("value", o->value, "The value (a number; nan and inf allowed)");
+    metric->add_option("--step", o->step, "The step (default: one more than the key's last)");
+    metric->footer("Examples:\n"
+                   "  cairn log metric loss 0.25 --step 10\n"
+                   "  printf 'loss 0.3 1\\nacc 0.9 1\\n' | cairn log metric -");
+    metric->callback([o] {
+        const char* dir = std::getenv("CAIRN_RUN_DIR");
+        if (!dir || !*dir)
+            throw Error(ErrorKind::usage, "'cairn log' works inside 'cairn run' (CAIRN_RUN_DIR is not set)");
+        std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+        // Validate each point now (a bad line is an error here, not a silent loss later); a step
+        // not given is written as '-' and numbered by the recorder in order.
+        std::vector<run::MetricPoint> points;
+        auto take = [&](const std::string& line, const std::string& where) {
+            std::map<std::string, std::int64_t> next;
+            auto p = run::parse_metric_line(line, next, now, where);
+            if (!p) return;
+            std::size_t fields = 0;
+            bool in_field = false;
+            for (char c : line) {
+                bool space = c == ' ' || c == '\t' || c == '\r';
+                if (!space && !in_field) ++fields;
+                in_field = !space;
+            }
+            auto parts = util::split(std::string(util::trim(line)), ' ');
+            if (fields < 3 || (parts.size() >= 3 && parts[2] == "-")) p->step = -1;
+            points.push_back(*p);
+        };
+        if (o->key.empty() || o->key == "-") {
+            std::string line;
+            std::size_t n = 0;
+            while (std::getline(std::cin, line)) take(line, fmt::format("stdin line {}", ++n));
+        } else {
+            if (o->value.empty()) throw Error(ErrorKind::usage, "cairn log metric: missing VALUE");
+            take(o->key + " " + o->value + (o->step >= 0 ? " " + std::to_string(o->step) : ""), "cairn log metric");
+        }
+        std::vector<run::MetricPoint> out = std::move(points);
+        run::append_metrics(dir, out);
+    });
+}
+
+void register_ls(CLI::App& app, Context& ctx) {
+    struct Options {
+        bool json = false;
+        std::size_t limit = 0;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("ls", "List recorded runs, newest first");
+    cmd->add_flag("--json", o->json, "Print every run as JSON");
+    cmd->add_option("-n,--limit", o->limit, "Show at most N runs");
+    cmd->footer("Examples:\n  cairn ls\n  cairn ls -n 5 --json");
+    cmd->callback([o, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        std::vector<std::string> skipped;
+        auto runs = run::list_runs(ws, &skipped);
+        for (const auto& s : skipped) print_warning("skipping " + s);
+        if (o->limit && runs.size() > o->limit) runs.resize(o->limit);
+        if (o->json) {
+            nlohmann::json arr = nlohmann::json::array();
+            for (const auto& r : runs) arr.push_back(run_json(r));
+            print_json(arr);
+            return;
+        }
+        if (runs.empty()) {
+            std::cout << "No runs recorded yet (use 'cairn run -- <command>').\n";
+            return;
+        }
+        // Columns for the params and last metric values that differ between the listed runs.
+        // A run without the key counts as one more distinct value ("-").
+        std::map<std::string, std::set<std::string>> param_values, metric_values;
+        std::map<std::string, std::size_t> param_count, metric_count;
+        for (const auto& r : runs) {
+            for (const auto& p : r.params) param_values[p.key].insert(p.text), ++param_count[p.key];
+            for (const auto& [k, s] : r.metric_summary()) metric_values[k].insert(number_text(s.last)), ++metric_count[k];
+        }
+        for (auto& [k, v] : param_values)
+            if (param_count[k] < runs.size()) v.insert("-");
+        for (auto& [k, v] : metric_values)
+            if (metric_count[k] < runs.size()) v.insert("-");
+        std::vector<std::string> pcols, mcols;
+        for (const auto& [k, v] : param_values)
+            if (v.size() > 1 || runs.size() == 1) pcols.push_back(k);
+        for (const auto& [k, v] : metric_values)
+            if (v.size() > 1 || runs.size() == 1) mcols.push_back(k);
+        std::vector<std::vector<std::string>> rows;
+        std::vector<std::string> header = {"id", "name", "status", "start", "duration"};
+        for (const auto& k : pcols) header.push_back(k);
+        for (const auto& k : mcols) header.push_back(k);
+        rows.push_back(header);
+        for (const auto& r : runs) {
+            std::vector<std::string> row = {r.id.substr(0, 8), r.name.empty() ? "-" : r.name, r.status,
+                                            relative_time(r.start_ms),
+                                            fmt::format("{:.1f}s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0)};
+            for (const auto& k : pcols) {
+                std::string v = "-";
+                for (const auto& p : r.params)
+                    if (p.key == k) v = p.type == "float" ? number_text(std::stod(p.text)) : p.text;
+                row.push_back(v);
+            }
+            auto summary = r.metric_summary();
+            for (const auto& k : mcols) row.push_back(summary.count(k) ? number_text(summary.at(k).last) : "-");
+            rows.push_back(row);
+        }
+        std::vector<std::size_t> width(header.size(), 0);
+        for (const auto& row : rows)
+            for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+        for (std::size_t r = 0; r < rows.size(); ++r) {
+            std::string line;
+            for (std::size_t i = 0; i < rows[r].size(); ++i)
+                line += fmt::format("{:<{}}", rows[r][i], width[i] + (i + 1 < rows[r].size() ? 2 : 0));
+            std::cout << (r == 0 ? paint(line, Color::bold) : line) << "\n";
+        }
+    });
+}
+
+void register_show(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string run;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("show", "Show everything recorded about one run");
+    cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N")->required();
+    cmd->add_flag("--json", o->json, "Print the run as JSON");
+    cmd->footer("Examples:\n  cairn show last\n  cairn show 1a2b --json");
+    cmd->callback([o, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto r = run::resolve(ws, o->run);
+        if (o->json) {
+            print_json(run_json(r));
+            return;
+        }
+        std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + r.name + ")") << "\n";
+        std::cout << fmt::format("status:     {} (exit {})\n", r.status, r.exit_code);
+        std::cout << fmt::format("command:    {}\n", fmt::join(r.command, " "));
+        std::cout << fmt::format("started:    {} ({}), {:.1f}s\n", run::format_time(r.start_ms), relative_time(r.start_ms),
+                                 static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
+        std::cout << fmt::format("code:       {} on {}{}\n", r.git_snapshot.substr(0, 12),
+                                 r.git_branch.empty() ? "(detached)" : r.git_branch, r.git_dirty ? " (dirty work tree)" : "");
+        if (!r.experiment.empty()) std::cout << "experiment: " << r.experiment << "\n";
+        if (!r.params.empty()) std::cout << "params:\n";
+        for (const auto& p : r.params) std::cout << fmt::format("  {} = {} ({})\n", p.key, p.text, p.type);
+        auto summary = r.metric_summary();
+        if (!summary.empty()) std::cout << "metrics:                 last        min        max  points\n";
+        for (const auto& [k, s] : summary)
+            std::cout << fmt::format("  {:<20} {:>10} {:>10} {:>10} {:>7}\n", k, number_text(s.last), number_text(s.min),
+                                     number_text(s.max), s.count);
+        for (const auto& [p, id] : r.inputs) std::cout << fmt::format("input:      {} {}\n", p, id.substr(0, 19));
+        for (const auto& [p, id] : r.outputs) std::cout << fmt::format("output:     {} {}\n", p, id.substr(0, 19));
+        std::string log = run::read_log(ws, r);
+        auto lines = util::split(log, '\n');
+        if (!lines.empty() && lines.back().empty()) lines.pop_back();
+        if (!lines.empty()) std::cout << "log (last lines):\n";
+        for (std::size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i)
+            std::cout << "  " << lines[i] << "\n";
+    });
+}
+
+} // namespace
+
+void register_runs(CLI::App& app, Context& ctx) {
+    register_run(app, ctx);
+    register_log(app, ctx);
+    register_ls(app, ctx);
+    register_show(app, ctx);
+}
+
+} // namespace cairn::cli

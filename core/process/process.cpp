@@ -1,0 +1,143 @@
+#include "core/process/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/fs/file.hpp"
+#include "core/util/error.hpp"
+#include "core/util/interrupt.hpp"
+#include "core/util/strings.hpp"
+
+extern char** environ;
+
+namespace cairn::process {
+
+std::optional<std::filesystem::path> find_executable(const std::string& name) {
+    auto executable = [](const std::filesystem::path& p) {
+        struct stat st {};
+        return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+    };
+    if (name.find('/') != std::string::npos) {
+        if (!executable(name)) return std::nullopt;
+        return std::filesystem::absolute(name).lexically_normal();
+    }
+    const char* path = std::getenv("PATH");
+    for (const auto& dir : util::split(path ? path : "/usr/bin:/bin", ':')) {
+        std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / name;
+        if (executable(candidate)) return std::filesystem::absolute(candidate).lexically_normal();
+    }
+    return std::nullopt;
+}
+
+Outcome run(const Command& command) {
+    if (command.argv.empty()) fail(ErrorKind::usage, "no command given (write it after '--')");
+    auto exe = find_executable(command.argv[0]);
+    if (!exe) fail(ErrorKind::input, "command not found: {}", command.argv[0]);
+
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) {
+        std::string_view entry(*e);
+        std::string key(entry.substr(0, entry.find('=')));
+        if (!command.env_set.count(key)) env_strings.emplace_back(entry);
+    }
+    for (const auto& [k, v] : command.env_set) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp, argv;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = command.argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    int out_pipe[2], err_pipe[2], exec_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
+        fail_errno("cannot create pipes", errno);
+    pid_t pid = ::fork();
+    if (pid < 0) fail_errno("cannot start " + command.argv[0], errno);
+    if (pid == 0) {
+        // Child: default signal handling, output into the pipes, then exec.
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        ::sigaction(SIGINT, &dfl, nullptr);
+        ::sigaction(SIGTERM, &dfl, nullptr);
+        ::dup2(out_pipe[1], 1);
+        ::dup2(err_pipe[1], 2);
+        if (::chdir(command.cwd.c_str()) == 0) ::execve(exe->c_str(), argv.data(), envp.data());
+        int err = errno;
+        [[maybe_unused]] ssize_t n = ::write(exec_pipe[1], &err, sizeof err);
+        ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    ::close(exec_pipe[1]);
+    int exec_errno = 0;
+    ssize_t got = ::read(exec_pipe[0], &exec_errno, sizeof exec_errno);
+    ::close(exec_pipe[0]);
+
+    Outcome outcome;
+    bool forwarded = false;
+    struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    const int sinks[2] = {STDOUT_FILENO, STDERR_FILENO};
+    int open_count = 2;
+    char buffer[65536];
+    while (open_count > 0) {
+        if (util::interrupted() && !forwarded) {
+            outcome.interrupted = true;
+            forwarded = true;
+            if (util::signal_sent_by_process() || util::received_signal() == SIGTERM)
+                ::kill(pid, util::received_signal());
+        }
+        int rc = ::poll(fds, 2, 100);
+        if (rc < 0) {
+            if (errno == EINTR) continue;
+            fail_errno("poll", errno);
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                ::close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_count;
+                continue;
+            }
+            // Pass-through first (the user is watching), then the log. A closed terminal must not
+            // stop the run, so write errors on the pass-through are ignored.
+            try {
+                fs::write_all(sinks[i], buffer, static_cast<std::size_t>(n), "output");
+            } catch (const Error&) {
+            }
+            if (command.log_fd >= 0) fs::write_all(command.log_fd, buffer, static_cast<std::size_t>(n), "the run log");
+        }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) fail_errno("waitpid", errno);
+        if (util::interrupted() && !forwarded) {
+            outcome.interrupted = true;
+            forwarded = true;
+            if (util::signal_sent_by_process() || util::received_signal() == SIGTERM)
+                ::kill(pid, util::received_signal());
+        }
+    }
+    if (got == static_cast<ssize_t>(sizeof exec_errno))
+        fail(ErrorKind::input, "cannot run {}: {}", exe->string(), std::strerror(exec_errno));
+    if (WIFEXITED(status)) {
+        outcome.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        outcome.signal = WTERMSIG(status);
+        outcome.exit_code = 128 + outcome.signal;
+        if (outcome.signal == SIGINT || outcome.signal == SIGTERM) outcome.interrupted = true;
+    }
+    if (util::interrupted()) outcome.interrupted = true;
+    return outcome;
+}
+
+} // namespace cairn::process

@@ -1,0 +1,34 @@
+#pragma once
+// Running the user's command: fork/exec with extra environment, stdout and stderr passed through
+// unchanged and copied into a log, signals forwarded.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cairn::process {
+
+struct Command {
+    std::vector<std::string> argv;              // argv[0] is looked up in PATH
+    std::filesystem::path cwd;
+    std::map<std::string, std::string> env_set; // added to (or replacing in) cairn's environment
+    int log_fd = -1;                            // stdout and stderr are also appended here
+};
+
+struct Outcome {
+    int exit_code = 0;        // the command's exit code, or 128 + signal when a signal ended it
+    int signal = 0;           // the signal that ended it, if any
+    bool interrupted = false; // cairn received SIGINT/SIGTERM while it ran (and forwarded it)
+};
+
+// Runs the command to its end. SIGINT/SIGTERM sent to cairn by another process are forwarded to
+// the command; Ctrl-C on a terminal reaches it directly. Throws Error(input) when the program
+// cannot be found or executed.
+[[nodiscard]] Outcome run(const Command& command);
+
+// The absolute path `name` resolves to through PATH (or itself when it contains a '/').
+[[nodiscard]] std::optional<std::filesystem::path> find_executable(const std::string& name);
+
+} // namespace cairn::process

@@ -1,0 +1,86 @@
+#pragma once
+// The run record: what `cairn run` writes into a run's commit (run.yaml, params.yaml,
+// metrics.tsv, inputs.yaml, outputs.yaml, log.txt) and reads back. Formats in docs/format.md.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cairn::run {
+
+struct Param {
+    std::string key;
+    std::string type; // "int", "float", "bool", "string"
+    std::string text; // canonical text of the value
+};
+
+// Types a command-line value: 3 -> int, 0.1 / 1e-3 / nan -> float, true/false -> bool, else string.
+[[nodiscard]] Param parse_param(const std::string& key, const std::string& value);
+
+struct MetricPoint {
+    std::string key;
+    std::int64_t step = 0;
+    double value = 0;
+    std::int64_t unix_ms = 0;
+};
+
+// Parses a line of the live metrics file or of `cairn log metric` input:
+// `KEY VALUE [STEP|- [UNIX_MS]]`, separated by spaces or tabs. A missing step continues the key's
+// own count (0, 1, 2, ...), tracked in `next_step`; a missing time is `default_ms`. nan and inf
+// are values like any other. Returns nullopt for a blank line; throws Error(input) naming `where`
+// for a malformed one.
+[[nodiscard]] std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>& next_step,
+                                                           std::int64_t default_ms, const std::string& where);
+
+// `nan`, `inf`, `-inf`, or the shortest text that reads back as the same double.
+[[nodiscard]] std::string format_value(double value);
+
+struct MetricSummary {
+    double last = 0, min = 0, max = 0;
+    std::int64_t step = 0; // step of the last point
+    std::uint64_t count = 0;
+};
+
+struct RunRecord {
+    std::string id;
+    std::string name;
+    std::string experiment;
+    std::vector<std::string> command;
+    std::string cwd; // relative to the workspace root; "." for the root
+    std::int64_t start_ms = 0, end_ms = 0;
+    std::string status; // running, finished, failed, interrupted, crashed
+    int exit_code = 0;
+    std::string host, user, os, cairn_version;
+    std::string executable, executable_hash;
+    std::string git_base, git_branch, git_snapshot;
+    bool git_dirty = false;
+    std::map<std::string, std::string> env;   // allow-listed, secrets redacted
+    std::vector<std::string> env_names;       // every other variable, names only
+    std::map<std::string, std::string> tags;
+    std::vector<Param> params;
+    std::vector<MetricPoint> metrics;
+    std::map<std::string, std::string> inputs, outputs; // path -> object id
+    std::string commit;                       // the run's commit (when read from a ref)
+
+    [[nodiscard]] std::map<std::string, MetricSummary> metric_summary() const;
+};
+
+[[nodiscard]] std::string to_run_yaml(const RunRecord& r);
+[[nodiscard]] std::string to_params_yaml(const std::vector<Param>& params);
+[[nodiscard]] std::string to_paths_yaml(const std::map<std::string, std::string>& paths);
+[[nodiscard]] std::string to_metrics_tsv(const std::vector<MetricPoint>& points);
+
+// Reads the files of a run's commit back. Throws Error(input) naming `where` when malformed.
+void parse_run_yaml(const std::string& text, const std::string& where, RunRecord& out);
+void parse_params_yaml(const std::string& text, const std::string& where, RunRecord& out);
+void parse_paths_yaml(const std::string& text, const std::string& where, std::map<std::string, std::string>& out);
+void parse_metrics_tsv(const std::string& text, const std::string& where, RunRecord& out);
+
+// ISO 8601 UTC with milliseconds ("2026-11-27T17:59:01.123Z") and back (nullopt if malformed).
+[[nodiscard]] std::string format_time(std::int64_t unix_ms);
+[[nodiscard]] std::optional<std::int64_t> parse_time(const std::string& text);
+
+} // namespace cairn::run

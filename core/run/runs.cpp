@@ -1,0 +1,284 @@
+#include "core/run/runs.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <fcntl.h>
+#include <pwd.h>
+#include <random>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "core/fs/atomic_file.hpp"
+#include "core/fs/file.hpp"
+#include "core/fs/lock.hpp"
+#include "core/hash/hash.hpp"
+#include "core/process/process.hpp"
+#include "core/util/error.hpp"
+#include "core/util/strings.hpp"
+#include "core/workspace/add.hpp"
+
+extern char** environ;
+
+namespace cairn::run {
+namespace {
+
+const std::vector<std::string> k_default_env_allow = {"PATH",          "PYTHONPATH",           "VIRTUAL_ENV",
+                                                      "CONDA_DEFAULT_ENV", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+                                                      "LANG",          "TZ"};
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string new_run_id() {
+    std::random_device rd;
+    std::string out;
+    for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", rd());
+    return out;
+}
+
+bool looks_secret(const std::string& name) {
+    std::string upper = name;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (const char* word : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL"})
+        if (upper.find(word) != std::string::npos) return true;
+    return false;
+}
+
+std::string user_name() {
+    if (const char* u = std::getenv("USER"); u && *u) return u;
+    if (struct passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
+    return "unknown";
+}
+
+std::string param_env_name(const std::string& key) {
+    std::string out = "CAIRN_PARAM_";
+    for (char c : key) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
+    return out;
+}
+
+std::string command_line(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
+    return out;
+}
+
+std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file) {
+    std::vector<MetricPoint> out;
+    auto text = fs::read_file_if_exists(file);
+    if (!text) return out;
+    std::map<std::string, std::int64_t> next;
+    std::size_t line_no = 0;
+    std::int64_t fallback = now_ms();
+    for (const auto& line : util::split(*text, '\n')) {
+        ++line_no;
+        // A program may die mid-line: a malformed last line is dropped, not fatal to the record.
+        try {
+            if (auto p = parse_metric_line(line, next, fallback, fmt::format("metrics line {}", line_no))) out.push_back(*p);
+        } catch (const Error&) {
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points) {
+    std::string text;
+    for (const auto& p : points)
+        text += fmt::format("{} {} {} {}\n", p.key, format_value(p.value), p.step < 0 ? std::string("-") : std::to_string(p.step),
+                            p.unix_ms);
+    std::filesystem::path file = run_dir / "metrics.tsv";
+    fs::Fd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd.valid()) fail_errno("cannot open " + file.string(), errno);
+    // One write per call: O_APPEND keeps concurrent writers' lines whole.
+    fs::write_all(fd.get(), text.data(), text.size(), file.string());
+}
+
+RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
+    RunRecord r;
+    r.id = new_run_id();
+    r.name = options.name;
+    r.experiment = options.experiment;
+    r.command = options.command;
+    r.cwd = options.cwd.empty() ? "." : options.cwd;
+    r.tags = options.tags;
+    r.host = fs::host_name();
+    r.user = user_name();
+    struct utsname uts {};
+    if (::uname(&uts) == 0) r.os = fmt::format("{} {} {}", uts.sysname, uts.release, uts.machine);
+    r.cairn_version = CAIRN_VERSION;
+    for (const auto& [k, v] : options.params) r.params.push_back(parse_param(k, v));
+    std::sort(r.params.begin(), r.params.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    for (std::size_t i = 1; i < r.params.size(); ++i)
+        if (r.params[i].key == r.params[i - 1].key) fail(ErrorKind::usage, "parameter '{}' given twice", r.params[i].key);
+    if (auto exe = process::find_executable(options.command.at(0))) {
+        r.executable = exe->string();
+        r.executable_hash = hash::hash_file(*exe).id();
+    } else {
+        fail(ErrorKind::input, "command not found: {}", options.command.at(0));
+    }
+    for (char** e = environ; *e; ++e) {
+        std::string_view entry(*e);
+        std::string key(entry.substr(0, entry.find('=')));
+        if (std::find(k_default_env_allow.begin(), k_default_env_allow.end(), key) != k_default_env_allow.end())
+            r.env[key] = looks_secret(key) ? "<redacted>" : std::string(entry.substr(key.size() + 1));
+        else
+            r.env_names.push_back(key);
+    }
+    std::sort(r.env_names.begin(), r.env_names.end());
+
+    // Staging: everything the run produces lands here first, appended as it arrives.
+    std::filesystem::path staging = ws.store_dir() / "runs" / r.id;
+    fs::make_dirs(staging);
+    r.start_ms = now_ms();
+    r.status = "running";
+    fs::write_file_atomic(staging / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
+    fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!log.valid()) fail_errno("cannot create the run log", errno);
+
+    if (!options.inputs.empty()) {
+        auto stored = workspace::add(ws, options.inputs, progress, workspace::Track::store_only);
+        for (const auto& p : stored.paths) r.inputs[p.data_path] = p.digest.id();
+    }
+
+    // The code as the command sees it: taken before it runs, so its own outputs are not in it.
+    auto snap = ws.repo().snapshot_workdir(ws.store_dir() / "tmp" / (r.id + ".index"),
+                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)));
+    r.git_base = snap.base;
+    r.git_branch = snap.branch;
+    r.git_dirty = snap.dirty;
+    r.git_snapshot = snap.commit;
+
+    process::Command cmd;
+    cmd.argv = options.command;
+    cmd.cwd = ws.absolute(options.cwd);
+    cmd.log_fd = log.get();
+    cmd.env_set = {{"CAIRN_RUN_ID", r.id},
+                   {"CAIRN_RUN_DIR", staging.string()},
+                   {"CAIRN_METRICS_FILE", (staging / "metrics.tsv").string()}};
+    for (const auto& p : r.params) cmd.env_set[param_env_name(p.key)] = p.text;
+    process::Outcome outcome = process::run(cmd);
+    r.end_ms = now_ms();
+    r.exit_code = outcome.exit_code;
+    r.status = outcome.interrupted ? "interrupted" : outcome.exit_code == 0 ? "finished" : "failed";
+    log.reset();
+
+    r.metrics = read_live_metrics(staging / "metrics.tsv");
+    std::vector<std::string> missing_outputs;
+    std::vector<std::string> present;
+    for (const auto& o : options.outputs) {
+        if (fs::lstat_path(ws.absolute(o)))
+            present.push_back(o);
+        else
+            missing_outputs.push_back(o);
+    }
+    if (!present.empty()) {
+        auto stored = workspace::add(ws, present, progress, workspace::Track::store_only);
+        for (const auto& p : stored.paths) r.outputs[p.data_path] = p.digest.id();
+    }
+
+
+    auto& repo = ws.repo();
+    std::string log_text = fs::read_file(staging / "log.txt");
+    std::vector<std::pair<std::string, std::string>> blobs = {
+        {"inputs.yaml", repo.write_blob(to_paths_yaml(r.inputs))},
+        {"log.txt", repo.write_blob(log_text)},
+        {"metrics.tsv", repo.write_blob(to_metrics_tsv(r.metrics))},
+        {"outputs.yaml", repo.write_blob(to_paths_yaml(r.outputs))},
+        {"params.yaml", repo.write_blob(to_params_yaml(r.params))},
+        {"run.yaml", repo.write_blob(to_run_yaml(r))},
+    };
+    std::string tree = repo.write_tree(blobs);
+    std::vector<std::string> parents;
+    if (!r.git_snapshot.empty()) parents.push_back(r.git_snapshot);
+    r.commit = repo.write_commit(tree, parents, fmt::format("run {}: {}", r.id.substr(0, 8), command_line(r.command)));
+    repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
+    std::error_code ec;
+    std::filesystem::remove_all(staging, ec);
+    if (!missing_outputs.empty() && r.status == "finished")
+        fail(ErrorKind::input, "run {} recorded, but its declared output(s) do not exist: {}", r.id.substr(0, 8),
+             fmt::join(missing_outputs, ", "));
+    return {r, outcome.exit_code};
+}
+
+namespace {
+
+RunRecord load(workspace::Workspace& ws, const std::string& id, const std::string& commit) {
+    RunRecord r;
+    auto& repo = ws.repo();
+    std::string where = std::string(k_ref_prefix) + id;
+    auto run_yaml = repo.read_blob(commit, "run.yaml");
+    if (!run_yaml) fail(ErrorKind::input, "{}: no run.yaml", where);
+    parse_run_yaml(*run_yaml, where + ":run.yaml", r);
+    if (r.id != id) fail(ErrorKind::input, "{}: run.yaml names another run ({})", where, r.id);
+    if (auto t = repo.read_blob(commit, "params.yaml")) parse_params_yaml(*t, where + ":params.yaml", r);
+    if (auto t = repo.read_blob(commit, "metrics.tsv")) parse_metrics_tsv(*t, where + ":metrics.tsv", r);
+    if (auto t = repo.read_blob(commit, "inputs.yaml")) parse_paths_yaml(*t, where + ":inputs.yaml", r.inputs);
+    if (auto t = repo.read_blob(commit, "outputs.yaml")) parse_paths_yaml(*t, where + ":outputs.yaml", r.outputs);
+    r.commit = commit;
+    return r;
+}
+
+bool is_run_id(std::string_view id) {
+    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+} // namespace
+
+std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped) {
+    std::vector<RunRecord> out;
+    for (const auto& ref : ws.repo().list_refs(std::string(k_ref_prefix))) {
+        std::string id = ref.name.substr(k_ref_prefix.size());
+        try {
+            if (!is_run_id(id) || ref.target.empty()) fail(ErrorKind::input, "{}: not a cairn run", ref.name);
+            out.push_back(load(ws, id, ref.target));
+        } catch (const Error& e) {
+            if (skipped) skipped->push_back(e.what());
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a.start_ms != b.start_ms ? a.start_ms > b.start_ms : a.id > b.id;
+    });
+    return out;
+}
+
+RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
+    std::vector<RunRecord> runs = list_runs(ws);
+    if (name == "last" || util::starts_with(name, "last~")) {
+        std::size_t n = 0;
+        if (name.size() > 5) {
+            try {
+                n = std::stoul(name.substr(5));
+            } catch (...) {
+                fail(ErrorKind::input, "'{}': expected last~N with N a number", name);
+            }
+        }
+        if (n >= runs.size())
+            fail(ErrorKind::input, "'{}': there {} only {} run(s)", name, runs.size() == 1 ? "is" : "are", runs.size());
+        return runs[n];
+    }
+    std::vector<const RunRecord*> matches;
+    for (const auto& r : runs)
+        if (r.name == name) matches.push_back(&r);
+    if (matches.empty() && name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos)
+        for (const auto& r : runs)
+            if (util::starts_with(r.id, name)) matches.push_back(&r);
+    if (matches.size() == 1) return *matches.front();
+    if (matches.empty()) fail(ErrorKind::input, "no run named '{}' (a run is named by an id prefix of 4+ hex digits, its name, last or last~N)", name);
+    std::string list;
+    for (std::size_t i = 0; i < matches.size() && i < 10; ++i)
+        list += fmt::format("\n  {} {}", matches[i]->id.substr(0, 12), matches[i]->name);
+    fail(ErrorKind::input, "'{}' is ambiguous; it names {} runs:{}", name, matches.size(), list);
+}
+
+std::string read_log(workspace::Workspace& ws, const RunRecord& record) {
+    return ws.repo().read_blob(record.commit, "log.txt").value_or("");
+}
+
+} // namespace cairn::run

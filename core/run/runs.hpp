@@ -1,0 +1,52 @@
+#pragma once
+// Recording runs (`cairn run`) and reading them back from refs/cairn/runs/<id>.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/run/record.hpp"
+#include "core/util/progress.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::run {
+
+inline constexpr std::string_view k_ref_prefix = "refs/cairn/runs/";
+
+struct RunOptions {
+    std::string name;
+    std::string experiment;
+    std::vector<std::pair<std::string, std::string>> params; // -p KEY=VALUE, typed on record
+    std::map<std::string, std::string> tags;
+    std::vector<std::string> inputs;  // workspace-relative, hashed before the command starts
+    std::vector<std::string> outputs; // workspace-relative, hashed after it ends
+    std::vector<std::string> command;
+    std::string cwd;                  // workspace-relative working directory
+};
+
+struct RunResult {
+    RunRecord record;
+    int exit_code = 0; // the command's, or 128 + signal
+};
+
+// Runs the command and records it as a commit on refs/cairn/runs/<id>, whatever the outcome.
+// While it runs, .cairn/runs/<id>/ holds run.yaml (status running), metrics.tsv and log.txt.
+[[nodiscard]] RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress);
+
+// Appends metric points to the staging metrics file of the run in `run_dir` (CAIRN_RUN_DIR). A
+// negative step is written as '-': the recorder numbers it after the key's previous point.
+void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points);
+
+// Every recorded run, newest first. Malformed refs are skipped and reported in *skipped.
+[[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped = nullptr);
+
+// Resolves a run name: a unique id prefix of at least 4 hex digits, a run name, `last` or
+// `last~N`. Throws Error(input) for an unknown or ambiguous name, listing candidates.
+[[nodiscard]] RunRecord resolve(workspace::Workspace& ws, const std::string& name);
+
+// The whole log of a run.
+[[nodiscard]] std::string read_log(workspace::Workspace& ws, const RunRecord& record);
+
+} // namespace cairn::run

@@ -1,0 +1,205 @@
+// cairn run, log, ls, show: the first slice of run tracking.
+#include <csignal>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/harness.hpp"
+
+using namespace cairn::e2e;
+
+namespace {
+
+std::string git_out(const Repo& repo, const std::vector<std::string>& args) {
+    Result r = repo.git(args);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return r.out;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("run records a commit on its own ref with params, metrics, data and log", "[e2e][run]") {
+    Repo repo;
+    repo.write("in.txt", "input bytes");
+    repo.git({"add", "-A"});
+    repo.git({"commit", "-q", "-m", "base"});
+    std::string head = trim(git_out(repo, {"rev-parse", "HEAD"}));
+    Result r = repo.cairn({"run", "-n", "base-run", "-e", "exp1", "-p", "lr=0.1", "-p", "epochs=3", "-p", "deep=true",
+                           "-p", "model=resnet", "-t", "team=a", "-d", "in.txt", "-o", "out.txt", "--", "sh", "-c",
+                           "echo to-stdout; echo to-stderr >&2; cp in.txt out.txt; "
+                           "echo \"loss 0.5 1\" >> \"$CAIRN_METRICS_FILE\"; "
+                           "cairn_exe=$CAIRN_EXE; echo \"loss nan 2\" >> \"$CAIRN_METRICS_FILE\"; "
+                           "echo lr=$CAIRN_PARAM_LR; exit 3"});
+    CHECK(r.code == 3); // the command's exit code
+    CHECK(contains(r.out, "to-stdout\n"));
+    CHECK(contains(r.err, "to-stderr\n"));
+    CHECK(contains(r.out, "lr=0.1\n"));
+
+    std::string refs = git_out(repo, {"for-each-ref", "--format=%(refname)", "refs/cairn/runs/"});
+    REQUIRE(std::count(refs.begin(), refs.end(), '\n') == 1);
+    std::string ref = trim(refs);
+    std::string id = ref.substr(std::string("refs/cairn/runs/").size());
+    CHECK(id.size() == 32);
+    // Clean work tree: the run's parent is HEAD itself; message names the run and command.
+    CHECK(trim(git_out(repo, {"rev-parse", ref + "^"})) == head);
+    CHECK(contains(git_out(repo, {"log", "-1", "--format=%s", ref}), "run " + id.substr(0, 8) + ": sh -c"));
+    std::string files = git_out(repo, {"ls-tree", "--name-only", ref});
+    for (const char* f : {"run.yaml", "params.yaml", "metrics.tsv", "inputs.yaml", "outputs.yaml", "log.txt"})
+        CHECK(contains(files, f));
+    CHECK(contains(git_out(repo, {"show", ref + ":log.txt"}), "to-stdout"));
+    CHECK(contains(git_out(repo, {"show", ref + ":metrics.tsv"}), "loss\t2\tnan\t"));
+    // The staging directory is gone once recorded.
+    CHECK(stdfs::is_empty(repo.path(".cairn/runs")));
+
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["id"] == id);
+    CHECK(j["name"] == "base-run");
+    CHECK(j["experiment"] == "exp1");
+    CHECK(j["status"] == "failed");
+    CHECK(j["exit_code"] == 3);
+    CHECK(j["params"]["lr"] == 0.1);
+    CHECK(j["params"]["epochs"] == 3);
+    CHECK(j["params"]["deep"] == true);
+    CHECK(j["params"]["model"] == "resnet");
+    CHECK(j["tags"]["team"] == "a");
+    CHECK(j["metrics"]["loss"]["count"] == 2);
+    CHECK(j["metrics"]["loss"]["last"] == "nan");
+    CHECK(j["metrics"]["loss"]["min"] == 0.5);
+    CHECK(j["git"]["commit"] == head);
+    CHECK(j["git"]["dirty"] == false);
+    CHECK(j["git"]["branch"] == "main");
+    CHECK(j["inputs"]["in.txt"] == sha256_id_of_file(repo.path("in.txt")));
+    CHECK(j["outputs"]["out.txt"] == sha256_id_of_file(repo.path("out.txt")));
+    CHECK(contains(j["executable"]["path"].get<std::string>(), "/sh"));
+    // gc keeps what runs reference.
+    repo.ok({"gc"});
+    CHECK(repo.exists(Repo::object_rel(j["outputs"]["out.txt"].get<std::string>())));
+}
+
+TEST_CASE("run on a dirty tree snapshots it without touching the index or work tree", "[e2e][run]") {
+    Repo repo;
+    repo.write("train.py", "v1\n");
+    repo.git({"add", "-A"});
+    repo.git({"commit", "-q", "-m", "base"});
+    std::string head = trim(git_out(repo, {"rev-parse", "HEAD"}));
+    repo.write("train.py", "v2 uncommitted\n");
+    repo.write("notes.txt", "untracked\n");
+    repo.write("staged.txt", "staged\n");
+    repo.git({"add", "staged.txt"});
+    std::string status_before = git_out(repo, {"status", "--porcelain"});
+    std::string index_before = repo.read(".git/index");
+
+    repo.ok({"run", "--", "true"});
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["git"]["dirty"] == true);
+    std::string snapshot = j["git"]["snapshot"];
+    CHECK(snapshot != head);
+    CHECK(trim(git_out(repo, {"rev-parse", snapshot + "^"})) == head);
+    CHECK(git_out(repo, {"show", snapshot + ":train.py"}) == "v2 uncommitted\n");
+    CHECK(git_out(repo, {"show", snapshot + ":notes.txt"}) == "untracked\n");
+    CHECK(git_out(repo, {"show", snapshot + ":staged.txt"}) == "staged\n");
+    // Internal store files are not part of the snapshot.
+    CHECK(repo.git({"show", snapshot + ":.cairn/state/stat"}).code != 0);
+    std::string run_ref = "refs/cairn/runs/" + j["id"].get<std::string>();
+    CHECK(trim(git_out(repo, {"rev-parse", run_ref + "^"})) == snapshot);
+    CHECK(git_out(repo, {"status", "--porcelain"}) == status_before);
+    CHECK(repo.read(".git/index") == index_before);
+    CHECK(trim(git_out(repo, {"rev-parse", "HEAD"})) == head);
+}
+
+TEST_CASE("cairn log metric from inside a run, with and without steps, and from stdin", "[e2e][run]") {
+    Repo repo;
+    repo.ok({"run", "--", "sh", "-c",
+             std::string(CAIRN_EXE) + " log metric acc 0.5 && " +
+                 CAIRN_EXE + " log metric acc 0.7 && " + CAIRN_EXE + " log metric acc 0.9 --step 10 && printf 'f1 0.1\\nf1 0.2 7\\n' | " +
+                 CAIRN_EXE + " log metric -"});
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["metrics"]["acc"]["count"] == 3);
+    CHECK(j["metrics"]["acc"]["last"] == 0.9);
+    CHECK(j["metrics"]["acc"]["step"] == 10);
+    CHECK(j["metrics"]["f1"]["count"] == 2);
+    CHECK(j["metrics"]["f1"]["step"] == 7);
+    std::string tsv = git_out(repo, {"show", "refs/cairn/runs/" + j["id"].get<std::string>() + ":metrics.tsv"});
+    CHECK(contains(tsv, "acc\t0\t0.5\t"));
+    CHECK(contains(tsv, "acc\t1\t0.7\t"));
+    CHECK(contains(tsv, "f1\t0\t0.1\t"));
+
+    Result outside = repo.cairn({"log", "metric", "acc", "1"});
+    CHECK(outside.code == 2);
+    CHECK(contains(outside.err, "inside 'cairn run'"));
+    Result bad = repo.cairn({"run", "--", "sh", "-c", std::string(CAIRN_EXE) + " log metric acc notanumber"});
+    CHECK(bad.code == 3);
+}
+
+TEST_CASE("naming runs: prefix, name, last~N; unknown and ambiguous names", "[e2e][run]") {
+    Repo repo;
+    for (const char* name : {"alpha", "beta", "gamma"}) repo.ok({"run", "-n", name, "--", "true"});
+    auto all = repo.ok({"ls", "--json"}).json();
+    REQUIRE(all.size() == 3);
+    CHECK(all[0]["name"] == "gamma"); // newest first
+    CHECK(repo.ok({"show", "last", "--json"}).json()["name"] == "gamma");
+    CHECK(repo.ok({"show", "last~2", "--json"}).json()["name"] == "alpha");
+    CHECK(repo.ok({"show", "beta", "--json"}).json()["name"] == "beta");
+    std::string id = all[1]["id"];
+    CHECK(repo.ok({"show", id.substr(0, 6), "--json"}).json()["id"] == id);
+    Result unknown = repo.cairn({"show", "nope"});
+    CHECK(unknown.code == 3);
+    CHECK(contains(unknown.err, "no run named 'nope'"));
+    Result past = repo.cairn({"show", "last~7"});
+    CHECK(past.code == 3);
+    // Two runs with the same name are ambiguous and both are listed.
+    repo.ok({"run", "-n", "alpha", "--", "true"});
+    Result ambiguous = repo.cairn({"show", "alpha"});
+    CHECK(ambiguous.code == 3);
+    CHECK(contains(ambiguous.err, "ambiguous"));
+}
+
+TEST_CASE("ls skips a malformed ref under refs/cairn/runs with a warning", "[e2e][run]") {
+    Repo repo;
+    repo.ok({"run", "-n", "good", "--", "true"});
+    repo.write("junk.txt", "not a run");
+    repo.git({"add", "junk.txt"});
+    repo.git({"commit", "-q", "-m", "junk"});
+    repo.git({"update-ref", "refs/cairn/runs/0123456789abcdef0123456789abcdef", "HEAD"});
+    repo.git({"update-ref", "refs/cairn/runs/not-an-id", "HEAD"});
+    Result r = repo.cairn({"ls", "--json"});
+    CHECK(r.code == 0);
+    CHECK(r.json().size() == 1);
+    CHECK(contains(r.err, "cairn: warning: skipping"));
+}
+
+TEST_CASE("environment: allow-listed values kept, others by name only, secrets never stored", "[e2e][run]") {
+    Repo repo;
+    auto env = repo.env();
+    env["MY_API_TOKEN"] = "s3cr3t-value-123";
+    Result r = run_process({CAIRN_EXE, "run", "--", "true"}, repo.root(), env);
+    REQUIRE(r.code == 0);
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["env"].contains("PATH"));
+    std::string ref = "refs/cairn/runs/" + j["id"].get<std::string>();
+    std::string run_yaml = git_out(repo, {"show", ref + ":run.yaml"});
+    CHECK(contains(run_yaml, "MY_API_TOKEN"));
+    CHECK_FALSE(contains(run_yaml, "s3cr3t-value-123"));
+    CHECK(repo.git({"grep", "s3cr3t-value-123", ref}).code != 0);
+}
+
+TEST_CASE("SIGTERM to cairn run is forwarded and the run is recorded as interrupted", "[e2e][run]") {
+    Repo repo;
+    auto child = repo.spawn({"run", "-n", "long", "--", "sleep", "30"});
+    // Wait until the run is staged (its command is about to start or running).
+    for (int i = 0; i < 500 && stdfs::is_empty(repo.path(".cairn/runs")); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    child->signal(SIGTERM);
+    int code = child->wait();
+    CHECK(code == 128 + SIGTERM);
+    auto j = repo.ok({"show", "long", "--json"}).json();
+    CHECK(j["status"] == "interrupted");
+    CHECK(j["exit_code"] == 128 + SIGTERM);
+}
