@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <pwd.h>
+#include <optional>
 #include <random>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
+#include "core/fs/walk.hpp"
 #include "core/hash/hash.hpp"
 #include "core/process/process.hpp"
 #include "core/util/error.hpp"
@@ -62,6 +64,10 @@ std::string param_env_name(const std::string& key) {
     return out;
 }
 
+bool is_run_id(std::string_view id) {
+    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 std::string command_line(const std::vector<std::string>& argv) {
     std::string out;
     for (const auto& a : argv) out += (out.empty() ? "" : " ") + a;
@@ -84,6 +90,28 @@ std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file) {
         }
     }
     return out;
+}
+
+std::string commit_message(const RunRecord& r) {
+    return fmt::format("run {}: {}", r.id.substr(0, 8), command_line(r.command));
+}
+
+// Writes the run's commit (parent: its code snapshot) and creates refs/cairn/runs/<id>.
+void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& log_text) {
+    auto& repo = ws.repo();
+    std::vector<std::pair<std::string, std::string>> blobs = {
+        {"inputs.yaml", repo.write_blob(to_paths_yaml(r.inputs))},
+        {"log.txt", repo.write_blob(log_text)},
+        {"metrics.tsv", repo.write_blob(to_metrics_tsv(r.metrics))},
+        {"outputs.yaml", repo.write_blob(to_paths_yaml(r.outputs))},
+        {"params.yaml", repo.write_blob(to_params_yaml(r.params))},
+        {"run.yaml", repo.write_blob(to_run_yaml(r))},
+    };
+    std::string tree = repo.write_tree(blobs);
+    std::vector<std::string> parents;
+    if (!r.git_snapshot.empty()) parents.push_back(r.git_snapshot);
+    r.commit = repo.write_commit(tree, parents, commit_message(r));
+    repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
 }
 
 } // namespace
@@ -136,9 +164,17 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     // Staging: everything the run produces lands here first, appended as it arrives.
     std::filesystem::path staging = ws.store_dir() / "runs" / r.id;
     fs::make_dirs(staging);
+    // Held until the run is recorded: a staging directory whose lock is free belongs to a cairn
+    // that died (kill -9, power loss) and is recovered as a crashed run by the next reader.
+    fs::FileLock run_lock(staging / "lock", fs::LockMode::exclusive);
     r.start_ms = now_ms();
     r.status = "running";
-    fs::write_file_atomic(staging / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
+    auto stage_record = [&] {
+        fs::write_file_atomic(staging / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
+        fs::write_file_atomic(staging / "params.yaml", to_params_yaml(r.params));
+        fs::write_file_atomic(staging / "inputs.yaml", to_paths_yaml(r.inputs));
+    };
+    stage_record();
     fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!log.valid()) fail_errno("cannot create the run log", errno);
 
@@ -154,6 +190,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.git_branch = snap.branch;
     r.git_dirty = snap.dirty;
     r.git_snapshot = snap.commit;
+    stage_record();
 
     process::Command cmd;
     cmd.argv = options.command;
@@ -184,21 +221,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     }
 
 
-    auto& repo = ws.repo();
-    std::string log_text = fs::read_file(staging / "log.txt");
-    std::vector<std::pair<std::string, std::string>> blobs = {
-        {"inputs.yaml", repo.write_blob(to_paths_yaml(r.inputs))},
-        {"log.txt", repo.write_blob(log_text)},
-        {"metrics.tsv", repo.write_blob(to_metrics_tsv(r.metrics))},
-        {"outputs.yaml", repo.write_blob(to_paths_yaml(r.outputs))},
-        {"params.yaml", repo.write_blob(to_params_yaml(r.params))},
-        {"run.yaml", repo.write_blob(to_run_yaml(r))},
-    };
-    std::string tree = repo.write_tree(blobs);
-    std::vector<std::string> parents;
-    if (!r.git_snapshot.empty()) parents.push_back(r.git_snapshot);
-    r.commit = repo.write_commit(tree, parents, fmt::format("run {}: {}", r.id.substr(0, 8), command_line(r.command)));
-    repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
+    commit_run(ws, r, fs::read_file(staging / "log.txt"));
     std::error_code ec;
     std::filesystem::remove_all(staging, ec);
     if (!missing_outputs.empty() && r.status == "finished")
@@ -225,13 +248,59 @@ RunRecord load(workspace::Workspace& ws, const std::string& id, const std::strin
     return r;
 }
 
-bool is_run_id(std::string_view id) {
-    return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
 } // namespace
 
+std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
+    std::vector<std::string> recovered;
+    std::filesystem::path runs_dir = ws.store_dir() / "runs";
+    if (!fs::lstat_path(runs_dir)) return recovered;
+    for (const auto& entry : fs::list_dir(runs_dir)) {
+        if (entry.type != fs::EntryType::directory || !is_run_id(entry.name)) continue;
+        std::filesystem::path staging = runs_dir / entry.name;
+        // A live run holds its lock; only a dead one's can be taken (and by one reader at a time).
+        std::optional<fs::FileLock> lock;
+        try {
+            lock.emplace(staging / "lock", fs::LockMode::exclusive, std::chrono::milliseconds(0));
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::busy) continue;
+            throw;
+        }
+        auto run_yaml = fs::read_file_if_exists(staging / "run.yaml");
+        std::error_code ec;
+        if (!run_yaml) {
+            std::filesystem::remove_all(staging, ec); // died before writing anything
+            continue;
+        }
+        RunRecord r;
+        try {
+            parse_run_yaml(*run_yaml, (staging / "run.yaml").string(), r);
+            if (auto t = fs::read_file_if_exists(staging / "params.yaml")) parse_params_yaml(*t, "params.yaml", r);
+            if (auto t = fs::read_file_if_exists(staging / "inputs.yaml")) parse_paths_yaml(*t, "inputs.yaml", r.inputs);
+        } catch (const Error&) {
+            continue; // leave it for a human; never delete what we cannot read
+        }
+        r.metrics = read_live_metrics(staging / "metrics.tsv");
+        std::string log = fs::read_file_if_exists(staging / "log.txt").value_or("");
+        // The last sign of life: the newest write to the staging directory.
+        std::int64_t last = r.start_ms;
+        for (const char* f : {"log.txt", "metrics.tsv", "run.yaml"})
+            if (auto st = fs::lstat_path(staging / f)) last = std::max(last, fs::mtime_ns(*st) / 1000000);
+        r.end_ms = last;
+        r.status = "crashed";
+        r.exit_code = -1;
+        if (!ws.repo().list_refs(std::string(k_ref_prefix) + r.id).empty()) {
+            std::filesystem::remove_all(staging, ec); // recorded already, then died while cleaning up
+            continue;
+        }
+        commit_run(ws, r, log);
+        std::filesystem::remove_all(staging, ec);
+        recovered.push_back(r.id);
+    }
+    return recovered;
+}
+
 std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped) {
+    recover_crashed(ws);
     std::vector<RunRecord> out;
     for (const auto& ref : ws.repo().list_refs(std::string(k_ref_prefix))) {
         std::string id = ref.name.substr(k_ref_prefix.size());

@@ -39,7 +39,11 @@ struct RunResult {
 // negative step is written as '-': the recorder numbers it after the key's previous point.
 void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points);
 
-// Every recorded run, newest first. Malformed refs are skipped and reported in *skipped.
+// Records every staged run whose cairn died (its staging lock is free) as `crashed`, with all
+// it logged, and removes its staging directory. Returns the ids recovered.
+std::vector<std::string> recover_crashed(workspace::Workspace& ws);
+
+// Every recorded run, newest first (after recovering crashed ones). Malformed refs are skipped and reported in *skipped.
 [[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped = nullptr);
 
 // Resolves a run name: a unique id prefix of at least 4 hex digits, a run name, `last` or

@@ -1,5 +1,6 @@
 // cairn run, log, ls, show: the first slice of run tracking.
 #include <csignal>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -202,4 +203,74 @@ TEST_CASE("SIGTERM to cairn run is forwarded and the run is recorded as interrup
     auto j = repo.ok({"show", "long", "--json"}).json();
     CHECK(j["status"] == "interrupted");
     CHECK(j["exit_code"] == 128 + SIGTERM);
+}
+
+TEST_CASE("a run whose cairn is killed with SIGKILL is recorded as crashed by the next reader", "[e2e][run][crash]") {
+    Repo repo;
+    auto child = repo.spawn({"run", "-n", "doomed", "--", "sh", "-c",
+                             "echo \"loss 0.25 1\" >> \"$CAIRN_METRICS_FILE\"; echo partial-output; "
+                             "echo ready > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
+    // Wait until the command has logged its metric.
+    stdfs::path runs = repo.path(".cairn/runs");
+    bool ready = false;
+    for (int i = 0; i < 1000 && !ready; ++i) {
+        for (const auto& e : stdfs::directory_iterator(runs))
+            if (stdfs::exists(e.path() / "ready")) ready = true;
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(ready);
+    child->signal(SIGKILL);
+    child->wait();
+    ::kill(-child->pid(), SIGKILL); // the orphaned sleep, in cairn's process group
+
+    auto all = repo.ok({"ls", "--json"}).json();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["name"] == "doomed");
+    CHECK(all[0]["status"] == "crashed");
+    CHECK(all[0]["metrics"]["loss"]["last"] == 0.25);
+    CHECK(contains(repo.ok({"show", "doomed"}).out, "partial-output"));
+    CHECK(stdfs::is_empty(runs));
+    // Recovered once: a second reader sees the same single run.
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 1);
+    CHECK(repo.git({"fsck", "--no-progress"}).code == 0);
+}
+
+TEST_CASE("a running run is not mistaken for a crashed one", "[e2e][run]") {
+    Repo repo;
+    auto child = repo.spawn({"run", "-n", "alive", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; sleep 2"});
+    stdfs::path runs = repo.path(".cairn/runs");
+    bool ready = false;
+    for (int i = 0; i < 1000 && !ready; ++i) {
+        for (const auto& e : stdfs::directory_iterator(runs))
+            if (stdfs::exists(e.path() / "ready")) ready = true;
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(ready);
+    CHECK(repo.ok({"ls", "--json"}).json().empty()); // still running: not recorded, not recovered
+    CHECK(child->wait() == 0);
+    auto all = repo.ok({"ls", "--json"}).json();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["status"] == "finished");
+}
+
+TEST_CASE("sixteen runs started at once are all recorded with every metric point", "[e2e][run][concurrency]") {
+    Repo repo;
+    repo.write("code.py", "print('hi')\n");
+    repo.write("dirty.txt", "untracked, so every run snapshots the work tree\n");
+    std::vector<std::unique_ptr<Child>> children;
+    for (int i = 0; i < 16; ++i)
+        children.push_back(repo.spawn({"run", "-n", "r" + std::to_string(i), "-p", "i=" + std::to_string(i), "--", "sh",
+                                       "-c", "for s in $(seq 1 50); do echo \"m $s $s\" >> \"$CAIRN_METRICS_FILE\"; done"}));
+    for (auto& c : children) CHECK(c->wait() == 0);
+    auto all = repo.ok({"ls", "--json"}).json();
+    REQUIRE(all.size() == 16);
+    std::set<std::string> names;
+    for (const auto& r : all) {
+        names.insert(r["name"].get<std::string>());
+        CHECK(r["status"] == "finished");
+        CHECK(r["metrics"]["m"]["count"] == 50);
+        CHECK(r["metrics"]["m"]["last"] == 50);
+    }
+    CHECK(names.size() == 16);
+    CHECK(repo.git({"fsck", "--no-progress", "--strict"}).code == 0);
 }
