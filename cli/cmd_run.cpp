@@ -88,6 +88,7 @@ void register_run(CLI::App& app, Context& ctx) {
     struct Options {
         std::string name, experiment;
         std::vector<std::string> params, tags, inputs, outputs, command;
+        bool no_capture = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("run", "Run a command and record it: params, metrics, data, code, log");
@@ -97,17 +98,22 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("-t,--tag", o->tags, "A tag KEY=VALUE")->allow_extra_args(false);
     cmd->add_option("-d,--dep", o->inputs, "An input path, hashed before the command starts")->allow_extra_args(false);
     cmd->add_option("-o,--out", o->outputs, "An output path, hashed after the command ends")->allow_extra_args(false);
+    cmd->add_flag("--no-capture", o->no_capture, "Do not read 'key: value' metrics from the command's stdout");
     // Everything from the first positional (or after --) is the user's command, untouched.
     cmd->prefix_command(true);
     cmd->footer("Examples:\n"
                 "  cairn run -n baseline -p lr=0.1 -d data -o model -- python train.py\n"
                 "  cairn run -- sh -c 'echo \"loss 0.3 1\" >> \"$CAIRN_METRICS_FILE\"'\n"
-                "Exits with the command's exit code; the run is recorded whatever the outcome.");
+                "  cairn run -p lr=0.1 -p epochs=5 -- python train.py --lr {lr} --epochs {epochs}\n"
+                "Lines like 'loss: 0.42', 'loss: 0.42 (step 5)' or 'step: 5' on stdout are metrics\n"
+                "(off with --no-capture). Exits with the command's exit code; the run is recorded\n"
+                "whatever the outcome.");
     cmd->callback([o, cmd, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         run::RunOptions opts;
         opts.name = o->name;
         opts.experiment = o->experiment;
+        opts.capture_stdout = !o->no_capture;
         for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
         for (const auto& p : o->inputs) opts.inputs.push_back(ws.relative_path(ctx.cwd, p));

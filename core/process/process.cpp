@@ -82,17 +82,20 @@ Outcome run(const Command& command) {
 
     Outcome outcome;
     bool forwarded = false;
+    // Ctrl-C on a terminal reaches the command by itself; a signal another process sent to cairn
+    // (kill, a job scheduler's SIGTERM) must be passed on.
+    auto forward_signal = [&] {
+        if (!util::interrupted() || forwarded) return;
+        outcome.interrupted = true;
+        forwarded = true;
+        if (util::signal_sent_by_process() || util::received_signal() == SIGTERM) ::kill(pid, util::received_signal());
+    };
     struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     const int sinks[2] = {STDOUT_FILENO, STDERR_FILENO};
     int open_count = 2;
     char buffer[65536];
     while (open_count > 0) {
-        if (util::interrupted() && !forwarded) {
-            outcome.interrupted = true;
-            forwarded = true;
-            if (util::signal_sent_by_process() || util::received_signal() == SIGTERM)
-                ::kill(pid, util::received_signal());
-        }
+        forward_signal();
         int rc = ::poll(fds, 2, 100);
         if (rc < 0) {
             if (errno == EINTR) continue;
@@ -115,17 +118,13 @@ Outcome run(const Command& command) {
             } catch (const Error&) {
             }
             if (command.log_fd >= 0) fs::write_all(command.log_fd, buffer, static_cast<std::size_t>(n), "the run log");
+            if (i == 0 && command.on_stdout) command.on_stdout(std::string_view(buffer, static_cast<std::size_t>(n)));
         }
     }
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) fail_errno("waitpid", errno);
-        if (util::interrupted() && !forwarded) {
-            outcome.interrupted = true;
-            forwarded = true;
-            if (util::signal_sent_by_process() || util::received_signal() == SIGTERM)
-                ::kill(pid, util::received_signal());
-        }
+        forward_signal();
     }
     if (got == static_cast<ssize_t>(sizeof exec_errno))
         fail(ErrorKind::input, "cannot run {}: {}", exe->string(), std::strerror(exec_errno));

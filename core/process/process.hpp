@@ -3,6 +3,8 @@
 // unchanged and copied into a log, signals forwarded.
 
 #include <filesystem>
+#include <functional>
+#include <string_view>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +17,8 @@ struct Command {
     std::filesystem::path cwd;
     std::map<std::string, std::string> env_set; // added to (or replacing in) cairn's environment
     int log_fd = -1;                            // stdout and stderr are also appended here
+    // Called with each chunk of the command's stdout as it arrives (after it was passed through).
+    std::function<void(std::string_view)> on_stdout;
 };
 
 struct Outcome {

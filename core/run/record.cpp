@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <regex>
@@ -90,6 +91,59 @@ std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std
         p.unix_ms = *ms;
     }
     return p;
+}
+
+void ScalarCapture::feed(std::string_view chunk) {
+    for (char c : chunk) {
+        if (c == '\n') {
+            line(m_partial);
+            m_partial.clear();
+        } else if (m_partial.size() < 4096) {
+            m_partial += c;
+        }
+    }
+}
+
+std::vector<MetricPoint> ScalarCapture::finish() {
+    if (!m_partial.empty()) line(m_partial);
+    m_partial.clear();
+    return std::move(m_points);
+}
+
+void ScalarCapture::line(std::string_view text) {
+    static const std::regex k_step(R"(\s*step\s*:\s*(-?[0-9]+)\s*\r?)");
+    static const std::regex k_scalar(
+        R"(\s*([A-Za-z_][A-Za-z0-9_./-]*)\s*:\s*([-+]?(?:[0-9]+\.?[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))\s*(?:\(step\s*(-?[0-9]+)\))?\s*\r?)");
+    std::string s(text);
+    std::smatch m;
+    if (std::regex_match(s, m, k_step)) {
+        m_step = std::stoll(m[1].str());
+        return;
+    }
+    if (!std::regex_match(s, m, k_scalar)) return;
+    std::string step = m[3].matched ? m[3].str() : m_step >= 0 ? std::to_string(m_step) : "-";
+    try {
+        if (auto p = parse_metric_line(m[1].str() + " " + m[2].str() + " " + step, m_next,
+                                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count(),
+                                       "stdout"))
+            m_points.push_back(*p);
+    } catch (const Error&) {
+    }
+}
+
+std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
+    std::vector<std::string> out;
+    for (std::string arg : argv) {
+        for (const auto& p : params) {
+            std::string placeholder = "{" + p.key + "}";
+            for (std::size_t pos = 0; (pos = arg.find(placeholder, pos)) != std::string::npos; pos += p.text.size())
+                arg.replace(pos, placeholder.size(), p.text);
+        }
+        out.push_back(std::move(arg));
+    }
+    return out;
 }
 
 std::map<std::string, MetricSummary> RunRecord::metric_summary() const {

@@ -35,6 +35,27 @@ struct MetricPoint {
 [[nodiscard]] std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>& next_step,
                                                            std::int64_t default_ms, const std::string& where);
 
+// Guild-style scalars captured from a command's stdout: a line `KEY: NUMBER` is a point, with
+// `(step N)` after it or the step set by an earlier `step: N` line; otherwise each key counts its
+// own steps. Feed it output as it arrives; it splits lines itself.
+class ScalarCapture {
+public:
+    void feed(std::string_view chunk);
+    // Points captured so far (a final line without a newline included).
+    [[nodiscard]] std::vector<MetricPoint> finish();
+
+private:
+    void line(std::string_view text);
+    std::string m_partial;
+    std::int64_t m_step = -1;
+    std::map<std::string, std::int64_t> m_next;
+    std::vector<MetricPoint> m_points;
+};
+
+// Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
+[[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
+                                                         const std::vector<Param>& params);
+
 // `nan`, `inf`, `-inf`, or the shortest text that reads back as the same double.
 [[nodiscard]] std::string format_value(double value);
 

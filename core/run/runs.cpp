@@ -133,7 +133,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.id = new_run_id();
     r.name = options.name;
     r.experiment = options.experiment;
-    r.command = options.command;
+    r.command = options.command; // placeholders are filled in once the params are known
     r.cwd = options.cwd.empty() ? "." : options.cwd;
     r.tags = options.tags;
     r.host = fs::host_name();
@@ -145,11 +145,12 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     std::sort(r.params.begin(), r.params.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
     for (std::size_t i = 1; i < r.params.size(); ++i)
         if (r.params[i].key == r.params[i - 1].key) fail(ErrorKind::usage, "parameter '{}' given twice", r.params[i].key);
-    if (auto exe = process::find_executable(options.command.at(0))) {
+    r.command = substitute_params(options.command, r.params);
+    if (auto exe = process::find_executable(r.command.at(0))) {
         r.executable = exe->string();
         r.executable_hash = hash::hash_file(*exe).id();
     } else {
-        fail(ErrorKind::input, "command not found: {}", options.command.at(0));
+        fail(ErrorKind::input, "command not found: {}", r.command.at(0));
     }
     for (char** e = environ; *e; ++e) {
         std::string_view entry(*e);
@@ -193,7 +194,9 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     stage_record();
 
     process::Command cmd;
-    cmd.argv = options.command;
+    cmd.argv = r.command;
+    ScalarCapture capture;
+    if (options.capture_stdout) cmd.on_stdout = [&capture](std::string_view chunk) { capture.feed(chunk); };
     cmd.cwd = ws.absolute(options.cwd);
     cmd.log_fd = log.get();
     cmd.env_set = {{"CAIRN_RUN_ID", r.id},
@@ -207,6 +210,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     log.reset();
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
+    for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
     std::vector<std::string> missing_outputs;
     std::vector<std::string> present;
     for (const auto& o : options.outputs) {

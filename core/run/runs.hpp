@@ -24,6 +24,7 @@ struct RunOptions {
     std::vector<std::string> outputs; // workspace-relative, hashed after it ends
     std::vector<std::string> command;
     std::string cwd;                  // workspace-relative working directory
+    bool capture_stdout = true;       // Guild-style `key: value` scalars from stdout become metrics
 };
 
 struct RunResult {

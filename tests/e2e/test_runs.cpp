@@ -274,3 +274,17 @@ TEST_CASE("sixteen runs started at once are all recorded with every metric point
     CHECK(names.size() == 16);
     CHECK(repo.git({"fsck", "--no-progress", "--strict"}).code == 0);
 }
+
+TEST_CASE("placeholders fill the command; stdout scalars are metrics unless --no-capture", "[e2e][run]") {
+    Repo repo;
+    Result r = repo.ok({"run", "-p", "lr=0.05", "-p", "name=net", "--", "sh", "-c",
+                        "echo \"lr={lr} name={name}\"; echo 'loss: 0.5'; echo 'step: 2'; echo 'loss: 0.25'"});
+    CHECK(contains(r.out, "lr=0.05 name=net"));
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["command"][2] == "echo \"lr=0.05 name=net\"; echo 'loss: 0.5'; echo 'step: 2'; echo 'loss: 0.25'");
+    CHECK(j["metrics"]["loss"]["count"] == 2);
+    CHECK(j["metrics"]["loss"]["last"] == 0.25);
+    CHECK(j["metrics"]["loss"]["step"] == 2);
+    repo.ok({"run", "--no-capture", "--", "sh", "-c", "echo 'loss: 0.5'"});
+    CHECK(repo.ok({"show", "last", "--json"}).json()["metrics"].empty());
+}

@@ -1,0 +1,96 @@
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "core/run/record.hpp"
+#include "core/util/error.hpp"
+
+using namespace cairn;
+
+TEST_CASE("parameters are typed from their text", "[run]") {
+    CHECK(run::parse_param("a", "3").type == "int");
+    CHECK(run::parse_param("a", "-12").text == "-12");
+    CHECK(run::parse_param("a", "0.1").type == "float");
+    CHECK(run::parse_param("a", "1e-3").text == "0.001");
+    CHECK(run::parse_param("a", "nan").type == "float");
+    CHECK(run::parse_param("a", "true").type == "bool");
+    CHECK(run::parse_param("a", "True").type == "string");
+    CHECK(run::parse_param("a", "resnet50").type == "string");
+    CHECK(run::parse_param("a", "1.2.3").type == "string");
+    CHECK(run::parse_param("a", "").type == "string");
+}
+
+TEST_CASE("metric lines: explicit and automatic steps, non-finite values, errors", "[run]") {
+    std::map<std::string, std::int64_t> next;
+    auto p = run::parse_metric_line("loss 0.5", next, 7, "t");
+    CHECK(p->step == 0);
+    CHECK(p->unix_ms == 7);
+    CHECK(run::parse_metric_line("loss\t0.4", next, 7, "t")->step == 1);
+    CHECK(run::parse_metric_line("loss 0.3 10", next, 7, "t")->step == 10);
+    CHECK(run::parse_metric_line("loss 0.2 -", next, 7, "t")->step == 11);
+    CHECK(run::parse_metric_line("acc inf 1 123", next, 7, "t")->unix_ms == 123);
+    CHECK(std::isnan(run::parse_metric_line("acc nan", next, 7, "t")->value));
+    CHECK_FALSE(run::parse_metric_line("   ", next, 7, "t"));
+    CHECK_THROWS_WITH(run::parse_metric_line("acc", next, 7, "file:3"), Catch::StartsWith("file:3:"));
+    CHECK_THROWS_WITH(run::parse_metric_line("acc x", next, 7, "t"), Catch::Contains("not a number"));
+    CHECK_THROWS_WITH(run::parse_metric_line("acc 1 1.5", next, 7, "t"), Catch::Contains("not an integer"));
+    CHECK(run::format_value(-HUGE_VAL) == "-inf");
+    CHECK(run::format_value(0.1) == "0.1");
+}
+
+TEST_CASE("stdout scalars in the style of Guild", "[run]") {
+    run::ScalarCapture c;
+    c.feed("epoch 1 starting\nloss: 0.5\nacc: 0.7 (step 3)\nstep: 10\nlos");
+    c.feed("s: 0.25\nval/loss: 1e-2\nnote: not a number\n  f1 :nan\nlast: 4");
+    auto points = c.finish();
+    REQUIRE(points.size() == 6);
+    CHECK(points[0].key == "loss");
+    CHECK(points[0].step == 0);
+    CHECK(points[1].key == "acc");
+    CHECK(points[1].step == 3);
+    CHECK(points[2].key == "loss");
+    CHECK(points[2].step == 10);
+    CHECK(points[2].value == 0.25);
+    CHECK(points[3].key == "val/loss");
+    CHECK(points[4].key == "f1");
+    CHECK(std::isnan(points[4].value));
+    CHECK(points[5].key == "last"); // final line without a newline
+}
+
+TEST_CASE("placeholders in arguments", "[run]") {
+    std::vector<run::Param> params = {run::parse_param("lr", "0.1"), run::parse_param("model", "resnet")};
+    auto out = run::substitute_params({"train.py", "--lr={lr}", "{model}-{model}", "{unknown}", "{}"}, params);
+    CHECK(out == std::vector<std::string>{"train.py", "--lr=0.1", "resnet-resnet", "{unknown}", "{}"});
+}
+
+TEST_CASE("run records round-trip through their files", "[run]") {
+    run::RunRecord r;
+    r.id = std::string(32, 'a');
+    r.name = "n";
+    r.command = {"python3", "train.py", "--x", "a b"};
+    r.cwd = ".";
+    r.start_ms = 1764265991269;
+    r.end_ms = 1764265992001;
+    r.status = "finished";
+    r.git_dirty = true;
+    r.env = {{"PATH", "/bin"}};
+    r.tags = {{"t", "v"}};
+    r.params = {run::parse_param("b", "true"), run::parse_param("s", "123abc"), run::parse_param("z", "007")};
+    run::RunRecord back;
+    run::parse_run_yaml(run::to_run_yaml(r), "run.yaml", back);
+    run::parse_params_yaml(run::to_params_yaml(r.params), "params.yaml", back);
+    CHECK(back.id == r.id);
+    CHECK(back.command == r.command);
+    CHECK(back.start_ms == r.start_ms);
+    CHECK(back.end_ms == r.end_ms);
+    CHECK(back.git_dirty);
+    CHECK(back.env == r.env);
+    CHECK(back.tags == r.tags);
+    REQUIRE(back.params.size() == 3);
+    CHECK(back.params[0].type == "bool");
+    CHECK(back.params[1].type == "string");
+    CHECK(back.params[2].type == "int");
+    CHECK(back.params[2].text == "7");
+    CHECK(run::parse_time(run::format_time(r.start_ms)) == r.start_ms);
+    CHECK_THROWS_AS(run::parse_run_yaml("id: [", "run.yaml", back), Error);
+}
