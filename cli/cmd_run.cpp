@@ -87,7 +87,7 @@ std::string number_text(double v) {
 void register_run(CLI::App& app, Context& ctx) {
     struct Options {
         std::string name, experiment;
-        std::vector<std::string> params, tags, inputs, outputs, command;
+        std::vector<std::string> params, tags, inputs, outputs, command, param_files;
         bool no_capture = false;
     };
     auto o = std::make_shared<Options>();
@@ -98,6 +98,8 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("-t,--tag", o->tags, "A tag KEY=VALUE")->allow_extra_args(false);
     cmd->add_option("-d,--dep", o->inputs, "An input path, hashed before the command starts")->allow_extra_args(false);
     cmd->add_option("-o,--out", o->outputs, "An output path, hashed after the command ends")->allow_extra_args(false);
+    cmd->add_option("--params", o->param_files, "A YAML parameters file (default: params.yaml at the root)")
+        ->allow_extra_args(false);
     cmd->add_flag("--no-capture", o->no_capture, "Do not read 'key: value' metrics from the command's stdout");
     // Everything from the first positional (or after --) is the user's command, untouched.
     cmd->prefix_command(true);
@@ -114,6 +116,8 @@ void register_run(CLI::App& app, Context& ctx) {
         opts.name = o->name;
         opts.experiment = o->experiment;
         opts.capture_stdout = !o->no_capture;
+        for (const auto& f : o->param_files) opts.param_files.push_back(ws.relative_path(ctx.cwd, f));
+        opts.notice = [](const std::string& message) { std::cerr << "cairn: " << message << "\n"; };
         for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
         for (const auto& p : o->inputs) opts.inputs.push_back(ws.relative_path(ctx.cwd, p));

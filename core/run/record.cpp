@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <functional>
 #include <regex>
 
 #include <fmt/format.h>
@@ -131,6 +132,56 @@ void ScalarCapture::line(std::string_view text) {
             m_points.push_back(*p);
     } catch (const Error&) {
     }
+}
+
+std::vector<Param> flatten_params_yaml(const std::string& text, const std::string& where) {
+    YAML::Node root = workspace::parse_yaml(text, where);
+    std::vector<Param> out;
+    if (!root || root.IsNull()) return out;
+    if (!root.IsMap()) fail(ErrorKind::input, "{}: a parameters file must be a mapping", workspace::where(where, root));
+    std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& prefix) {
+        for (const auto& kv : node) {
+            std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+            const YAML::Node& v = kv.second;
+            if (v.IsMap()) {
+                walk(v, key);
+            } else if (v.IsScalar()) {
+                out.push_back(v.Tag() == "!" ? Param{key, "string", v.as<std::string>()} : parse_param(key, v.as<std::string>()));
+            } else if (v.IsSequence()) {
+                YAML::Emitter e;
+                e << YAML::Flow << v;
+                out.push_back({key, "string", e.c_str()});
+            } else {
+                out.push_back({key, "string", ""});
+            }
+        }
+    };
+    try {
+        walk(root, "");
+    } catch (const YAML::Exception& e) {
+        fail(ErrorKind::input, "{}:{}: {}", where, e.mark.line + 1, e.msg);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    return out;
+}
+
+std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
+                                 const std::string& where) {
+    YAML::Node root = workspace::parse_yaml(text, where);
+    std::vector<std::string> parts = util::split(key, '.');
+    // yaml-cpp's operator[] on a non-const node inserts; walk with copies that share the tree.
+    YAML::Node node = root;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (!node.IsMap() || !node[parts[i]]) fail(ErrorKind::input, "{}: no parameter '{}' to override", where, key);
+        YAML::Node child = node[parts[i]];
+        node.reset(child);
+    }
+    if (!node.IsScalar()) fail(ErrorKind::input, "{}: '{}' is not a single value and cannot be overridden", where, key);
+    node = value.text;
+    if (value.type == "string") node.SetStyle(YAML::EmitterStyle::Default);
+    YAML::Emitter out;
+    out << root;
+    return std::string(out.c_str()) + "\n";
 }
 
 std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {

@@ -52,6 +52,16 @@ private:
     std::vector<MetricPoint> m_points;
 };
 
+// Flattens a YAML parameters file into typed params with dotted keys (`train.lr`). Quoted
+// scalars stay strings; lists are kept as their YAML flow text. Throws Error(input) with
+// `<where>:<line>` for malformed YAML or a non-mapping document.
+[[nodiscard]] std::vector<Param> flatten_params_yaml(const std::string& text, const std::string& where);
+
+// `text` (a params YAML file) with the scalar at dotted `key` set to `value`. Throws Error(input)
+// if the key does not name a scalar in the file.
+[[nodiscard]] std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
+                                               const std::string& where);
+
 // Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
 [[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
                                                          const std::vector<Param>& params);

@@ -114,6 +114,76 @@ void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& log_t
     repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
 }
 
+std::filesystem::path params_lock_path(workspace::Workspace& ws, const std::string& rel) {
+    return ws.store_dir() / ("params-" + hash::hash_bytes(rel).hex().substr(0, 16) + ".lock");
+}
+
+// Parameter files rewritten with -p overrides for the duration of a run. The originals are kept
+// in the staging directory (restore/<n>.path, restore/<n>.orig) so that a crashed run's files
+// can be put back, and each file is locked so that two runs never override it at once.
+class ParamFileOverrides {
+public:
+    ParamFileOverrides(workspace::Workspace& ws, std::filesystem::path staging) : m_ws(ws), m_staging(std::move(staging)) {}
+    ~ParamFileOverrides() {
+        try {
+            restore();
+        } catch (...) {
+            // The original stays in the staging directory; crash recovery puts it back.
+        }
+    }
+
+    // Locks `rel`, keeps its original bytes and writes `text` in its place.
+    void apply(const std::string& rel, const std::string& original, const std::string& text) {
+        std::size_t n = m_files.size();
+        fs::make_dirs(m_staging / "restore");
+        fs::write_file_atomic(m_staging / "restore" / fmt::format("{}.orig", n), original);
+        fs::write_file_atomic(m_staging / "restore" / fmt::format("{}.path", n), rel);
+        m_files.push_back({rel, original});
+        fs::write_file_atomic(m_ws.absolute(rel), text);
+    }
+
+    void restore() {
+        while (!m_files.empty()) {
+            auto& f = m_files.back();
+            fs::write_file_atomic(m_ws.absolute(f.first), f.second);
+            m_files.pop_back();
+        }
+        m_locks.clear();
+    }
+
+    void lock(const std::string& rel, const std::function<void(const std::string&)>& notice) {
+        m_locks.push_back(std::make_unique<fs::FileLock>(
+            params_lock_path(m_ws, rel), fs::LockMode::exclusive, std::chrono::hours(24), [&](const std::string& who) {
+                if (notice) notice(fmt::format("waiting for {}: another run ({}) has overridden values in it", rel, who));
+            }));
+    }
+
+private:
+    workspace::Workspace& m_ws;
+    std::filesystem::path m_staging;
+    std::vector<std::pair<std::string, std::string>> m_files;
+    std::vector<std::unique_ptr<fs::FileLock>> m_locks;
+};
+
+// Puts back parameter files a crashed run had overridden. False when one is locked by a live run.
+bool restore_param_files(workspace::Workspace& ws, const std::filesystem::path& staging) {
+    std::filesystem::path dir = staging / "restore";
+    if (!fs::lstat_path(dir)) return true;
+    for (int n = 0;; ++n) {
+        auto rel = fs::read_file_if_exists(dir / fmt::format("{}.path", n));
+        auto original = fs::read_file_if_exists(dir / fmt::format("{}.orig", n));
+        if (!rel || !original) break;
+        try {
+            fs::FileLock lock(params_lock_path(ws, *rel), fs::LockMode::exclusive, std::chrono::seconds(2));
+            fs::write_file_atomic(ws.absolute(*rel), *original);
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::busy) return false;
+            throw;
+        }
+    }
+    return true;
+}
+
 } // namespace
 
 void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points) {
@@ -129,6 +199,8 @@ void append_metrics(const std::filesystem::path& run_dir, const std::vector<Metr
 }
 
 RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
+    // A crashed run may have left a parameter file overridden: put it back before reading it.
+    recover_crashed(ws);
     RunRecord r;
     r.id = new_run_id();
     r.name = options.name;
@@ -145,6 +217,31 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     std::sort(r.params.begin(), r.params.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
     for (std::size_t i = 1; i < r.params.size(); ++i)
         if (r.params[i].key == r.params[i - 1].key) fail(ErrorKind::usage, "parameter '{}' given twice", r.params[i].key);
+    // Parameter files: flattened into the record; -p values for keys they hold override them.
+    std::vector<std::string> param_files = options.param_files;
+    if (param_files.empty() && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
+    std::vector<std::pair<std::string, std::vector<Param>>> file_params;
+    for (const auto& rel : param_files) {
+        auto text = fs::read_file_if_exists(ws.absolute(rel));
+        if (!text) fail(ErrorKind::input, "parameter file '{}' does not exist", rel);
+        file_params.emplace_back(rel, flatten_params_yaml(*text, rel));
+    }
+    std::map<std::string, Param> cli_params;
+    for (const auto& p : r.params) cli_params.emplace(p.key, p);
+    std::map<std::string, Param> merged;
+    std::vector<std::string> overridden_files;
+    for (const auto& [rel, params] : file_params) {
+        bool touched = false;
+        for (const auto& p : params) {
+            auto cli = cli_params.find(p.key);
+            touched |= cli != cli_params.end();
+            merged.insert_or_assign(p.key, cli != cli_params.end() ? cli->second : p);
+        }
+        if (touched) overridden_files.push_back(rel);
+    }
+    for (const auto& [k, p] : cli_params) merged.insert_or_assign(k, p);
+    r.params.clear();
+    for (auto& [k, p] : merged) r.params.push_back(std::move(p));
     r.command = substitute_params(options.command, r.params);
     if (auto exe = process::find_executable(r.command.at(0))) {
         r.executable = exe->string();
@@ -164,18 +261,22 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
 
     // Staging: everything the run produces lands here first, appended as it arrives.
     std::filesystem::path staging = ws.store_dir() / "runs" / r.id;
-    fs::make_dirs(staging);
-    // Held until the run is recorded: a staging directory whose lock is free belongs to a cairn
-    // that died (kill -9, power loss) and is recovered as a crashed run by the next reader.
-    fs::FileLock run_lock(staging / "lock", fs::LockMode::exclusive);
+    // The lock is held until the run is recorded: a staging directory whose lock is free belongs
+    // to a cairn that died (kill -9, power loss) and is recovered as a crashed run by the next
+    // reader. The directory is prepared under a hidden name and renamed into place with its lock
+    // already held and run.yaml written, so a reader never sees it half made.
+    std::filesystem::path preparing = ws.store_dir() / "runs" / ("." + r.id);
+    fs::make_dirs(preparing);
+    fs::FileLock run_lock(preparing / "lock", fs::LockMode::exclusive);
     r.start_ms = now_ms();
     r.status = "running";
-    auto stage_record = [&] {
-        fs::write_file_atomic(staging / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
-        fs::write_file_atomic(staging / "params.yaml", to_params_yaml(r.params));
-        fs::write_file_atomic(staging / "inputs.yaml", to_paths_yaml(r.inputs));
+    auto stage_record = [&](const std::filesystem::path& dir) {
+        fs::write_file_atomic(dir / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
+        fs::write_file_atomic(dir / "params.yaml", to_params_yaml(r.params));
+        fs::write_file_atomic(dir / "inputs.yaml", to_paths_yaml(r.inputs));
     };
-    stage_record();
+    stage_record(preparing);
+    if (::rename(preparing.c_str(), staging.c_str()) != 0) fail_errno("cannot create " + staging.string(), errno);
     fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!log.valid()) fail_errno("cannot create the run log", errno);
 
@@ -191,7 +292,19 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.git_branch = snap.branch;
     r.git_dirty = snap.dirty;
     r.git_snapshot = snap.commit;
-    stage_record();
+    stage_record(staging);
+
+    ParamFileOverrides overrides(ws, staging);
+    for (const auto& rel : overridden_files) {
+        overrides.lock(rel, options.notice);
+        // Read again under the lock: the file is now ours until the run ends.
+        std::string original = fs::read_file(ws.absolute(rel));
+        std::string text = original;
+        for (const auto& p : flatten_params_yaml(original, rel))
+            if (auto cli = cli_params.find(p.key); cli != cli_params.end())
+                text = override_params_yaml(text, p.key, cli->second, rel);
+        overrides.apply(rel, original, text);
+    }
 
     process::Command cmd;
     cmd.argv = r.command;
@@ -208,6 +321,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.exit_code = outcome.exit_code;
     r.status = outcome.interrupted ? "interrupted" : outcome.exit_code == 0 ? "finished" : "failed";
     log.reset();
+    overrides.restore();
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
@@ -271,10 +385,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
         }
         auto run_yaml = fs::read_file_if_exists(staging / "run.yaml");
         std::error_code ec;
-        if (!run_yaml) {
-            std::filesystem::remove_all(staging, ec); // died before writing anything
-            continue;
-        }
+        if (!run_yaml) continue; // not made by cairn run: never delete what we cannot read
         RunRecord r;
         try {
             parse_run_yaml(*run_yaml, (staging / "run.yaml").string(), r);
@@ -283,6 +394,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
         } catch (const Error&) {
             continue; // leave it for a human; never delete what we cannot read
         }
+        if (!restore_param_files(ws, staging)) continue; // try again later
         r.metrics = read_live_metrics(staging / "metrics.tsv");
         std::string log = fs::read_file_if_exists(staging / "log.txt").value_or("");
         // The last sign of life: the newest write to the staging directory.

@@ -2,6 +2,7 @@
 // Recording runs (`cairn run`) and reading them back from refs/cairn/runs/<id>.
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -25,6 +26,10 @@ struct RunOptions {
     std::vector<std::string> command;
     std::string cwd;                  // workspace-relative working directory
     bool capture_stdout = true;       // Guild-style `key: value` scalars from stdout become metrics
+    // Parameter files (workspace-relative); empty: params.yaml at the root, if there is one.
+    std::vector<std::string> param_files;
+    // Told why the run waits (another run has overridden values in a parameter file it needs).
+    std::function<void(const std::string&)> notice;
 };
 
 struct RunResult {

@@ -288,3 +288,80 @@ TEST_CASE("placeholders fill the command; stdout scalars are metrics unless --no
     repo.ok({"run", "--no-capture", "--", "sh", "-c", "echo 'loss: 0.5'"});
     CHECK(repo.ok({"show", "last", "--json"}).json()["metrics"].empty());
 }
+
+TEST_CASE("params.yaml is flattened; -p overrides it for the run and it is restored", "[e2e][run][params]") {
+    Repo repo;
+    const std::string original = "# training settings\ntrain:\n  lr: 0.1   # learning rate\n  epochs: 3\nmodel: \"resnet\"\n";
+    repo.write("params.yaml", original);
+    repo.ok({"run", "-p", "train.lr=0.5", "-p", "extra=1", "--", "sh", "-c", "cat params.yaml > seen.yaml"});
+    CHECK(repo.read("params.yaml") == original); // byte for byte
+    CHECK(contains(repo.read("seen.yaml"), "lr: 0.5"));
+    CHECK(contains(repo.read("seen.yaml"), "epochs: 3"));
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["params"]["train.lr"] == 0.5);
+    CHECK(j["params"]["train.epochs"] == 3);
+    CHECK(j["params"]["model"] == "resnet");
+    CHECK(j["params"]["extra"] == 1);
+    // The code snapshot holds the user's file, not the override.
+    CHECK(repo.git({"show", j["git"]["snapshot"].get<std::string>() + ":params.yaml"}).out == original);
+    // A run without -p records the file's own values.
+    repo.ok({"run", "--", "true"});
+    CHECK(repo.ok({"show", "last", "--json"}).json()["params"]["train.lr"] == 0.1);
+
+    repo.write("other.yaml", "batch: 32\n");
+    repo.ok({"run", "--params", "other.yaml", "--", "true"});
+    auto k = repo.ok({"show", "last", "--json"}).json();
+    CHECK(k["params"]["batch"] == 32);
+    CHECK_FALSE(k["params"].contains("train.lr"));
+
+    repo.write("bad.yaml", "a: [1,\n");
+    Result bad = repo.cairn({"run", "--params", "bad.yaml", "--", "true"});
+    CHECK(bad.code == 3);
+    CHECK(contains(bad.err, "bad.yaml:"));
+}
+
+TEST_CASE("an overridden params file is restored after SIGTERM and after cairn is killed", "[e2e][run][params]") {
+    Repo repo;
+    const std::string original = "lr: 0.1\n";
+    repo.write("params.yaml", original);
+    auto wait_ready = [&] {
+        for (int i = 0; i < 1000; ++i) {
+            for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+                if (stdfs::exists(e.path() / "ready")) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    };
+    {
+        auto child = repo.spawn({"run", "-p", "lr=9", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
+        REQUIRE(wait_ready());
+        CHECK(contains(repo.read("params.yaml"), "9"));
+        child->signal(SIGTERM);
+        child->wait();
+        CHECK(repo.read("params.yaml") == original);
+    }
+    {
+        auto child = repo.spawn({"run", "-p", "lr=7", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
+        REQUIRE(wait_ready());
+        child->signal(SIGKILL);
+        child->wait();
+        ::kill(-child->pid(), SIGKILL);
+        CHECK(contains(repo.read("params.yaml"), "7")); // left overridden by the dead cairn...
+        auto all = repo.ok({"ls", "--json"}).json();     // ...until the next reader recovers it
+        CHECK(repo.read("params.yaml") == original);
+        CHECK(all[0]["status"] == "crashed");
+        CHECK(all[0]["params"]["lr"] == 7);
+    }
+}
+
+TEST_CASE("two runs overriding the same params file take turns", "[e2e][run][params]") {
+    Repo repo;
+    repo.write("params.yaml", "lr: 0.1\n");
+    auto a = repo.spawn({"run", "-p", "lr=1", "--", "sh", "-c", "cat params.yaml > a.txt; sleep 0.5; cat params.yaml >> a.txt"});
+    auto b = repo.spawn({"run", "-p", "lr=2", "--", "sh", "-c", "cat params.yaml > b.txt; sleep 0.5; cat params.yaml >> b.txt"});
+    CHECK(a->wait() == 0);
+    CHECK(b->wait() == 0);
+    CHECK(repo.read("a.txt") == "lr: 1\nlr: 1\n");
+    CHECK(repo.read("b.txt") == "lr: 2\nlr: 2\n");
+    CHECK(repo.read("params.yaml") == "lr: 0.1\n");
+}
