@@ -305,6 +305,96 @@ void register_show(CLI::App& app, Context& ctx) {
     });
 }
 
+void register_tag(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string run;
+        std::vector<std::string> set, remove;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("tag", "Set or remove tags of a recorded run");
+    cmd->add_option("run", o->run, "The run")->required();
+    cmd->add_option("tags", o->set, "KEY=VALUE tags to set");
+    cmd->add_option("--remove", o->remove, "A tag KEY to remove")->allow_extra_args(false);
+    cmd->add_flag("--json", o->json, "Print the run's tags as JSON");
+    cmd->footer("Examples:\n  cairn tag last reviewed=yes\n  cairn tag baseline --remove reviewed");
+    cmd->callback([o, &ctx] {
+        if (o->set.empty() && o->remove.empty()) throw Error(ErrorKind::usage, "cairn tag: give KEY=VALUE or --remove KEY");
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto r = run::resolve(ws, o->run);
+        std::map<std::string, std::optional<std::string>> changes;
+        for (const auto& t : o->set) changes.insert_or_assign(split_assignment(t, "tag").first, split_assignment(t, "tag").second);
+        for (const auto& k : o->remove) changes.insert_or_assign(k, std::nullopt);
+        auto updated = run::set_tags(ws, r, changes);
+        if (o->json) {
+            print_json({{"id", updated.id}, {"tags", updated.tags}});
+            return;
+        }
+        std::cout << fmt::format("run {} tags: {}\n", updated.id.substr(0, 8), updated.tags.empty() ? "(none)" : "");
+        for (const auto& [k, v] : updated.tags) std::cout << fmt::format("  {}={}\n", k, v);
+    });
+}
+
+void register_rm(CLI::App& app, Context& ctx) {
+    auto runs = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand("rm", "Delete recorded runs (their refs); 'cairn gc' then reclaims their data");
+    cmd->add_option("runs", *runs, "Runs to delete")->required();
+    cmd->footer("Examples:\n  cairn rm last\n  cairn rm 1a2b 3c4d && cairn gc");
+    cmd->callback([runs, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        // Resolve every name first, so that a typo deletes nothing.
+        std::vector<run::RunRecord> records;
+        for (const auto& name : *runs) records.push_back(run::resolve(ws, name));
+        for (const auto& r : records) {
+            run::remove_run(ws, r);
+            std::cout << fmt::format("removed run {}{}\n", r.id.substr(0, 8), r.name.empty() ? "" : " (" + r.name + ")");
+        }
+    });
+}
+
+void register_metrics(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string run, key;
+        bool json = false, csv = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("metrics", "Print the full series of one metric of a run");
+    cmd->add_option("run", o->run, "The run")->required();
+    cmd->add_option("key", o->key, "The metric")->required();
+    auto* json = cmd->add_flag("--json", o->json, "As JSON");
+    cmd->add_flag("--csv", o->csv, "As CSV (step,value,time)")->excludes(json);
+    cmd->footer("Examples:\n  cairn metrics last loss\n  cairn metrics baseline acc --csv > acc.csv");
+    cmd->callback([o, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto r = run::resolve(ws, o->run);
+        std::vector<const run::MetricPoint*> points;
+        for (const auto& p : r.metrics)
+            if (p.key == o->key) points.push_back(&p);
+        if (points.empty()) {
+            std::set<std::string> keys;
+            for (const auto& p : r.metrics) keys.insert(p.key);
+            throw Error(ErrorKind::input, fmt::format("run {} has no metric '{}'{}", r.id.substr(0, 8), o->key,
+                                                      keys.empty() ? std::string(" (it has no metrics)")
+                                                                   : fmt::format(" (it has: {})", fmt::join(keys, ", "))));
+        }
+        if (o->json) {
+            nlohmann::json arr = nlohmann::json::array();
+            for (const auto* p : points)
+                arr.push_back({{"step", p->step}, {"value", number_json(p->value)}, {"time", run::format_time(p->unix_ms)}});
+            print_json({{"run", r.id}, {"key", o->key}, {"points", arr}});
+            return;
+        }
+        if (o->csv) {
+            std::cout << "step,value,time\n";
+            for (const auto* p : points) std::cout << fmt::format("{},{},{}\n", p->step, run::format_value(p->value), run::format_time(p->unix_ms));
+            return;
+        }
+        std::cout << paint(fmt::format("{:>8}  {:>12}  {}", "step", o->key, "time"), Color::bold) << "\n";
+        for (const auto* p : points)
+            std::cout << fmt::format("{:>8}  {:>12}  {}\n", p->step, number_text(p->value), run::format_time(p->unix_ms));
+    });
+}
+
 } // namespace
 
 void register_runs(CLI::App& app, Context& ctx) {
@@ -312,6 +402,9 @@ void register_runs(CLI::App& app, Context& ctx) {
     register_log(app, ctx);
     register_ls(app, ctx);
     register_show(app, ctx);
+    register_metrics(app, ctx);
+    register_tag(app, ctx);
+    register_rm(app, ctx);
 }
 
 } // namespace cairn::cli

@@ -404,6 +404,46 @@ std::optional<std::string> Repository::read_blob(const std::string& commit, cons
     return std::string(static_cast<const char*>(git_blob_rawcontent(blob)), static_cast<std::size_t>(git_blob_rawsize(blob)));
 }
 
+std::vector<std::pair<std::string, std::string>> Repository::top_blobs(const std::string& commit) const {
+    git_oid oid = parse_oid(commit);
+    git_commit* c = nullptr;
+    check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + commit);
+    CommitHandle commit_guard(c);
+    git_tree* tree = nullptr;
+    check(git_commit_tree(&tree, c), "cannot read the tree of " + commit);
+    TreeHandle tree_guard(tree);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::size_t i = 0; i < git_tree_entrycount(tree); ++i) {
+        const git_tree_entry* e = git_tree_entry_byindex(tree, i);
+        if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) out.emplace_back(git_tree_entry_name(e), oid_hex(*git_tree_entry_id(e)));
+    }
+    return out;
+}
+
+std::vector<std::string> Repository::parents(const std::string& commit) const {
+    git_oid oid = parse_oid(commit);
+    git_commit* c = nullptr;
+    check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + commit);
+    CommitHandle commit_guard(c);
+    std::vector<std::string> out;
+    for (unsigned i = 0; i < git_commit_parentcount(c); ++i) out.push_back(oid_hex(*git_commit_parent_id(c, i)));
+    return out;
+}
+
+void Repository::update_ref(const std::string& name, const std::string& new_commit, const std::string& old_commit,
+                            const std::string& log_message) const {
+    git_oid new_oid = parse_oid(new_commit);
+    git_oid old_oid = parse_oid(old_commit);
+    git_reference* ref = nullptr;
+    int rc = git_reference_create_matching(&ref, m_repo, name.c_str(), &new_oid, 1, &old_oid, log_message.c_str());
+    if (rc == GIT_EMODIFIED) {
+        git_error_clear();
+        fail(ErrorKind::busy, "{} was changed by another process; try again", name);
+    }
+    check(rc, "cannot update " + name);
+    git_reference_free(ref);
+}
+
 bool Repository::delete_ref(const std::string& name) const {
     git_reference* ref = nullptr;
     if (git_reference_lookup(&ref, m_repo, name.c_str()) < 0) {

@@ -87,6 +87,13 @@ public:
     [[nodiscard]] std::vector<RefTarget> list_refs(const std::string& prefix) const;
     // The blob at `path` in the commit's tree; nullopt when absent.
     [[nodiscard]] std::optional<std::string> read_blob(const std::string& commit, const std::string& path) const;
+    // The blobs at the top of a commit's tree: (name, blob id), sorted by name.
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> top_blobs(const std::string& commit) const;
+    // The parents of a commit.
+    [[nodiscard]] std::vector<std::string> parents(const std::string& commit) const;
+    // Moves `name` from `old_commit` to `new_commit`; Error(busy) if someone else moved it first.
+    void update_ref(const std::string& name, const std::string& new_commit, const std::string& old_commit,
+                    const std::string& log_message) const;
     // Deletes a ref; false if it did not exist.
     bool delete_ref(const std::string& name) const;
 

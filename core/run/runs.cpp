@@ -462,6 +462,30 @@ RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
     fail(ErrorKind::input, "'{}' is ambiguous; it names {} runs:{}", name, matches.size(), list);
 }
 
+RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
+                   const std::map<std::string, std::optional<std::string>>& changes) {
+    RunRecord r = record;
+    for (const auto& [k, v] : changes) {
+        if (v)
+            r.tags[k] = *v;
+        else if (!r.tags.erase(k))
+            fail(ErrorKind::input, "run {} has no tag '{}'", r.id.substr(0, 8), k);
+    }
+    auto& repo = ws.repo();
+    auto blobs = repo.top_blobs(record.commit);
+    for (auto& [name, blob] : blobs)
+        if (name == "run.yaml") blob = repo.write_blob(to_run_yaml(r));
+    std::string commit = repo.write_commit(repo.write_tree(blobs), repo.parents(record.commit), commit_message(r));
+    repo.update_ref(std::string(k_ref_prefix) + r.id, commit, record.commit, "cairn tag");
+    r.commit = commit;
+    return r;
+}
+
+void remove_run(workspace::Workspace& ws, const RunRecord& record) {
+    if (!ws.repo().delete_ref(std::string(k_ref_prefix) + record.id))
+        fail(ErrorKind::input, "run {} no longer exists", record.id.substr(0, 8));
+}
+
 std::string read_log(workspace::Workspace& ws, const RunRecord& record) {
     return ws.repo().read_blob(record.commit, "log.txt").value_or("");
 }

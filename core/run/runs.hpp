@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,14 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws);
 // Resolves a run name: a unique id prefix of at least 4 hex digits, a run name, `last` or
 // `last~N`. Throws Error(input) for an unknown or ambiguous name, listing candidates.
 [[nodiscard]] RunRecord resolve(workspace::Workspace& ws, const std::string& name);
+
+// Sets (value) or removes (nullopt) tags on a recorded run by rewriting its commit's run.yaml
+// (same parents, same other files) and moving its ref. Returns the updated record.
+RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
+                   const std::map<std::string, std::optional<std::string>>& changes);
+
+// Deletes a run's ref. Its objects stay in the cache until `cairn gc`.
+void remove_run(workspace::Workspace& ws, const RunRecord& record);
 
 // The whole log of a run.
 [[nodiscard]] std::string read_log(workspace::Workspace& ws, const RunRecord& record);

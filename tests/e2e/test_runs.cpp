@@ -365,3 +365,40 @@ TEST_CASE("two runs overriding the same params file take turns", "[e2e][run][par
     CHECK(repo.read("b.txt") == "lr: 2\nlr: 2\n");
     CHECK(repo.read("params.yaml") == "lr: 0.1\n");
 }
+
+TEST_CASE("tag, metrics and rm on recorded runs", "[e2e][run]") {
+    Repo repo;
+    repo.ok({"run", "-n", "one", "-t", "stage=dev", "--", "sh", "-c", "echo 'loss: 3'; echo 'loss: 2'; echo 'loss: 1'"});
+    repo.ok({"run", "-n", "two", "--", "true"});
+    auto before = repo.ok({"show", "one", "--json"}).json();
+
+    auto tagged = repo.ok({"tag", "one", "reviewed=yes", "stage=prod", "--json"}).json();
+    CHECK(tagged["tags"]["reviewed"] == "yes");
+    CHECK(tagged["tags"]["stage"] == "prod");
+    auto after = repo.ok({"show", "one", "--json"}).json();
+    CHECK(after["tags"]["stage"] == "prod");
+    CHECK(after["metrics"] == before["metrics"]); // everything else unchanged
+    CHECK(after["git"] == before["git"]);
+    repo.ok({"tag", "one", "--remove", "reviewed"});
+    CHECK_FALSE(repo.ok({"show", "one", "--json"}).json()["tags"].contains("reviewed"));
+    CHECK(repo.cairn({"tag", "one", "--remove", "nope"}).code == 3);
+
+    auto series = repo.ok({"metrics", "one", "loss", "--json"}).json();
+    REQUIRE(series["points"].size() == 3);
+    CHECK(series["points"][0]["value"] == 3);
+    CHECK(series["points"][2]["step"] == 2);
+    Result csv = repo.ok({"metrics", "one", "loss", "--csv"});
+    CHECK(csv.out.rfind("step,value,time\n0,3,", 0) == 0);
+    Result missing = repo.cairn({"metrics", "one", "acc"});
+    CHECK(missing.code == 3);
+    CHECK(contains(missing.err, "it has: loss"));
+
+    // rm resolves every name before deleting anything.
+    CHECK(repo.cairn({"rm", "two", "nope"}).code == 3);
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 2);
+    repo.ok({"rm", "two"});
+    auto left = repo.ok({"ls", "--json"}).json();
+    REQUIRE(left.size() == 1);
+    CHECK(left[0]["name"] == "one");
+    CHECK(repo.git({"fsck", "--no-progress"}).code == 0);
+}
