@@ -381,6 +381,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
             lock.emplace(staging / "lock", fs::LockMode::exclusive, std::chrono::milliseconds(0));
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::busy) continue;
+            if (!fs::lstat_path(staging)) continue; // the run finished and cleaned up meanwhile
             throw;
         }
         auto run_yaml = fs::read_file_if_exists(staging / "run.yaml");
