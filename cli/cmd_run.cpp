@@ -8,6 +8,7 @@
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/query/filter.hpp"
 #include "core/run/runs.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
@@ -192,17 +193,35 @@ void register_ls(CLI::App& app, Context& ctx) {
     struct Options {
         bool json = false;
         std::size_t limit = 0;
+        std::string filter;
+        std::vector<std::string> sort;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("ls", "List recorded runs, newest first");
     cmd->add_flag("--json", o->json, "Print every run as JSON");
     cmd->add_option("-n,--limit", o->limit, "Show at most N runs");
-    cmd->footer("Examples:\n  cairn ls\n  cairn ls -n 5 --json");
+    cmd->add_option("--filter", o->filter, "Only runs matching EXPR, e.g. \"metrics.acc > 0.9 and params.model = 'resnet'\"");
+    cmd->add_option("--sort", o->sort, "Sort by KEY (metrics.acc, params.lr, start, ...); -KEY for descending")
+        ->allow_extra_args(false);
+    cmd->footer("Examples:\n  cairn ls\n  cairn ls -n 5 --json\n"
+                "  cairn ls --filter \"metrics.acc > 0.5 and (params.model = 'resnet' or tags.stage like 'prod%')\" \\\n"
+                "           --sort -metrics.acc -n 20\n"
+                "  cairn ls --filter 'min(metrics.loss) < 0.1 and exists(params.lr)'\n"
+                "Operators: = != < <= > >= like ilike, and, or, not, parentheses; aggregates min() max() count().");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<std::string> skipped;
+        // Parse before reading anything: a typo in the filter fails fast.
+        std::optional<query::Filter> filter;
+        if (!o->filter.empty()) filter = query::Filter::parse(o->filter);
+        std::vector<query::SortKey> keys;
+        for (const auto& k : o->sort) keys.push_back(query::parse_sort_key(k));
         auto runs = run::list_runs(ws, &skipped);
         for (const auto& s : skipped) print_warning("skipping " + s);
+        if (filter)
+            runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !filter->matches(r); }),
+                       runs.end());
+        query::sort_runs(runs, keys);
         if (o->limit && runs.size() > o->limit) runs.resize(o->limit);
         if (o->json) {
             nlohmann::json arr = nlohmann::json::array();

@@ -402,3 +402,26 @@ TEST_CASE("tag, metrics and rm on recorded runs", "[e2e][run]") {
     CHECK(left[0]["name"] == "one");
     CHECK(repo.git({"fsck", "--no-progress"}).code == 0);
 }
+
+TEST_CASE("ls --filter and --sort select and order runs; a bad filter is a usage error", "[e2e][run]") {
+    Repo repo;
+    for (const char* spec : {"a:0.3:resnet", "b:0.9:vgg", "c:0.6:resnet"}) {
+        std::string s = spec;
+        std::string name = s.substr(0, 1), acc = s.substr(2, 3), model = s.substr(6);
+        repo.ok({"run", "-n", name, "-p", "model=" + model, "--", "sh", "-c", "echo 'acc: " + acc + "'"});
+    }
+    auto top = repo.ok({"ls", "--filter", "metrics.acc > 0.5", "--sort", "-metrics.acc", "--json"}).json();
+    REQUIRE(top.size() == 2);
+    CHECK(top[0]["name"] == "b");
+    CHECK(top[1]["name"] == "c");
+    auto resnet = repo.ok({"ls", "--filter", "params.model = 'resnet' and metrics.acc < 0.5", "--json"}).json();
+    REQUIRE(resnet.size() == 1);
+    CHECK(resnet[0]["name"] == "a");
+    CHECK(repo.ok({"ls", "--sort", "metrics.acc", "-n", "1", "--json"}).json()[0]["name"] == "a");
+    Result table = repo.ok({"ls", "--sort", "name"});
+    CHECK(contains(table.out, "model"));
+    CHECK(contains(table.out, "acc"));
+    Result bad = repo.cairn({"ls", "--filter", "metrics.acc >> 1"});
+    CHECK(bad.code == 2);
+    CHECK(contains(bad.err, "column"));
+}

@@ -1,0 +1,95 @@
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "core/query/filter.hpp"
+#include "core/util/error.hpp"
+
+using namespace cairn;
+
+namespace {
+
+run::RunRecord make_run(const std::string& name, double acc, const std::string& model, double lr) {
+    run::RunRecord r;
+    r.id = std::string(32, 'a');
+    r.name = name;
+    r.status = "finished";
+    r.start_ms = 1000;
+    r.end_ms = 3500;
+    r.params = {run::parse_param("model", model), run::parse_param("lr", std::to_string(lr)), run::parse_param("deep", "true")};
+    r.metrics = {{"acc", 0, acc / 2, 0}, {"acc", 1, acc, 0}, {"val/loss", 0, 1 - acc, 0}};
+    r.tags = {{"stage", "prod-1"}};
+    return r;
+}
+
+bool match(const std::string& expr, const run::RunRecord& r) { return query::Filter::parse(expr).matches(r); }
+
+} // namespace
+
+TEST_CASE("filter comparisons, logic and precedence", "[query]") {
+    auto r = make_run("baseline", 0.9, "resnet", 0.1);
+    CHECK(match("metrics.acc > 0.5", r));
+    CHECK_FALSE(match("metrics.acc < 0.5", r));
+    CHECK(match("metrics.acc >= 0.9 and metrics.acc <= 0.9", r));
+    CHECK(match("params.model = 'resnet'", r));
+    CHECK(match("params.model != \"vgg\"", r));
+    CHECK(match("params.lr = 0.1", r));
+    CHECK(match("params.lr = '0.1'", r)); // a quoted number compares as a number
+    CHECK(match("params.deep = true", r));
+    CHECK(match("status = 'finished' and name = 'baseline'", r));
+    CHECK(match("attributes.duration = 2.5", r));
+    CHECK(match("metrics.acc < 0.1 or params.model = 'resnet'", r));
+    CHECK_FALSE(match("metrics.acc < 0.1 or params.model = 'vgg' and metrics.acc > 0", r));
+    CHECK(match("(metrics.acc < 0.1 or params.model = 'resnet') and metrics.acc > 0", r));
+    CHECK(match("not metrics.acc < 0.1", r));
+    CHECK(match("min(metrics.acc) = 0.45 and max(metrics.acc) = 0.9 and count(metrics.acc) = 2", r));
+    CHECK(match("metrics.`val/loss` < 0.2", r));
+    CHECK(match("exists(params.lr) and not exists(params.nope)", r));
+    CHECK_FALSE(match("params.nope = 1", r)); // missing fields never match...
+    CHECK_FALSE(match("metrics.nope > 0", r));
+    CHECK(match("count(metrics.nope) = 0", r));
+    CHECK(match("tags.stage like 'prod%'", r));
+    CHECK(match("name ilike 'BASE%'", r));
+    CHECK_FALSE(match("name like 'BASE%'", r));
+    CHECK(match("name like 'b_seline'", r));
+}
+
+TEST_CASE("filter syntax errors point at the column", "[query]") {
+    auto error_of = [](const std::string& expr) -> std::string {
+        try {
+            (void)query::Filter::parse(expr);
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::usage);
+            return e.what();
+        }
+        FAIL("accepted: " << expr);
+        return "";
+    };
+    CHECK_THAT(error_of("metrics.acc >"), Catch::Contains("expected a value") && Catch::Contains("column 14"));
+    CHECK_THAT(error_of("metrics.acc 0.5"), Catch::Contains("expected an operator") && Catch::Contains("column 13"));
+    CHECK_THAT(error_of("(metrics.acc > 1"), Catch::Contains("expected ')'"));
+    CHECK_THAT(error_of("bogus = 1"), Catch::Contains("unknown field 'bogus'") && Catch::Contains("column 1"));
+    CHECK_THAT(error_of("name = 'open"), Catch::Contains("unterminated string") && Catch::Contains("column 8"));
+    CHECK_THAT(error_of("name like 3"), Catch::Contains("'string' pattern"));
+    CHECK_THAT(error_of("min(params.lr) > 1"), Catch::Contains("metrics only"));
+    CHECK_THAT(error_of("metrics.acc > 1 extra"), Catch::Contains("unexpected 'extra'"));
+    CHECK_THAT(error_of("a ! b"), Catch::Contains("column"));
+}
+
+TEST_CASE("sorting runs by keys, missing values last", "[query]") {
+    std::vector<run::RunRecord> runs = {make_run("a", 0.5, "x", 0.1), make_run("b", 0.9, "y", 0.2),
+                                        make_run("c", 0.7, "x", 0.3)};
+    runs[2].metrics.clear();
+    query::sort_runs(runs, {query::parse_sort_key("-metrics.acc")});
+    CHECK(runs[0].name == "b");
+    CHECK(runs[1].name == "a");
+    CHECK(runs[2].name == "c"); // no acc: last
+    query::sort_runs(runs, {query::parse_sort_key("params.model"), query::parse_sort_key("-params.lr")});
+    CHECK(runs[0].name == "c");
+    CHECK(runs[1].name == "a");
+    CHECK(runs[2].name == "b");
+    CHECK_THROWS_AS(query::parse_sort_key("nope"), Error);
+    CHECK(query::like("abc", "a%c", false));
+    CHECK(query::like("", "%", false));
+    CHECK_FALSE(query::like("abc", "a_", false));
+}
