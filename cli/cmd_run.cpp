@@ -9,6 +9,7 @@
 #include "cli/app.hpp"
 #include "cli/output.hpp"
 #include "core/query/filter.hpp"
+#include "core/run/diff.hpp"
 #include "core/run/runs.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
@@ -324,6 +325,82 @@ void register_show(CLI::App& app, Context& ctx) {
     });
 }
 
+void register_diff(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string a, b;
+        bool json = false, patch = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("diff", "Compare two runs: params, metrics, data, environment and code");
+    cmd->add_option("run_a", o->a, "The older run")->required();
+    cmd->add_option("run_b", o->b, "The newer run")->required();
+    cmd->add_flag("--json", o->json, "As JSON");
+    cmd->add_flag("--patch", o->patch, "Also print the full diff of the code snapshots");
+    cmd->footer("Examples:\n  cairn diff last~1 last\n  cairn diff baseline tuned --patch");
+    cmd->callback([o, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto d = run::diff_runs(ws, run::resolve(ws, o->a), run::resolve(ws, o->b), o->patch);
+        auto opt = [](const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+        auto changes_json = [&](const std::vector<run::ValueChange>& list) {
+            nlohmann::json arr = nlohmann::json::array();
+            for (const auto& c : list)
+                arr.push_back({{"key", c.key}, {"old", opt(c.old_value)}, {"new", opt(c.new_value)}, {"change", c.change()}});
+            return arr;
+        };
+        if (o->json) {
+            nlohmann::json metrics = nlohmann::json::array();
+            for (const auto& m : d.metrics) {
+                nlohmann::json item = {{"key", m.key},
+                                       {"old", m.old_value ? number_json(*m.old_value) : nlohmann::json()},
+                                       {"new", m.new_value ? number_json(*m.new_value) : nlohmann::json()}};
+                item["delta"] = m.old_value && m.new_value ? number_json(*m.new_value - *m.old_value) : nlohmann::json();
+                metrics.push_back(item);
+            }
+            nlohmann::json code = nlohmann::json::array();
+            for (const auto& f : d.code) code.push_back({{"path", f.path}, {"status", std::string(1, f.status)}});
+            nlohmann::json out = {{"a", d.a.id},
+                                  {"b", d.b.id},
+                                  {"params", changes_json(d.params)},
+                                  {"metrics", metrics},
+                                  {"inputs", changes_json(d.inputs)},
+                                  {"outputs", changes_json(d.outputs)},
+                                  {"environment", changes_json(d.environment)},
+                                  {"code", code}};
+            if (o->patch) out["patch"] = d.patch;
+            print_json(out);
+            return;
+        }
+        auto show = [](const std::optional<std::string>& v) { return v ? *v : std::string("-"); };
+        std::cout << fmt::format("{} {} -> {} {}\n", d.a.id.substr(0, 8), d.a.name, d.b.id.substr(0, 8), d.b.name);
+        auto section = [](const char* title) { std::cout << "\n" << paint(title, Color::bold) << "\n"; };
+        section("params");
+        if (d.params.empty()) std::cout << "  (same)\n";
+        for (const auto& c : d.params)
+            std::cout << fmt::format("  {:<24} {:>12} -> {:<12} {}\n", c.key, show(c.old_value), show(c.new_value), c.change());
+        section("metrics (last value)");
+        if (d.metrics.empty()) std::cout << "  (none)\n";
+        for (const auto& m : d.metrics) {
+            std::string delta = m.old_value && m.new_value ? number_text(*m.new_value - *m.old_value) : "";
+            if (!delta.empty() && delta[0] != '-') delta = "+" + delta;
+            std::cout << fmt::format("  {:<24} {:>12} -> {:<12} {}\n", m.key, m.old_value ? number_text(*m.old_value) : "-",
+                                     m.new_value ? number_text(*m.new_value) : "-", delta);
+        }
+        for (auto [title, list] : {std::pair{"inputs", &d.inputs}, std::pair{"outputs", &d.outputs}}) {
+            if (list->empty()) continue;
+            section(title);
+            for (const auto& c : *list) std::cout << fmt::format("  {:<40} {}\n", c.key, c.change());
+        }
+        section("environment");
+        if (d.environment.empty()) std::cout << "  (same)\n";
+        for (const auto& c : d.environment)
+            std::cout << fmt::format("  {:<24} {} -> {}\n", c.key, show(c.old_value), show(c.new_value));
+        section("code");
+        if (d.code.empty()) std::cout << "  (same snapshot)\n";
+        for (const auto& f : d.code) std::cout << fmt::format("  {} {}\n", f.status, f.path);
+        if (o->patch && !d.patch.empty()) std::cout << "\n" << d.patch;
+    });
+}
+
 void register_tag(CLI::App& app, Context& ctx) {
     struct Options {
         std::string run;
@@ -422,6 +499,7 @@ void register_runs(CLI::App& app, Context& ctx) {
     register_ls(app, ctx);
     register_show(app, ctx);
     register_metrics(app, ctx);
+    register_diff(app, ctx);
     register_tag(app, ctx);
     register_rm(app, ctx);
 }

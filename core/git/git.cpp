@@ -444,6 +444,46 @@ void Repository::update_ref(const std::string& name, const std::string& new_comm
     git_reference_free(ref);
 }
 
+std::vector<Repository::FileChange> Repository::diff_commits(const std::string& a, const std::string& b,
+                                                             std::string* patch) const {
+    auto tree_of = [&](const std::string& commit) {
+        git_oid oid = parse_oid(commit);
+        git_commit* c = nullptr;
+        check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + commit);
+        CommitHandle guard(c);
+        git_tree* tree = nullptr;
+        check(git_commit_tree(&tree, c), "cannot read the tree of " + commit);
+        return TreeHandle(tree);
+    };
+    TreeHandle ta = tree_of(a), tb = tree_of(b);
+    git_diff* diff = nullptr;
+    git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+    check(git_diff_tree_to_tree(&diff, m_repo, ta.get(), tb.get(), &opts), "cannot diff the code snapshots");
+    std::unique_ptr<git_diff, Deleter<git_diff, git_diff_free>> diff_guard(diff);
+    git_diff_find_options find = GIT_DIFF_FIND_OPTIONS_INIT;
+    git_diff_find_similar(diff, &find);
+    std::vector<FileChange> out;
+    for (std::size_t i = 0; i < git_diff_num_deltas(diff); ++i) {
+        const git_diff_delta* d = git_diff_get_delta(diff, i);
+        char status = 'M';
+        switch (d->status) {
+        case GIT_DELTA_ADDED: status = 'A'; break;
+        case GIT_DELTA_DELETED: status = 'D'; break;
+        case GIT_DELTA_RENAMED: status = 'R'; break;
+        case GIT_DELTA_TYPECHANGE: status = 'T'; break;
+        default: status = 'M';
+        }
+        out.push_back({d->new_file.path ? d->new_file.path : d->old_file.path, status});
+    }
+    if (patch) {
+        git_buf buf = GIT_BUF_INIT;
+        check(git_diff_to_buf(&buf, diff, GIT_DIFF_FORMAT_PATCH), "cannot format the diff");
+        patch->assign(buf.ptr, buf.size);
+        git_buf_dispose(&buf);
+    }
+    return out;
+}
+
 bool Repository::delete_ref(const std::string& name) const {
     git_reference* ref = nullptr;
     if (git_reference_lookup(&ref, m_repo, name.c_str()) < 0) {

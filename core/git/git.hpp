@@ -94,6 +94,13 @@ public:
     // Moves `name` from `old_commit` to `new_commit`; Error(busy) if someone else moved it first.
     void update_ref(const std::string& name, const std::string& new_commit, const std::string& old_commit,
                     const std::string& log_message) const;
+    struct FileChange {
+        std::string path;
+        char status; // 'A' added, 'D' deleted, 'M' modified, 'R' renamed, 'T' type changed
+    };
+    // Files that differ between two commits' trees; with `patch`, the unified diff text too.
+    [[nodiscard]] std::vector<FileChange> diff_commits(const std::string& a, const std::string& b,
+                                                       std::string* patch = nullptr) const;
     // Deletes a ref; false if it did not exist.
     bool delete_ref(const std::string& name) const;
 

@@ -425,3 +425,43 @@ TEST_CASE("ls --filter and --sort select and order runs; a bad filter is a usage
     CHECK(bad.code == 2);
     CHECK(contains(bad.err, "column"));
 }
+
+TEST_CASE("diff of two runs: params, metrics, data, environment and code", "[e2e][run]") {
+    Repo repo;
+    repo.write("train.py", "v1\n");
+    repo.write("data.txt", "same data\n");
+    repo.git({"add", "-A"});
+    repo.git({"commit", "-q", "-m", "v1"});
+    repo.ok({"run", "-n", "old", "-p", "lr=0.1", "-p", "gone=1", "-d", "data.txt", "-o", "out.txt", "--", "sh", "-c",
+             "echo one > out.txt; echo 'acc: 0.5'"});
+    repo.write("train.py", "v2\n");
+    auto env = repo.env();
+    env["OMP_NUM_THREADS"] = "4";
+    Result r = run_process({CAIRN_EXE, "run", "-n", "new", "-p", "lr=0.2", "-p", "fresh=x", "-d", "data.txt", "-o",
+                            "out.txt", "--", "sh", "-c", "echo two > out.txt; echo 'acc: 0.75'"},
+                           repo.root(), env);
+    REQUIRE(r.code == 0);
+    auto d = repo.ok({"diff", "old", "new", "--json", "--patch"}).json();
+    std::map<std::string, std::string> params;
+    for (const auto& p : d["params"]) params[p["key"]] = p["change"];
+    CHECK(params == std::map<std::string, std::string>{{"fresh", "added"}, {"gone", "removed"}, {"lr", "changed"}});
+    REQUIRE(d["metrics"].size() == 1);
+    CHECK(d["metrics"][0]["old"] == 0.5);
+    CHECK(d["metrics"][0]["new"] == 0.75);
+    CHECK(d["metrics"][0]["delta"] == 0.25);
+    CHECK(d["inputs"][0]["change"] == "same");
+    CHECK(d["outputs"][0]["change"] == "changed");
+    bool saw_env = false;
+    for (const auto& e : d["environment"])
+        if (e["key"] == "env.OMP_NUM_THREADS") saw_env = e["new"] == "4" && e["old"].is_null();
+    CHECK(saw_env);
+    // The second run's snapshot has the edited script and, untracked, the first run's output.
+    std::map<std::string, std::string> code;
+    for (const auto& f : d["code"]) code[f["path"]] = f["status"];
+    CHECK(code == std::map<std::string, std::string>{{"out.txt", "A"}, {"train.py", "M"}});
+    CHECK(contains(d["patch"].get<std::string>(), "+v2"));
+    Result human = repo.ok({"diff", "old", "new"});
+    CHECK(contains(human.out, "lr"));
+    CHECK(contains(human.out, "+0.25"));
+    CHECK(contains(human.out, "M train.py"));
+}
