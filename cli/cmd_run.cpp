@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <set>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -137,9 +138,31 @@ void register_run(CLI::App& app, Context& ctx) {
     });
 }
 
-void register_log(CLI::App& app, Context&) {
+std::string run_dir_from_env() {
+    const char* dir = std::getenv("CAIRN_RUN_DIR");
+    if (!dir || !*dir) throw Error(ErrorKind::usage, "'cairn log' works inside 'cairn run' (CAIRN_RUN_DIR is not set)");
+    return dir;
+}
+
+void register_log(CLI::App& app, Context& ctx) {
     auto* log = app.add_subcommand("log", "Log to the run in progress (from inside 'cairn run')");
     log->require_subcommand(1);
+    for (auto [name, kind, help] : {std::tuple{"param", run::LogKind::param, "Log a parameter KEY VALUE (immutable once logged)"},
+                                    std::tuple{"tag", run::LogKind::tag, "Set a tag KEY VALUE"}}) {
+        auto kv = std::make_shared<std::pair<std::string, std::string>>();
+        auto* sub = log->add_subcommand(name, help);
+        sub->add_option("key", kv->first, "Name")->required();
+        sub->add_option("value", kv->second, "Value")->required();
+        sub->callback([kv, k = kind] { run::log_to_run(run_dir_from_env(), k, kv->first, kv->second); });
+    }
+    auto artifact = std::make_shared<std::vector<std::string>>();
+    auto* art = log->add_subcommand("artifact", "Declare output paths, stored in the cache when the run ends");
+    art->add_option("paths", *artifact, "Files or directories")->required();
+    art->callback([artifact, &ctx] {
+        std::string dir = run_dir_from_env();
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        for (const auto& p : *artifact) run::log_to_run(dir, run::LogKind::artifact, ws.relative_path(ctx.cwd, p), "");
+    });
     struct Options {
         std::string key, value;
         std::int64_t step = -1;
@@ -153,9 +176,7 @@ void register_log(CLI::App& app, Context&) {
                    "  cairn log metric loss 0.25 --step 10\n"
                    "  printf 'loss 0.3 1\\nacc 0.9 1\\n' | cairn log metric -");
     metric->callback([o] {
-        const char* dir = std::getenv("CAIRN_RUN_DIR");
-        if (!dir || !*dir)
-            throw Error(ErrorKind::usage, "'cairn log' works inside 'cairn run' (CAIRN_RUN_DIR is not set)");
+        std::string dir = run_dir_from_env();
         std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();

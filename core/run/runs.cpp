@@ -184,7 +184,53 @@ bool restore_param_files(workspace::Workspace& ws, const std::filesystem::path& 
     return true;
 }
 
+// Applies the lines `cairn log param|tag|artifact` left in staging/logged.tsv to a record.
+// Returns the artifact paths.
+std::vector<std::string> apply_logged(const std::filesystem::path& staging, RunRecord& r) {
+    std::vector<std::string> artifacts;
+    auto text = fs::read_file_if_exists(staging / "logged.tsv");
+    if (!text) return artifacts;
+    for (const auto& line : util::split(*text, '\n')) {
+        auto f = util::split(line, '\t');
+        if (f.size() != 3) continue;
+        if (f[0] == "param") {
+            bool known = false;
+            for (const auto& p : r.params) known |= p.key == f[1];
+            if (!known) r.params.push_back(parse_param(f[1], f[2]));
+        } else if (f[0] == "tag") {
+            r.tags[f[1]] = f[2];
+        } else if (f[0] == "artifact") {
+            artifacts.push_back(f[1]);
+        }
+    }
+    std::sort(r.params.begin(), r.params.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    return artifacts;
+}
+
 } // namespace
+
+void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::string& key, const std::string& value) {
+    if (key.empty() || key.find_first_of("\t\n") != std::string::npos || value.find_first_of("\t\n") != std::string::npos)
+        fail(ErrorKind::input, "'{}': keys and values cannot be empty or hold tabs or newlines", key);
+    fs::FileLock lock(run_dir / "logged.lock", fs::LockMode::exclusive);
+    if (kind == LogKind::param) {
+        // Immutable: compare with what the run started with and what was logged since.
+        RunRecord r;
+        if (auto t = fs::read_file_if_exists(run_dir / "params.yaml")) parse_params_yaml(*t, "params.yaml", r);
+        apply_logged(run_dir, r);
+        Param wanted = parse_param(key, value);
+        for (const auto& p : r.params) {
+            if (p.key != key) continue;
+            if (p.text == wanted.text) return;
+            fail(ErrorKind::input, "parameter '{}' is already {} in this run; params cannot change once logged", key, p.text);
+        }
+    }
+    const char* name = kind == LogKind::param ? "param" : kind == LogKind::tag ? "tag" : "artifact";
+    std::string line = fmt::format("{}\t{}\t{}\n", name, key, value);
+    fs::Fd fd(::open((run_dir / "logged.tsv").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd.valid()) fail_errno("cannot open " + (run_dir / "logged.tsv").string(), errno);
+    fs::write_all(fd.get(), line.data(), line.size(), "logged.tsv");
+}
 
 void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points) {
     std::string text;
@@ -325,9 +371,12 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
+    std::vector<std::string> outputs = options.outputs;
+    for (auto& a : apply_logged(staging, r))
+        if (std::find(outputs.begin(), outputs.end(), a) == outputs.end()) outputs.push_back(std::move(a));
     std::vector<std::string> missing_outputs;
     std::vector<std::string> present;
-    for (const auto& o : options.outputs) {
+    for (const auto& o : outputs) {
         if (fs::lstat_path(ws.absolute(o)))
             present.push_back(o);
         else
@@ -397,6 +446,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
         }
         if (!restore_param_files(ws, staging)) continue; // try again later
         r.metrics = read_live_metrics(staging / "metrics.tsv");
+        apply_logged(staging, r); // artifacts of a crashed run are not stored: they may be half written
         std::string log = fs::read_file_if_exists(staging / "log.txt").value_or("");
         // The last sign of life: the newest write to the staging directory.
         std::int64_t last = r.start_ms;

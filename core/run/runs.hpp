@@ -50,6 +50,13 @@ void append_metrics(const std::filesystem::path& run_dir, const std::vector<Metr
 // it logged, and removes its staging directory. Returns the ids recovered.
 std::vector<std::string> recover_crashed(workspace::Workspace& ws);
 
+enum class LogKind { param, tag, artifact };
+
+// `cairn log param|tag|artifact` from inside a run: records into the staging directory
+// `run_dir`. A param already set to a different value is Error(input) (params are immutable);
+// tags may change; an artifact is a workspace-relative path stored when the run ends.
+void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::string& key, const std::string& value);
+
 // Every recorded run, newest first (after recovering crashed ones). Malformed refs are skipped and reported in *skipped.
 [[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped = nullptr);
 

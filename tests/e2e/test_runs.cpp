@@ -465,3 +465,23 @@ TEST_CASE("diff of two runs: params, metrics, data, environment and code", "[e2e
     CHECK(contains(human.out, "+0.25"));
     CHECK(contains(human.out, "M train.py"));
 }
+
+TEST_CASE("cairn log param, tag and artifact from inside a run", "[e2e][run]") {
+    Repo repo;
+    std::string c = CAIRN_EXE;
+    Result r = repo.cairn({"run", "-p", "lr=0.1", "--", "sh", "-c",
+                           c + " log param seed 42 && " + c + " log param seed 42 && " + c + " log tag stage dev && " +
+                               c + " log tag stage test && echo weights > model.bin && " + c +
+                               " log artifact model.bin && " + c + " log param seed 43; echo \"second=$?\"; " + c +
+                               " log param lr 0.5; echo \"third=$?\""});
+    CHECK(r.code == 0);
+    CHECK(contains(r.out, "second=3"));
+    CHECK(contains(r.out, "third=3"));
+    CHECK(contains(r.err, "params cannot change once logged"));
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["params"]["seed"] == 42);
+    CHECK(j["params"]["lr"] == 0.1);
+    CHECK(j["tags"]["stage"] == "test");
+    CHECK(j["outputs"]["model.bin"] == sha256_id_of_file(repo.path("model.bin")));
+    CHECK(repo.cairn({"log", "tag", "a", "b"}).code == 2); // outside a run
+}
