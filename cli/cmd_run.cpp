@@ -90,7 +90,7 @@ std::string number_text(double v) {
 void register_run(CLI::App& app, Context& ctx) {
     struct Options {
         std::string name, experiment;
-        std::vector<std::string> params, tags, inputs, outputs, command, param_files;
+        std::vector<std::string> params, tags, inputs, outputs, command, param_files, metric_files;
         bool no_capture = false;
     };
     auto o = std::make_shared<Options>();
@@ -101,6 +101,8 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("-t,--tag", o->tags, "A tag KEY=VALUE")->allow_extra_args(false);
     cmd->add_option("-d,--dep", o->inputs, "An input path, hashed before the command starts")->allow_extra_args(false);
     cmd->add_option("-o,--out", o->outputs, "An output path, hashed after the command ends")->allow_extra_args(false);
+    cmd->add_option("-m,--metrics", o->metric_files, "A metrics file (JSON, YAML, CSV, TSV) to read when the command ends")
+        ->allow_extra_args(false);
     cmd->add_option("--params", o->param_files, "A YAML parameters file (default: params.yaml at the root)")
         ->allow_extra_args(false);
     cmd->add_flag("--no-capture", o->no_capture, "Do not read 'key: value' metrics from the command's stdout");
@@ -120,6 +122,7 @@ void register_run(CLI::App& app, Context& ctx) {
         opts.experiment = o->experiment;
         opts.capture_stdout = !o->no_capture;
         for (const auto& f : o->param_files) opts.param_files.push_back(ws.relative_path(ctx.cwd, f));
+        for (const auto& f : o->metric_files) opts.metric_files.push_back(ws.relative_path(ctx.cwd, f));
         opts.notice = [](const std::string& message) { std::cerr << "cairn: " << message << "\n"; };
         for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));

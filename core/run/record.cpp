@@ -184,6 +184,71 @@ std::string override_params_yaml(const std::string& text, const std::string& key
     return std::string(out.c_str()) + "\n";
 }
 
+std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where, std::int64_t unix_ms) {
+    std::vector<MetricPoint> out;
+    std::map<std::string, std::int64_t> next;
+    auto add = [&](const std::string& key, double value, std::optional<std::int64_t> step) {
+        std::int64_t& n = next[key];
+        std::int64_t s = step.value_or(n);
+        n = s + 1;
+        out.push_back({key, s, value, unix_ms});
+    };
+    if (util::ends_with(where, ".csv") || util::ends_with(where, ".tsv")) {
+        char sep = util::ends_with(where, ".csv") ? ',' : '\t';
+        auto lines = util::split(text, '\n');
+        if (lines.empty() || util::trim(lines[0]).empty()) return out;
+        std::vector<std::string> header;
+        for (const auto& h : util::split(std::string(util::trim(lines[0])), sep)) header.emplace_back(util::trim(h));
+        for (std::size_t i = 1; i < lines.size(); ++i) {
+            std::string line(util::trim(lines[i]));
+            if (line.empty()) continue;
+            auto cells = util::split(line, sep);
+            if (cells.size() != header.size())
+                fail(ErrorKind::input, "{}:{}: {} fields where the header has {}", where, i + 1, cells.size(), header.size());
+            std::optional<std::int64_t> step;
+            for (std::size_t c = 0; c < cells.size(); ++c)
+                if (header[c] == "step") step = parse_int<std::int64_t>(util::trim(cells[c]));
+            for (std::size_t c = 0; c < cells.size(); ++c) {
+                if (header[c] == "step") continue;
+                if (auto v = parse_double(util::trim(cells[c]))) add(header[c], *v, step);
+            }
+        }
+        return out;
+    }
+    YAML::Node root = workspace::parse_yaml(text, where);
+    std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& prefix) {
+        if (node.IsScalar()) {
+            if (auto v = parse_double(node.as<std::string>()); v && !prefix.empty()) add(prefix, *v, std::nullopt);
+        } else if (node.IsMap()) {
+            for (const auto& kv : node) {
+                std::string key = kv.first.as<std::string>();
+                walk(kv.second, prefix.empty() ? key : prefix + "." + key);
+            }
+        } else if (node.IsSequence()) {
+            for (const auto& item : node) {
+                if (item.IsMap()) {
+                    std::optional<std::int64_t> step;
+                    if (item["step"] && item["step"].IsScalar()) step = parse_int<std::int64_t>(item["step"].as<std::string>());
+                    for (const auto& kv : item) {
+                        std::string key = kv.first.as<std::string>();
+                        if (key == "step" || !kv.second.IsScalar()) continue;
+                        if (auto v = parse_double(kv.second.as<std::string>()))
+                            add(prefix.empty() ? key : prefix + "." + key, *v, step);
+                    }
+                } else {
+                    walk(item, prefix);
+                }
+            }
+        }
+    };
+    try {
+        walk(root, "");
+    } catch (const YAML::Exception& e) {
+        fail(ErrorKind::input, "{}:{}: {}", where, e.mark.line + 1, e.msg);
+    }
+    return out;
+}
+
 std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
     std::vector<std::string> out;
     for (std::string arg : argv) {

@@ -62,6 +62,14 @@ private:
 [[nodiscard]] std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
                                                const std::string& where);
 
+// Reads a metrics file written by the command (`cairn run -m FILE`): `.csv`/`.tsv` with a header
+// row (a `step` column gives the step; every other numeric column is a metric, one point per
+// row), anything else as YAML or JSON: nested mappings flattened with dots, a number is a point,
+// a list of numbers a series (steps 0..n-1), a list of mappings rows (with an optional `step`).
+// Throws Error(input) naming `where` for malformed content.
+[[nodiscard]] std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where,
+                                                        std::int64_t unix_ms);
+
 // Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
 [[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
                                                          const std::vector<Param>& params);

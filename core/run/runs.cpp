@@ -371,6 +371,15 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
+    std::vector<std::string> missing_metric_files;
+    for (const auto& m : options.metric_files) {
+        auto text = fs::read_file_if_exists(ws.absolute(m));
+        if (!text) {
+            missing_metric_files.push_back(m);
+            continue;
+        }
+        for (auto& p : read_metric_file(*text, m, r.end_ms)) r.metrics.push_back(std::move(p));
+    }
     std::vector<std::string> outputs = options.outputs;
     for (auto& a : apply_logged(staging, r))
         if (std::find(outputs.begin(), outputs.end(), a) == outputs.end()) outputs.push_back(std::move(a));
@@ -391,6 +400,9 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     commit_run(ws, r, fs::read_file(staging / "log.txt"));
     std::error_code ec;
     std::filesystem::remove_all(staging, ec);
+    if (!missing_metric_files.empty() && r.status == "finished")
+        fail(ErrorKind::input, "run {} recorded, but its metrics file(s) do not exist: {}", r.id.substr(0, 8),
+             fmt::join(missing_metric_files, ", "));
     if (!missing_outputs.empty() && r.status == "finished")
         fail(ErrorKind::input, "run {} recorded, but its declared output(s) do not exist: {}", r.id.substr(0, 8),
              fmt::join(missing_outputs, ", "));

@@ -26,6 +26,7 @@ struct RunOptions {
     std::vector<std::string> outputs; // workspace-relative, hashed after it ends
     std::vector<std::string> command;
     std::string cwd;                  // workspace-relative working directory
+    std::vector<std::string> metric_files; // workspace-relative; read after the command ends
     bool capture_stdout = true;       // Guild-style `key: value` scalars from stdout become metrics
     // Parameter files (workspace-relative); empty: params.yaml at the root, if there is one.
     std::vector<std::string> param_files;

@@ -485,3 +485,17 @@ TEST_CASE("cairn log param, tag and artifact from inside a run", "[e2e][run]") {
     CHECK(j["outputs"]["model.bin"] == sha256_id_of_file(repo.path("model.bin")));
     CHECK(repo.cairn({"log", "tag", "a", "b"}).code == 2); // outside a run
 }
+
+TEST_CASE("metrics files named with -m are read when the command ends", "[e2e][run]") {
+    Repo repo;
+    repo.ok({"run", "-m", "metrics.json", "-m", "history.csv", "--", "sh", "-c",
+             "echo '{\"eval\": {\"acc\": 0.875}}' > metrics.json; printf 'step,loss\\n1,0.5\\n2,0.25\\n' > history.csv"});
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["metrics"]["eval.acc"]["last"] == 0.875);
+    CHECK(j["metrics"]["loss"]["count"] == 2);
+    CHECK(j["metrics"]["loss"]["step"] == 2);
+    Result missing = repo.cairn({"run", "-m", "nope.json", "--", "true"});
+    CHECK(missing.code == 3);
+    CHECK(contains(missing.err, "nope.json"));
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 2); // recorded all the same
+}

@@ -94,3 +94,32 @@ TEST_CASE("run records round-trip through their files", "[run]") {
     CHECK(run::parse_time(run::format_time(r.start_ms)) == r.start_ms);
     CHECK_THROWS_AS(run::parse_run_yaml("id: [", "run.yaml", back), Error);
 }
+
+TEST_CASE("metric files: JSON, YAML, CSV and TSV", "[run]") {
+    auto json = run::read_metric_file(R"({"loss": 0.5, "eval": {"acc": 0.9, "f1": "0.8"}, "name": "x", "curve": [3, 2, 1]})",
+                                      "m.json", 5);
+    std::map<std::string, std::vector<std::pair<std::int64_t, double>>> series;
+    for (const auto& p : json) series[p.key].push_back({p.step, p.value});
+    CHECK(series["loss"] == std::vector<std::pair<std::int64_t, double>>{{0, 0.5}});
+    CHECK(series["eval.acc"] == std::vector<std::pair<std::int64_t, double>>{{0, 0.9}});
+    CHECK(series["eval.f1"] == std::vector<std::pair<std::int64_t, double>>{{0, 0.8}});
+    CHECK(series["curve"] == std::vector<std::pair<std::int64_t, double>>{{0, 3}, {1, 2}, {2, 1}});
+    CHECK(series.count("name") == 0);
+    CHECK(json[0].unix_ms == 5);
+
+    auto rows = run::read_metric_file("- {step: 10, loss: 1}\n- {step: 20, loss: 0.5}\n", "m.yaml", 0);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[1].step == 20);
+
+    auto csv = run::read_metric_file("step,loss,acc\n1,0.5,0.7\n2,0.25,nan\n", "m.csv", 0);
+    REQUIRE(csv.size() == 4);
+    CHECK(csv[2].key == "loss");
+    CHECK(csv[2].step == 2);
+    CHECK(std::isnan(csv[3].value));
+    auto tsv = run::read_metric_file("loss\tacc\n0.5\t0.7\n0.4\t0.8\n", "m.tsv", 0);
+    REQUIRE(tsv.size() == 4);
+    CHECK(tsv[2].step == 1); // no step column: rows count
+
+    CHECK_THROWS_WITH(run::read_metric_file("a,b\n1\n", "m.csv", 0), Catch::StartsWith("m.csv:2:"));
+    CHECK_THROWS_WITH(run::read_metric_file("{a: [", "m.json", 0), Catch::StartsWith("m.json:"));
+}
