@@ -28,10 +28,6 @@ extern char** environ;
 namespace cairn::run {
 namespace {
 
-const std::vector<std::string> k_default_env_allow = {"PATH",          "PYTHONPATH",           "VIRTUAL_ENV",
-                                                      "CONDA_DEFAULT_ENV", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
-                                                      "LANG",          "TZ"};
-
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -298,7 +294,8 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     for (char** e = environ; *e; ++e) {
         std::string_view entry(*e);
         std::string key(entry.substr(0, entry.find('=')));
-        if (std::find(k_default_env_allow.begin(), k_default_env_allow.end(), key) != k_default_env_allow.end())
+        const auto& allow = ws.config().env_allow;
+        if (std::find(allow.begin(), allow.end(), key) != allow.end())
             r.env[key] = looks_secret(key) ? "<redacted>" : std::string(entry.substr(key.size() + 1));
         else
             r.env_names.push_back(key);

@@ -14,7 +14,11 @@ std::string Config::default_text() {
            "cache:\n"
            "  # How cached data appears in the workspace, in order of preference:\n"
            "  # reflink, hardlink, symlink or copy. Linked files are read-only.\n"
-           "  type: reflink,copy\n";
+           "  type: reflink,copy\n"
+           "run:\n"
+           "  # Environment variables whose values runs record (all others: names only).\n"
+           "  # Values of names containing TOKEN, SECRET, PASSWORD, KEY or CREDENTIAL are never recorded.\n"
+           "  env: [PATH, PYTHONPATH, VIRTUAL_ENV, CONDA_DEFAULT_ENV, CUDA_VISIBLE_DEVICES, OMP_NUM_THREADS, LANG, TZ]\n";
 }
 
 Config Config::parse(const std::string& text, const std::string& display) {
@@ -33,6 +37,13 @@ Config Config::parse(const std::string& text, const std::string& display) {
             if (!cache.IsMap()) fail(ErrorKind::input, "{}: 'cache' must be a mapping", where(display, cache));
             if (YAML::Node type = cache["type"])
                 config.link_types = fs::parse_link_types(type.as<std::string>(), where(display, type));
+        }
+        if (YAML::Node run = root["run"]) {
+            if (!run.IsMap()) fail(ErrorKind::input, "{}: 'run' must be a mapping", where(display, run));
+            if (YAML::Node env = run["env"]) {
+                if (!env.IsSequence()) fail(ErrorKind::input, "{}: 'run.env' must be a list of names", where(display, env));
+                config.env_allow = env.as<std::vector<std::string>>();
+            }
         }
     } catch (const YAML::Exception& e) {
         fail(ErrorKind::input, "{}:{}: {}", display, e.mark.line + 1, e.msg);

@@ -15,6 +15,10 @@ struct Config {
     int version = 1;
     // How cached bytes appear in the workspace, in order of preference.
     std::vector<fs::LinkType> link_types{fs::LinkType::reflink, fs::LinkType::copy};
+    // Environment variables whose values `cairn run` records (others: names only). Values of
+    // names that look like secrets are never recorded, even when listed.
+    std::vector<std::string> env_allow{"PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_DEFAULT_ENV",
+                                       "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "LANG", "TZ"};
 
     // The text `cairn init` writes.
     [[nodiscard]] static std::string default_text();

@@ -499,3 +499,22 @@ TEST_CASE("metrics files named with -m are read when the command ends", "[e2e][r
     CHECK(contains(missing.err, "nope.json"));
     CHECK(repo.ok({"ls", "--json"}).json().size() == 2); // recorded all the same
 }
+
+TEST_CASE("the environment allow-list comes from config.yaml and never records secrets", "[e2e][run]") {
+    Repo repo;
+    repo.write(".cairn/config.yaml", "version: 1\nrun:\n  env: [MY_SETTING, AWS_SECRET_ACCESS_KEY]\n");
+    auto env = repo.env();
+    env["MY_SETTING"] = "fast";
+    env["AWS_SECRET_ACCESS_KEY"] = "hunter2-secret";
+    REQUIRE(run_process({CAIRN_EXE, "run", "--", "true"}, repo.root(), env).code == 0);
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["env"]["MY_SETTING"] == "fast");
+    CHECK(j["env"]["AWS_SECRET_ACCESS_KEY"] == "<redacted>");
+    CHECK_FALSE(j["env"].contains("PATH")); // not in this allow-list: name only
+    std::string ref = "refs/cairn/runs/" + j["id"].get<std::string>();
+    CHECK(repo.git({"grep", "hunter2-secret", ref}).code != 0);
+    repo.write(".cairn/config.yaml", "version: 1\nrun:\n  env: PATH\n");
+    Result bad = repo.cairn({"run", "--", "true"});
+    CHECK(bad.code == 3);
+    CHECK(contains(bad.err, ".cairn/config.yaml:3: 'run.env' must be a list"));
+}
