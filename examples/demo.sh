@@ -40,8 +40,19 @@ run python3 train.py
 run cairn add model
 run cairn status --json
 
+step "track experiments: one run per learning rate, no code changes"
+printf 'metrics.json\n' >> .gitignore
+git add .gitignore model.cairn && git commit -q -m "Track the model; ignore metrics.json"
+for lr in 0.01 0.05 0.2; do
+    run cairn run -n "lr-$lr" -p train.lr=$lr -d data -o model -m metrics.json -- python3 train.py
+done
+run cairn ls
+run cairn ls --filter "metrics.loss < 1 and params.train.lr >= 0.05" --sort metrics.loss
+run cairn diff lr-0.01 lr-0.2
+run cairn show last
+
 step "integrity and housekeeping"
 run cairn fsck
 run cairn gc --dry-run
 echo
-echo "demo finished: data tracked, changed, detected, restored; model versioned."
+echo "demo finished: data tracked, changed, detected, restored; model versioned; three runs recorded, filtered and compared."

@@ -184,9 +184,9 @@ std::string override_params_yaml(const std::string& text, const std::string& key
     return std::string(out.c_str()) + "\n";
 }
 
-std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where, std::int64_t unix_ms) {
+std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where, std::int64_t unix_ms,
+                                          std::map<std::string, std::int64_t> next) {
     std::vector<MetricPoint> out;
-    std::map<std::string, std::int64_t> next;
     auto add = [&](const std::string& key, double value, std::optional<std::int64_t> step) {
         std::int64_t& n = next[key];
         std::int64_t s = step.value_or(n);

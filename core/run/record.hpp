@@ -67,8 +67,11 @@ private:
 // row), anything else as YAML or JSON: nested mappings flattened with dots, a number is a point,
 // a list of numbers a series (steps 0..n-1), a list of mappings rows (with an optional `step`).
 // Throws Error(input) naming `where` for malformed content.
+// Points without a step continue from `next_steps` (key -> next step), so that a file's summary
+// values follow the points the run logged live.
 [[nodiscard]] std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where,
-                                                        std::int64_t unix_ms);
+                                                        std::int64_t unix_ms,
+                                                        std::map<std::string, std::int64_t> next_steps = {});
 
 // Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
 [[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,

@@ -375,7 +375,9 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
             missing_metric_files.push_back(m);
             continue;
         }
-        for (auto& p : read_metric_file(*text, m, r.end_ms)) r.metrics.push_back(std::move(p));
+        std::map<std::string, std::int64_t> next;
+        for (const auto& p : r.metrics) next[p.key] = std::max(next[p.key], p.step + 1);
+        for (auto& p : read_metric_file(*text, m, r.end_ms, next)) r.metrics.push_back(std::move(p));
     }
     std::vector<std::string> outputs = options.outputs;
     for (auto& a : apply_logged(staging, r))
