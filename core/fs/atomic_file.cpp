@@ -61,10 +61,10 @@ void AtomicFile::commit(Durability durability) {
     }
 }
 
-void write_file_atomic(const stdfs::path& target, std::string_view content, mode_t mode) {
+void write_file_atomic(const stdfs::path& target, std::string_view content, mode_t mode, Durability durability) {
     AtomicFile file(target, mode);
     file.write(content);
-    file.commit(Durability::sync);
+    file.commit(durability);
 }
 
 } // namespace cairn::fs

@@ -53,7 +53,8 @@ private:
     bool m_committed = false;
 };
 
-// Replaces `target` with `content` atomically and durably.
-void write_file_atomic(const stdfs::path& target, std::string_view content, mode_t mode = 0644);
+// Replaces `target` with `content` atomically (and durably, unless Durability::deferred).
+void write_file_atomic(const stdfs::path& target, std::string_view content, mode_t mode = 0644,
+                       Durability durability = Durability::sync);
 
 } // namespace cairn::fs

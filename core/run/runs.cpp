@@ -302,27 +302,6 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     }
     std::sort(r.env_names.begin(), r.env_names.end());
 
-    // Staging: everything the run produces lands here first, appended as it arrives.
-    std::filesystem::path staging = ws.store_dir() / "runs" / r.id;
-    // The lock is held until the run is recorded: a staging directory whose lock is free belongs
-    // to a cairn that died (kill -9, power loss) and is recovered as a crashed run by the next
-    // reader. The directory is prepared under a hidden name and renamed into place with its lock
-    // already held and run.yaml written, so a reader never sees it half made.
-    std::filesystem::path preparing = ws.store_dir() / "runs" / ("." + r.id);
-    fs::make_dirs(preparing);
-    fs::FileLock run_lock(preparing / "lock", fs::LockMode::exclusive);
-    r.start_ms = now_ms();
-    r.status = "running";
-    auto stage_record = [&](const std::filesystem::path& dir) {
-        fs::write_file_atomic(dir / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
-        fs::write_file_atomic(dir / "params.yaml", to_params_yaml(r.params));
-        fs::write_file_atomic(dir / "inputs.yaml", to_paths_yaml(r.inputs));
-    };
-    stage_record(preparing);
-    if (::rename(preparing.c_str(), staging.c_str()) != 0) fail_errno("cannot create " + staging.string(), errno);
-    fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-    if (!log.valid()) fail_errno("cannot create the run log", errno);
-
     if (!options.inputs.empty()) {
         auto stored = workspace::add(ws, options.inputs, progress, workspace::Track::store_only);
         for (const auto& p : stored.paths) r.inputs[p.data_path] = p.digest.id();
@@ -335,7 +314,27 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.git_branch = snap.branch;
     r.git_dirty = snap.dirty;
     r.git_snapshot = snap.commit;
-    stage_record(staging);
+
+    // Staging: everything the run produces lands here first, appended as it arrives.
+    std::filesystem::path staging = ws.store_dir() / "runs" / r.id;
+    // The lock is held until the run is recorded: a staging directory whose lock is free belongs
+    // to a cairn that died (kill -9, power loss) and is recovered as a crashed run by the next
+    // reader. The directory is prepared under a hidden name and renamed into place with its lock
+    // already held and run.yaml written, so a reader never sees it half made.
+    std::filesystem::path preparing = ws.store_dir() / "runs" / ("." + r.id);
+    fs::make_dirs(preparing);
+    fs::FileLock run_lock(preparing / "lock", fs::LockMode::exclusive);
+    r.start_ms = now_ms();
+    r.status = "running";
+    // Not fsynced: staging guards against cairn dying, and the run itself is not durable until
+    // its commit exists; an fsync per file here would cost more than the git commit.
+    fs::write_file_atomic(preparing / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()), 0644,
+                          fs::Durability::deferred);
+    fs::write_file_atomic(preparing / "params.yaml", to_params_yaml(r.params), 0644, fs::Durability::deferred);
+    fs::write_file_atomic(preparing / "inputs.yaml", to_paths_yaml(r.inputs), 0644, fs::Durability::deferred);
+    if (::rename(preparing.c_str(), staging.c_str()) != 0) fail_errno("cannot create " + staging.string(), errno);
+    fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!log.valid()) fail_errno("cannot create the run log", errno);
 
     ParamFileOverrides overrides(ws, staging);
     for (const auto& rel : overridden_files) {
