@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Run-tracking benchmark (partial: see docs/performance.md, "Runs").
+#
+#   bench/runs.sh [--runs N] [--dir DIR]
+#
+# Reports: the overhead of `cairn run -- true` against bare `true` and `git commit --allow-empty`
+# in the same repository; points per second through `cairn log metric` in a shell loop and
+# through CAIRN_METRICS_FILE (1,000,000 points); `cairn ls --json` and a filtered, sorted `cairn ls`
+# on N runs (each with 10 params and 5 metrics of 100 points) against `git for-each-ref`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+n_runs=1000
+dir=${BENCH_DIR:-${TMPDIR:-/tmp}/cairn-bench-runs}
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --runs) n_runs=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    *) echo "usage: bench/runs.sh [--runs N] [--dir DIR]" >&2; exit 2 ;;
+    esac
+done
+"$root/scripts/install-deps.sh" >&2
+"$root/scripts/build.sh" >&2
+cairn=$root/build/cli/cairn
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+git init -q && "$cairn" init >/dev/null && git add -A && git commit -q -m init
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+per_call() { # label reps cmd...: prints ms per call
+    local label=$1 reps=$2
+    shift 2
+    local s e
+    s=$(now_ms)
+    for ((i = 0; i < reps; i++)); do "$@" >/dev/null 2>&1; done
+    e=$(now_ms)
+    echo "$(( (e - s) * 1000 / reps ))" # microseconds
+}
+us_true=$(per_call true 200 true)
+us_commit=$(per_call commit 100 git commit -q --allow-empty -m x)
+us_run=$(per_call run 100 "$cairn" run -- true)
+printf 'run overhead: cairn run -- true %.2f ms, git commit --allow-empty %.2f ms (ratio %.2f), true %.3f ms\n' \
+    "$(echo "$us_run/1000" | bc -l)" "$(echo "$us_commit/1000" | bc -l)" "$(echo "$us_run/$us_commit" | bc -l)" \
+    "$(echo "$us_true/1000" | bc -l)"
+
+s=$(now_ms)
+"$cairn" run -n logloop -- sh -c "i=0; while [ \$i -lt 200 ]; do $cairn log metric m \$i; i=\$((i+1)); done" >/dev/null 2>&1
+e=$(now_ms)
+printf 'cairn log metric in a shell loop: %.0f points/s\n' "$(echo "200000/($e-$s)" | bc -l)"
+
+python3 -c "
+import sys
+with open('points.txt','w') as f:
+    for i in range(1000000): f.write(f'loss {i*1e-6} {i}\n')
+"
+s=$(now_ms)
+"$cairn" run -n bulk -- sh -c 'cat points.txt >> "$CAIRN_METRICS_FILE"' >/dev/null 2>&1
+e=$(now_ms)
+printf 'CAIRN_METRICS_FILE: 1,000,000 points recorded in %.2f s (%.0f points/s, whole run)\n' \
+    "$(echo "($e-$s)/1000" | bc -l)" "$(echo "1000000000/($e-$s)" | bc -l)"
+rm -f points.txt
+
+echo "creating $n_runs runs (10 params, 5 metrics x 100 points each) ..." >&2
+make_run() {
+    local i=$1
+    "$cairn" run -n "r$i" -p a=$i -p b=$((i % 7)) -p c=0.$i -p d=x$i -p e=true -p f=1 -p g=2 -p h=3 -p j=4 -p k=$((i % 3)) \
+        -- sh -c 'for s in $(seq 1 100); do echo "acc 0.$(( (s + '"$i"') % 100 )) $s"; echo "loss 1.$s $s"; echo "m3 $s $s"; echo "m4 $s $s"; echo "m5 $s $s"; done >> "$CAIRN_METRICS_FILE"' \
+        >/dev/null 2>&1
+}
+export -f make_run
+export cairn
+seq 1 "$n_runs" | xargs -P 2 -I{} bash -c 'make_run {}'
+time_ms() { local s e; s=$(now_ms); "$@" >/dev/null 2>&1; e=$(now_ms); echo $((e - s)); }
+ref_ms=$(time_ms git for-each-ref refs/cairn/runs)
+ls_ms=$(time_ms "$cairn" ls --json)
+filter_ms=$(time_ms "$cairn" ls --filter 'metrics.acc > 0.5' --sort -metrics.acc -n 20)
+total=$(git for-each-ref refs/cairn/runs | wc -l)
+printf 'on %d runs: git for-each-ref %d ms; cairn ls --json %d ms (%.1fx); cairn ls --filter ... --sort ... -n 20 %d ms (%.1fx)\n' \
+    "$total" "$ref_ms" "$ls_ms" "$(echo "$ls_ms/($ref_ms+0.001)" | bc -l)" "$filter_ms" "$(echo "$filter_ms/($ref_ms+0.001)" | bc -l)"
