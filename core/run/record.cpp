@@ -263,6 +263,7 @@ std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
 }
 
 std::map<std::string, MetricSummary> RunRecord::metric_summary() const {
+    if (summary && metrics.empty()) return *summary;
     std::map<std::string, MetricSummary> out;
     for (const auto& p : metrics) {
         auto [it, fresh] = out.try_emplace(p.key);

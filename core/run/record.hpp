@@ -106,7 +106,10 @@ struct RunRecord {
     std::vector<MetricPoint> metrics;
     std::map<std::string, std::string> inputs, outputs; // path -> object id
     std::string commit;                       // the run's commit (when read from a ref)
+    // Set when the record comes from the run index: the summary of a series not loaded.
+    std::optional<std::map<std::string, MetricSummary>> summary;
 
+    // Per metric: last, min, max, count, step (from `summary` when the series is not loaded).
     [[nodiscard]] std::map<std::string, MetricSummary> metric_summary() const;
 };
 

@@ -19,6 +19,7 @@
 #include "core/fs/walk.hpp"
 #include "core/hash/hash.hpp"
 #include "core/process/process.hpp"
+#include "core/run/index.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"
@@ -478,16 +479,44 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
 
 std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped) {
     recover_crashed(ws);
-    std::vector<RunRecord> out;
+    std::filesystem::path index_dir = ws.store_dir() / "index";
+    std::map<std::string, IndexEntry> cached;
+    if (auto text = fs::read_file_if_exists(index_dir / "runs"))
+        if (auto parsed = parse_index(*text)) cached = std::move(*parsed);
+
+    std::map<std::string, IndexEntry> fresh;
+    bool changed = false;
     for (const auto& ref : ws.repo().list_refs(std::string(k_ref_prefix))) {
         std::string id = ref.name.substr(k_ref_prefix.size());
+        // An entry is used only if it was built from the commit the ref points to now.
+        if (auto it = cached.find(id); it != cached.end() && it->second.commit == ref.target && !ref.target.empty()) {
+            fresh.emplace(id, std::move(it->second));
+            continue;
+        }
         try {
             if (!is_run_id(id) || ref.target.empty()) fail(ErrorKind::input, "{}: not a cairn run", ref.name);
-            out.push_back(load(ws, id, ref.target));
+            RunRecord r = load(ws, id, ref.target);
+            r.summary = r.metric_summary();
+            r.metrics.clear();
+            fresh.emplace(id, IndexEntry{ref.target, std::move(r)});
+            changed = true;
         } catch (const Error& e) {
             if (skipped) skipped->push_back(e.what());
         }
     }
+    if (changed || fresh.size() != cached.size()) {
+        // The index is a cache: if another process is writing it, skip; the next reader will.
+        try {
+            fs::make_dirs(index_dir);
+            fs::FileLock lock(index_dir / "lock", fs::LockMode::exclusive, std::chrono::milliseconds(0));
+            fs::write_file_atomic(index_dir / "runs", serialize_index(fresh), 0644, fs::Durability::deferred);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::busy && e.kind() != ErrorKind::io) throw;
+        }
+    }
+    std::vector<RunRecord> out;
+    out.reserve(fresh.size());
+    for (auto& [id, e] : fresh) out.push_back(std::move(e.record));
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
         return a.start_ms != b.start_ms ? a.start_ms > b.start_ms : a.id > b.id;
     });
@@ -507,7 +536,7 @@ RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
         }
         if (n >= runs.size())
             fail(ErrorKind::input, "'{}': there {} only {} run(s)", name, runs.size() == 1 ? "is" : "are", runs.size());
-        return runs[n];
+        return load(ws, runs[n].id, runs[n].commit);
     }
     std::vector<const RunRecord*> matches;
     for (const auto& r : runs)
@@ -515,7 +544,7 @@ RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
     if (matches.empty() && name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos)
         for (const auto& r : runs)
             if (util::starts_with(r.id, name)) matches.push_back(&r);
-    if (matches.size() == 1) return *matches.front();
+    if (matches.size() == 1) return load(ws, matches.front()->id, matches.front()->commit);
     if (matches.empty()) fail(ErrorKind::input, "no run named '{}' (a run is named by an id prefix of 4+ hex digits, its name, last or last~N)", name);
     std::string list;
     for (std::size_t i = 0; i < matches.size() && i < 10; ++i)

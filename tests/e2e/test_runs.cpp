@@ -518,3 +518,30 @@ TEST_CASE("the environment allow-list comes from config.yaml and never records s
     CHECK(bad.code == 3);
     CHECK(contains(bad.err, ".cairn/config.yaml:3: 'run.env' must be a list"));
 }
+
+TEST_CASE("the run index is derived: same listing without it, follows ref changes, survives corruption", "[e2e][run][index]") {
+    Repo repo;
+    for (int i = 0; i < 3; ++i)
+        repo.ok({"run", "-n", "r" + std::to_string(i), "-p", "i=" + std::to_string(i), "--", "sh", "-c",
+                 "echo 'acc: 0." + std::to_string(i + 1) + "'"});
+    std::string with_fresh_index = repo.ok({"ls", "--json"}).out;
+    REQUIRE(repo.exists(".cairn/index/runs"));
+    CHECK(repo.ok({"ls", "--json"}).out == with_fresh_index); // served from the index
+    stdfs::remove(repo.path(".cairn/index/runs"));
+    CHECK(repo.ok({"ls", "--json"}).out == with_fresh_index); // rebuilt from the refs alone
+
+    repo.ok({"tag", "r1", "best=yes"}); // moves r1's ref to a new commit
+    auto tagged = repo.ok({"ls", "--filter", "tags.best = 'yes'", "--json"}).json();
+    REQUIRE(tagged.size() == 1);
+    CHECK(tagged[0]["name"] == "r1");
+
+    // A ref moved by plain git (another machine's push, say) is noticed too.
+    std::string r2 = repo.ok({"show", "r2", "--json"}).json()["id"];
+    repo.git({"update-ref", "-d", "refs/cairn/runs/" + r2});
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 2);
+
+    repo.write(".cairn/index/runs", "cairn-run-index 1\nR\tgarbage\n");
+    auto after = repo.ok({"ls", "--json"}).json();
+    CHECK(after.size() == 2);
+    CHECK(after[0]["metrics"]["acc"]["last"].is_number());
+}

@@ -123,3 +123,42 @@ TEST_CASE("metric files: JSON, YAML, CSV and TSV", "[run]") {
     CHECK_THROWS_WITH(run::read_metric_file("a,b\n1\n", "m.csv", 0), Catch::StartsWith("m.csv:2:"));
     CHECK_THROWS_WITH(run::read_metric_file("{a: [", "m.json", 0), Catch::StartsWith("m.json:"));
 }
+
+#include "core/run/index.hpp"
+
+TEST_CASE("run index entries round-trip, escapes included; damage is detected", "[run][index]") {
+    run::RunRecord r;
+    r.id = std::string(32, 'b');
+    r.name = "tab\there\nnewline \\ backslash";
+    r.command = {"sh", "-c", "echo 'a\tb'"};
+    r.status = "failed";
+    r.exit_code = 3;
+    r.start_ms = 10;
+    r.end_ms = 20;
+    r.git_dirty = true;
+    r.params = {run::parse_param("lr", "0.1"), run::parse_param("s", "x\ty")};
+    r.tags = {{"k", "v"}};
+    r.outputs = {{"out dir/f", "sha256:00"}};
+    r.env_names = {"HOME"};
+    r.metrics = {{"loss", 0, 2, 0}, {"loss", 5, std::nan(""), 0}};
+    std::map<std::string, run::IndexEntry> entries;
+    entries[r.id] = {"c0ffee", r};
+    auto back = run::parse_index(run::serialize_index(entries));
+    REQUIRE(back);
+    const auto& b = back->at(r.id).record;
+    CHECK(back->at(r.id).commit == "c0ffee");
+    CHECK(b.name == r.name);
+    CHECK(b.command == r.command);
+    CHECK(b.exit_code == 3);
+    CHECK(b.git_dirty);
+    CHECK(b.params[1].text == "x\ty");
+    CHECK(b.outputs == r.outputs);
+    auto s = b.metric_summary();
+    CHECK(s.at("loss").count == 2);
+    CHECK(s.at("loss").step == 5);
+    CHECK(std::isnan(s.at("loss").last));
+    CHECK(s.at("loss").max == 2);
+    CHECK_FALSE(run::parse_index("cairn-run-index 2\n"));
+    CHECK_FALSE(run::parse_index("cairn-run-index 1\na\tname\tx\n")); // attribute before any run
+    CHECK_FALSE(run::parse_index("cairn-run-index 1\nR\tid\tc\nz\tq\n"));
+}
