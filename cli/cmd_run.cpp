@@ -41,6 +41,7 @@ nlohmann::json number_json(double v) {
     return run::format_value(v);
 }
 
+// One run as `ls --json` prints it (`show --json` adds the environment: run_json_full).
 nlohmann::json run_json(const run::RunRecord& r) {
     nlohmann::json params = nlohmann::json::object();
     for (const auto& p : r.params) params[p.key] = param_json(p);
@@ -64,11 +65,17 @@ nlohmann::json run_json(const run::RunRecord& r) {
             {"tags", r.tags},
             {"inputs", r.inputs},
             {"outputs", r.outputs},
-            {"env", r.env},
             {"host", r.host},
             {"user", r.user},
             {"executable", {{"path", r.executable}, {"sha256", r.executable_hash}}},
             {"cairn_version", r.cairn_version}};
+}
+
+nlohmann::json run_json_full(const run::RunRecord& r) {
+    nlohmann::json j = run_json(r);
+    j["env"] = r.env;
+    j["env_names"] = r.env_names;
+    return j;
 }
 
 std::string relative_time(std::int64_t ms) {
@@ -320,7 +327,7 @@ void register_show(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         auto r = run::resolve(ws, o->run);
         if (o->json) {
-            print_json(run_json(r));
+            print_json(run_json_full(r));
             return;
         }
         std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + r.name + ")") << "\n";

@@ -83,8 +83,6 @@ std::string serialize_index(const std::map<std::string, IndexEntry>& entries) {
         for (const auto& [k, v] : r.tags) fmt::format_to(it, "t\t{}\t{}\n", escape(k), escape(v));
         for (const auto& [k, v] : r.inputs) fmt::format_to(it, "i\t{}\t{}\n", escape(k), v);
         for (const auto& [k, v] : r.outputs) fmt::format_to(it, "o\t{}\t{}\n", escape(k), v);
-        for (const auto& [k, v] : r.env) fmt::format_to(it, "e\t{}\t{}\n", escape(k), escape(v));
-        for (const auto& k : r.env_names) fmt::format_to(it, "n\t{}\n", escape(k));
         for (const auto& [k, s] : r.metric_summary())
             fmt::format_to(it, "m\t{}\t{}\t{}\t{}\t{}\t{}\n", escape(k), format_value(s.last), format_value(s.min),
                            format_value(s.max), s.count, s.step);

@@ -1,6 +1,6 @@
 #pragma once
-// The run index: a derived cache of every run's record (without log and metric series, with
-// metric summaries) at `.cairn/index/runs`, so that `cairn ls` reads one file instead of every
+// The run index: a derived cache of every run's record (without log, environment and metric
+// series; with metric summaries) at `.cairn/index/runs`, so that `cairn ls` reads one file instead of every
 // run's commit. Each entry names the ref and the commit it was built from; an entry whose ref
 // now points elsewhere (or no longer exists) is ignored and rebuilt from git, so the index can be
 // deleted at any time and is safe under concurrent writers. Format: docs/format.md ("Run index").
