@@ -369,12 +369,18 @@ std::vector<Repository::RefTarget> Repository::list_refs(const std::string& pref
         RefHandle guard(ref);
         RefTarget t;
         t.name = git_reference_name(ref);
-        git_object* peeled = nullptr;
-        if (git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT) == 0) {
-            t.target = oid_hex(*git_object_id(peeled));
-            git_object_free(peeled);
+        // The target id only, without reading the object (peeling would inflate every commit);
+        // callers find out when they read it whether it is a commit.
+        if (const git_oid* oid = git_reference_target(ref)) {
+            t.target = oid_hex(*oid);
         } else {
-            git_error_clear();
+            git_reference* resolved = nullptr;
+            if (git_reference_resolve(&resolved, ref) == 0) {
+                t.target = oid_hex(*git_reference_target(resolved));
+                git_reference_free(resolved);
+            } else {
+                git_error_clear();
+            }
         }
         out.push_back(std::move(t));
     }

@@ -81,7 +81,7 @@ public:
 
     struct RefTarget {
         std::string name;
-        std::string target; // commit id, "" when the ref does not point at a commit
+        std::string target; // the object id it points to ("" when it cannot be resolved)
     };
     // Every ref whose name starts with `prefix`, sorted by name.
     [[nodiscard]] std::vector<RefTarget> list_refs(const std::string& prefix) const;
