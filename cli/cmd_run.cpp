@@ -223,14 +223,17 @@ void register_log(CLI::App& app, Context& ctx) {
 
 void register_ls(CLI::App& app, Context& ctx) {
     struct Options {
-        bool json = false;
+        bool json = false, csv = false;
         std::size_t limit = 0;
-        std::string filter;
-        std::vector<std::string> sort;
+        std::string filter, columns;
+        std::vector<std::string> sort, runs;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("ls", "List recorded runs, newest first");
-    cmd->add_flag("--json", o->json, "Print every run as JSON");
+    cmd->add_option("runs", o->runs, "Only these runs (id prefix, name, last, last~N)");
+    auto* json = cmd->add_flag("--json", o->json, "Print every run as JSON");
+    cmd->add_flag("--csv", o->csv, "Print the table as CSV")->excludes(json);
+    cmd->add_option("--columns", o->columns, "Comma-separated fields to show instead of the params and metrics that differ");
     cmd->add_option("-n,--limit", o->limit, "Show at most N runs");
     cmd->add_option("--filter", o->filter, "Only runs matching EXPR, e.g. \"metrics.acc > 0.9 and params.model = 'resnet'\"");
     cmd->add_option("--sort", o->sort, "Sort by KEY (metrics.acc, params.lr, start, ...); -KEY for descending")
@@ -248,8 +251,17 @@ void register_ls(CLI::App& app, Context& ctx) {
         if (!o->filter.empty()) filter = query::Filter::parse(o->filter);
         std::vector<query::SortKey> keys;
         for (const auto& k : o->sort) keys.push_back(query::parse_sort_key(k));
+        std::vector<query::FieldRef> chosen;
+        if (!o->columns.empty())
+            for (const auto& c : util::split(o->columns, ',')) chosen.push_back(query::parse_field(std::string(util::trim(c))));
         auto runs = run::list_runs(ws, &skipped);
         for (const auto& s : skipped) print_warning("skipping " + s);
+        if (!o->runs.empty()) {
+            std::set<std::string> wanted;
+            for (const auto& name : o->runs) wanted.insert(run::resolve(ws, name).id);
+            runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !wanted.count(r.id); }),
+                       runs.end());
+        }
         if (filter)
             runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !filter->matches(r); }),
                        runs.end());
@@ -261,45 +273,56 @@ void register_ls(CLI::App& app, Context& ctx) {
             print_json(arr);
             return;
         }
-        if (runs.empty()) {
+        if (runs.empty() && !o->csv) {
             std::cout << "No runs recorded yet (use 'cairn run -- <command>').\n";
             return;
         }
-        // Columns for the params and last metric values that differ between the listed runs.
-        // A run without the key counts as one more distinct value ("-").
-        std::map<std::string, std::set<std::string>> param_values, metric_values;
-        std::map<std::string, std::size_t> param_count, metric_count;
-        for (const auto& r : runs) {
-            for (const auto& p : r.params) param_values[p.key].insert(p.text), ++param_count[p.key];
-            for (const auto& [k, s] : r.metric_summary()) metric_values[k].insert(number_text(s.last)), ++metric_count[k];
+        if (chosen.empty()) {
+            // Columns for the params and last metric values that differ between the listed runs.
+            // A run without the key counts as one more distinct value ("-").
+            std::map<std::string, std::set<std::string>> param_values, metric_values;
+            std::map<std::string, std::size_t> param_count, metric_count;
+            for (const auto& r : runs) {
+                for (const auto& p : r.params) param_values[p.key].insert(p.text), ++param_count[p.key];
+                for (const auto& [k, s] : r.metric_summary()) metric_values[k].insert(number_text(s.last)), ++metric_count[k];
+            }
+            for (auto& [k, v] : param_values)
+                if (param_count[k] < runs.size() || v.size() > 1 || runs.size() == 1) chosen.push_back({"params", k, ""});
+            for (auto& [k, v] : metric_values)
+                if (metric_count[k] < runs.size() || v.size() > 1 || runs.size() == 1) chosen.push_back({"metrics", k, ""});
         }
-        for (auto& [k, v] : param_values)
-            if (param_count[k] < runs.size()) v.insert("-");
-        for (auto& [k, v] : metric_values)
-            if (metric_count[k] < runs.size()) v.insert("-");
-        std::vector<std::string> pcols, mcols;
-        for (const auto& [k, v] : param_values)
-            if (v.size() > 1 || runs.size() == 1) pcols.push_back(k);
-        for (const auto& [k, v] : metric_values)
-            if (v.size() > 1 || runs.size() == 1) mcols.push_back(k);
+        auto cell = [&](const run::RunRecord& r, const query::FieldRef& f) -> std::string {
+            query::Value v = f.eval(r);
+            if (std::holds_alternative<double>(v)) return o->csv ? run::format_value(std::get<double>(v)) : number_text(std::get<double>(v));
+            if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+            if (std::holds_alternative<bool>(v)) return std::get<bool>(v) ? "true" : "false";
+            return o->csv ? "" : "-";
+        };
         std::vector<std::vector<std::string>> rows;
         std::vector<std::string> header = {"id", "name", "status", "start", "duration"};
-        for (const auto& k : pcols) header.push_back(k);
-        for (const auto& k : mcols) header.push_back(k);
+        for (const auto& f : chosen) header.push_back(f.scope == "attributes" ? f.name : f.aggregate.empty() ? f.name : f.text());
         rows.push_back(header);
         for (const auto& r : runs) {
-            std::vector<std::string> row = {r.id.substr(0, 8), r.name.empty() ? "-" : r.name, r.status,
-                                            relative_time(r.start_ms),
-                                            fmt::format("{:.1f}s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0)};
-            for (const auto& k : pcols) {
-                std::string v = "-";
-                for (const auto& p : r.params)
-                    if (p.key == k) v = p.type == "float" ? number_text(std::stod(p.text)) : p.text;
-                row.push_back(v);
-            }
-            auto summary = r.metric_summary();
-            for (const auto& k : mcols) row.push_back(summary.count(k) ? number_text(summary.at(k).last) : "-");
+            std::vector<std::string> row = {o->csv ? r.id : r.id.substr(0, 8), r.name.empty() && !o->csv ? "-" : r.name, r.status,
+                                            o->csv ? run::format_time(r.start_ms) : relative_time(r.start_ms),
+                                            o->csv ? run::format_value(static_cast<double>(r.end_ms - r.start_ms) / 1000.0)
+                                                   : fmt::format("{:.1f}s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0)};
+            for (const auto& f : chosen) row.push_back(cell(r, f));
             rows.push_back(row);
+        }
+        if (o->csv) {
+            auto quote = [](const std::string& v) {
+                if (v.find_first_of(",\"\n") == std::string::npos) return v;
+                std::string out = "\"";
+                for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+                return out + "\"";
+            };
+            for (const auto& row : rows) {
+                std::string line;
+                for (std::size_t i = 0; i < row.size(); ++i) line += (i ? "," : "") + quote(row[i]);
+                std::cout << line << "\n";
+            }
+            return;
         }
         std::vector<std::size_t> width(header.size(), 0);
         for (const auto& row : rows)

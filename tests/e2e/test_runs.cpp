@@ -545,3 +545,28 @@ TEST_CASE("the run index is derived: same listing without it, follows ref change
     CHECK(after.size() == 2);
     CHECK(after[0]["metrics"]["acc"]["last"].is_number());
 }
+
+TEST_CASE("ls: runs named on the command line, --columns and --csv", "[e2e][run]") {
+    Repo repo;
+    repo.ok({"run", "-n", "x", "-p", "lr=0.1", "-p", "same=1", "--", "sh", "-c", "echo 'acc: 0.5'; echo 'acc: 0.25'"});
+    repo.ok({"run", "-n", "y", "-p", "lr=0.2", "-p", "same=1", "--", "sh", "-c", "echo 'acc: 0.75'"});
+    repo.ok({"run", "-n", "z", "--", "true"});
+    Result table = repo.ok({"ls", "x", "y"});
+    CHECK(contains(table.out, "lr"));
+    CHECK_FALSE(contains(table.out, "same")); // equal in every listed run: no column
+    CHECK_FALSE(contains(table.out, " z "));
+    Result csv = repo.ok({"ls", "x", "y", "--columns", "params.lr, max(metrics.acc), tags.none", "--csv"});
+    auto lines = std::vector<std::string>{};
+    std::string line;
+    for (char c : csv.out) {
+        if (c == '\n') lines.push_back(line), line.clear();
+        else line += c;
+    }
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0] == "id,name,status,start,duration,lr,max(metrics.acc),none");
+    CHECK(contains(lines[1], ",y,finished,"));
+    CHECK(lines[1].substr(lines[1].size() - 10) == ",0.2,0.75,");
+    CHECK(lines[2].substr(lines[2].size() - 9) == ",0.1,0.5,");
+    CHECK(repo.cairn({"ls", "--columns", "bogus"}).code == 2);
+    CHECK(repo.cairn({"ls", "nope"}).code == 3);
+}
