@@ -141,6 +141,7 @@ void register_run(CLI::App& app, Context& ctx) {
         opts.cwd = rel == "." ? "" : rel.string();
         StderrProgress progress;
         auto result = run::execute(ws, opts, progress);
+        for (const auto& w : result.warnings) print_warning(w);
         std::cerr << fmt::format("cairn: run {} {} (exit {}, {:.1f}s)\n", result.record.id.substr(0, 8),
                                  result.record.status, result.exit_code,
                                  static_cast<double>(result.record.end_ms - result.record.start_ms) / 1000.0);

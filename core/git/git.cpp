@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sys/stat.h>
 #include <unordered_set>
 #include <vector>
 
@@ -284,7 +285,8 @@ void Repository::create_ref(const std::string& name, const std::string& commit, 
     git_reference_free(ref);
 }
 
-Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index, const std::string& message) const {
+Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index, const std::string& message,
+                                                  std::uint64_t max_untracked) const {
     Snapshot snap;
     git_reference* head = nullptr;
     git_commit* head_commit = nullptr;
@@ -346,7 +348,25 @@ Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index,
     char star[] = "*";
     char* patterns[] = {star};
     git_strarray all = {patterns, 1};
-    check(git_index_add_all(bound, &all, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr), "cannot snapshot the work tree");
+    struct SkipLarge {
+        git_index* index;
+        std::string workdir;
+        std::uint64_t limit;
+        std::vector<std::string>* left_out;
+    } skip{bound, workdir().string() + "/", max_untracked, &snap.left_out};
+    // Called for every path add_all would add: a large file that is not tracked yet stays out.
+    auto on_path = [](const char* path, const char*, void* payload) -> int {
+        auto* s = static_cast<SkipLarge*>(payload);
+        if (git_index_get_bypath(s->index, path, 0) != nullptr) return 0;
+        struct stat st {};
+        if (::lstat((s->workdir + path).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            static_cast<std::uint64_t>(st.st_size) > s->limit) {
+            s->left_out->push_back(path);
+            return 1;
+        }
+        return 0;
+    };
+    check(git_index_add_all(bound, &all, GIT_INDEX_ADD_DEFAULT, on_path, &skip), "cannot snapshot the work tree");
     check(git_index_update_all(bound, &all, nullptr, nullptr), "cannot snapshot the work tree");
     git_oid tree_oid;
     check(git_index_write_tree_to(&tree_oid, bound, m_repo), "cannot write the snapshot tree");

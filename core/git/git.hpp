@@ -2,6 +2,7 @@
 // The one seam to libgit2: RAII handles and throwing wrappers. Nothing outside core/git includes
 // <git2.h>.
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -73,11 +74,14 @@ public:
         std::string base;        // HEAD's commit ("" on an unborn branch)
         std::string branch;      // short branch name ("" when detached)
         bool dirty = false;
+        std::vector<std::string> left_out; // untracked files over the size limit, not in the commit
     };
     // The code as it is now, without touching the index, the work tree or any ref: HEAD when
     // clean; otherwise a commit (parent HEAD) of tracked files plus untracked, non-ignored ones,
     // built in a temporary index at `temp_index`.
-    [[nodiscard]] Snapshot snapshot_workdir(const stdfs::path& temp_index, const std::string& message) const;
+    // Untracked files larger than `max_untracked` bytes are left out and listed in left_out.
+    [[nodiscard]] Snapshot snapshot_workdir(const stdfs::path& temp_index, const std::string& message,
+                                            std::uint64_t max_untracked = UINT64_MAX) const;
 
     struct RefTarget {
         std::string name;

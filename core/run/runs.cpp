@@ -98,6 +98,7 @@ void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& log_t
     auto& repo = ws.repo();
     std::vector<std::pair<std::string, std::string>> blobs = {
         {"inputs.yaml", repo.write_blob(to_paths_yaml(r.inputs))},
+        {"large_files.yaml", repo.write_blob(to_paths_yaml(r.large_files))},
         {"log.txt", repo.write_blob(log_text)},
         {"metrics.tsv", repo.write_blob(to_metrics_tsv(r.metrics))},
         {"outputs.yaml", repo.write_blob(to_paths_yaml(r.outputs))},
@@ -310,7 +311,17 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
 
     // The code as the command sees it: taken before it runs, so its own outputs are not in it.
     auto snap = ws.repo().snapshot_workdir(ws.store_dir() / "tmp" / (r.id + ".index"),
-                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)));
+                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
+                                           k_snapshot_file_limit);
+    std::vector<std::string> warnings;
+    if (!snap.left_out.empty()) {
+        auto stored = workspace::add(ws, snap.left_out, progress, workspace::Track::store_only);
+        for (const auto& p : stored.paths) r.large_files[p.data_path] = p.digest.id();
+        warnings.push_back(fmt::format("{} untracked file(s) over {} kept out of the code snapshot and stored in the "
+                                       "cache instead: {} (track them with 'cairn add' or ignore them)",
+                                       snap.left_out.size(), util::human_size(k_snapshot_file_limit),
+                                       fmt::join(snap.left_out, ", ")));
+    }
     r.git_base = snap.base;
     r.git_branch = snap.branch;
     r.git_dirty = snap.dirty;
@@ -405,7 +416,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     if (!missing_outputs.empty() && r.status == "finished")
         fail(ErrorKind::input, "run {} recorded, but its declared output(s) do not exist: {}", r.id.substr(0, 8),
              fmt::join(missing_outputs, ", "));
-    return {r, outcome.exit_code};
+    return {r, outcome.exit_code, warnings};
 }
 
 namespace {
@@ -422,6 +433,8 @@ RunRecord load(workspace::Workspace& ws, const std::string& id, const std::strin
     if (auto t = repo.read_blob(commit, "metrics.tsv")) parse_metrics_tsv(*t, where + ":metrics.tsv", r);
     if (auto t = repo.read_blob(commit, "inputs.yaml")) parse_paths_yaml(*t, where + ":inputs.yaml", r.inputs);
     if (auto t = repo.read_blob(commit, "outputs.yaml")) parse_paths_yaml(*t, where + ":outputs.yaml", r.outputs);
+    if (auto t = repo.read_blob(commit, "large_files.yaml"))
+        parse_paths_yaml(*t, where + ":large_files.yaml", r.large_files);
     r.commit = commit;
     return r;
 }

@@ -37,7 +37,11 @@ struct RunOptions {
 struct RunResult {
     RunRecord record;
     int exit_code = 0; // the command's, or 128 + signal
+    std::vector<std::string> warnings;
 };
+
+// Untracked files larger than this go to the cache instead of the code snapshot.
+inline constexpr std::uint64_t k_snapshot_file_limit = 10ull << 20;
 
 // Runs the command and records it as a commit on refs/cairn/runs/<id>, whatever the outcome.
 // While it runs, .cairn/runs/<id>/ holds run.yaml (status running), metrics.tsv and log.txt.

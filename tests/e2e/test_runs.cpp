@@ -570,3 +570,24 @@ TEST_CASE("ls: runs named on the command line, --columns and --csv", "[e2e][run]
     CHECK(repo.cairn({"ls", "--columns", "bogus"}).code == 2);
     CHECK(repo.cairn({"ls", "nope"}).code == 3);
 }
+
+TEST_CASE("untracked files over 10 MiB go to the cache instead of the code snapshot, with a warning", "[e2e][run]") {
+    Repo repo;
+    repo.write("small.txt", "code\n");
+    repo.write("big.bin", std::string((10u << 20) + 1, 'x'));
+    Result r = repo.cairn({"run", "--", "true"});
+    REQUIRE(r.code == 0);
+    CHECK(contains(r.err, "cairn: warning: 1 untracked file(s) over 10.0 MiB"));
+    CHECK(contains(r.err, "big.bin"));
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    std::string snapshot = j["git"]["snapshot"];
+    CHECK(repo.git({"show", snapshot + ":small.txt"}).code == 0);
+    CHECK(repo.git({"show", snapshot + ":big.bin"}).code != 0);
+    std::string ref = "refs/cairn/runs/" + j["id"].get<std::string>();
+    std::string large = repo.git({"show", ref + ":large_files.yaml"}).out;
+    std::string id = sha256_id_of_file(repo.path("big.bin"));
+    CHECK(contains(large, "big.bin: " + id));
+    CHECK(repo.exists(Repo::object_rel(id)));
+    repo.ok({"gc"});
+    CHECK(repo.exists(Repo::object_rel(id))); // referenced by the run
+}
