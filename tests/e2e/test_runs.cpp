@@ -591,3 +591,20 @@ TEST_CASE("untracked files over 10 MiB go to the cache instead of the code snaps
     repo.ok({"gc"});
     CHECK(repo.exists(Repo::object_rel(id))); // referenced by the run
 }
+
+TEST_CASE("SIGINT sent to cairn run reaches the command; exit 130, status interrupted", "[e2e][run]") {
+    Repo repo;
+    auto child = repo.spawn({"run", "-n", "ctrl-c", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
+    bool ready = false;
+    for (int i = 0; i < 1000 && !ready; ++i) {
+        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+            if (stdfs::exists(e.path() / "ready")) ready = true;
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(ready);
+    child->signal(SIGINT);
+    CHECK(child->wait() == 130);
+    auto j = repo.ok({"show", "ctrl-c", "--json"}).json();
+    CHECK(j["status"] == "interrupted");
+    CHECK(j["exit_code"] == 130);
+}
