@@ -231,6 +231,21 @@ void Repository::visit_reachable_blobs(
     }
 }
 
+namespace {
+
+// The tree of a commit, owned.
+TreeHandle commit_tree(git_repository* repo, const std::string& commit) {
+    git_oid oid = parse_oid(commit);
+    git_commit* c = nullptr;
+    check(git_commit_lookup(&c, repo, &oid), "cannot read commit " + commit);
+    CommitHandle guard(c);
+    git_tree* tree = nullptr;
+    check(git_commit_tree(&tree, c), "cannot read the tree of " + commit);
+    return TreeHandle(tree);
+}
+
+} // namespace
+
 std::string Repository::write_blob(std::string_view content) const {
     git_oid oid;
     check(git_blob_create_from_buffer(&oid, m_repo, content.data(), content.size()), "cannot write a blob");
@@ -410,15 +425,9 @@ std::vector<Repository::RefTarget> Repository::list_refs(const std::string& pref
 }
 
 std::optional<std::string> Repository::read_blob(const std::string& commit, const std::string& path) const {
-    git_oid oid = parse_oid(commit);
-    git_commit* c = nullptr;
-    check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + commit);
-    CommitHandle commit_guard(c);
-    git_tree* tree = nullptr;
-    check(git_commit_tree(&tree, c), "cannot read the tree of " + commit);
-    TreeHandle tree_guard(tree);
+    TreeHandle tree = commit_tree(m_repo, commit);
     git_tree_entry* entry = nullptr;
-    if (git_tree_entry_bypath(&entry, tree, path.c_str()) < 0) {
+    if (git_tree_entry_bypath(&entry, tree.get(), path.c_str()) < 0) {
         git_error_clear();
         return std::nullopt;
     }
@@ -431,16 +440,10 @@ std::optional<std::string> Repository::read_blob(const std::string& commit, cons
 }
 
 std::vector<std::pair<std::string, std::string>> Repository::top_blobs(const std::string& commit) const {
-    git_oid oid = parse_oid(commit);
-    git_commit* c = nullptr;
-    check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + commit);
-    CommitHandle commit_guard(c);
-    git_tree* tree = nullptr;
-    check(git_commit_tree(&tree, c), "cannot read the tree of " + commit);
-    TreeHandle tree_guard(tree);
+    TreeHandle tree = commit_tree(m_repo, commit);
     std::vector<std::pair<std::string, std::string>> out;
-    for (std::size_t i = 0; i < git_tree_entrycount(tree); ++i) {
-        const git_tree_entry* e = git_tree_entry_byindex(tree, i);
+    for (std::size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+        const git_tree_entry* e = git_tree_entry_byindex(tree.get(), i);
         if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) out.emplace_back(git_tree_entry_name(e), oid_hex(*git_tree_entry_id(e)));
     }
     return out;
@@ -472,16 +475,7 @@ void Repository::update_ref(const std::string& name, const std::string& new_comm
 
 std::vector<Repository::FileChange> Repository::diff_commits(const std::string& a, const std::string& b,
                                                              std::string* patch) const {
-    auto tree_of = [&](const std::string& commit) {
-        git_oid oid = parse_oid(commit);
-        git_commit* c = nullptr;
-        check(git_commit_lookup(&c, m_repo, &oid), "cannot read commit " + commit);
-        CommitHandle guard(c);
-        git_tree* tree = nullptr;
-        check(git_commit_tree(&tree, c), "cannot read the tree of " + commit);
-        return TreeHandle(tree);
-    };
-    TreeHandle ta = tree_of(a), tb = tree_of(b);
+    TreeHandle ta = commit_tree(m_repo, a), tb = commit_tree(m_repo, b);
     git_diff* diff = nullptr;
     git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
     check(git_diff_tree_to_tree(&diff, m_repo, ta.get(), tb.get(), &opts), "cannot diff the code snapshots");

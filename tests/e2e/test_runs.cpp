@@ -18,6 +18,16 @@ std::string git_out(const Repo& repo, const std::vector<std::string>& args) {
     return r.out;
 }
 
+// Waits until the command of a run in progress has written $CAIRN_RUN_DIR/ready.
+bool wait_for_ready(const Repo& repo) {
+    for (int i = 0; i < 1000; ++i) {
+        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+            if (stdfs::exists(e.path() / "ready")) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
@@ -210,15 +220,8 @@ TEST_CASE("a run whose cairn is killed with SIGKILL is recorded as crashed by th
     auto child = repo.spawn({"run", "-n", "doomed", "--", "sh", "-c",
                              "echo \"loss 0.25 1\" >> \"$CAIRN_METRICS_FILE\"; echo partial-output; "
                              "echo ready > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
-    // Wait until the command has logged its metric.
     stdfs::path runs = repo.path(".cairn/runs");
-    bool ready = false;
-    for (int i = 0; i < 1000 && !ready; ++i) {
-        for (const auto& e : stdfs::directory_iterator(runs))
-            if (stdfs::exists(e.path() / "ready")) ready = true;
-        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE(ready);
+    REQUIRE(wait_for_ready(repo));
     child->signal(SIGKILL);
     child->wait();
     ::kill(-child->pid(), SIGKILL); // the orphaned sleep, in cairn's process group
@@ -239,13 +242,7 @@ TEST_CASE("a running run is not mistaken for a crashed one", "[e2e][run]") {
     Repo repo;
     auto child = repo.spawn({"run", "-n", "alive", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; sleep 2"});
     stdfs::path runs = repo.path(".cairn/runs");
-    bool ready = false;
-    for (int i = 0; i < 1000 && !ready; ++i) {
-        for (const auto& e : stdfs::directory_iterator(runs))
-            if (stdfs::exists(e.path() / "ready")) ready = true;
-        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE(ready);
+    REQUIRE(wait_for_ready(repo));
     CHECK(repo.ok({"ls", "--json"}).json().empty()); // still running: not recorded, not recovered
     CHECK(child->wait() == 0);
     auto all = repo.ok({"ls", "--json"}).json();
@@ -324,17 +321,9 @@ TEST_CASE("an overridden params file is restored after SIGTERM and after cairn i
     Repo repo;
     const std::string original = "lr: 0.1\n";
     repo.write("params.yaml", original);
-    auto wait_ready = [&] {
-        for (int i = 0; i < 1000; ++i) {
-            for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
-                if (stdfs::exists(e.path() / "ready")) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return false;
-    };
     {
         auto child = repo.spawn({"run", "-p", "lr=9", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
-        REQUIRE(wait_ready());
+        REQUIRE(wait_for_ready(repo));
         CHECK(contains(repo.read("params.yaml"), "9"));
         child->signal(SIGTERM);
         child->wait();
@@ -342,7 +331,7 @@ TEST_CASE("an overridden params file is restored after SIGTERM and after cairn i
     }
     {
         auto child = repo.spawn({"run", "-p", "lr=7", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
-        REQUIRE(wait_ready());
+        REQUIRE(wait_for_ready(repo));
         child->signal(SIGKILL);
         child->wait();
         ::kill(-child->pid(), SIGKILL);
@@ -595,13 +584,7 @@ TEST_CASE("untracked files over 10 MiB go to the cache instead of the code snaps
 TEST_CASE("SIGINT sent to cairn run reaches the command; exit 130, status interrupted", "[e2e][run]") {
     Repo repo;
     auto child = repo.spawn({"run", "-n", "ctrl-c", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
-    bool ready = false;
-    for (int i = 0; i < 1000 && !ready; ++i) {
-        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
-            if (stdfs::exists(e.path() / "ready")) ready = true;
-        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE(ready);
+    REQUIRE(wait_for_ready(repo));
     child->signal(SIGINT);
     CHECK(child->wait() == 130);
     auto j = repo.ok({"show", "ctrl-c", "--json"}).json();
