@@ -1,6 +1,8 @@
 #include "core/git/git.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <set>
 #include <sys/stat.h>
 #include <unordered_set>
@@ -58,8 +60,22 @@ using OidSet = std::unordered_set<git_oid, OidHash, OidEq>;
 
 } // namespace
 
-Library::Library() { git_libgit2_init(); }
-Library::~Library() { git_libgit2_shutdown(); }
+namespace {
+std::once_flag g_init_once;
+std::atomic<bool> g_initialised{false};
+} // namespace
+
+Library::Library() = default;
+Library::~Library() {
+    if (g_initialised.load()) git_libgit2_shutdown();
+}
+
+void Library::ensure() {
+    std::call_once(g_init_once, [] {
+        git_libgit2_init();
+        g_initialised = true;
+    });
+}
 
 void check(int rc, std::string_view what) {
     if (rc >= 0) return;
@@ -69,6 +85,7 @@ void check(int rc, std::string_view what) {
 }
 
 std::optional<Repository> Repository::discover(const stdfs::path& start) {
+    Library::ensure();
     git_buf buf = GIT_BUF_INIT;
     int rc = git_repository_discover(&buf, start.c_str(), 0, nullptr);
     if (rc == GIT_ENOTFOUND) return std::nullopt;
@@ -81,12 +98,14 @@ std::optional<Repository> Repository::discover(const stdfs::path& start) {
 }
 
 Repository Repository::init(const stdfs::path& path) {
+    Library::ensure();
     git_repository* repo = nullptr;
     check(git_repository_init(&repo, path.c_str(), 0), "cannot create a repository in " + path.string());
     return Repository(repo);
 }
 
 Repository Repository::open(const stdfs::path& workdir) {
+    Library::ensure();
     git_repository* repo = nullptr;
     if (git_repository_open(&repo, workdir.c_str()) < 0)
         fail(ErrorKind::environment, "{} is not a git repository", workdir.string());

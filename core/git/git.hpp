@@ -18,11 +18,16 @@ namespace cairn::git {
 
 namespace stdfs = std::filesystem;
 
-// Owns git_libgit2_init/shutdown; create exactly one in main() (and in the test main).
+// Owns libgit2's global state; create exactly one in main() (and in the test main). libgit2 is
+// initialised lazily, on the first Repository made, because its initialisation costs ~4 ms (it
+// loads the system CA bundle) and commands like `cairn log metric`, run in loops by user
+// scripts, never touch git. The destructor shuts it down if it was initialised.
 class Library {
 public:
     Library();
     ~Library();
+    // Initialises libgit2 once (thread-safe). Called by every Repository constructor path.
+    static void ensure();
     Library(const Library&) = delete;
     Library& operator=(const Library&) = delete;
 };
