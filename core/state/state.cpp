@@ -112,10 +112,17 @@ std::string serialize_state(const std::vector<std::pair<std::string_view, Entry>
     return out;
 }
 
-StatCache::StatCache(stdfs::path dir) : m_dir(std::move(dir)) {
-    auto bytes = fs::read_file_if_exists(m_dir / "stat");
-    if (!bytes) return;
-    if (auto table = parse_state(std::move(*bytes))) m_table = std::move(*table);
+StatCache::StatCache(stdfs::path dir) : m_dir(std::move(dir)) {}
+
+const StateTable& StatCache::table() const {
+    // Loaded on first use: commands that never look at workspace files (cairn run, ls) do not
+    // pay for reading the state of a large workspace.
+    std::call_once(m_loaded, [this] {
+        auto bytes = fs::read_file_if_exists(m_dir / "stat");
+        if (!bytes) return;
+        if (auto table = parse_state(std::move(*bytes))) m_table = std::move(*table);
+    });
+    return m_table;
 }
 
 std::optional<hash::Digest> StatCache::lookup(const std::string& path, const struct stat& st) const {
@@ -129,7 +136,7 @@ std::optional<hash::Digest> StatCache::lookup(const std::string& path, const str
         }
     }
     if (!found) {
-        const Entry* known = m_table.find(path);
+        const Entry* known = table().find(path);
         if (known == nullptr) return std::nullopt;
         e = *known;
     }
@@ -153,7 +160,7 @@ void StatCache::save() {
     // Re-read under the lock so that entries saved by another process since we loaded survive.
     std::optional<StateTable> disk;
     if (auto bytes = fs::read_file_if_exists(m_dir / "stat")) disk = parse_state(std::move(*bytes));
-    const StateTable& base = disk ? *disk : m_table;
+    const StateTable& base = disk ? *disk : table();
     std::vector<std::pair<std::string_view, Entry>> updates(m_updates.begin(), m_updates.end());
     std::sort(updates.begin(), updates.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     // Merge two sorted lists; an update wins over the entry on disk.
@@ -181,7 +188,7 @@ void StatCache::save() {
 
 std::size_t StatCache::size() const {
     std::shared_lock lock(m_mutex);
-    return m_table.entries.size() + m_updates.size();
+    return table().entries.size() + m_updates.size();
 }
 
 } // namespace cairn::state

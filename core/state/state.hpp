@@ -78,9 +78,12 @@ private:
     // m_table only changes in save(); lookups read it without a lock (status looks up every
     // file from several threads). m_updates is guarded by m_mutex and consulted only once
     // something was recorded.
+    [[nodiscard]] const StateTable& table() const;
+
+    mutable std::once_flag m_loaded;
     mutable std::shared_mutex m_mutex;
     std::atomic<bool> m_has_updates{false};
-    StateTable m_table;
+    mutable StateTable m_table;
     std::unordered_map<std::string, Entry> m_updates;
 };
 
