@@ -111,18 +111,35 @@ std::vector<MetricPoint> ScalarCapture::finish() {
     return std::move(m_points);
 }
 
+const std::string ScalarCapture::k_default_pattern =
+    R"(\s*([A-Za-z_][A-Za-z0-9_./-]*)\s*:\s*([-+]?(?:[0-9]+\.?[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))\s*(?:\(step\s*(-?[0-9]+)\))?\s*\r?)";
+
+ScalarCapture::ScalarCapture(const std::vector<std::string>& patterns, const std::string& where) {
+    for (const auto& p : patterns) {
+        try {
+            std::regex re(p);
+            if (re.mark_count() < 2)
+                fail(ErrorKind::input, "{}: pattern '{}' needs two groups: (key) and (value)", where, p);
+            m_patterns.push_back(std::move(re));
+        } catch (const std::regex_error& e) {
+            fail(ErrorKind::input, "{}: invalid pattern '{}': {}", where, p, e.what());
+        }
+    }
+}
+
 void ScalarCapture::line(std::string_view text) {
     static const std::regex k_step(R"(\s*step\s*:\s*(-?[0-9]+)\s*\r?)");
-    static const std::regex k_scalar(
-        R"(\s*([A-Za-z_][A-Za-z0-9_./-]*)\s*:\s*([-+]?(?:[0-9]+\.?[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))\s*(?:\(step\s*(-?[0-9]+)\))?\s*\r?)");
     std::string s(text);
     std::smatch m;
     if (std::regex_match(s, m, k_step)) {
         m_step = std::stoll(m[1].str());
         return;
     }
-    if (!std::regex_match(s, m, k_scalar)) return;
-    std::string step = m[3].matched ? m[3].str() : m_step >= 0 ? std::to_string(m_step) : "-";
+    bool matched = false;
+    for (const auto& re : m_patterns)
+        if ((matched = std::regex_match(s, m, re))) break;
+    if (!matched) return;
+    std::string step = m.size() > 3 && m[3].matched ? m[3].str() : m_step >= 0 ? std::to_string(m_step) : "-";
     try {
         if (auto p = parse_metric_line(m[1].str() + " " + m[2].str() + " " + step, m_next,
                                        std::chrono::duration_cast<std::chrono::milliseconds>(

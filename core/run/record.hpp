@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,12 +41,21 @@ struct MetricPoint {
 // own steps. Feed it output as it arrives; it splits lines itself.
 class ScalarCapture {
 public:
+    // The built-in pattern: `KEY: NUMBER` with an optional `(step N)`.
+    static const std::string k_default_pattern;
+
+    // `patterns` are ECMAScript regular expressions matched against whole lines: group 1 is the
+    // key, group 2 the value, an optional group 3 the step. Throws Error(input) naming `where`
+    // for an invalid expression or one with fewer than two groups.
+    explicit ScalarCapture(const std::vector<std::string>& patterns = {k_default_pattern},
+                           const std::string& where = "run.capture");
     void feed(std::string_view chunk);
     // Points captured so far (a final line without a newline included).
     [[nodiscard]] std::vector<MetricPoint> finish();
 
 private:
     void line(std::string_view text);
+    std::vector<std::regex> m_patterns;
     std::string m_partial;
     std::int64_t m_step = -1;
     std::map<std::string, std::int64_t> m_next;

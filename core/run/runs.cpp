@@ -245,6 +245,9 @@ void append_metrics(const std::filesystem::path& run_dir, const std::vector<Metr
 RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
     // A crashed run may have left a parameter file overridden: put it back before reading it.
     recover_crashed(ws);
+    // Built first: a bad pattern in config.yaml fails before anything is staged.
+    ScalarCapture capture(ws.config().capture_patterns.value_or(std::vector<std::string>{ScalarCapture::k_default_pattern}),
+                          ".cairn/config.yaml: run.capture");
     RunRecord r;
     r.id = new_run_id();
     r.name = options.name;
@@ -362,7 +365,6 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
 
     process::Command cmd;
     cmd.argv = r.command;
-    ScalarCapture capture;
     if (options.capture_stdout) cmd.on_stdout = [&capture](std::string_view chunk) { capture.feed(chunk); };
     cmd.cwd = ws.absolute(options.cwd);
     cmd.log_fd = log.get();

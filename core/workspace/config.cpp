@@ -44,6 +44,11 @@ Config Config::parse(const std::string& text, const std::string& display) {
                 if (!env.IsSequence()) fail(ErrorKind::input, "{}: 'run.env' must be a list of names", where(display, env));
                 config.env_allow = env.as<std::vector<std::string>>();
             }
+            if (YAML::Node capture = run["capture"]) {
+                if (!capture.IsSequence())
+                    fail(ErrorKind::input, "{}: 'run.capture' must be a list of patterns", where(display, capture));
+                config.capture_patterns = capture.as<std::vector<std::string>>();
+            }
         }
     } catch (const YAML::Exception& e) {
         fail(ErrorKind::input, "{}:{}: {}", display, e.mark.line + 1, e.msg);

@@ -4,6 +4,7 @@
 // the file and line.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct Config {
     // names that look like secrets are never recorded, even when listed.
     std::vector<std::string> env_allow{"PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_DEFAULT_ENV",
                                        "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "LANG", "TZ"};
+    // Regular expressions for metrics printed on stdout (group 1 key, 2 value, optional 3 step);
+    // nullopt: the built-in `key: value` pattern.
+    std::optional<std::vector<std::string>> capture_patterns;
 
     // The text `cairn init` writes.
     [[nodiscard]] static std::string default_text();

@@ -591,3 +591,18 @@ TEST_CASE("SIGINT sent to cairn run reaches the command; exit 130, status interr
     CHECK(j["status"] == "interrupted");
     CHECK(j["exit_code"] == 130);
 }
+
+TEST_CASE("stdout capture patterns come from config.yaml", "[e2e][run]") {
+    Repo repo;
+    repo.write(".cairn/config.yaml", "version: 1\nrun:\n  capture: ['\\[(\\w+)\\] = ([0-9.]+) @ (\\d+)']\n");
+    repo.ok({"run", "--", "sh", "-c", "echo '[acc] = 0.5 @ 3'; echo 'loss: 1'"});
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["metrics"]["acc"]["last"] == 0.5);
+    CHECK(j["metrics"]["acc"]["step"] == 3);
+    CHECK_FALSE(j["metrics"].contains("loss")); // the built-in pattern is replaced
+    repo.write(".cairn/config.yaml", "version: 1\nrun:\n  capture: ['(unclosed']\n");
+    Result bad = repo.cairn({"run", "--", "true"});
+    CHECK(bad.code == 3);
+    CHECK(contains(bad.err, "run.capture: invalid pattern"));
+    CHECK(stdfs::is_empty(repo.path(".cairn/runs"))); // nothing staged
+}
