@@ -353,6 +353,7 @@ std::string to_run_yaml(const RunRecord& r) {
     for (const auto& [k, v] : r.env) out << YAML::Key << k << YAML::Value << v;
     out << YAML::EndMap;
     out << YAML::Key << "env_names" << YAML::Value << YAML::Flow << r.env_names;
+    if (!r.log_object.empty()) out << YAML::Key << "log" << YAML::Value << r.log_object;
     out << YAML::Key << "tags" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : r.tags) out << YAML::Key << k << YAML::Value << v;
     out << YAML::EndMap;
@@ -422,6 +423,7 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
         if (auto env = root["env"]; env && env.IsMap())
             for (const auto& kv : env) r.env[kv.first.as<std::string>()] = kv.second.as<std::string>();
         if (root["env_names"]) r.env_names = root["env_names"].as<std::vector<std::string>>();
+        r.log_object = str("log");
         if (auto tags = root["tags"]; tags && tags.IsMap())
             for (const auto& kv : tags) r.tags[kv.first.as<std::string>()] = kv.second.as<std::string>();
     } catch (const YAML::Exception& e) {

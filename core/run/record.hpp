@@ -116,6 +116,7 @@ struct RunRecord {
     std::vector<MetricPoint> metrics;
     std::map<std::string, std::string> inputs, outputs; // path -> object id
     std::map<std::string, std::string> large_files;     // untracked files kept out of the code snapshot
+    std::string log_object; // the whole log in the cache, when it is too large for a git blob
     std::string commit;                       // the run's commit (when read from a ref)
     // Set when the record comes from the run index: the summary of a series not loaded.
     std::optional<std::map<std::string, MetricSummary>> summary;

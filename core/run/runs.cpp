@@ -94,8 +94,16 @@ std::string commit_message(const RunRecord& r) {
 }
 
 // Writes the run's commit (parent: its code snapshot) and creates refs/cairn/runs/<id>.
-void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& log_text) {
+void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& full_log) {
     auto& repo = ws.repo();
+    // A large log goes to the cache (the git history stays small); log.txt keeps its tail.
+    std::string log_text = full_log;
+    if (full_log.size() > k_log_limit) {
+        r.log_object = ws.cache().put_bytes(full_log, nullptr).digest.id();
+        log_text = fmt::format("[cairn: {} of log; the whole log is {} in the cache; 'cairn show' reads it]\n",
+                               util::human_size(full_log.size()), r.log_object) +
+                   full_log.substr(full_log.size() - k_log_tail);
+    }
     std::vector<std::pair<std::string, std::string>> blobs = {
         {"inputs.yaml", repo.write_blob(to_paths_yaml(r.inputs))},
         {"large_files.yaml", repo.write_blob(to_paths_yaml(r.large_files))},
@@ -592,6 +600,7 @@ void remove_run(workspace::Workspace& ws, const RunRecord& record) {
 }
 
 std::string read_log(workspace::Workspace& ws, const RunRecord& record) {
+    if (auto d = hash::Digest::from_id(record.log_object); d && ws.cache().has(*d)) return ws.cache().read_verified(*d);
     return ws.repo().read_blob(record.commit, "log.txt").value_or("");
 }
 

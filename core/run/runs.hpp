@@ -40,6 +40,10 @@ struct RunResult {
     std::vector<std::string> warnings;
 };
 
+// Logs larger than this go to the cache; the run's log.txt keeps their last k_log_tail bytes.
+inline constexpr std::size_t k_log_limit = 1u << 20;
+inline constexpr std::size_t k_log_tail = 64u << 10;
+
 // Untracked files larger than this go to the cache instead of the code snapshot.
 inline constexpr std::uint64_t k_snapshot_file_limit = 10ull << 20;
 
@@ -77,7 +81,7 @@ RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
 // Deletes a run's ref. Its objects stay in the cache until `cairn gc`.
 void remove_run(workspace::Workspace& ws, const RunRecord& record);
 
-// The whole log of a run.
+// The whole log of a run (from the cache when it was stored there, else the log.txt blob).
 [[nodiscard]] std::string read_log(workspace::Workspace& ws, const RunRecord& record);
 
 } // namespace cairn::run

@@ -606,3 +606,23 @@ TEST_CASE("stdout capture patterns come from config.yaml", "[e2e][run]") {
     CHECK(contains(bad.err, "run.capture: invalid pattern"));
     CHECK(stdfs::is_empty(repo.path(".cairn/runs"))); // nothing staged
 }
+
+TEST_CASE("a large log goes to the cache; the run keeps its tail in git", "[e2e][run]") {
+    Repo repo;
+    repo.ok({"run", "-n", "chatty", "--", "sh", "-c", "i=0; while [ $i -lt 60000 ]; do echo \"line $i of a long log\"; i=$((i+1)); done"});
+    auto j = repo.ok({"show", "chatty", "--json"}).json();
+    std::string ref = "refs/cairn/runs/" + j["id"].get<std::string>();
+    std::string run_yaml = git_out(repo, {"show", ref + ":run.yaml"});
+    auto pos = run_yaml.find("log: sha256:");
+    REQUIRE(pos != std::string::npos);
+    std::string id = run_yaml.substr(pos + 5, 71);
+    std::string blob = git_out(repo, {"show", ref + ":log.txt"});
+    CHECK(blob.size() < 80 * 1024);
+    CHECK(contains(blob, "line 59999 of a long log"));
+    CHECK(contains(blob, id));
+    CHECK(repo.exists(Repo::object_rel(id)));
+    CHECK(contains(repo.read(Repo::object_rel(id)), "line 0 of a long log\n"));
+    CHECK(contains(repo.ok({"show", "chatty"}).out, "line 59999 of a long log"));
+    repo.ok({"gc"});
+    CHECK(repo.exists(Repo::object_rel(id)));
+}
