@@ -626,3 +626,17 @@ TEST_CASE("a large log goes to the cache; the run keeps its tail in git", "[e2e]
     repo.ok({"gc"});
     CHECK(repo.exists(Repo::object_rel(id)));
 }
+
+TEST_CASE("run from a subdirectory: the command runs there, paths are relative to it", "[e2e][run]") {
+    Repo repo;
+    repo.write("exp/in.txt", "input");
+    Result r = repo.ok({"run", "-d", "in.txt", "-o", "out.txt", "--", "sh", "-c", "pwd; cp in.txt out.txt"}, "exp");
+    CHECK(contains(r.out, "/exp\n"));
+    auto j = repo.ok({"show", "last", "--json"}).json();
+    CHECK(j["cwd"] == "exp");
+    CHECK(j["inputs"].contains("exp/in.txt"));
+    CHECK(j["outputs"]["exp/out.txt"] == sha256_id_of_file(repo.path("exp/out.txt")));
+    Result outside = repo.cairn({"run", "-d", "../../elsewhere", "--", "true"}, "exp");
+    CHECK(outside.code == 3);
+    CHECK(contains(outside.err, "outside the workspace"));
+}
