@@ -49,7 +49,10 @@ std::string paint(std::string_view text, Color color) {
     return fmt::format("{}{}\033[0m", code(color), text);
 }
 
-void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << '\n'; }
+void print_json(const nlohmann::json& value) {
+    // File names, logs and params need not be UTF-8: replace invalid bytes rather than throw.
+    std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
 
 std::string short_id(const hash::Digest& digest) { return "sha256:" + digest.hex().substr(0, 12); }
 

@@ -210,3 +210,14 @@ TEST_CASE("odd file names survive pointers, .gitignore and checkout", "[e2e][add
     for (const auto& n : names) CHECK(repo.read(n) == "content of " + n);
     CHECK(repo.ok({"status", "--json"}).json()["clean"] == true);
 }
+
+TEST_CASE("file names that are not UTF-8 do not break JSON output", "[e2e][status]") {
+    Repo repo;
+    std::string name = "lat\xe9n.txt"; // Latin-1, invalid as UTF-8
+    repo.write(name, "bytes");
+    repo.ok({"add", name});
+    Result r = repo.ok({"status", "--json"});
+    auto j = r.json(); // parses: invalid bytes were replaced
+    CHECK(j["paths"].size() == 1);
+    CHECK(j["clean"] == true);
+}
