@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/app.hpp"
+#include "cli/json_writer.hpp"
 #include "cli/output.hpp"
 #include "core/query/filter.hpp"
 #include "core/run/diff.hpp"
@@ -26,56 +27,88 @@ std::pair<std::string, std::string> split_assignment(const std::string& text, co
     return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-nlohmann::json param_json(const run::Param& p) {
-    if (p.type == "int") return std::stoll(p.text);
-    if (p.type == "float") {
-        if (p.text == "nan" || p.text == "inf" || p.text == "-inf") return p.text; // JSON has no NaN
-        return std::stod(p.text);
-    }
-    if (p.type == "bool") return p.text == "true";
-    return p.text;
-}
-
 nlohmann::json number_json(double v) {
     if (std::isfinite(v)) return v;
     return run::format_value(v);
 }
 
-// One run as `ls --json` prints it (`show --json` adds the environment: run_json_full).
-nlohmann::json run_json(const run::RunRecord& r) {
-    nlohmann::json params = nlohmann::json::object();
-    for (const auto& p : r.params) params[p.key] = param_json(p);
-    nlohmann::json metrics = nlohmann::json::object();
-    for (const auto& [k, s] : r.metric_summary())
-        metrics[k] = {{"last", number_json(s.last)}, {"min", number_json(s.min)}, {"max", number_json(s.max)},
-                      {"count", s.count}, {"step", s.step}};
-    return {{"id", r.id},
-            {"name", r.name},
-            {"experiment", r.experiment},
-            {"status", r.status},
-            {"exit_code", r.exit_code},
-            {"start", run::format_time(r.start_ms)},
-            {"end", r.end_ms ? nlohmann::json(run::format_time(r.end_ms)) : nlohmann::json()},
-            {"duration_s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0},
-            {"command", r.command},
-            {"cwd", r.cwd},
-            {"git", {{"commit", r.git_base}, {"branch", r.git_branch}, {"dirty", r.git_dirty}, {"snapshot", r.git_snapshot}}},
-            {"params", params},
-            {"metrics", metrics},
-            {"tags", r.tags},
-            {"inputs", r.inputs},
-            {"outputs", r.outputs},
-            {"host", r.host},
-            {"user", r.user},
-            {"executable", {{"path", r.executable}, {"sha256", r.executable_hash}}},
-            {"cairn_version", r.cairn_version}};
-}
-
-nlohmann::json run_json_full(const run::RunRecord& r) {
-    nlohmann::json j = run_json(r);
-    j["env"] = r.env;
-    j["env_names"] = r.env_names;
-    return j;
+// One run as `ls --json` prints it; `full` (show --json) adds the environment. Written by a
+// streaming writer: on 10,000 runs building a JSON tree first cost more than the listing.
+void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
+    auto string_map = [&](const char* name, const std::map<std::string, std::string>& m) {
+        w.key(name);
+        w.begin_object();
+        for (const auto& [k, v] : m) {
+            w.key(k);
+            w.string(v);
+        }
+        w.end_object();
+    };
+    w.begin_object();
+    w.key("id"), w.string(r.id);
+    w.key("name"), w.string(r.name);
+    w.key("experiment"), w.string(r.experiment);
+    w.key("status"), w.string(r.status);
+    w.key("exit_code"), w.integer(r.exit_code);
+    w.key("start"), w.string(run::format_time(r.start_ms));
+    w.key("end");
+    if (r.end_ms) w.string(run::format_time(r.end_ms));
+    else w.null();
+    w.key("duration_s"), w.number(static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
+    w.key("command");
+    w.begin_array();
+    for (const auto& a : r.command) w.string(a);
+    w.end_array();
+    w.key("cwd"), w.string(r.cwd);
+    w.key("git");
+    w.begin_object();
+    w.key("commit"), w.string(r.git_base);
+    w.key("branch"), w.string(r.git_branch);
+    w.key("dirty"), w.boolean(r.git_dirty);
+    w.key("snapshot"), w.string(r.git_snapshot);
+    w.end_object();
+    w.key("params");
+    w.begin_object();
+    for (const auto& p : r.params) {
+        w.key(p.key);
+        if (p.type == "int") w.integer(std::stoll(p.text));
+        else if (p.type == "float") w.number(std::stod(p.text));
+        else if (p.type == "bool") w.boolean(p.text == "true");
+        else w.string(p.text);
+    }
+    w.end_object();
+    w.key("metrics");
+    w.begin_object();
+    for (const auto& [k, s] : r.metric_summary()) {
+        w.key(k);
+        w.begin_object();
+        w.key("last"), w.number(s.last);
+        w.key("min"), w.number(s.min);
+        w.key("max"), w.number(s.max);
+        w.key("count"), w.integer(static_cast<std::int64_t>(s.count));
+        w.key("step"), w.integer(s.step);
+        w.end_object();
+    }
+    w.end_object();
+    string_map("tags", r.tags);
+    string_map("inputs", r.inputs);
+    string_map("outputs", r.outputs);
+    w.key("host"), w.string(r.host);
+    w.key("user"), w.string(r.user);
+    w.key("executable");
+    w.begin_object();
+    w.key("path"), w.string(r.executable);
+    w.key("sha256"), w.string(r.executable_hash);
+    w.end_object();
+    w.key("cairn_version"), w.string(r.cairn_version);
+    if (full) {
+        string_map("env", r.env);
+        w.key("env_names");
+        w.begin_array();
+        for (const auto& n : r.env_names) w.string(n);
+        w.end_array();
+    }
+    w.end_object();
 }
 
 std::string relative_time(std::int64_t ms) {
@@ -269,9 +302,12 @@ void register_ls(CLI::App& app, Context& ctx) {
         query::sort_runs(runs, keys);
         if (o->limit && runs.size() > o->limit) runs.resize(o->limit);
         if (o->json) {
-            nlohmann::json arr = nlohmann::json::array();
-            for (const auto& r : runs) arr.push_back(run_json(r));
-            print_json(arr);
+            std::string out;
+            JsonWriter w(out);
+            w.begin_array();
+            for (const auto& r : runs) write_run_json(w, r, false);
+            w.end_array();
+            std::cout << out << "\n";
             return;
         }
         if (runs.empty() && !o->csv) {
@@ -351,7 +387,10 @@ void register_show(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         auto r = run::resolve(ws, o->run);
         if (o->json) {
-            print_json(run_json_full(r));
+            std::string out;
+            JsonWriter w(out);
+            write_run_json(w, r, true);
+            std::cout << out << "\n";
             return;
         }
         std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + r.name + ")") << "\n";

@@ -640,3 +640,20 @@ TEST_CASE("run from a subdirectory: the command runs there, paths are relative t
     CHECK(outside.code == 3);
     CHECK(contains(outside.err, "outside the workspace"));
 }
+
+TEST_CASE("ls --json and show --json are valid JSON for awkward strings", "[e2e][run]") {
+    Repo repo;
+    std::string name = "q\"uote\\back\tslash \xe9";
+    repo.ok({"run", "-n", name, "-p", "s=a\"b", "-t", "k=line", "--", "sh", "-c", "echo 'v: nan'; echo 'w: -inf'"});
+    auto all = repo.ok({"ls", "--json"}).json();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["name"].get<std::string>().rfind("q\"uote\\back\tslash ", 0) == 0);
+    CHECK(all[0]["params"]["s"] == "a\"b");
+    CHECK(all[0]["metrics"]["v"]["last"] == "nan");
+    CHECK(all[0]["metrics"]["w"]["min"] == "-inf");
+    auto one = repo.ok({"show", "last", "--json"}).json();
+    CHECK(one["id"] == all[0]["id"]);
+    CHECK(one.contains("env"));
+    CHECK_FALSE(all[0].contains("env"));
+    CHECK(repo.ok({"ls", "--json", "--filter", "name = 'nobody'"}).json() == nlohmann::json::array());
+}
