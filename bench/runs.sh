@@ -18,7 +18,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: bench/runs.sh [--runs N] [--dir DIR]" >&2; exit 2 ;;
     esac
 done
-"$root/scripts/install-deps.sh" >&2
+"$root/scripts/install-deps.sh" --bench >&2
 "$root/scripts/build.sh" >&2
 cairn=$root/build/cli/cairn
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
@@ -41,6 +41,13 @@ us_run=$(per_call run 100 "$cairn" run -- true)
 printf 'run overhead: cairn run -- true %.2f ms, git commit --allow-empty %.2f ms (ratio %.2f), true %.3f ms\n' \
     "$(echo "$us_run/1000" | bc -l)" "$(echo "$us_commit/1000" | bc -l)" "$(echo "$us_run/$us_commit" | bc -l)" \
     "$(echo "$us_true/1000" | bc -l)"
+
+if command -v datalad >/dev/null; then
+    datalad create "$dir/dl-dataset" >/dev/null 2>&1
+    us_datalad=$(cd "$dir/dl-dataset" && per_call datalad 10 datalad run -m x true)
+    printf 'datalad run true %.1f ms: cairn run is %.1fx faster\n' "$(echo "$us_datalad/1000" | bc -l)" \
+        "$(echo "$us_datalad/$us_run" | bc -l)"
+fi
 
 s=$(now_ms)
 "$cairn" run -n logloop -- sh -c "i=0; while [ \$i -lt 200 ]; do $cairn log metric m \$i; i=\$((i+1)); done" >/dev/null 2>&1
