@@ -321,7 +321,8 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     }
 
     // The code as the command sees it: taken before it runs, so its own outputs are not in it.
-    auto snap = ws.repo().snapshot_workdir(ws.store_dir() / "tmp" / (r.id + ".index"),
+    // Its temporary index lives beside the staging directories, not in tmp/, which gc sweeps.
+    auto snap = ws.repo().snapshot_workdir(ws.store_dir() / "runs" / ("." + r.id + ".index"),
                                            fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
                                            k_snapshot_file_limit);
     std::vector<std::string> warnings;
