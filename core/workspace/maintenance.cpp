@@ -178,6 +178,27 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
         if (mode == GcMode::remove) fs::remove_file(ws.cache().tmp_dir() / e.name);
         ++result.temp_files;
     }
+    // Leftovers of runs whose cairn died while preparing them (.<id>/ whose lock is free) or
+    // while snapshotting their code (.<id>.index older than an hour). Runs do not take the store
+    // lock, so each is checked on its own.
+    stdfs::path runs = ws.store_dir() / "runs";
+    if (fs::lstat_path(runs)) {
+        for (const auto& e : fs::list_dir(runs)) {
+            if (e.name.empty() || e.name[0] != '.') continue;
+            stdfs::path path = runs / e.name;
+            if (e.type == fs::EntryType::directory) {
+                if (!fs::FileLock::try_lock(path / "lock", fs::LockMode::exclusive)) continue;
+                if (mode == GcMode::remove) {
+                    std::error_code ec;
+                    stdfs::remove_all(path, ec);
+                }
+                ++result.temp_files;
+            } else if (auto st = fs::lstat_path(path); st && fs::mtime_ns(*st) < state::now_ns() - 3600ll * 1000000000) {
+                if (mode == GcMode::remove) fs::remove_file(path);
+                ++result.temp_files;
+            }
+        }
+    }
     std::sort(result.removed.begin(), result.removed.end(),
               [](const auto& a, const auto& b) { return a.digest < b.digest; });
     return result;

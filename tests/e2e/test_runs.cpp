@@ -657,3 +657,16 @@ TEST_CASE("ls --json and show --json are valid JSON for awkward strings", "[e2e]
     CHECK_FALSE(all[0].contains("env"));
     CHECK(repo.ok({"ls", "--json", "--filter", "name = 'nobody'"}).json() == nlohmann::json::array());
 }
+
+TEST_CASE("gc sweeps runs that died before they were staged, not live ones", "[e2e][run][gc]") {
+    Repo repo;
+    stdfs::create_directories(repo.path(".cairn/runs/.0123456789abcdef0123456789abcdef"));
+    repo.write(".cairn/runs/.0123456789abcdef0123456789abcdef/run.yaml", "half made");
+    auto live = repo.spawn({"run", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; sleep 2"});
+    REQUIRE(wait_for_ready(repo));
+    auto r = repo.ok({"gc", "--json"}).json();
+    CHECK(r["temp_files"] == 1);
+    CHECK_FALSE(repo.exists(".cairn/runs/.0123456789abcdef0123456789abcdef"));
+    CHECK(live->wait() == 0);
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 1);
+}
