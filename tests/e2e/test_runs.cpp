@@ -240,7 +240,7 @@ TEST_CASE("a run whose cairn is killed with SIGKILL is recorded as crashed by th
 
 TEST_CASE("a running run is not mistaken for a crashed one", "[e2e][run]") {
     Repo repo;
-    auto child = repo.spawn({"run", "-n", "alive", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; sleep 2"});
+    auto child = repo.spawn({"run", "-n", "alive", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; sleep 5"});
     stdfs::path runs = repo.path(".cairn/runs");
     REQUIRE(wait_for_ready(repo));
     CHECK(repo.ok({"ls", "--json"}).json().empty()); // still running: not recorded, not recovered
@@ -662,7 +662,7 @@ TEST_CASE("gc sweeps runs that died before they were staged, not live ones", "[e
     Repo repo;
     stdfs::create_directories(repo.path(".cairn/runs/.0123456789abcdef0123456789abcdef"));
     repo.write(".cairn/runs/.0123456789abcdef0123456789abcdef/run.yaml", "half made");
-    auto live = repo.spawn({"run", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; sleep 2"});
+    auto live = repo.spawn({"run", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; sleep 5"});
     REQUIRE(wait_for_ready(repo));
     auto r = repo.ok({"gc", "--json"}).json();
     CHECK(r["temp_files"] == 1);
