@@ -166,15 +166,19 @@ void register_checkout(CLI::App& app, Context& ctx) {
         if (opts->json) {
             nlohmann::json paths = nlohmann::json::array();
             for (const auto& d : done)
-                paths.push_back({{"path", d.data_path}, {"written", d.written}, {"removed", d.removed}});
+                paths.push_back({{"path", d.data_path},
+                                 {"written", d.written},
+                                 {"removed", d.removed},
+                                 {"dirs_created", d.dirs_created}});
             print_json({{"paths", paths}});
             return;
         }
         bool any = false;
         for (const auto& d : done) {
-            if (d.written == 0 && d.removed == 0) continue;
+            if (d.written == 0 && d.removed == 0 && d.dirs_created == 0) continue;
             any = true;
-            std::cout << fmt::format("restored {} ({} written, {} removed)\n", d.data_path, d.written, d.removed);
+            std::cout << fmt::format("restored {} ({} written, {} removed{})\n", d.data_path, d.written, d.removed,
+                                     d.dirs_created ? fmt::format(", {} directories created", d.dirs_created) : "");
         }
         if (!any) std::cout << "Workspace already matches the pointers.\n";
     });

@@ -100,7 +100,12 @@ std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& 
         }
         std::sort(plan.cmp.extra_dirs.rbegin(), plan.cmp.extra_dirs.rend()); // deepest first
         for (const auto& dir : plan.cmp.extra_dirs) remove_tree(dir.empty() ? abs : abs / dir);
-        for (const auto& dir : plan.expected.dirs) fs::make_dirs(dir.empty() ? abs : abs / dir);
+        for (const auto& dir : plan.expected.dirs) {
+            stdfs::path path = dir.empty() ? abs : abs / dir;
+            if (fs::lstat_path(path)) continue;
+            fs::make_dirs(path);
+            ++done.dirs_created;
+        }
         if (!plan.expected.dirs.empty()) ws.check_no_symlinks(plan.data_path);
 
         progress.begin("Checking out", plan.to_write.size());

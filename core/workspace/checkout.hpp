@@ -16,6 +16,7 @@ struct CheckedOut {
     std::string data_path;
     std::uint64_t written = 0; // files (re)written from the cache
     std::uint64_t removed = 0; // files removed because the pointer does not list them
+    std::uint64_t dirs_created = 0; // directories the pointer lists that were missing
 };
 
 // Restores every pointer (or those at/below `paths`). Before touching anything it checks that

@@ -127,3 +127,15 @@ TEST_CASE("checkout of an object missing from the cache names it", "[e2e][checko
     CHECK(contains(r.err, "missing from the cache"));
     CHECK_FALSE(repo.exists("f.txt"));
 }
+
+TEST_CASE("checkout recreates empty tracked directories and says so", "[e2e][checkout]") {
+    Repo repo;
+    stdfs::create_directories(repo.path("empty/inner"));
+    repo.ok({"add", "empty"});
+    stdfs::remove_all(repo.path("empty"));
+    CHECK(repo.ok({"status", "--json"}).json()["paths"][0]["status"] == "deleted");
+    Result r = repo.ok({"checkout"});
+    CHECK(contains(r.out, "restored empty (0 written, 0 removed, 2 directories created)"));
+    CHECK(stdfs::is_directory(repo.path("empty/inner")));
+    CHECK(contains(repo.ok({"checkout"}).out, "already matches"));
+}
