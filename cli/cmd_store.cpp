@@ -68,7 +68,8 @@ void register_gc(CLI::App& app, Context& ctx) {
                         {"removed", removed},
                         {"freed", result.freed},
                         {"kept", result.kept},
-                        {"temp_files", result.temp_files}});
+                        {"temp_files", result.temp_files},
+                        {"state_entries", result.state_entries}});
             return;
         }
         const char* verb = opts->dry_run ? "would remove" : "removed";

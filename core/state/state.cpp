@@ -186,6 +186,31 @@ void StatCache::save() {
     m_has_updates.store(false, std::memory_order_release);
 }
 
+std::size_t StatCache::prune(const std::function<bool(std::string_view path)>& keep) {
+    save(); // nothing recorded in this process may be lost
+    std::unique_lock lock(m_mutex);
+    fs::FileLock file_lock(m_dir / "lock", fs::LockMode::exclusive);
+    auto bytes = fs::read_file_if_exists(m_dir / "stat");
+    if (!bytes) return 0;
+    auto disk = parse_state(std::move(*bytes));
+    if (!disk) return 0;
+    std::vector<std::pair<std::string_view, Entry>> kept;
+    kept.reserve(disk->entries.size());
+    for (const auto& item : disk->entries)
+        if (keep(item.first)) kept.push_back(item);
+    std::size_t dropped = disk->entries.size() - kept.size();
+    if (dropped == 0) return 0;
+    std::string text = serialize_state(kept);
+    fs::AtomicFile file(m_dir / "stat");
+    file.write(text);
+    file.commit(fs::Durability::deferred);
+    if (auto table = parse_state(std::move(text))) {
+        std::call_once(m_loaded, [] {});
+        m_table = std::move(*table);
+    }
+    return dropped;
+}
+
 std::size_t StatCache::size() const {
     std::shared_lock lock(m_mutex);
     return table().entries.size() + m_updates.size();

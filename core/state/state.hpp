@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <atomic>
 #include <mutex>
@@ -72,6 +73,10 @@ public:
     void save();
 
     [[nodiscard]] std::size_t size() const;
+
+    // Drops, under the state lock, every saved entry whose path `keep` rejects (gc: files that
+    // no longer exist). Returns how many were dropped.
+    std::size_t prune(const std::function<bool(std::string_view path)>& keep);
 
 private:
     stdfs::path m_dir;

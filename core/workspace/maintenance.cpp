@@ -199,6 +199,9 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
             }
         }
     }
+    if (mode == GcMode::remove)
+        result.state_entries = ws.stat_cache().prune(
+            [&](std::string_view path) { return fs::lstat_path(ws.absolute(std::string(path))).has_value(); });
     std::sort(result.removed.begin(), result.removed.end(),
               [](const auto& a, const auto& b) { return a.digest < b.digest; });
     return result;

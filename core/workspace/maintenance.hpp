@@ -38,6 +38,7 @@ struct GcResult {
     std::uint64_t freed = 0;
     std::uint64_t kept = 0;
     std::uint64_t temp_files = 0; // leftovers of interrupted commands swept from .cairn/tmp
+    std::uint64_t state_entries = 0; // stat cache entries of files that no longer exist
 };
 
 // Removes every object not reachable from a pointer in the workspace, the index, the tip of any

@@ -136,3 +136,17 @@ TEST_CASE("gc keeps every object of a tracked directory and sweeps leftover temp
     repo.ok({"checkout"});
     CHECK(contains(repo.ok({"status"}).out, "up to date"));
 }
+
+TEST_CASE("gc forgets stat cache entries of files that no longer exist", "[e2e][gc]") {
+    Repo repo;
+    repo.write("data/a.txt", "a");
+    repo.write("data/b.txt", "b");
+    repo.ok({"add", "data"});
+    CHECK(contains(repo.read(".cairn/state/stat"), "data/a.txt"));
+    stdfs::remove(repo.path("data/a.txt"));
+    auto r = repo.ok({"gc", "--json"}).json();
+    CHECK(r["state_entries"] == 1);
+    CHECK_FALSE(contains(repo.read(".cairn/state/stat"), "data/a.txt"));
+    CHECK(contains(repo.read(".cairn/state/stat"), "data/b.txt"));
+    CHECK(repo.ok({"gc", "--dry-run", "--json"}).json()["state_entries"] == 0);
+}
