@@ -292,7 +292,7 @@ void register_ls(CLI::App& app, Context& ctx) {
         for (const auto& s : skipped) print_warning("skipping " + s);
         if (!o->runs.empty()) {
             std::set<std::string> wanted;
-            for (const auto& name : o->runs) wanted.insert(run::resolve(ws, name).id);
+            for (const auto& name : o->runs) wanted.insert(run::find_run(runs, name).id);
             runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !wanted.count(r.id); }),
                        runs.end());
         }
@@ -433,7 +433,9 @@ void register_diff(CLI::App& app, Context& ctx) {
     cmd->footer("Examples:\n  cairn diff last~1 last\n  cairn diff baseline tuned --patch");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto d = run::diff_runs(ws, run::resolve(ws, o->a), run::resolve(ws, o->b), o->patch);
+        auto runs = run::list_runs(ws);
+        auto d = run::diff_runs(ws, run::load_run(ws, run::find_run(runs, o->a)), run::load_run(ws, run::find_run(runs, o->b)),
+                                o->patch);
         auto opt = [](const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
         auto changes_json = [&](const std::vector<run::ValueChange>& list) {
             nlohmann::json arr = nlohmann::json::array();
@@ -533,8 +535,9 @@ void register_rm(CLI::App& app, Context& ctx) {
     cmd->callback([runs, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         // Resolve every name first, so that a typo deletes nothing.
+        auto listed = run::list_runs(ws);
         std::vector<run::RunRecord> records;
-        for (const auto& name : *runs) records.push_back(run::resolve(ws, name));
+        for (const auto& name : *runs) records.push_back(run::find_run(listed, name));
         for (const auto& r : records) {
             run::remove_run(ws, r);
             std::cout << fmt::format("removed run {}{}\n", r.id.substr(0, 8), r.name.empty() ? "" : " (" + r.name + ")");

@@ -468,6 +468,21 @@ std::vector<std::pair<std::string, std::string>> Repository::top_blobs(const std
     return out;
 }
 
+std::map<std::string, std::string> Repository::read_top_blobs(const std::string& commit) const {
+    TreeHandle tree = commit_tree(m_repo, commit);
+    std::map<std::string, std::string> out;
+    for (std::size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+        const git_tree_entry* e = git_tree_entry_byindex(tree.get(), i);
+        if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) continue;
+        git_blob* blob = nullptr;
+        check(git_blob_lookup(&blob, m_repo, git_tree_entry_id(e)), std::string("cannot read ") + git_tree_entry_name(e));
+        BlobHandle guard(blob);
+        out.emplace(git_tree_entry_name(e), std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                                                        static_cast<std::size_t>(git_blob_rawsize(blob))));
+    }
+    return out;
+}
+
 std::vector<std::string> Repository::parents(const std::string& commit) const {
     git_oid oid = parse_oid(commit);
     git_commit* c = nullptr;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,8 @@ public:
     [[nodiscard]] std::vector<RefTarget> list_refs(const std::string& prefix) const;
     // The blob at `path` in the commit's tree; nullopt when absent.
     [[nodiscard]] std::optional<std::string> read_blob(const std::string& commit, const std::string& path) const;
+    // The contents of the blobs at the top of a commit's tree, by name.
+    [[nodiscard]] std::map<std::string, std::string> read_top_blobs(const std::string& commit) const;
     // The blobs at the top of a commit's tree: (name, blob id), sorted by name.
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> top_blobs(const std::string& commit) const;
     // The parents of a commit.

@@ -434,18 +434,22 @@ namespace {
 
 RunRecord load(workspace::Workspace& ws, const std::string& id, const std::string& commit) {
     RunRecord r;
-    auto& repo = ws.repo();
     std::string where = std::string(k_ref_prefix) + id;
-    auto run_yaml = repo.read_blob(commit, "run.yaml");
+    // One tree lookup for all the record's files (a listing loads thousands of runs).
+    std::map<std::string, std::string> files = ws.repo().read_top_blobs(commit);
+    auto file = [&](const char* name) -> const std::string* {
+        auto it = files.find(name);
+        return it == files.end() ? nullptr : &it->second;
+    };
+    const std::string* run_yaml = file("run.yaml");
     if (!run_yaml) fail(ErrorKind::input, "{}: no run.yaml", where);
     parse_run_yaml(*run_yaml, where + ":run.yaml", r);
     if (r.id != id) fail(ErrorKind::input, "{}: run.yaml names another run ({})", where, r.id);
-    if (auto t = repo.read_blob(commit, "params.yaml")) parse_params_yaml(*t, where + ":params.yaml", r);
-    if (auto t = repo.read_blob(commit, "metrics.tsv")) parse_metrics_tsv(*t, where + ":metrics.tsv", r);
-    if (auto t = repo.read_blob(commit, "inputs.yaml")) parse_paths_yaml(*t, where + ":inputs.yaml", r.inputs);
-    if (auto t = repo.read_blob(commit, "outputs.yaml")) parse_paths_yaml(*t, where + ":outputs.yaml", r.outputs);
-    if (auto t = repo.read_blob(commit, "large_files.yaml"))
-        parse_paths_yaml(*t, where + ":large_files.yaml", r.large_files);
+    if (auto t = file("params.yaml")) parse_params_yaml(*t, where + ":params.yaml", r);
+    if (auto t = file("metrics.tsv")) parse_metrics_tsv(*t, where + ":metrics.tsv", r);
+    if (auto t = file("inputs.yaml")) parse_paths_yaml(*t, where + ":inputs.yaml", r.inputs);
+    if (auto t = file("outputs.yaml")) parse_paths_yaml(*t, where + ":outputs.yaml", r.outputs);
+    if (auto t = file("large_files.yaml")) parse_paths_yaml(*t, where + ":large_files.yaml", r.large_files);
     r.commit = commit;
     return r;
 }
@@ -547,8 +551,7 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::stri
     return out;
 }
 
-RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
-    std::vector<RunRecord> runs = list_runs(ws);
+const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name) {
     if (name == "last" || util::starts_with(name, "last~")) {
         std::size_t n = 0;
         if (name.size() > 5) {
@@ -560,7 +563,7 @@ RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
         }
         if (n >= runs.size())
             fail(ErrorKind::input, "'{}': there {} only {} run(s)", name, runs.size() == 1 ? "is" : "are", runs.size());
-        return load(ws, runs[n].id, runs[n].commit);
+        return runs[n];
     }
     std::vector<const RunRecord*> matches;
     for (const auto& r : runs)
@@ -568,12 +571,18 @@ RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
     if (matches.empty() && name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos)
         for (const auto& r : runs)
             if (util::starts_with(r.id, name)) matches.push_back(&r);
-    if (matches.size() == 1) return load(ws, matches.front()->id, matches.front()->commit);
+    if (matches.size() == 1) return *matches.front();
     if (matches.empty()) fail(ErrorKind::input, "no run named '{}' (a run is named by an id prefix of 4+ hex digits, its name, last or last~N)", name);
     std::string list;
     for (std::size_t i = 0; i < matches.size() && i < 10; ++i)
         list += fmt::format("\n  {} {}", matches[i]->id.substr(0, 12), matches[i]->name);
     fail(ErrorKind::input, "'{}' is ambiguous; it names {} runs:{}", name, matches.size(), list);
+}
+
+RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed) { return load(ws, listed.id, listed.commit); }
+
+RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
+    return load_run(ws, find_run(list_runs(ws), name));
 }
 
 RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,

@@ -69,8 +69,15 @@ void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::s
 // Every recorded run, newest first (after recovering crashed ones). Malformed refs are skipped and reported in *skipped.
 [[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped = nullptr);
 
-// Resolves a run name: a unique id prefix of at least 4 hex digits, a run name, `last` or
-// `last~N`. Throws Error(input) for an unknown or ambiguous name, listing candidates.
+// Finds a run in a listing (newest first) by name: a unique id prefix of at least 4 hex digits,
+// a run name, `last` or `last~N`. Throws Error(input) for an unknown or ambiguous name, listing
+// candidates.
+[[nodiscard]] const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name);
+
+// The whole record (metric series included) of a run from a listing, read from its commit.
+[[nodiscard]] RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed);
+
+// load_run(find_run(list_runs())): for commands that name one run.
 [[nodiscard]] RunRecord resolve(workspace::Workspace& ws, const std::string& name);
 
 // Sets (value) or removes (nullopt) tags on a recorded run by rewriting its commit's run.yaml
