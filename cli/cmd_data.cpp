@@ -25,14 +25,6 @@ std::string shell_quote(const std::string& path) {
     return out + "'";
 }
 
-std::vector<std::string> relative_paths(const workspace::Workspace& ws, const Context& ctx,
-                                        const std::vector<std::string>& args) {
-    std::vector<std::string> out;
-    out.reserve(args.size());
-    for (const auto& arg : args) out.push_back(ws.relative_path(ctx.cwd, arg));
-    return out;
-}
-
 void register_add(CLI::App& app, Context& ctx) {
     struct Options {
         std::vector<std::string> paths;
@@ -50,7 +42,7 @@ void register_add(CLI::App& app, Context& ctx) {
     cmd->callback([opts, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         StderrProgress progress;
-        auto result = workspace::add(ws, relative_paths(ws, ctx, opts->paths), progress);
+        auto result = workspace::add(ws, ws.relative_paths(ctx.cwd, opts->paths), progress);
         if (opts->json) {
             nlohmann::json paths = nlohmann::json::array();
             for (const auto& p : result.paths) {
@@ -97,7 +89,7 @@ void register_status(CLI::App& app, Context& ctx) {
     cmd->callback([opts, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         StderrProgress progress;
-        auto statuses = workspace::status(ws, relative_paths(ws, ctx, opts->paths), progress);
+        auto statuses = workspace::status(ws, ws.relative_paths(ctx.cwd, opts->paths), progress);
         bool dirty = false;
         for (const auto& s : statuses) dirty |= s.state != workspace::DataState::unchanged;
         if (opts->check && dirty) ctx.exit_code = 1;
@@ -160,7 +152,7 @@ void register_checkout(CLI::App& app, Context& ctx) {
     cmd->callback([opts, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         StderrProgress progress;
-        auto done = workspace::checkout(ws, relative_paths(ws, ctx, opts->paths),
+        auto done = workspace::checkout(ws, ws.relative_paths(ctx.cwd, opts->paths),
                                         opts->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved,
                                         progress);
         if (opts->json) {

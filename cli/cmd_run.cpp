@@ -161,13 +161,13 @@ void register_run(CLI::App& app, Context& ctx) {
         opts.name = o->name;
         opts.experiment = o->experiment;
         opts.capture_stdout = !o->no_capture;
-        for (const auto& f : o->param_files) opts.param_files.push_back(ws.relative_path(ctx.cwd, f));
-        for (const auto& f : o->metric_files) opts.metric_files.push_back(ws.relative_path(ctx.cwd, f));
+        opts.param_files = ws.relative_paths(ctx.cwd, o->param_files);
+        opts.metric_files = ws.relative_paths(ctx.cwd, o->metric_files);
         opts.notice = [](const std::string& message) { std::cerr << "cairn: " << message << "\n"; };
         for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
-        for (const auto& p : o->inputs) opts.inputs.push_back(ws.relative_path(ctx.cwd, p));
-        for (const auto& p : o->outputs) opts.outputs.push_back(ws.relative_path(ctx.cwd, p));
+        opts.inputs = ws.relative_paths(ctx.cwd, o->inputs);
+        opts.outputs = ws.relative_paths(ctx.cwd, o->outputs);
         opts.command = ctx.passthrough ? *ctx.passthrough : cmd->remaining();
         if (opts.command.empty()) throw Error(ErrorKind::usage, "cairn run: no command given (write it after --)");
         auto rel = ctx.cwd.lexically_relative(ws.root());
@@ -205,7 +205,7 @@ void register_log(CLI::App& app, Context& ctx) {
     art->callback([artifact, &ctx] {
         std::string dir = run_dir_from_env();
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        for (const auto& p : *artifact) run::log_to_run(dir, run::LogKind::artifact, ws.relative_path(ctx.cwd, p), "");
+        for (const auto& p : ws.relative_paths(ctx.cwd, *artifact)) run::log_to_run(dir, run::LogKind::artifact, p, "");
     });
     struct Options {
         std::string key, value;

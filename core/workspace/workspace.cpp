@@ -113,6 +113,14 @@ std::string Workspace::relative_path(const stdfs::path& cwd, const std::string& 
     return rel.string();
 }
 
+std::vector<std::string> Workspace::relative_paths(const stdfs::path& cwd,
+                                                   const std::vector<std::string>& user_paths) const {
+    std::vector<std::string> out;
+    out.reserve(user_paths.size());
+    for (const auto& p : user_paths) out.push_back(relative_path(cwd, p));
+    return out;
+}
+
 void Workspace::check_no_symlinks(const std::string& relative) const {
     stdfs::path walk = m_root;
     for (const auto& part : stdfs::path(relative)) {

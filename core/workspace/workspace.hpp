@@ -60,6 +60,10 @@ public:
     // components include a symlink leading outside the workspace.
     [[nodiscard]] std::string relative_path(const stdfs::path& cwd, const std::string& user_path) const;
 
+    // relative_path() of each path, in order.
+    [[nodiscard]] std::vector<std::string> relative_paths(const stdfs::path& cwd,
+                                                          const std::vector<std::string>& user_paths) const;
+
     // Throws Error(input) unless every existing component of `relative` (a workspace-relative
     // path) below the root is a real directory or file, not a symlink: used before writing.
     void check_no_symlinks(const std::string& relative) const;
