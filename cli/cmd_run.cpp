@@ -228,19 +228,7 @@ void register_log(CLI::App& app, Context& ctx) {
         // not given is written as '-' and numbered by the recorder in order.
         std::vector<run::MetricPoint> points;
         auto take = [&](const std::string& line, const std::string& where) {
-            std::map<std::string, std::int64_t> next;
-            auto p = run::parse_metric_line(line, next, now, where);
-            if (!p) return;
-            std::size_t fields = 0;
-            bool in_field = false;
-            for (char c : line) {
-                bool space = c == ' ' || c == '\t' || c == '\r';
-                if (!space && !in_field) ++fields;
-                in_field = !space;
-            }
-            auto parts = util::split(std::string(util::trim(line)), ' ');
-            if (fields < 3 || (parts.size() >= 3 && parts[2] == "-")) p->step = -1;
-            points.push_back(*p);
+            if (auto p = run::parse_metric_line(line, nullptr, now, where)) points.push_back(*p);
         };
         if (o->key.empty() || o->key == "-") {
             std::string line;
@@ -250,8 +238,7 @@ void register_log(CLI::App& app, Context& ctx) {
             if (o->value.empty()) throw Error(ErrorKind::usage, "cairn log metric: missing VALUE");
             take(o->key + " " + o->value + (o->step >= 0 ? " " + std::to_string(o->step) : ""), "cairn log metric");
         }
-        std::vector<run::MetricPoint> out = std::move(points);
-        run::append_metrics(dir, out);
+        run::append_metrics(dir, points);
     });
 }
 

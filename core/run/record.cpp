@@ -55,7 +55,7 @@ std::string format_value(double value) {
     return fmt::format("{}", value);
 }
 
-std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>& next_step,
+std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>* next_step,
                                              std::int64_t default_ms, const std::string& where) {
     std::vector<std::string> fields;
     std::string current;
@@ -76,15 +76,14 @@ std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std
     auto value = parse_double(fields[1]);
     if (!value) fail(ErrorKind::input, "{}: metric '{}' has a value that is not a number: '{}'", where, p.key, fields[1]);
     p.value = *value;
-    std::int64_t& next = next_step[p.key];
     if (fields.size() >= 3 && fields[2] != "-") {
         auto step = parse_int<std::int64_t>(fields[2]);
         if (!step) fail(ErrorKind::input, "{}: step '{}' of metric '{}' is not an integer", where, fields[2], p.key);
         p.step = *step;
     } else {
-        p.step = next;
+        p.step = next_step ? (*next_step)[p.key] : -1;
     }
-    next = p.step + 1;
+    if (next_step) (*next_step)[p.key] = p.step + 1;
     p.unix_ms = default_ms;
     if (fields.size() == 4) {
         auto ms = parse_int<std::int64_t>(fields[3]);
@@ -141,7 +140,7 @@ void ScalarCapture::line(std::string_view text) {
     if (!matched) return;
     std::string step = m.size() > 3 && m[3].matched ? m[3].str() : m_step >= 0 ? std::to_string(m_step) : "-";
     try {
-        if (auto p = parse_metric_line(m[1].str() + " " + m[2].str() + " " + step, m_next,
+        if (auto p = parse_metric_line(m[1].str() + " " + m[2].str() + " " + step, &m_next,
                                        std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now().time_since_epoch())
                                            .count(),

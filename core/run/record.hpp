@@ -30,10 +30,10 @@ struct MetricPoint {
 
 // Parses a line of the live metrics file or of `cairn log metric` input:
 // `KEY VALUE [STEP|- [UNIX_MS]]`, separated by spaces or tabs. A missing step continues the key's
-// own count (0, 1, 2, ...), tracked in `next_step`; a missing time is `default_ms`. nan and inf
-// are values like any other. Returns nullopt for a blank line; throws Error(input) naming `where`
-// for a malformed one.
-[[nodiscard]] std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>& next_step,
+// own count (0, 1, 2, ...), tracked in `*next_step`; with next_step null it is left as -1 (for
+// the recorder to number later). A missing time is `default_ms`. nan and inf are values like any
+// other. Returns nullopt for a blank line; throws Error(input) naming `where` for a malformed one.
+[[nodiscard]] std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>* next_step,
                                                            std::int64_t default_ms, const std::string& where);
 
 // Guild-style scalars captured from a command's stdout: a line `KEY: NUMBER` is a point, with

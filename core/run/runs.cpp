@@ -82,7 +82,7 @@ std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file) {
         ++line_no;
         // A program may die mid-line: a malformed last line is dropped, not fatal to the record.
         try {
-            if (auto p = parse_metric_line(line, next, fallback, fmt::format("metrics line {}", line_no))) out.push_back(*p);
+            if (auto p = parse_metric_line(line, &next, fallback, fmt::format("metrics line {}", line_no))) out.push_back(*p);
         } catch (const Error&) {
         }
     }

@@ -22,18 +22,21 @@ TEST_CASE("parameters are typed from their text", "[run]") {
 
 TEST_CASE("metric lines: explicit and automatic steps, non-finite values, errors", "[run]") {
     std::map<std::string, std::int64_t> next;
-    auto p = run::parse_metric_line("loss 0.5", next, 7, "t");
+    auto p = run::parse_metric_line("loss 0.5", &next, 7, "t");
     CHECK(p->step == 0);
     CHECK(p->unix_ms == 7);
-    CHECK(run::parse_metric_line("loss\t0.4", next, 7, "t")->step == 1);
-    CHECK(run::parse_metric_line("loss 0.3 10", next, 7, "t")->step == 10);
-    CHECK(run::parse_metric_line("loss 0.2 -", next, 7, "t")->step == 11);
-    CHECK(run::parse_metric_line("acc inf 1 123", next, 7, "t")->unix_ms == 123);
-    CHECK(std::isnan(run::parse_metric_line("acc nan", next, 7, "t")->value));
-    CHECK_FALSE(run::parse_metric_line("   ", next, 7, "t"));
-    CHECK_THROWS_WITH(run::parse_metric_line("acc", next, 7, "file:3"), Catch::StartsWith("file:3:"));
-    CHECK_THROWS_WITH(run::parse_metric_line("acc x", next, 7, "t"), Catch::Contains("not a number"));
-    CHECK_THROWS_WITH(run::parse_metric_line("acc 1 1.5", next, 7, "t"), Catch::Contains("not an integer"));
+    CHECK(run::parse_metric_line("loss\t0.4", &next, 7, "t")->step == 1);
+    CHECK(run::parse_metric_line("loss 0.3 10", &next, 7, "t")->step == 10);
+    CHECK(run::parse_metric_line("loss 0.2 -", &next, 7, "t")->step == 11);
+    CHECK(run::parse_metric_line("acc inf 1 123", &next, 7, "t")->unix_ms == 123);
+    CHECK(std::isnan(run::parse_metric_line("acc nan", &next, 7, "t")->value));
+    CHECK_FALSE(run::parse_metric_line("   ", &next, 7, "t"));
+    CHECK_THROWS_WITH(run::parse_metric_line("acc", &next, 7, "file:3"), Catch::StartsWith("file:3:"));
+    CHECK_THROWS_WITH(run::parse_metric_line("acc x", &next, 7, "t"), Catch::Contains("not a number"));
+    CHECK_THROWS_WITH(run::parse_metric_line("acc 1 1.5", &next, 7, "t"), Catch::Contains("not an integer"));
+    CHECK(run::parse_metric_line("acc 1", nullptr, 7, "t")->step == -1); // left for the recorder
+    CHECK(run::parse_metric_line("acc 1 -", nullptr, 7, "t")->step == -1);
+    CHECK(run::parse_metric_line("acc 1 4", nullptr, 7, "t")->step == 4);
     CHECK(run::format_value(-HUGE_VAL) == "-inf");
     CHECK(run::format_value(0.1) == "0.1");
 }
