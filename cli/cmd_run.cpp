@@ -502,7 +502,10 @@ void register_tag(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         auto r = run::resolve(ws, o->run);
         std::map<std::string, std::optional<std::string>> changes;
-        for (const auto& t : o->set) changes.insert_or_assign(split_assignment(t, "tag").first, split_assignment(t, "tag").second);
+        for (const auto& t : o->set) {
+            auto [key, value] = split_assignment(t, "tag");
+            changes.insert_or_assign(key, value);
+        }
         for (const auto& k : o->remove) changes.insert_or_assign(k, std::nullopt);
         auto updated = run::set_tags(ws, r, changes);
         if (o->json) {

@@ -153,35 +153,46 @@ void StatCache::record(const std::string& path, const Entry& entry) {
     m_has_updates.store(true, std::memory_order_release);
 }
 
-void StatCache::save() {
-    std::unique_lock lock(m_mutex);
-    if (m_updates.empty()) return;
+void StatCache::rewrite(const Rewrite& next) {
     fs::FileLock file_lock(m_dir / "lock", fs::LockMode::exclusive);
     // Re-read under the lock so that entries saved by another process since we loaded survive.
     std::optional<StateTable> disk;
     if (auto bytes = fs::read_file_if_exists(m_dir / "stat")) disk = parse_state(std::move(*bytes));
-    const StateTable& base = disk ? *disk : table();
-    std::vector<std::pair<std::string_view, Entry>> updates(m_updates.begin(), m_updates.end());
-    std::sort(updates.begin(), updates.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    // Merge two sorted lists; an update wins over the entry on disk.
-    std::vector<std::pair<std::string_view, Entry>> merged;
-    merged.reserve(base.entries.size() + updates.size());
-    auto a = base.entries.begin();
-    auto b = updates.begin();
-    while (a != base.entries.end() || b != updates.end()) {
-        if (b == updates.end() || (a != base.entries.end() && a->first < b->first)) {
-            merged.push_back(*a++);
-        } else {
-            if (a != base.entries.end() && a->first == b->first) ++a;
-            merged.push_back(*b++);
-        }
-    }
-    std::string text = serialize_state(merged);
+    auto entries = next(disk);
+    if (!entries) return;
+    std::string text = serialize_state(*entries);
     fs::AtomicFile file(m_dir / "stat");
     file.write(text);
     // The stat cache is an accelerator: losing it on power failure costs only re-hashing.
     file.commit(fs::Durability::deferred);
-    if (auto table = parse_state(std::move(text))) m_table = std::move(*table);
+    if (auto table = parse_state(std::move(text))) {
+        std::call_once(m_loaded, [] {}); // what we wrote is what a load would read
+        m_table = std::move(*table);
+    }
+}
+
+void StatCache::save() {
+    std::unique_lock lock(m_mutex);
+    if (m_updates.empty()) return;
+    rewrite([&](const std::optional<StateTable>& disk) -> std::optional<Entries> {
+        const StateTable& base = disk ? *disk : table();
+        Entries updates(m_updates.begin(), m_updates.end());
+        std::sort(updates.begin(), updates.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        // Merge two sorted lists; an update wins over the entry on disk.
+        Entries merged;
+        merged.reserve(base.entries.size() + updates.size());
+        auto a = base.entries.begin();
+        auto b = updates.begin();
+        while (a != base.entries.end() || b != updates.end()) {
+            if (b == updates.end() || (a != base.entries.end() && a->first < b->first)) {
+                merged.push_back(*a++);
+            } else {
+                if (a != base.entries.end() && a->first == b->first) ++a;
+                merged.push_back(*b++);
+            }
+        }
+        return merged;
+    });
     m_updates.clear();
     m_has_updates.store(false, std::memory_order_release);
 }
@@ -189,25 +200,17 @@ void StatCache::save() {
 std::size_t StatCache::prune(const std::function<bool(std::string_view path)>& keep) {
     save(); // nothing recorded in this process may be lost
     std::unique_lock lock(m_mutex);
-    fs::FileLock file_lock(m_dir / "lock", fs::LockMode::exclusive);
-    auto bytes = fs::read_file_if_exists(m_dir / "stat");
-    if (!bytes) return 0;
-    auto disk = parse_state(std::move(*bytes));
-    if (!disk) return 0;
-    std::vector<std::pair<std::string_view, Entry>> kept;
-    kept.reserve(disk->entries.size());
-    for (const auto& item : disk->entries)
-        if (keep(item.first)) kept.push_back(item);
-    std::size_t dropped = disk->entries.size() - kept.size();
-    if (dropped == 0) return 0;
-    std::string text = serialize_state(kept);
-    fs::AtomicFile file(m_dir / "stat");
-    file.write(text);
-    file.commit(fs::Durability::deferred);
-    if (auto table = parse_state(std::move(text))) {
-        std::call_once(m_loaded, [] {});
-        m_table = std::move(*table);
-    }
+    std::size_t dropped = 0;
+    rewrite([&](const std::optional<StateTable>& disk) -> std::optional<Entries> {
+        if (!disk) return std::nullopt;
+        Entries kept;
+        kept.reserve(disk->entries.size());
+        for (const auto& item : disk->entries)
+            if (keep(item.first)) kept.push_back(item);
+        dropped = disk->entries.size() - kept.size();
+        if (dropped == 0) return std::nullopt;
+        return kept;
+    });
     return dropped;
 }
 

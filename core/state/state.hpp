@@ -85,6 +85,14 @@ private:
     // something was recorded.
     [[nodiscard]] const StateTable& table() const;
 
+    using Entries = std::vector<std::pair<std::string_view, Entry>>;
+    // Given the file as it is now (nullopt: missing or unreadable), the sorted entries to write
+    // instead, or nullopt to leave it alone.
+    using Rewrite = std::function<std::optional<Entries>(const std::optional<StateTable>& disk)>;
+    // Read-modify-write of the state file under its lock; adopts what it wrote. Caller holds
+    // m_mutex exclusively.
+    void rewrite(const Rewrite& next);
+
     mutable std::once_flag m_loaded;
     mutable std::shared_mutex m_mutex;
     std::atomic<bool> m_has_updates{false};
