@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/util/strings.hpp"
 #include "tests/e2e/harness.hpp"
 
 using namespace cairn::e2e;
@@ -28,10 +29,7 @@ bool wait_for_ready(const Repo& repo) {
     return false;
 }
 
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
+std::string trim(const std::string& s) { return std::string(cairn::util::trim(s)); }
 
 } // namespace
 
@@ -545,12 +543,7 @@ TEST_CASE("ls: runs named on the command line, --columns and --csv", "[e2e][run]
     CHECK_FALSE(contains(table.out, "same")); // equal in every listed run: no column
     CHECK_FALSE(contains(table.out, " z "));
     Result csv = repo.ok({"ls", "x", "y", "--columns", "params.lr, max(metrics.acc), tags.none", "--csv"});
-    auto lines = std::vector<std::string>{};
-    std::string line;
-    for (char c : csv.out) {
-        if (c == '\n') lines.push_back(line), line.clear();
-        else line += c;
-    }
+    auto lines = cairn::util::split(trim(csv.out), '\n');
     REQUIRE(lines.size() == 3);
     CHECK(lines[0] == "id,name,status,start,duration,lr,max(metrics.acc),none");
     CHECK(contains(lines[1], ",y,finished,"));
