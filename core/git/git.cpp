@@ -387,10 +387,16 @@ Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index,
         std::string workdir;
         std::uint64_t limit;
         std::vector<std::string>* left_out;
-    } skip{bound, workdir().string() + "/", max_untracked, &snap.left_out};
-    // Called for every path add_all would add: a large file that is not tracked yet stays out.
+        std::vector<std::string>* nested;
+    } skip{bound, workdir().string() + "/", max_untracked, &snap.left_out, &snap.nested};
+    // Called for every path add_all would add: a large file that is not tracked yet stays out,
+    // and so does a nested repository (libgit2 reports it as "dir/" and refuses to add it).
     auto on_path = [](const char* path, const char*, void* payload) -> int {
         auto* s = static_cast<SkipLarge*>(payload);
+        if (std::string_view(path).ends_with('/')) {
+            s->nested->push_back(path);
+            return 1;
+        }
         if (git_index_get_bypath(s->index, path, 0) != nullptr) return 0;
         struct stat st {};
         if (::lstat((s->workdir + path).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&

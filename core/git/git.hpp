@@ -81,6 +81,7 @@ public:
         std::string branch;      // short branch name ("" when detached)
         bool dirty = false;
         std::vector<std::string> left_out; // untracked files over the size limit, not in the commit
+        std::vector<std::string> nested;   // untracked nested git repositories, not in the commit
     };
     // The code as it is now, without touching the index, the work tree or any ref: HEAD when
     // clean; otherwise a commit (parent HEAD) of tracked files plus untracked, non-ignored ones,

@@ -326,6 +326,9 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
                                            fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
                                            k_snapshot_file_limit);
     std::vector<std::string> warnings;
+    if (!snap.nested.empty())
+        warnings.push_back(fmt::format("nested git repositories are not part of the code snapshot: {}",
+                                       fmt::join(snap.nested, ", ")));
     if (!snap.left_out.empty()) {
         auto stored = workspace::add(ws, snap.left_out, progress, workspace::Track::store_only);
         for (const auto& p : stored.paths) r.large_files[p.data_path] = p.digest.id();

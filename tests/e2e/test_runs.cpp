@@ -663,3 +663,17 @@ TEST_CASE("gc sweeps runs that died before they were staged, not live ones", "[e
     CHECK(live->wait() == 0);
     CHECK(repo.ok({"ls", "--json"}).json().size() == 1);
 }
+
+TEST_CASE("a nested git repository is left out of the code snapshot, with a warning", "[e2e][run]") {
+    Repo repo;
+    repo.write("code.py", "x\n");
+    stdfs::create_directories(repo.path("vendor/lib"));
+    REQUIRE(run_process({"git", "init", "-q"}, repo.path("vendor/lib"), repo.env()).code == 0);
+    repo.write("vendor/lib/f.txt", "nested");
+    Result r = repo.cairn({"run", "--", "true"});
+    CHECK(r.code == 0);
+    CHECK(contains(r.err, "cairn: warning: nested git repositories are not part of the code snapshot: vendor/lib/"));
+    std::string snapshot = repo.ok({"show", "last", "--json"}).json()["git"]["snapshot"];
+    CHECK(repo.git({"show", snapshot + ":code.py"}).code == 0);
+    CHECK(repo.git({"show", snapshot + ":vendor/lib/f.txt"}).code != 0);
+}
