@@ -26,10 +26,9 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-"$root/scripts/install-deps.sh" --bench >&2
-"$root/scripts/build.sh" >&2
-cairn=$root/build/cli/cairn
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+bench_setup
 mkdir -p "$dir"
 cd "$dir"
 
@@ -56,7 +55,6 @@ if [[ ! -f data/.complete ]]; then
 fi
 
 # --- timing helpers -----------------------------------------------------------------------
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 declare -A result
 : > "$dir/.trash" # repositories to delete at the end (timed runs happen in subshells)
