@@ -23,7 +23,8 @@ constexpr CommandGroup k_command_groups[] = {
     {"init", register_init},   // init
     {"data", register_data},   // add, status, checkout
     {"store", register_store}, // fsck, gc
-    {"runs", register_runs},   // run, log, ls, show
+    {"runs", register_runs},   // run, log, ls, show, metrics, diff, tag, rm
+    {"reproduce", register_reproduce}, // rerun, apply, lineage
 };
 
 void register_help(CLI::App& app) {

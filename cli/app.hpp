@@ -29,5 +29,6 @@ void register_init(CLI::App& app, Context& ctx);
 void register_data(CLI::App& app, Context& ctx);
 void register_store(CLI::App& app, Context& ctx);
 void register_runs(CLI::App& app, Context& ctx);
+void register_reproduce(CLI::App& app, Context& ctx);
 
 } // namespace cairn::cli

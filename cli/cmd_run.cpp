@@ -27,11 +27,6 @@ std::pair<std::string, std::string> split_assignment(const std::string& text, co
     return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-nlohmann::json number_json(double v) {
-    if (std::isfinite(v)) return v;
-    return run::format_value(v);
-}
-
 // One run as `ls --json` prints it; `full` (show --json) adds the environment. Written by a
 // streaming writer: on 10,000 runs building a JSON tree first cost more than the listing.
 void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
@@ -101,7 +96,12 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.key("sha256"), w.string(r.executable_hash);
     w.end_object();
     w.key("cairn_version"), w.string(r.cairn_version);
+    w.key("reproduces");
+    if (r.reproduces.empty()) w.null();
+    else w.string(r.reproduces);
     if (full) {
+        w.key("os"), w.string(r.os);
+        w.key("cpu"), w.string(r.cpu);
         string_map("env", r.env);
         w.key("env_names");
         w.begin_array();
@@ -109,22 +109,6 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
         w.end_array();
     }
     w.end_object();
-}
-
-std::string relative_time(std::int64_t ms) {
-    std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-    std::int64_t s = (now - ms) / 1000;
-    if (s < 60) return fmt::format("{}s ago", std::max<std::int64_t>(s, 0));
-    if (s < 3600) return fmt::format("{}m ago", s / 60);
-    if (s < 86400) return fmt::format("{}h ago", s / 3600);
-    return fmt::format("{}d ago", s / 86400);
-}
-
-std::string number_text(double v) {
-    if (!std::isfinite(v)) return run::format_value(v);
-    return fmt::format("{:.5g}", v);
 }
 
 void register_run(CLI::App& app, Context& ctx) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/run/record.hpp"
 #include "core/util/strings.hpp"
 
 namespace cairn::cli {
@@ -110,6 +111,27 @@ void StderrProgress::loop() {
             m_shown = true;
         }
     }
+}
+
+nlohmann::json number_json(double v) {
+    if (std::isfinite(v)) return v;
+    return run::format_value(v);
+}
+
+std::string relative_time(std::int64_t ms) {
+    std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    std::int64_t s = (now - ms) / 1000;
+    if (s < 60) return fmt::format("{}s ago", std::max<std::int64_t>(s, 0));
+    if (s < 3600) return fmt::format("{}m ago", s / 60);
+    if (s < 86400) return fmt::format("{}h ago", s / 3600);
+    return fmt::format("{}d ago", s / 86400);
+}
+
+std::string number_text(double v) {
+    if (!std::isfinite(v)) return run::format_value(v);
+    return fmt::format("{:.5g}", v);
 }
 
 } // namespace cairn::cli

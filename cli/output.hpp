@@ -64,4 +64,11 @@ private:
     std::chrono::steady_clock::time_point m_started;
 };
 
+// A metric value for JSON: a number, or "nan"/"inf"/"-inf" (JSON has no such numbers).
+[[nodiscard]] nlohmann::json number_json(double v);
+// "12s ago", "3m ago", "5h ago", "2d ago".
+[[nodiscard]] std::string relative_time(std::int64_t unix_ms);
+// A number with 5 significant digits (nan, inf as such).
+[[nodiscard]] std::string number_text(double v);
+
 } // namespace cairn::cli

@@ -464,6 +464,74 @@ std::optional<std::string> Repository::read_blob(const std::string& commit, cons
     return std::string(static_cast<const char*>(git_blob_rawcontent(blob)), static_cast<std::size_t>(git_blob_rawsize(blob)));
 }
 
+void Repository::checkout_to(const std::string& commit, const stdfs::path& dir) const {
+    TreeHandle tree = commit_tree(m_repo, commit);
+    // An in-memory index holding the tree: checking it out with a target directory writes no
+    // index file and leaves the repository's own index and work tree alone.
+    git_index* index = nullptr;
+    check(git_index_new(&index), "cannot create an index");
+    IndexHandle index_guard(index);
+    check(git_index_read_tree(index, tree.get()), "cannot read the tree of " + commit);
+    std::string target = dir.string();
+    git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+    opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_RECREATE_MISSING;
+    opts.target_directory = target.c_str();
+    opts.baseline_index = index;
+    check(git_checkout_index(m_repo, index, &opts), "cannot check out " + commit.substr(0, 12));
+}
+
+void Repository::checkout_into_workdir(const std::string& commit, const std::vector<std::string>& paths) const {
+    TreeHandle tree = commit_tree(m_repo, commit);
+    git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+    opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+    std::vector<std::string> owned = paths;
+    std::vector<char*> raw;
+    for (auto& p : owned) raw.push_back(p.data());
+    if (!raw.empty()) {
+        opts.paths = {raw.data(), raw.size()};
+        opts.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+    }
+    check(git_checkout_tree(m_repo, reinterpret_cast<const git_object*>(tree.get()), &opts),
+          "cannot check out " + commit.substr(0, 12));
+}
+
+std::vector<std::pair<std::string, std::string>> Repository::blobs_with_suffix(const std::string& commit,
+                                                                             std::string_view suffix) const {
+    TreeHandle tree = commit_tree(m_repo, commit);
+    struct Walk {
+        git_repository* repo;
+        std::string_view suffix;
+        std::vector<std::pair<std::string, std::string>> out;
+    } walk{m_repo, suffix, {}};
+    auto cb = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
+        auto* w = static_cast<Walk*>(payload);
+        if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) return 0;
+        std::string path = std::string(root) + git_tree_entry_name(entry);
+        if (!util::ends_with(path, w->suffix)) return 0;
+        git_blob* blob = nullptr;
+        if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(entry)) < 0) return -1;
+        BlobHandle guard(blob);
+        w->out.emplace_back(path, std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                                              static_cast<std::size_t>(git_blob_rawsize(blob))));
+        return 0;
+    };
+    check(git_tree_walk(tree.get(), GIT_TREEWALK_PRE, cb, &walk), "cannot read the tree of " + commit.substr(0, 12));
+    std::sort(walk.out.begin(), walk.out.end());
+    return std::move(walk.out);
+}
+
+bool Repository::has_commit(const std::string& commit) const {
+    if (commit.size() != 40 || commit.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
+    git_oid oid = parse_oid(commit);
+    git_commit* c = nullptr;
+    if (git_commit_lookup(&c, m_repo, &oid) < 0) {
+        git_error_clear();
+        return false;
+    }
+    git_commit_free(c);
+    return true;
+}
+
 std::vector<std::pair<std::string, std::string>> Repository::top_blobs(const std::string& commit) const {
     TreeHandle tree = commit_tree(m_repo, commit);
     std::vector<std::pair<std::string, std::string>> out;

@@ -114,6 +114,18 @@ public:
     // Files that differ between two commits' trees; with `patch`, the unified diff text too.
     [[nodiscard]] std::vector<FileChange> diff_commits(const std::string& a, const std::string& b,
                                                        std::string* patch = nullptr) const;
+    // Writes the files of a commit's tree into `dir` (created if missing; meant to be empty),
+    // with git's path checks, modes and filters, without touching the index, HEAD or the work tree.
+    void checkout_to(const std::string& commit, const stdfs::path& dir) const;
+    // Makes the work tree's files match a commit's tree (files the commit lacks but HEAD has are
+    // removed; untracked files stay), without moving HEAD or changing the index. Only the paths
+    // under `paths` when not empty.
+    void checkout_into_workdir(const std::string& commit, const std::vector<std::string>& paths = {}) const;
+    // Every blob in a commit's tree whose path ends in `suffix`: (path, content), in path order.
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> blobs_with_suffix(const std::string& commit,
+                                                                                   std::string_view suffix) const;
+    // True when `commit` names a commit present in the object database.
+    [[nodiscard]] bool has_commit(const std::string& commit) const;
     // Deletes a ref; false if it did not exist.
     bool delete_ref(const std::string& name) const;
 

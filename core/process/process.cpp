@@ -1,5 +1,6 @@
 #include "core/process/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -19,33 +20,46 @@ extern char** environ;
 
 namespace cairn::process {
 
-std::optional<std::filesystem::path> find_executable(const std::string& name) {
+std::optional<std::filesystem::path> find_executable(const std::string& name, const std::filesystem::path& cwd,
+                                                    const char* path) {
+    auto absolute = [&](const std::filesystem::path& p) {
+        if (p.is_absolute()) return p.lexically_normal();
+        return (cwd.empty() ? std::filesystem::absolute(p) : cwd / p).lexically_normal();
+    };
     auto executable = [](const std::filesystem::path& p) {
         struct stat st {};
         return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
     };
     if (name.find('/') != std::string::npos) {
-        if (!executable(name)) return std::nullopt;
-        return std::filesystem::absolute(name).lexically_normal();
+        auto p = absolute(name);
+        if (!executable(p)) return std::nullopt;
+        return p;
     }
-    const char* path = std::getenv("PATH");
+    if (!path) path = std::getenv("PATH");
     for (const auto& dir : util::split(path ? path : "/usr/bin:/bin", ':')) {
-        std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / name;
-        if (executable(candidate)) return std::filesystem::absolute(candidate).lexically_normal();
+        auto candidate = absolute(std::filesystem::path(dir.empty() ? "." : dir) / name);
+        if (executable(candidate)) return candidate;
     }
     return std::nullopt;
 }
 
 Outcome run(const Command& command) {
     if (command.argv.empty()) fail(ErrorKind::usage, "no command given (write it after '--')");
-    auto exe = find_executable(command.argv[0]);
+    auto path_it = command.env_set.find("PATH");
+    bool path_unset = std::find(command.env_unset.begin(), command.env_unset.end(), "PATH") != command.env_unset.end();
+    auto exe = find_executable(command.argv[0], command.cwd,
+                               path_it != command.env_set.end() ? path_it->second.c_str()
+                               : path_unset                     ? ""
+                                                                : nullptr);
     if (!exe) fail(ErrorKind::input, "command not found: {}", command.argv[0]);
 
     std::vector<std::string> env_strings;
     for (char** e = environ; *e; ++e) {
         std::string_view entry(*e);
         std::string key(entry.substr(0, entry.find('=')));
-        if (!command.env_set.count(key)) env_strings.emplace_back(entry);
+        if (command.env_set.count(key)) continue;
+        if (std::find(command.env_unset.begin(), command.env_unset.end(), key) != command.env_unset.end()) continue;
+        env_strings.emplace_back(entry);
     }
     for (const auto& [k, v] : command.env_set) env_strings.push_back(k + "=" + v);
     std::vector<char*> envp, argv;
@@ -58,9 +72,15 @@ Outcome run(const Command& command) {
     int out_pipe[2], err_pipe[2], exec_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
         fail_errno("cannot create pipes", errno);
+    // Without a terminal (scripts, job schedulers) the command gets a process group of its own, so
+    // that a signal passed on reaches everything it started (a shell script's children too). On a
+    // terminal it stays in cairn's foreground group: Ctrl-C reaches it directly, and it can read
+    // the terminal.
+    const bool own_group = !::isatty(STDIN_FILENO);
     pid_t pid = ::fork();
     if (pid < 0) fail_errno("cannot start " + command.argv[0], errno);
     if (pid == 0) {
+        if (own_group) ::setpgid(0, 0);
         // Child: default signal handling, output into the pipes, then exec.
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
@@ -73,6 +93,7 @@ Outcome run(const Command& command) {
         [[maybe_unused]] ssize_t n = ::write(exec_pipe[1], &err, sizeof err);
         ::_exit(127);
     }
+    if (own_group) ::setpgid(pid, pid); // also here: no window before the child's own call
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
     ::close(exec_pipe[1]);
@@ -83,15 +104,17 @@ Outcome run(const Command& command) {
     Outcome outcome;
     bool forwarded = false;
     // Ctrl-C on a terminal reaches the command by itself; a signal another process sent to cairn
-    // (kill, a job scheduler's SIGTERM) must be passed on.
+    // (kill, a job scheduler's SIGTERM), or any signal when the command has its own group, must be
+    // passed on.
     auto forward_signal = [&] {
         if (!util::interrupted() || forwarded) return;
         outcome.interrupted = true;
         forwarded = true;
-        if (util::signal_sent_by_process() || util::received_signal() == SIGTERM) ::kill(pid, util::received_signal());
+        if (util::signal_sent_by_process() || util::received_signal() == SIGTERM || own_group)
+            ::kill(own_group ? -pid : pid, util::received_signal());
     };
     struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    const int sinks[2] = {STDOUT_FILENO, STDERR_FILENO};
+    const int sinks[2] = {command.stdout_fd, STDERR_FILENO};
     int open_count = 2;
     char buffer[65536];
     while (open_count > 0) {

@@ -16,7 +16,9 @@ struct Command {
     std::vector<std::string> argv;              // argv[0] is looked up in PATH
     std::filesystem::path cwd;
     std::map<std::string, std::string> env_set; // added to (or replacing in) cairn's environment
+    std::vector<std::string> env_unset;         // removed from it
     int log_fd = -1;                            // stdout and stderr are also appended here
+    int stdout_fd = 1;                          // where the command's stdout is passed through
     // Called with each chunk of the command's stdout as it arrives (after it was passed through).
     std::function<void(std::string_view)> on_stdout;
 };
@@ -32,7 +34,11 @@ struct Outcome {
 // cannot be found or executed.
 [[nodiscard]] Outcome run(const Command& command);
 
-// The absolute path `name` resolves to through PATH (or itself when it contains a '/').
-[[nodiscard]] std::optional<std::filesystem::path> find_executable(const std::string& name);
+// The absolute path `name` resolves to through `path` (a PATH value; cairn's PATH when null), or
+// `name` itself when it contains a '/'. Relative names and PATH entries resolve against `cwd`
+// (cairn's working directory when empty), where the command will run.
+[[nodiscard]] std::optional<std::filesystem::path> find_executable(const std::string& name,
+                                                                   const std::filesystem::path& cwd = {},
+                                                                   const char* path = nullptr);
 
 } // namespace cairn::process

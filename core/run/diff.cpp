@@ -30,11 +30,16 @@ std::map<std::string, std::string> environment_of(const RunRecord& r) {
     m["executable.sha256"] = r.executable_hash;
     m["host"] = r.host;
     m["os"] = r.os;
+    if (!r.cpu.empty()) m["cpu"] = r.cpu;
     m["cairn_version"] = r.cairn_version;
     return m;
 }
 
 } // namespace
+
+std::vector<ValueChange> compare_environment(const RunRecord& a, const RunRecord& b) {
+    return compare_maps(environment_of(a), environment_of(b), false);
+}
 
 std::string ValueChange::change() const {
     if (!old_value) return "added";
@@ -62,7 +67,7 @@ RunDiff diff_runs(workspace::Workspace& ws, const RunRecord& a, const RunRecord&
     }
     d.inputs = compare_maps(a.inputs, b.inputs, true);
     d.outputs = compare_maps(a.outputs, b.outputs, true);
-    d.environment = compare_maps(environment_of(a), environment_of(b), false);
+    d.environment = compare_environment(a, b);
     if (!a.git_snapshot.empty() && !b.git_snapshot.empty())
         d.code = ws.repo().diff_commits(a.git_snapshot, b.git_snapshot, patch ? &d.patch : nullptr);
     return d;

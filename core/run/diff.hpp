@@ -33,6 +33,10 @@ struct RunDiff {
     std::string patch;                   // with patch requested
 };
 
+// What differs between the environments two runs recorded: allow-listed variables (values),
+// other variables (set or not), executable path and hash, host, OS, CPU, cairn version.
+[[nodiscard]] std::vector<ValueChange> compare_environment(const RunRecord& a, const RunRecord& b);
+
 // Compares run a (old) with run b (new).
 [[nodiscard]] RunDiff diff_runs(workspace::Workspace& ws, const RunRecord& a, const RunRecord& b, bool patch);
 

@@ -11,7 +11,7 @@
 namespace cairn::run {
 namespace {
 
-constexpr std::string_view k_header = "cairn-run-index 1\n";
+constexpr std::string_view k_header = "cairn-run-index 2\n";
 
 std::string escape(std::string_view s) {
     std::string out;
@@ -71,6 +71,8 @@ std::string serialize_index(const std::map<std::string, IndexEntry>& entries) {
         attr("host", r.host);
         attr("user", r.user);
         attr("os", r.os);
+        attr("cpu", r.cpu);
+        attr("reproduces", r.reproduces);
         attr("cairn_version", r.cairn_version);
         attr("executable", r.executable);
         attr("executable_hash", r.executable_hash);
@@ -127,6 +129,8 @@ std::optional<std::map<std::string, IndexEntry>> parse_index(const std::string& 
             else if (k == "host") r.host = v;
             else if (k == "user") r.user = v;
             else if (k == "os") r.os = v;
+            else if (k == "cpu") r.cpu = v;
+            else if (k == "reproduces") r.reproduces = v;
             else if (k == "cairn_version") r.cairn_version = v;
             else if (k == "executable") r.executable = v;
             else if (k == "executable_hash") r.executable_hash = v;

@@ -337,6 +337,7 @@ std::string to_run_yaml(const RunRecord& r) {
     out << YAML::Key << "host" << YAML::Value << r.host;
     out << YAML::Key << "user" << YAML::Value << r.user;
     out << YAML::Key << "os" << YAML::Value << r.os;
+    if (!r.cpu.empty()) out << YAML::Key << "cpu" << YAML::Value << r.cpu;
     out << YAML::Key << "cairn_version" << YAML::Value << r.cairn_version;
     out << YAML::Key << "executable" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "path" << YAML::Value << r.executable;
@@ -353,6 +354,10 @@ std::string to_run_yaml(const RunRecord& r) {
     out << YAML::EndMap;
     out << YAML::Key << "env_names" << YAML::Value << YAML::Flow << r.env_names;
     if (!r.log_object.empty()) out << YAML::Key << "log" << YAML::Value << r.log_object;
+    if (!r.param_files.empty()) out << YAML::Key << "param_files" << YAML::Value << YAML::Flow << r.param_files;
+    if (!r.metric_files.empty()) out << YAML::Key << "metric_files" << YAML::Value << YAML::Flow << r.metric_files;
+    if (!r.capture) out << YAML::Key << "capture" << YAML::Value << false;
+    if (!r.reproduces.empty()) out << YAML::Key << "reproduces" << YAML::Value << r.reproduces;
     out << YAML::Key << "tags" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : r.tags) out << YAML::Key << k << YAML::Value << v;
     out << YAML::EndMap;
@@ -408,6 +413,7 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
         r.host = str("host");
         r.user = str("user");
         r.os = str("os");
+        r.cpu = str("cpu");
         r.cairn_version = str("cairn_version");
         if (auto exe = root["executable"]; exe && exe.IsMap()) {
             r.executable = exe["path"] ? exe["path"].as<std::string>() : "";
@@ -423,6 +429,10 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
             for (const auto& kv : env) r.env[kv.first.as<std::string>()] = kv.second.as<std::string>();
         if (root["env_names"]) r.env_names = root["env_names"].as<std::vector<std::string>>();
         r.log_object = str("log");
+        if (root["param_files"]) r.param_files = root["param_files"].as<std::vector<std::string>>();
+        r.reproduces = str("reproduces");
+        if (root["metric_files"]) r.metric_files = root["metric_files"].as<std::vector<std::string>>();
+        r.capture = !root["capture"] || root["capture"].as<bool>();
         if (auto tags = root["tags"]; tags && tags.IsMap())
             for (const auto& kv : tags) r.tags[kv.first.as<std::string>()] = kv.second.as<std::string>();
     } catch (const YAML::Exception& e) {

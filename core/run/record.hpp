@@ -105,7 +105,7 @@ struct RunRecord {
     std::int64_t start_ms = 0, end_ms = 0;
     std::string status; // running, finished, failed, interrupted, crashed
     int exit_code = 0;
-    std::string host, user, os, cairn_version;
+    std::string host, user, os, cpu, cairn_version;
     std::string executable, executable_hash;
     std::string git_base, git_branch, git_snapshot;
     bool git_dirty = false;
@@ -117,6 +117,11 @@ struct RunRecord {
     std::map<std::string, std::string> inputs, outputs; // path -> object id
     std::map<std::string, std::string> large_files;     // untracked files kept out of the code snapshot
     std::string log_object; // the whole log in the cache, when it is too large for a git blob
+    // Parameter files the command read (workspace-relative), whose recorded values a re-run writes back.
+    std::vector<std::string> param_files;
+    std::vector<std::string> metric_files; // `-m` files read after the command ended
+    bool capture = true;                   // stdout scalars captured as metrics (off: --no-capture)
+    std::string reproduces; // the run this one re-ran (`cairn rerun`), else empty
     std::string commit;                       // the run's commit (when read from a ref)
     // Set when the record comes from the run index: the summary of a series not loaded.
     std::optional<std::map<std::string, MetricSummary>> summary;

@@ -55,6 +55,25 @@ std::string user_name() {
     return "unknown";
 }
 
+// "<model name> x<logical CPUs>" from /proc/cpuinfo (the machine type elsewhere).
+std::string cpu_description() {
+    std::string model;
+    unsigned count = 0;
+    if (auto text = fs::read_file_if_exists("/proc/cpuinfo")) {
+        for (const auto& line : util::split(*text, '\n')) {
+            if (util::starts_with(line, "processor")) ++count;
+            if (model.empty() && (util::starts_with(line, "model name") || util::starts_with(line, "Model")))
+                if (auto colon = line.find(':'); colon != std::string::npos) model = std::string(util::trim(std::string_view(line).substr(colon + 1)));
+        }
+    }
+    if (model.empty()) {
+        struct utsname uts {};
+        model = ::uname(&uts) == 0 ? uts.machine : "unknown";
+    }
+    if (count == 0) count = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+    return fmt::format("{} x{}", model, count);
+}
+
 std::string param_env_name(const std::string& key) {
     std::string out = "CAIRN_PARAM_";
     for (char c : key) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
@@ -251,8 +270,10 @@ void append_metrics(const std::filesystem::path& run_dir, const std::vector<Metr
 }
 
 RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
+    const auto& replay = options.replay;
     // A crashed run may have left a parameter file overridden: put it back before reading it.
-    recover_crashed(ws);
+    // (A replay runs in a replica; its caller recovers in the workspace itself.)
+    if (!replay) recover_crashed(ws);
     // Built first: a bad pattern in config.yaml fails before anything is staged.
     ScalarCapture capture(ws.config().capture_patterns.value_or(std::vector<std::string>{ScalarCapture::k_default_pattern}),
                           ".cairn/config.yaml: run.capture");
@@ -267,29 +288,35 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.user = user_name();
     struct utsname uts {};
     if (::uname(&uts) == 0) r.os = fmt::format("{} {} {}", uts.sysname, uts.release, uts.machine);
+    r.cpu = cpu_description();
     r.cairn_version = CAIRN_VERSION;
+    if (replay) r.reproduces = replay->reproduces;
     for (const auto& [k, v] : options.params) r.params.push_back(parse_param(k, v));
     std::sort(r.params.begin(), r.params.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
     for (std::size_t i = 1; i < r.params.size(); ++i)
         if (r.params[i].key == r.params[i - 1].key) fail(ErrorKind::usage, "parameter '{}' given twice", r.params[i].key);
     // Parameter files: flattened into the record; -p values for keys they hold override them.
     std::vector<std::string> param_files = options.param_files;
-    if (param_files.empty() && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
+    if (param_files.empty() && !replay && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
     std::vector<std::pair<std::string, std::vector<Param>>> file_params;
     for (const auto& rel : param_files) {
         auto text = fs::read_file_if_exists(ws.absolute(rel));
         if (!text) fail(ErrorKind::input, "parameter file '{}' does not exist", rel);
         file_params.emplace_back(rel, flatten_params_yaml(*text, rel));
     }
+    r.param_files = param_files;
+    r.metric_files = options.metric_files;
+    r.capture = options.capture_stdout;
     std::map<std::string, Param> cli_params;
-    for (const auto& p : r.params) cli_params.emplace(p.key, p);
+    for (const auto& p : replay ? replay->params : r.params) cli_params.emplace(p.key, p);
     std::map<std::string, Param> merged;
     std::vector<std::string> overridden_files;
     for (const auto& [rel, params] : file_params) {
         bool touched = false;
         for (const auto& p : params) {
             auto cli = cli_params.find(p.key);
-            touched |= cli != cli_params.end();
+            bool differs = cli != cli_params.end() && (cli->second.text != p.text || cli->second.type != p.type);
+            touched |= replay ? differs : cli != cli_params.end();
             merged.insert_or_assign(p.key, cli != cli_params.end() ? cli->second : p);
         }
         if (touched) overridden_files.push_back(rel);
@@ -297,23 +324,41 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     for (const auto& [k, p] : cli_params) merged.insert_or_assign(k, p);
     r.params.clear();
     for (auto& [k, p] : merged) r.params.push_back(std::move(p));
-    r.command = substitute_params(options.command, r.params);
-    if (auto exe = process::find_executable(r.command.at(0))) {
+    // A replay's argv is the recorded one, placeholders already filled in.
+    if (!replay) r.command = substitute_params(options.command, r.params);
+
+    // The command's environment: cairn's own, with a replay's recorded variables put back.
+    std::map<std::string, std::string> env_set = replay ? replay->env_set : std::map<std::string, std::string>{};
+    std::vector<std::string> env_unset = replay ? replay->env_unset : std::vector<std::string>{};
+    std::map<std::string, std::string> child_env;
+    for (char** e = environ; *e; ++e) {
+        std::string_view entry(*e);
+        std::size_t eq = entry.find('=');
+        std::string key(entry.substr(0, eq));
+        if (std::find(env_unset.begin(), env_unset.end(), key) != env_unset.end()) continue;
+        child_env[key] = eq == std::string_view::npos ? "" : std::string(entry.substr(eq + 1));
+    }
+    for (const auto& [k, v] : env_set) child_env[k] = v;
+    std::filesystem::path command_cwd = ws.absolute(options.cwd);
+    auto path_var = child_env.find("PATH");
+    if (auto exe = process::find_executable(r.command.at(0), command_cwd,
+                                            path_var == child_env.end() ? "" : path_var->second.c_str())) {
         r.executable = exe->string();
+        // Recorded relative to the workspace when it lies inside it, so that a replica's copy
+        // compares equal to the original's.
+        auto rel = exe->lexically_relative(ws.root());
+        if (!rel.empty() && *rel.begin() != "..") r.executable = rel.string();
         r.executable_hash = hash::hash_file(*exe).id();
     } else {
         fail(ErrorKind::input, "command not found: {}", r.command.at(0));
     }
-    for (char** e = environ; *e; ++e) {
-        std::string_view entry(*e);
-        std::string key(entry.substr(0, entry.find('=')));
-        const auto& allow = ws.config().env_allow;
+    const auto& allow = ws.config().env_allow;
+    for (const auto& [key, value] : child_env) {
         if (std::find(allow.begin(), allow.end(), key) != allow.end())
-            r.env[key] = looks_secret(key) ? "<redacted>" : std::string(entry.substr(key.size() + 1));
+            r.env[key] = looks_secret(key) ? "<redacted>" : value;
         else
             r.env_names.push_back(key);
     }
-    std::sort(r.env_names.begin(), r.env_names.end());
 
     if (!options.inputs.empty()) {
         auto stored = workspace::add(ws, options.inputs, progress, workspace::Track::store_only);
@@ -322,9 +367,19 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
 
     // The code as the command sees it: taken before it runs, so its own outputs are not in it.
     // Its temporary index lives beside the staging directories, not in tmp/, which gc sweeps.
-    auto snap = ws.repo().snapshot_workdir(ws.store_dir() / "runs" / ("." + r.id + ".index"),
-                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
-                                           k_snapshot_file_limit);
+    // A replay runs the recorded snapshot itself.
+    git::Repository::Snapshot snap;
+    if (replay) {
+        snap.commit = replay->snapshot;
+        snap.base = replay->base;
+        snap.branch = replay->branch;
+        snap.dirty = replay->dirty;
+        r.large_files = replay->large_files;
+    } else {
+        snap = ws.repo().snapshot_workdir(ws.store_dir() / "runs" / ("." + r.id + ".index"),
+                                          fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
+                                          k_snapshot_file_limit);
+    }
     std::vector<std::string> warnings;
     if (!snap.nested.empty())
         warnings.push_back(fmt::format("nested git repositories are not part of the code snapshot: {}",
@@ -364,6 +419,19 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     if (!log.valid()) fail_errno("cannot create the run log", errno);
 
     ParamFileOverrides overrides(ws, staging);
+    if (replay) {
+        // The replica is a throwaway copy: its parameter files take the recorded values for good
+        // (never through `overrides`, whose restore paths a crash recovery would apply to the
+        // workspace itself).
+        for (const auto& rel : overridden_files) {
+            std::string text = fs::read_file(ws.absolute(rel));
+            for (const auto& p : flatten_params_yaml(text, rel))
+                if (auto cli = cli_params.find(p.key); cli != cli_params.end() && cli->second.text != p.text)
+                    text = override_params_yaml(text, p.key, cli->second, rel);
+            fs::write_file_atomic(ws.absolute(rel), text, 0644, fs::Durability::deferred);
+        }
+        overridden_files.clear();
+    }
     for (const auto& rel : overridden_files) {
         overrides.lock(rel, options.notice);
         // Read again under the lock: the file is now ours until the run ends.
@@ -378,11 +446,14 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     process::Command cmd;
     cmd.argv = r.command;
     if (options.capture_stdout) cmd.on_stdout = [&capture](std::string_view chunk) { capture.feed(chunk); };
-    cmd.cwd = ws.absolute(options.cwd);
+    cmd.cwd = command_cwd;
+    if (options.stdout_to_stderr) cmd.stdout_fd = STDERR_FILENO;
     cmd.log_fd = log.get();
-    cmd.env_set = {{"CAIRN_RUN_ID", r.id},
-                   {"CAIRN_RUN_DIR", staging.string()},
-                   {"CAIRN_METRICS_FILE", (staging / "metrics.tsv").string()}};
+    cmd.env_set = env_set;
+    cmd.env_unset = env_unset;
+    cmd.env_set["CAIRN_RUN_ID"] = r.id;
+    cmd.env_set["CAIRN_RUN_DIR"] = staging.string();
+    cmd.env_set["CAIRN_METRICS_FILE"] = (staging / "metrics.tsv").string();
     for (const auto& p : r.params) cmd.env_set[param_env_name(p.key)] = p.text;
     process::Outcome outcome = process::run(cmd);
     r.end_ms = now_ms();
@@ -424,10 +495,11 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     commit_run(ws, r, fs::read_file(staging / "log.txt"));
     std::error_code ec;
     std::filesystem::remove_all(staging, ec);
-    if (!missing_metric_files.empty() && r.status == "finished")
+    // A replay reports what is missing in its verdict instead.
+    if (!missing_metric_files.empty() && r.status == "finished" && !replay)
         fail(ErrorKind::input, "run {} recorded, but its metrics file(s) do not exist: {}", r.id.substr(0, 8),
              fmt::join(missing_metric_files, ", "));
-    if (!missing_outputs.empty() && r.status == "finished")
+    if (!missing_outputs.empty() && r.status == "finished" && !replay)
         fail(ErrorKind::input, "run {} recorded, but its declared output(s) do not exist: {}", r.id.substr(0, 8),
              fmt::join(missing_outputs, ", "));
     return {r, outcome.exit_code, warnings};

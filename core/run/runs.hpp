@@ -28,10 +28,24 @@ struct RunOptions {
     std::string cwd;                  // workspace-relative working directory
     std::vector<std::string> metric_files; // workspace-relative; read after the command ends
     bool capture_stdout = true;       // Guild-style `key: value` scalars from stdout become metrics
+    bool stdout_to_stderr = false;    // pass the command's stdout through to stderr (cairn's stdout is JSON)
     // Parameter files (workspace-relative); empty: params.yaml at the root, if there is one.
     std::vector<std::string> param_files;
     // Told why the run waits (another run has overridden values in a parameter file it needs).
     std::function<void(const std::string&)> notice;
+
+    // Set by `cairn rerun`: the workspace passed to execute() is a replica (a materialised copy of
+    // a recorded code snapshot) and the command is the recorded argv, taken as is.
+    struct Replay {
+        std::string reproduces;            // the id of the run re-run
+        std::string snapshot, base, branch; // its code snapshot, recorded again as is
+        bool dirty = false;
+        std::map<std::string, std::string> large_files;
+        std::vector<Param> params;                  // its params: written into `param_files` where they differ
+        std::map<std::string, std::string> env_set; // its allow-listed variables
+        std::vector<std::string> env_unset;         // allow-listed variables it ran without
+    };
+    std::optional<Replay> replay;
 };
 
 struct RunResult {

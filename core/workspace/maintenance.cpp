@@ -174,7 +174,19 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
 
     // Nobody else holds the store lock, so every temp file left in tmp/ is a leftover.
     for (const auto& e : fs::list_dir(ws.cache().tmp_dir())) {
-        if (e.type == fs::EntryType::directory) continue;
+        if (e.type == fs::EntryType::directory) {
+            // A `cairn rerun` worktree: in use while its lock is held, kept on request (--keep),
+            // otherwise left by a rerun that was killed.
+            stdfs::path dir = ws.cache().tmp_dir() / e.name;
+            if (!util::starts_with(e.name, "rerun-") || fs::lstat_path(dir / "kept")) continue;
+            if (!fs::FileLock::try_lock(dir / "lock", fs::LockMode::exclusive)) continue;
+            if (mode == GcMode::remove) {
+                std::error_code ec;
+                stdfs::remove_all(dir, ec);
+            }
+            ++result.temp_files;
+            continue;
+        }
         if (mode == GcMode::remove) fs::remove_file(ws.cache().tmp_dir() / e.name);
         ++result.temp_files;
     }

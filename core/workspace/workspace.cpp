@@ -73,6 +73,7 @@ Workspace Workspace::discover(const stdfs::path& cwd) {
     ws.m_root = stdfs::canonical(repo->workdir(), ec);
     if (ec) ws.m_root = repo->workdir();
     stdfs::path store = ws.m_root / ".cairn";
+    ws.m_store = store;
     if (!fs::lstat_path(store / "config.yaml"))
         fail(ErrorKind::environment, "{} has no cairn store; run 'cairn init' first", ws.m_root.string());
     ws.m_config = Config::load(store / "config.yaml", ".cairn/config.yaml");
@@ -80,6 +81,18 @@ Workspace Workspace::discover(const stdfs::path& cwd) {
     ws.m_repo = std::make_unique<git::Repository>(std::move(*repo));
     ws.m_cache = std::make_unique<cache::Cache>(store / "cache", store / "tmp");
     ws.m_state = std::make_unique<state::StatCache>(store / "state");
+    return ws;
+}
+
+Workspace Workspace::replica(const stdfs::path& root, const stdfs::path& state_dir) const {
+    Workspace ws;
+    ws.m_root = root;
+    ws.m_store = m_store;
+    ws.m_config = m_config;
+    ws.m_repo = std::make_unique<git::Repository>(git::Repository::open(m_repo->workdir()));
+    ws.m_cache = std::make_unique<cache::Cache>(m_cache->root(), m_cache->tmp_dir());
+    fs::make_dirs(state_dir);
+    ws.m_state = std::make_unique<state::StatCache>(state_dir);
     return ws;
 }
 

@@ -41,8 +41,14 @@ public:
     // `cairn init` has not been run.
     [[nodiscard]] static Workspace discover(const stdfs::path& cwd);
 
+    // A materialised copy of this workspace's files at `root` (a `cairn rerun` worktree): paths
+    // resolve under `root`, while the store, configuration and git repository are this
+    // workspace's. Its stat cache lives in `state_dir`, apart from the workspace's.
+    [[nodiscard]] Workspace replica(const stdfs::path& root, const stdfs::path& state_dir) const;
+
     [[nodiscard]] const stdfs::path& root() const { return m_root; }
-    [[nodiscard]] stdfs::path store_dir() const { return m_root / ".cairn"; }
+    // The `.cairn/` directory (of the workspace this one is a replica of, for a replica).
+    [[nodiscard]] const stdfs::path& store_dir() const { return m_store; }
     [[nodiscard]] const Config& config() const { return m_config; }
     [[nodiscard]] cache::Cache& cache() { return *m_cache; }
     [[nodiscard]] state::StatCache& stat_cache() { return *m_state; }
@@ -86,6 +92,7 @@ private:
     Workspace() = default;
 
     stdfs::path m_root;
+    stdfs::path m_store;
     Config m_config;
     std::unique_ptr<git::Repository> m_repo;
     std::unique_ptr<cache::Cache> m_cache;

@@ -161,7 +161,7 @@ TEST_CASE("run index entries round-trip, escapes included; damage is detected", 
     CHECK(s.at("loss").step == 5);
     CHECK(std::isnan(s.at("loss").last));
     CHECK(s.at("loss").max == 2);
-    CHECK_FALSE(run::parse_index("cairn-run-index 2\n"));
-    CHECK_FALSE(run::parse_index("cairn-run-index 1\na\tname\tx\n")); // attribute before any run
-    CHECK_FALSE(run::parse_index("cairn-run-index 1\nR\tid\tc\nz\tq\n"));
+    CHECK_FALSE(run::parse_index("cairn-run-index 3\n"));
+    CHECK_FALSE(run::parse_index("cairn-run-index 2\na\tname\tx\n")); // attribute before any run
+    CHECK_FALSE(run::parse_index("cairn-run-index 2\nR\tid\tc\nz\tq\n"));
 }

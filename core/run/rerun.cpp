@@ -1,0 +1,458 @@
+#include "core/run/rerun.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fcntl.h>
+#include <unistd.h>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/cache/tree.hpp"
+#include "core/fs/atomic_file.hpp"
+#include "core/fs/file.hpp"
+#include "core/fs/lock.hpp"
+#include "core/run/lineage.hpp"
+#include "core/run/runs.hpp"
+#include "core/util/error.hpp"
+#include "core/util/interrupt.hpp"
+#include "core/util/strings.hpp"
+#include "core/workspace/compare.hpp"
+#include "core/workspace/pointer.hpp"
+
+namespace cairn::run {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+// Variables that differ between any two shells and explain nothing.
+bool is_volatile_variable(const std::string& name) {
+    static const std::set<std::string> k_volatile = {"_", "OLDPWD", "PWD", "SHLVL", "TERM", "COLUMNS", "LINES",
+                                                     "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "XDG_SESSION_ID"};
+    return k_volatile.count(name) || util::starts_with(name, "CAIRN_");
+}
+
+// A path read from a run record (untrusted: it came from a ref) that a re-run will write to.
+void check_recorded_path(const std::string& path, const RunRecord& r, const char* what) {
+    stdfs::path p(path);
+    bool ok = !path.empty() && p.is_relative();
+    for (const auto& part : p) {
+        std::string s = part.string();
+        if (s == ".." || s == "." || s.empty()) ok = false;
+    }
+    if (ok) {
+        std::string first = p.begin()->string();
+        if (first == ".git" || first == ".cairn") ok = false;
+    }
+    if (!ok) fail(ErrorKind::input, "run {}: refusing the unsafe {} path '{}' in its record", r.id.substr(0, 8), what, path);
+}
+
+void check_record_paths(const RunRecord& r) {
+    for (const auto& [p, id] : r.inputs) check_recorded_path(p, r, "input");
+    for (const auto& [p, id] : r.outputs) check_recorded_path(p, r, "output");
+    for (const auto& [p, id] : r.large_files) check_recorded_path(p, r, "large file");
+    for (const auto& p : r.param_files) check_recorded_path(p, r, "parameter file");
+    for (const auto& p : r.metric_files) check_recorded_path(p, r, "metrics file");
+    if (r.cwd != ".") check_recorded_path(r.cwd, r, "working directory");
+    if (r.command.empty()) fail(ErrorKind::input, "run {} recorded no command", r.id.substr(0, 8));
+    if (r.git_snapshot.empty()) fail(ErrorKind::input, "run {} recorded no code snapshot", r.id.substr(0, 8));
+}
+
+// The tree object `digest` names, or nullopt when it names a file object.
+std::optional<cache::Tree> tree_object(cache::Cache& cache, const hash::Digest& digest) {
+    fs::Fd fd(::open(cache.object_path(digest).c_str(), O_RDONLY | O_CLOEXEC));
+    char head[13];
+    if (!fd.valid() || ::pread(fd.get(), head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
+        std::string_view(head, sizeof head) != "cairn-tree 1\n")
+        return std::nullopt;
+    try {
+        return cache.read_tree(digest);
+    } catch (const Error&) {
+        return std::nullopt; // a file that merely starts like a tree
+    }
+}
+
+std::string random_suffix() {
+    std::random_device rd;
+    return fmt::format("{:08x}", rd());
+}
+
+// The scratch directory of one step: `.cairn/tmp/rerun-<run>-<random>/` holding `lock` (held
+// while it is in use, so that gc leaves it alone), `state/` and the worktree `work/`. Removed
+// on destruction unless kept.
+class Scratch {
+public:
+    Scratch(const workspace::Workspace& ws, const std::string& run_id)
+        : m_dir(ws.store_dir() / "tmp" / fmt::format("rerun-{}-{}", run_id.substr(0, 8), random_suffix())) {
+        fs::make_dirs(m_dir);
+        m_lock.emplace(m_dir / "lock", fs::LockMode::exclusive);
+    }
+    ~Scratch() {
+        m_lock.reset();
+        if (m_keep) return;
+        std::error_code ec;
+        // Files checked out read-only (or made so by the command) must not stop the removal.
+        stdfs::permissions(m_dir, stdfs::perms::owner_all, stdfs::perm_options::add, ec);
+        stdfs::remove_all(m_dir, ec);
+        if (ec) {
+            for (auto it = stdfs::recursive_directory_iterator(m_dir, ec); !ec && it != stdfs::recursive_directory_iterator();
+                 it.increment(ec))
+                if (it->is_directory(ec)) stdfs::permissions(it->path(), stdfs::perms::owner_all, stdfs::perm_options::add, ec);
+            stdfs::remove_all(m_dir, ec);
+        }
+    }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+
+    [[nodiscard]] stdfs::path work() const { return m_dir / "work"; }
+    [[nodiscard]] stdfs::path state() const { return m_dir / "state"; }
+    void keep() {
+        m_keep = true;
+        fs::write_file_atomic(m_dir / "kept", "kept by cairn rerun --keep\n", 0644, fs::Durability::deferred);
+    }
+
+private:
+    stdfs::path m_dir;
+    std::optional<fs::FileLock> m_lock;
+    bool m_keep = false;
+};
+
+// Writes object `id` (a file or a directory tree) at `dst`, replacing what is there.
+void restore_object(workspace::Workspace& replica, const std::string& rel, const std::string& id) {
+    auto digest = hash::Digest::from_id(id);
+    if (!digest) fail(ErrorKind::input, "'{}': not an object id: {}", rel, id);
+    auto& cache = replica.cache();
+    replica.check_no_symlinks(rel);
+    stdfs::path dst = replica.absolute(rel);
+    std::error_code ec;
+    if (fs::lstat_path(dst)) stdfs::remove_all(dst, ec);
+    fs::make_dirs(dst.parent_path());
+    const std::vector<fs::LinkType> links = {fs::LinkType::reflink, fs::LinkType::copy};
+    auto tree = tree_object(cache, *digest);
+    if (!tree) {
+        cache.materialize(*digest, dst, links, false);
+        return;
+    }
+    workspace::Pointer pointer;
+    pointer.path = dst.filename().string();
+    pointer.digest = *digest;
+    pointer.size = tree->total_size();
+    pointer.files = tree->total_files();
+    workspace::Expected expected = workspace::flatten(cache, pointer);
+    if (!expected.missing_trees.empty())
+        fail(ErrorKind::integrity, "'{}': sub-tree {} is missing from the cache", rel, expected.missing_trees.front());
+    for (const auto& dir : expected.dirs) fs::make_dirs(dir.empty() ? dst : dst / dir);
+    for (const auto& [file, want] : expected.files) cache.materialize(want.digest, dst / file, links, want.executable);
+}
+
+// Every object id a tree or file object needs (itself and, for a tree, everything below).
+void needed_objects(cache::Cache& cache, const std::string& id, std::vector<std::string>& missing_out) {
+    auto digest = hash::Digest::from_id(id);
+    if (!digest || !cache.has(*digest)) {
+        missing_out.push_back(id);
+        return;
+    }
+    auto tree = tree_object(cache, *digest);
+    if (!tree) return;
+    for (const auto& e : tree->entries) needed_objects(cache, e.digest.id(), missing_out);
+}
+
+std::string describe_missing(const LineageIndex& lineage, const std::string& what, const std::string& id,
+                             const RunRecord& consumer) {
+    std::string out = fmt::format("{} ({})", what, id.substr(0, 19));
+    if (const RunRecord* p = lineage.producer_for(id, &consumer))
+        out += fmt::format(", produced by run {}{}", p->id.substr(0, 8), p->name.empty() ? "" : " (" + p->name + ")");
+    return out;
+}
+
+// Fills step.missing: every object the step needs that the cache lacks.
+void check_objects(workspace::Workspace& ws, const LineageIndex& lineage, RerunStep& step,
+                   const std::set<std::string>& produced_earlier) {
+    auto& cache = ws.cache();
+    auto need = [&](const std::string& what, const std::string& id) {
+        std::vector<std::string> missing;
+        needed_objects(cache, id, missing);
+        for (const auto& m : missing)
+            step.missing.push_back(describe_missing(lineage, m == id ? what : "part of " + what, m, step.original));
+    };
+    for (const auto& [path, id] : step.inputs)
+        if (!produced_earlier.count(id)) need("input " + path, id);
+    for (const auto& [path, id] : step.original.large_files) need("large file " + path, id);
+    if (!ws.repo().has_commit(step.original.git_snapshot)) return; // reported when the step runs
+    for (const auto& [path, text] : ws.repo().blobs_with_suffix(step.original.git_snapshot, workspace::k_pointer_suffix)) {
+        workspace::Pointer pointer = workspace::Pointer::parse(text, path);
+        std::string data = (stdfs::path(path).parent_path() / pointer.path).string();
+        step.pointers.push_back(path);
+        need("tracked data " + data, pointer.digest.id());
+    }
+}
+
+bool looks_text(const std::string& s) { return s.find('\0') == std::string::npos; }
+
+// Up to 40 characters of `line` around column `at`.
+std::string excerpt(const std::string& line, std::size_t at) {
+    constexpr std::size_t k_width = 40;
+    std::size_t start = at > 12 ? at - 12 : 0;
+    std::string out = line.substr(start, k_width);
+    if (start > 0) out = "..." + out;
+    if (start + k_width < line.size()) out += "...";
+    return out;
+}
+
+// `line 3: "a" -> "b"; 1 line(s) removed, 1 added` for two text files.
+std::string text_difference(const std::string& a, const std::string& b) {
+    auto la = util::split(a, '\n'), lb = util::split(b, '\n');
+    std::size_t first = 0;
+    while (first < la.size() && first < lb.size() && la[first] == lb[first]) ++first;
+    std::multiset<std::string> ma(la.begin(), la.end());
+    std::size_t common = 0;
+    for (const auto& l : lb)
+        if (auto it = ma.find(l); it != ma.end()) {
+            ma.erase(it);
+            ++common;
+        }
+    std::string old_line = first < la.size() ? la[first] : "", new_line = first < lb.size() ? lb[first] : "";
+    std::size_t col = 0;
+    while (col < old_line.size() && col < new_line.size() && old_line[col] == new_line[col]) ++col;
+    return fmt::format("line {}: \"{}\" -> \"{}\"; {} line(s) removed, {} added", first + 1, excerpt(old_line, col),
+                       excerpt(new_line, col), la.size() - common, lb.size() - common);
+}
+
+std::uint64_t object_size(cache::Cache& cache, const std::string& id) {
+    auto digest = hash::Digest::from_id(id);
+    if (!digest || !cache.has(*digest)) return 0;
+    if (auto tree = tree_object(cache, *digest)) return tree->total_size();
+    auto st = fs::lstat_path(cache.object_path(*digest));
+    return st ? static_cast<std::uint64_t>(st->st_size) : 0;
+}
+
+OutputVerdict compare_output(cache::Cache& cache, const std::string& path, const std::string& old_id,
+                             const std::string& new_id) {
+    OutputVerdict v;
+    v.path = path;
+    v.old_id = old_id;
+    v.new_id = new_id;
+    v.identical = old_id == new_id;
+    v.old_size = object_size(cache, old_id);
+    v.new_size = new_id.empty() ? 0 : object_size(cache, new_id);
+    if (v.identical) return v;
+    if (new_id.empty()) {
+        v.detail = "not produced by the re-run";
+        return v;
+    }
+    auto a = hash::Digest::from_id(old_id), b = hash::Digest::from_id(new_id);
+    if (!a || !b || !cache.has(*a) || !cache.has(*b)) return v;
+    auto ta = tree_object(cache, *a), tb = tree_object(cache, *b);
+    if (ta || tb) {
+        if (ta && tb) {
+            workspace::Pointer pa{path, *a, 0, ta->total_files()}, pb{path, *b, 0, tb->total_files()};
+            auto ea = workspace::flatten(cache, pa), eb = workspace::flatten(cache, pb);
+            std::size_t changed = 0, added = 0, removed = 0;
+            for (const auto& [f, e] : ea.files) {
+                auto it = eb.files.find(f);
+                if (it == eb.files.end()) ++removed;
+                else if (it->second.digest != e.digest) ++changed;
+            }
+            for (const auto& [f, e] : eb.files) added += ea.files.count(f) ? 0 : 1;
+            v.detail = fmt::format("{} file(s) changed, {} added, {} removed", changed, added, removed);
+        } else {
+            v.detail = ta ? "was a directory, now a file" : "was a file, now a directory";
+        }
+        return v;
+    }
+    constexpr std::uint64_t k_text_limit = 4u << 20;
+    if (v.old_size > k_text_limit || v.new_size > k_text_limit) return v;
+    std::string ca = cache.read_verified(*a), cb = cache.read_verified(*b);
+    v.detail = looks_text(ca) && looks_text(cb) ? text_difference(ca, cb) : "binary files differ";
+    return v;
+}
+
+bool same_value(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+} // namespace
+
+std::string metric_verdict(double old_value, double new_value, double rtol, double atol) {
+    if (same_value(old_value, new_value)) return "equal";
+    if (std::isfinite(old_value) && std::isfinite(new_value) &&
+        std::fabs(new_value - old_value) <= atol + rtol * std::fabs(old_value))
+        return "within tolerance";
+    return "differs";
+}
+
+std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream) {
+    LineageIndex lineage(list_runs(ws));
+    const RunRecord& listed = find_run(lineage.runs(), name);
+    std::vector<RerunStep> plan;
+    std::set<std::string> visiting, done, produced;
+    // Depth first, producers before their consumers; a cycle (possible only with records from
+    // clocks that disagree) is cut where it closes.
+    std::function<void(const RunRecord&)> visit = [&](const RunRecord& summary) {
+        if (done.count(summary.id) || visiting.count(summary.id)) return;
+        visiting.insert(summary.id);
+        RunRecord full = load_run(ws, summary);
+        check_record_paths(full);
+        if (upstream)
+            for (const auto& [path, id] : full.inputs)
+                if (const RunRecord* producer = lineage.producer_for(id, &summary)) visit(*producer);
+        visiting.erase(summary.id);
+        done.insert(summary.id);
+        RerunStep step;
+        step.original = std::move(full);
+        step.inputs = step.original.inputs;
+        check_objects(ws, lineage, step, produced);
+        for (const auto& [path, id] : step.original.outputs) produced.insert(id);
+        plan.push_back(std::move(step));
+    };
+    visit(listed);
+    return plan;
+}
+
+RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
+                  util::Progress& progress) {
+    std::vector<std::string> missing;
+    for (const auto& step : plan) {
+        if (!ws.repo().has_commit(step.original.git_snapshot))
+            fail(ErrorKind::environment,
+                 "the code snapshot {} of run {} is not in this repository (fetch it with the run refs: git fetch "
+                 "<remote> 'refs/cairn/*:refs/cairn/*')",
+                 step.original.git_snapshot.substr(0, 12), step.original.id.substr(0, 8));
+        for (const auto& m : step.missing) missing.push_back(fmt::format("run {}: {}", step.original.id.substr(0, 8), m));
+    }
+    // Objects an earlier step will produce are not needed from the cache.
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& m : missing) list += "\n  " + m;
+        fail(ErrorKind::integrity, "{} object(s) needed to re-run are missing from the cache:{}", missing.size(), list);
+    }
+
+    RerunReport report;
+    std::map<std::string, std::string> fed; // original output id -> the re-run's id
+    for (std::size_t n = 0; n < plan.size(); ++n) {
+        RerunStep& step = plan[n];
+        const RunRecord& orig = step.original;
+        if (options.notice)
+            options.notice(fmt::format("re-running {}run {}{}: {}",
+                                       plan.size() > 1 ? fmt::format("step {}/{}, ", n + 1, plan.size()) : "",
+                                       orig.id.substr(0, 8), orig.name.empty() ? "" : " (" + orig.name + ")",
+                                       fmt::join(orig.command, " ")));
+        StepReport sr;
+        // Inputs produced by an earlier step take that step's new bytes.
+        for (auto& [path, id] : step.inputs) {
+            auto it = fed.find(id);
+            if (it == fed.end() || it->second == id) continue;
+            sr.fed_inputs.push_back({path, id, it->second});
+            id = it->second;
+        }
+
+        Scratch scratch(ws, orig.id);
+        if (options.keep) scratch.keep();
+        ws.repo().checkout_to(orig.git_snapshot, scratch.work());
+        workspace::Workspace replica = ws.replica(scratch.work(), scratch.state());
+        {
+            fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
+            for (const auto& path : step.pointers) {
+                workspace::Pointer pointer = workspace::Pointer::parse(fs::read_file(replica.absolute(path)), path);
+                std::string data = (stdfs::path(path).parent_path() / pointer.path).string();
+                restore_object(replica, data, pointer.digest.id());
+            }
+            for (const auto& [path, id] : orig.large_files) restore_object(replica, path, id);
+            for (const auto& [path, id] : step.inputs) restore_object(replica, path, id);
+        }
+        fs::make_dirs(replica.absolute(orig.cwd == "." ? "" : orig.cwd));
+
+        RunOptions ro;
+        ro.experiment = orig.experiment;
+        ro.command = orig.command;
+        ro.cwd = orig.cwd == "." ? "" : orig.cwd;
+        for (const auto& [path, id] : orig.inputs) ro.inputs.push_back(path);
+        for (const auto& [path, id] : orig.outputs) ro.outputs.push_back(path);
+        ro.metric_files = orig.metric_files;
+        ro.capture_stdout = orig.capture;
+        ro.stdout_to_stderr = options.stdout_to_stderr;
+        ro.param_files = orig.param_files;
+        if (ro.param_files.empty() && fs::lstat_path(replica.absolute("params.yaml"))) ro.param_files.push_back("params.yaml");
+        RunOptions::Replay replay;
+        replay.reproduces = orig.id;
+        replay.snapshot = orig.git_snapshot;
+        replay.base = orig.git_base;
+        replay.branch = orig.git_branch;
+        replay.dirty = orig.git_dirty;
+        replay.large_files = orig.large_files;
+        replay.params = orig.params;
+        for (const auto& [k, v] : orig.env)
+            if (v != "<redacted>") replay.env_set[k] = v;
+        for (const auto& k : ws.config().env_allow)
+            if (!orig.env.count(k) && std::find(orig.env_names.begin(), orig.env_names.end(), k) == orig.env_names.end())
+                replay.env_unset.push_back(k);
+        ro.replay = std::move(replay);
+
+        RunResult result = execute(replica, ro, progress);
+        sr.original = orig;
+        sr.rerun = result.record;
+        if (options.keep) sr.worktree = scratch.work().string();
+        if (sr.rerun.status == "interrupted" || util::interrupted()) {
+            sr.verdict = "interrupted";
+            report.steps.push_back(std::move(sr));
+            report.interrupted = true;
+            report.verdict = "interrupted";
+            return report;
+        }
+
+        // Outputs.
+        bool any_differs = false, any_tolerance = false;
+        for (const auto& [path, old_id] : orig.outputs) {
+            auto it = sr.rerun.outputs.find(path);
+            std::string new_id = it == sr.rerun.outputs.end() ? "" : it->second;
+            sr.outputs.push_back(compare_output(ws.cache(), path, old_id, new_id));
+            any_differs |= !sr.outputs.back().identical;
+            if (!new_id.empty()) fed[old_id] = new_id;
+        }
+        // Metrics: the last value of each.
+        auto ma = orig.metric_summary(), mb = sr.rerun.metric_summary();
+        std::set<std::string> keys;
+        for (const auto& [k, s] : ma) keys.insert(k);
+        for (const auto& [k, s] : mb) keys.insert(k);
+        for (const auto& k : keys) {
+            MetricVerdict mv;
+            mv.key = k;
+            if (auto it = ma.find(k); it != ma.end()) mv.old_value = it->second.last;
+            if (auto it = mb.find(k); it != mb.end()) mv.new_value = it->second.last;
+            if (mv.old_value && mv.new_value) {
+                mv.verdict = metric_verdict(*mv.old_value, *mv.new_value, options.rtol, options.atol);
+                if (std::isfinite(*mv.old_value) && std::isfinite(*mv.new_value) && *mv.old_value != 0)
+                    mv.rel_delta = (*mv.new_value - *mv.old_value) / std::fabs(*mv.old_value);
+            } else {
+                mv.verdict = "differs";
+            }
+            any_differs |= mv.verdict == "differs";
+            any_tolerance |= mv.verdict == "within tolerance";
+            sr.metrics.push_back(std::move(mv));
+        }
+        sr.exit_same = orig.exit_code == sr.rerun.exit_code;
+        any_differs |= !sr.exit_same;
+        sr.verdict = any_differs ? "diverged" : any_tolerance ? "reproduced within tolerance" : "reproduced";
+
+        if (sr.verdict == "diverged") {
+            for (auto& c : compare_environment(orig, sr.rerun)) {
+                if (util::starts_with(c.key, "env.") && is_volatile_variable(c.key.substr(4))) continue;
+                if (c.key == "cpu" && !c.old_value) continue; // recorded by an older cairn
+                sr.causes.push_back(std::move(c));
+            }
+            for (const auto& [path, id] : orig.inputs) {
+                auto it = sr.rerun.inputs.find(path);
+                if (it != sr.rerun.inputs.end() && it->second != id) sr.causes.push_back({"input " + path, id, it->second});
+            }
+            sr.nondeterministic = sr.causes.empty();
+        }
+        report.steps.push_back(std::move(sr));
+    }
+
+    auto rank = [](const std::string& v) { return v == "diverged" ? 2 : v == "reproduced within tolerance" ? 1 : 0; };
+    report.verdict = "reproduced";
+    for (const auto& s : report.steps)
+        if (rank(s.verdict) > rank(report.verdict)) report.verdict = s.verdict;
+    return report;
+}
+
+} // namespace cairn::run

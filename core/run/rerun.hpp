@@ -1,0 +1,84 @@
+#pragma once
+// `cairn rerun`: re-executes a recorded run from its record in a throwaway worktree and says,
+// with evidence, whether it reproduced.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/run/diff.hpp"
+#include "core/run/record.hpp"
+#include "core/util/progress.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::run {
+
+struct RerunOptions {
+    double rtol = 0, atol = 0; // |new - old| <= atol + rtol * |old| is "within tolerance"
+    bool upstream = false;     // re-run the runs that produced the inputs first
+    bool keep = false;         // keep the worktrees
+    bool stdout_to_stderr = false; // the commands' stdout goes to stderr (for --json)
+    // Told what happens, step by step ("re-running 1/2: ...").
+    std::function<void(const std::string&)> notice;
+};
+
+// What one step (one re-run of one recorded run) will do.
+struct RerunStep {
+    RunRecord original;
+    // path -> object id restored before the command runs: the recorded inputs, with the outputs
+    // of earlier re-run steps fed forward in their place.
+    std::map<std::string, std::string> inputs;
+    std::vector<std::string> pointers;    // pointer files of the snapshot whose data is restored
+    std::vector<std::string> missing;     // objects absent from the cache, each with its producer if known
+};
+
+struct OutputVerdict {
+    std::string path;
+    std::string old_id, new_id;          // new_id empty: the re-run did not produce it
+    std::uint64_t old_size = 0, new_size = 0;
+    bool identical = false;
+    std::string detail;                  // for text files that differ: where, and how many lines
+};
+
+struct MetricVerdict {
+    std::string key;
+    std::optional<double> old_value, new_value;
+    std::optional<double> rel_delta;     // (new - old) / |old| when both are finite and old != 0
+    std::string verdict;                 // "equal", "within tolerance", "differs"
+};
+
+struct StepReport {
+    RunRecord original;
+    RunRecord rerun;
+    std::vector<OutputVerdict> outputs;
+    std::vector<MetricVerdict> metrics;
+    bool exit_same = true;
+    std::string verdict;                 // "reproduced", "reproduced within tolerance", "diverged", "interrupted"
+    std::vector<ValueChange> causes;     // record differences that could explain a divergence
+    std::vector<ValueChange> fed_inputs; // inputs whose id differs from the recorded one (fed forward)
+    bool nondeterministic = false;       // diverged with nothing in the records to explain it
+    std::string worktree;                // kept worktree (with --keep)
+};
+
+struct RerunReport {
+    std::vector<StepReport> steps;       // in the order run; the requested run last
+    std::string verdict;                 // the worst step verdict
+    bool interrupted = false;
+};
+
+// The steps `cairn rerun RUN [--upstream]` would take, in order, with every object it needs
+// checked against the cache. Throws Error(input) for an unknown run or an unsafe record.
+[[nodiscard]] std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream);
+
+// Runs the plan. Throws Error(integrity) naming every missing object (and the run that produced
+// it) before anything runs, Error(environment) when a code snapshot is not in the repository.
+[[nodiscard]] RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
+                                util::Progress& progress);
+
+// The verdict of one metric (exposed for tests of the tolerance rule).
+[[nodiscard]] std::string metric_verdict(double old_value, double new_value, double rtol, double atol);
+
+} // namespace cairn::run

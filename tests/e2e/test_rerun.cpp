@@ -1,0 +1,344 @@
+// cairn rerun: re-executing recorded runs and judging whether they reproduced.
+#include <csignal>
+#include <thread>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "core/util/strings.hpp"
+#include "tests/e2e/harness.hpp"
+
+using namespace cairn::e2e;
+
+namespace {
+
+std::string trim(const std::string& s) { return std::string(cairn::util::trim(s)); }
+
+Result cairn_with(const Repo& repo, const std::vector<std::string>& args, const std::map<std::string, std::string>& extra) {
+    auto env = repo.env();
+    for (const auto& [k, v] : extra) env[k] = v;
+    std::vector<std::string> argv = {CAIRN_EXE};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, repo.root(), env);
+}
+
+void commit_all(const Repo& repo, const std::string& message = "work") {
+    repo.git({"add", "-A"});
+    REQUIRE(repo.git({"commit", "-q", "-m", message}).code == 0);
+}
+
+std::string last_run_id(const Repo& repo) { return repo.ok({"ls", "--json", "-n", "1"}).json()[0]["id"]; }
+
+std::vector<std::string> rerun_dirs(const Repo& repo) {
+    std::vector<std::string> out;
+    for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/tmp")))
+        if (cairn::util::starts_with(e.path().filename().string(), "rerun-")) out.push_back(e.path().string());
+    return out;
+}
+
+// A deterministic two-file experiment: train.sh reads params.yaml and an input, writes a model
+// and logs metrics; it runs in the sub-directory `src`.
+void write_experiment(const Repo& repo) {
+    repo.write("params.yaml", "train:\n  lr: 0.1\n  epochs: 2\n");
+    repo.write("data/raw.txt", "one\ntwo\nthree\n");
+    repo.write("src/train.sh", "#!/bin/sh\n"
+                               "lr=$(grep 'lr:' ../params.yaml | tr -d ' ' | cut -d: -f2)\n"
+                               "mkdir -p ../out\n"
+                               "{ echo \"lr=$lr\"; sort ../data/raw.txt; } > ../out/model.txt\n"
+                               "echo \"loss: $lr\"\n"
+                               "echo \"acc 0.75\" >> \"$CAIRN_METRICS_FILE\"\n");
+    ::chmod(repo.path("src/train.sh").c_str(), 0755);
+}
+
+} // namespace
+
+TEST_CASE("rerun of a deterministic run is reproduced bit for bit and touches nothing of the user's", "[e2e][rerun]") {
+    Repo repo;
+    write_experiment(repo);
+    repo.ok({"add", "data/raw.txt"});
+    commit_all(repo);
+    repo.ok({"run", "-n", "base", "-p", "train.lr=0.5", "-d", "../data/raw.txt", "-o", "../out/model.txt", "--", "./train.sh"},
+            "src");
+    std::string original = last_run_id(repo);
+    std::string model = repo.read("out/model.txt");
+    CHECK(cairn::util::starts_with(model, "lr=0.5\n"));
+    // The user's files are changed afterwards: the re-run must not see (or touch) them.
+    repo.write("out/model.txt", "edited by the user\n");
+    repo.write("params.yaml", "train:\n  lr: 0.9\n  epochs: 2\n");
+    std::string index_before = repo.read(".git/index");
+    std::string head_before = trim(repo.git({"rev-parse", "HEAD"}).out);
+
+    Result r = repo.cairn({"rerun", "base", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    auto j = r.json();
+    CHECK(j["verdict"] == "reproduced");
+    REQUIRE(j["steps"].size() == 1);
+    auto step = j["steps"][0];
+    CHECK(step["run"] == original);
+    CHECK(step["outputs"][0]["path"] == "out/model.txt");
+    CHECK(step["outputs"][0]["verdict"] == "identical");
+    CHECK(step["outputs"][0]["new"] == step["outputs"][0]["old"]);
+    CHECK(step["exit_code"]["verdict"] == "same");
+    for (const auto& m : step["metrics"]) CHECK(m["verdict"] == "equal");
+    CHECK(step["metrics"].size() == 2); // loss (captured from stdout) and acc (metrics file)
+
+    // The re-run is a run of its own that names the original, with the same params and code.
+    std::string rerun_id = step["rerun"];
+    auto shown = repo.ok({"show", rerun_id, "--json"}).json();
+    CHECK(shown["reproduces"] == original);
+    auto orig_shown = repo.ok({"show", original, "--json"}).json();
+    CHECK(shown["params"] == orig_shown["params"]);
+    CHECK(shown["git"]["snapshot"] == orig_shown["git"]["snapshot"]);
+    CHECK(shown["command"] == orig_shown["command"]);
+    CHECK(shown["cwd"] == "src");
+
+    // Nothing of the user's moved, and the worktree is gone.
+    CHECK(repo.read("out/model.txt") == "edited by the user\n");
+    CHECK(repo.read("params.yaml") == "train:\n  lr: 0.9\n  epochs: 2\n");
+    CHECK(repo.read(".git/index") == index_before);
+    CHECK(trim(repo.git({"rev-parse", "HEAD"}).out) == head_before);
+    CHECK(rerun_dirs(repo).empty());
+    CHECK(repo.git({"fsck", "--strict"}).code == 0);
+
+    // Human output: a verdict line; --keep keeps the worktree and says where.
+    Result kept = repo.cairn({"rerun", original, "--keep"});
+    INFO(kept.err);
+    CHECK(kept.code == 0);
+    CHECK(contains(kept.out, "verdict: reproduced"));
+    auto dirs = rerun_dirs(repo);
+    REQUIRE(dirs.size() == 1);
+    CHECK(contains(kept.out, dirs[0]));
+    CHECK(stdfs::exists(stdfs::path(dirs[0]) / "work/src/train.sh"));
+    CHECK(contains(repo.read(stdfs::path(dirs[0]).lexically_relative(repo.root()).string() + "/work/params.yaml"), "lr: 0.5"));
+}
+
+TEST_CASE("rerun --dry-run says what it would do and does nothing", "[e2e][rerun]") {
+    Repo repo;
+    write_experiment(repo);
+    commit_all(repo);
+    repo.ok({"run", "-d", "../data/raw.txt", "--", "./train.sh"}, "src");
+    std::string refs_before = repo.git({"for-each-ref"}).out;
+    Result r = repo.cairn({"rerun", "last", "--dry-run"});
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(contains(r.out, "restore input data/raw.txt"));
+    CHECK(contains(r.out, "./train.sh"));
+    auto j = repo.ok({"rerun", "last", "--dry-run", "--json"}).json();
+    CHECK(j["steps"][0]["cwd"] == "src");
+    CHECK(j["steps"][0]["inputs"].contains("data/raw.txt"));
+    CHECK(repo.git({"for-each-ref"}).out == refs_before);
+    CHECK(rerun_dirs(repo).empty());
+}
+
+TEST_CASE("rerun of a run recorded on a dirty work tree uses the code as it was", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("gen.sh", "#!/bin/sh\necho committed > result.txt\n");
+    ::chmod(repo.path("gen.sh").c_str(), 0755);
+    commit_all(repo);
+    // Uncommitted edit of a tracked file, and an untracked helper it reads.
+    repo.write("gen.sh", "#!/bin/sh\necho \"dirty $(cat helper.txt)\" > result.txt\n");
+    repo.write("helper.txt", "helper-v1");
+    repo.ok({"run", "-o", "result.txt", "--", "./gen.sh"});
+    CHECK(repo.read("result.txt") == "dirty helper-v1\n");
+    auto shown = repo.ok({"show", "last", "--json"}).json();
+    CHECK(shown["git"]["dirty"] == true);
+    // The work tree moves on: the edit is reverted and the helper deleted.
+    repo.git({"checkout", "--", "gen.sh"});
+    stdfs::remove(repo.path("helper.txt"));
+    repo.write("result.txt", "something else\n");
+
+    Result r = repo.cairn({"rerun", "last", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    auto j = r.json();
+    CHECK(j["verdict"] == "reproduced");
+    CHECK(j["steps"][0]["outputs"][0]["verdict"] == "identical");
+    CHECK(repo.read("gen.sh") == "#!/bin/sh\necho committed > result.txt\n");
+    CHECK_FALSE(repo.exists("helper.txt"));
+}
+
+TEST_CASE("a non-deterministic command diverges, and the report says it looks non-deterministic", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("stamp.sh", "#!/bin/sh\necho \"made at $(date +%s%N)\" > stamp.txt\n");
+    ::chmod(repo.path("stamp.sh").c_str(), 0755);
+    commit_all(repo);
+    repo.ok({"run", "-n", "stamp", "-o", "stamp.txt", "--", "./stamp.sh"});
+    Result r = repo.cairn({"rerun", "stamp", "--json"});
+    INFO(r.err);
+    CHECK(r.code == 1);
+    auto step = r.json()["steps"][0];
+    CHECK(r.json()["verdict"] == "diverged");
+    CHECK(step["outputs"][0]["verdict"] == "differs");
+    CHECK(contains(step["outputs"][0]["detail"].get<std::string>(), "line 1"));
+    CHECK(step["nondeterministic"] == true);
+    CHECK(step["causes"].empty());
+    Result human = repo.cairn({"rerun", "stamp"});
+    CHECK(human.code == 1);
+    CHECK(contains(human.out, "non-deterministic"));
+    CHECK(contains(human.out, "verdict: diverged"));
+}
+
+TEST_CASE("an environment variable set when recorded and missing now is named as the cause", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("seeded.sh", "#!/bin/sh\necho \"seed=${SEED:-unset}\" > out.txt\n");
+    ::chmod(repo.path("seeded.sh").c_str(), 0755);
+    commit_all(repo);
+    Result rec = cairn_with(repo, {"run", "-o", "out.txt", "--", "./seeded.sh"}, {{"SEED", "42"}});
+    REQUIRE(rec.code == 0);
+    std::string seeded = last_run_id(repo);
+    Result r = repo.cairn({"rerun", seeded, "--json"});
+    CHECK(r.code == 1);
+    auto step = r.json()["steps"][0];
+    CHECK(step["nondeterministic"] == false);
+    bool named = false;
+    for (const auto& c : step["causes"])
+        if (c["key"] == "env.SEED" && c["change"] == "removed") named = true;
+    CHECK(named);
+    CHECK(contains(repo.cairn({"rerun", seeded}).out, "env.SEED"));
+
+    // An allow-listed variable is put back as recorded: the run reproduces without it set now.
+    repo.write(".cairn/config.yaml", "version: 1\nrun:\n  env: [PATH, SEED]\n");
+    commit_all(repo, "allow SEED");
+    REQUIRE(cairn_with(repo, {"run", "-o", "out.txt", "--", "./seeded.sh"}, {{"SEED", "7"}}).code == 0);
+    Result again = cairn_with(repo, {"rerun", "last", "--json"}, {{"SEED", "8"}});
+    INFO(again.out);
+    CHECK(again.code == 0);
+    CHECK(again.json()["verdict"] == "reproduced");
+}
+
+TEST_CASE("metric tolerances: --rtol and --atol boundaries", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("metric.sh", "#!/bin/sh\necho \"score: ${SCORE:-1}\"\n");
+    ::chmod(repo.path("metric.sh").c_str(), 0755);
+    commit_all(repo);
+    REQUIRE(cairn_with(repo, {"run", "-n", "m", "--", "./metric.sh"}, {{"SCORE", "1.0"}}).code == 0);
+    auto verdict = [&](std::vector<std::string> extra) {
+        std::vector<std::string> args = {"rerun", "m", "--json"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        Result r = cairn_with(repo, args, {{"SCORE", "1.5"}});
+        INFO(r.err);
+        auto j = r.json();
+        return std::make_pair(r.code, j["steps"][0]["metrics"][0]["verdict"].get<std::string>());
+    };
+    CHECK(verdict({}) == std::make_pair(1, std::string("differs")));
+    CHECK(verdict({"--rtol", "0.5"}) == std::make_pair(0, std::string("within tolerance")));
+    CHECK(verdict({"--rtol", "0.49"}) == std::make_pair(1, std::string("differs")));
+    CHECK(verdict({"--atol", "0.5"}) == std::make_pair(0, std::string("within tolerance")));
+    CHECK(verdict({"--atol", "0.25", "--rtol", "0.25"}) == std::make_pair(0, std::string("within tolerance")));
+    CHECK(verdict({"--atol", "0.25", "--rtol", "0.2"}) == std::make_pair(1, std::string("differs")));
+    Result r = cairn_with(repo, {"rerun", "m", "--rtol", "0.5", "--json"}, {{"SCORE", "1.5"}});
+    CHECK(r.json()["verdict"] == "reproduced within tolerance");
+    CHECK(r.json()["steps"][0]["metrics"][0]["rel_delta"].get<double>() == Approx(0.5));
+    CHECK(repo.cairn({"rerun", "m", "--rtol", "-1"}).code == 2);
+}
+
+TEST_CASE("rerun names each missing object and the run that produced it, and runs nothing", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("make.sh", "#!/bin/sh\necho made > mid.txt\n");
+    repo.write("use.sh", "#!/bin/sh\ncat mid.txt mid.txt > final.txt\n");
+    ::chmod(repo.path("make.sh").c_str(), 0755);
+    ::chmod(repo.path("use.sh").c_str(), 0755);
+    repo.write(".gitignore", "mid.txt\nfinal.txt\n");
+    commit_all(repo);
+    repo.ok({"run", "-n", "make", "-o", "mid.txt", "--", "./make.sh"});
+    std::string maker = last_run_id(repo);
+    repo.ok({"run", "-n", "use", "-d", "mid.txt", "-o", "final.txt", "--", "./use.sh"});
+    std::string mid_id = repo.ok({"show", "use", "--json"}).json()["inputs"]["mid.txt"];
+    stdfs::remove(repo.path(Repo::object_rel(mid_id)));
+    std::string refs_before = repo.git({"for-each-ref"}).out;
+
+    Result r = repo.cairn({"rerun", "use"});
+    CHECK(r.code == 6);
+    CHECK(contains(r.err, "cairn: error:"));
+    CHECK(contains(r.err, "input mid.txt"));
+    CHECK(contains(r.err, mid_id.substr(0, 19)));
+    CHECK(contains(r.err, "produced by run " + maker.substr(0, 8)));
+    CHECK(repo.git({"for-each-ref"}).out == refs_before);
+    CHECK(rerun_dirs(repo).empty());
+    // With --upstream the producer runs first and feeds its output forward: nothing is missing.
+    Result up = repo.cairn({"rerun", "use", "--upstream", "--json"});
+    INFO(up.err);
+    CHECK(up.code == 0);
+    CHECK(up.json()["steps"].size() == 2);
+    CHECK(up.json()["steps"][0]["run"] == maker);
+}
+
+TEST_CASE("rerun works in a fresh clone with the run refs fetched and the cache copied", "[e2e][rerun]") {
+    Repo repo;
+    write_experiment(repo);
+    repo.ok({"add", "data/raw.txt"});
+    commit_all(repo);
+    repo.ok({"run", "-n", "cloned", "-o", "../out/model.txt", "--", "./train.sh"}, "src");
+
+    cairn::test::TempDir dir;
+    stdfs::path clone = dir.path() / "clone";
+    REQUIRE(run_process({"git", "clone", "-q", repo.root().string(), clone.string()}, dir.path(), repo.env()).code == 0);
+    REQUIRE(run_process({"git", "fetch", "-q", "origin", "refs/cairn/*:refs/cairn/*"}, clone, repo.env()).code == 0);
+    REQUIRE_FALSE(stdfs::exists(clone / "data/raw.txt")); // tracked data is not in git
+    stdfs::create_directories(clone / ".cairn");
+    stdfs::copy(repo.path(".cairn/cache"), clone / ".cairn/cache", stdfs::copy_options::recursive);
+
+    Result r = run_process({CAIRN_EXE, "rerun", "cloned", "--json"}, clone, repo.env());
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.json()["verdict"] == "reproduced");
+    // The new run is recorded in the clone.
+    Result ls = run_process({CAIRN_EXE, "ls", "--json"}, clone, repo.env());
+    CHECK(ls.json().size() == 2);
+}
+
+TEST_CASE("Ctrl-C during a rerun stops it, exits 130 and leaves no worktree behind", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then touch \"$CAIRN_RUN_DIR/ready\"; sleep 30; fi\necho done\n");
+    ::chmod(repo.path("slow.sh").c_str(), 0755);
+    commit_all(repo);
+    repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
+    auto env = repo.env();
+    env["SLOW"] = "1";
+    Child child({CAIRN_EXE, "rerun", "slow"}, repo.root(), env);
+    bool ready = false;
+    for (int i = 0; i < 1000 && !ready; ++i) {
+        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+            if (stdfs::exists(e.path() / "ready")) ready = true;
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(ready);
+    REQUIRE(rerun_dirs(repo).size() == 1);
+    child.signal(SIGINT);
+    CHECK(child.wait() == 130);
+    CHECK(rerun_dirs(repo).empty());
+    // The interrupted re-run is recorded as such.
+    auto last = repo.ok({"show", "last", "--json"}).json();
+    CHECK(last["status"] == "interrupted");
+    CHECK(last.contains("reproduces"));
+}
+
+TEST_CASE("gc removes the worktree of a rerun whose cairn was killed, and keeps a live one's", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\n");
+    ::chmod(repo.path("slow.sh").c_str(), 0755);
+    commit_all(repo);
+    repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
+    auto env = repo.env();
+    env["SLOW"] = "1";
+    Child child({CAIRN_EXE, "rerun", "slow"}, repo.root(), env);
+    stdfs::path ready;
+    for (int i = 0; i < 1000 && ready.empty(); ++i) {
+        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+            if (stdfs::exists(e.path() / "ready")) ready = e.path() / "ready";
+        if (ready.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE_FALSE(ready.empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50)); // the pid is written
+    pid_t command_pid = std::stoi(repo.read(ready.lexically_relative(repo.root()).string()));
+    REQUIRE(rerun_dirs(repo).size() == 1);
+    repo.ok({"gc"});
+    CHECK(rerun_dirs(repo).size() == 1); // in use
+    child.signal(SIGKILL);
+    child.wait();
+    ::kill(command_pid, SIGKILL); // the command outlives its cairn
+    REQUIRE(rerun_dirs(repo).size() == 1); // left behind by the killed cairn
+    repo.ok({"gc"});
+    CHECK(rerun_dirs(repo).empty());
+}
