@@ -1,6 +1,7 @@
 // `cairn rerun`, `cairn apply`, `cairn lineage`: reproducing experiments and tracing results.
 
 #include <cmath>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -8,6 +9,7 @@
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/run/lineage.hpp"
 #include "core/run/rerun.hpp"
 #include "core/run/runs.hpp"
 #include "core/util/error.hpp"
@@ -200,10 +202,227 @@ void register_rerun(CLI::App& app, Context& ctx) {
     });
 }
 
+// Columns a string takes on a terminal (UTF-8: continuation bytes take none).
+std::size_t display_width(std::string_view s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+// `s` cut to `width` columns, with "..." at the end when cut.
+std::string fit(const std::string& s, std::size_t width) {
+    if (display_width(s) <= width) return s;
+    std::string out;
+    std::size_t cols = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if ((c & 0xC0) != 0x80 && ++cols > width - 3) break;
+        out += s[i];
+    }
+    return out + "...";
+}
+
+std::string short_object(const std::string& id) { return id.substr(0, 19); }
+
+std::string run_label(const run::RunRecord& r) {
+    std::string when = run::format_time(r.start_ms).substr(0, 16);
+    when[10] = ' ';
+    std::string out = fmt::format("run {}{}{} {} {}", r.id.substr(0, 8), r.name.empty() ? "" : " (" + r.name + ")",
+                                  r.reproduces.empty() ? "" : " (rerun of " + r.reproduces.substr(0, 8) + ")", r.status, when);
+    std::size_t shown = 0;
+    for (const auto& [k, m] : r.metric_summary()) {
+        if (++shown > 3) break;
+        out += fmt::format(" {}={}", k, number_text(m.last));
+    }
+    return out;
+}
+
+std::string data_label(const run::LineageNode& n) {
+    std::string paths = n.paths.empty() ? "(object)" : fmt::format("{}", fmt::join(n.paths, ", "));
+    return paths + " " + short_object(n.object);
+}
+
+std::string node_key(const run::LineageNode& n) { return n.is_run ? "run:" + n.run->id : "data:" + n.object; }
+
+nlohmann::json lineage_json(const run::LineageGraph& g, const std::vector<const run::RunRecord*>& earlier) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const auto& n : g.nodes) {
+        nlohmann::json j = {{"key", node_key(n)}, {"type", n.is_run ? "run" : "data"}};
+        if (n.is_run) {
+            const auto& r = *n.run;
+            nlohmann::json metrics = nlohmann::json::object();
+            for (const auto& [k, m] : r.metric_summary()) metrics[k] = number_json(m.last);
+            j.update({{"id", r.id},
+                      {"name", r.name},
+                      {"status", r.status},
+                      {"start", run::format_time(r.start_ms)},
+                      {"reproduces", r.reproduces.empty() ? nlohmann::json() : nlohmann::json(r.reproduces)},
+                      {"metrics", metrics}});
+        } else {
+            j.update({{"object", n.object}, {"paths", n.paths}, {"other_producers", n.other_producers}});
+            if (n.source)
+                j["source"] = {{"pointer", n.source->pointer},
+                               {"commit", n.source->commit.empty() ? nlohmann::json() : nlohmann::json(n.source->commit)},
+                               {"summary", n.source->summary}};
+        }
+        j["truncated"] = n.truncated;
+        nodes.push_back(std::move(j));
+    }
+    nlohmann::json edges = nlohmann::json::array();
+    for (const auto& [from, to] : g.flow_edges())
+        edges.push_back({{"from", node_key(g.nodes[from])}, {"to", node_key(g.nodes[to])}});
+    nlohmann::json writers = nlohmann::json::array();
+    for (const auto* r : earlier) writers.push_back({{"run", r->id}, {"name", r->name}, {"start", run::format_time(r->start_ms)}});
+    return {{"direction", g.direction == run::Direction::upstream ? "upstream" : "downstream"},
+            {"target", node_key(g.nodes[0])},
+            {"nodes", nodes},
+            {"edges", edges},
+            {"earlier_producers", writers}};
+}
+
+std::string dot_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+std::string lineage_dot(const run::LineageGraph& g) {
+    std::string out = "digraph lineage {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+    for (const auto& n : g.nodes) {
+        if (n.is_run) {
+            const auto& r = *n.run;
+            out += fmt::format("  \"{}\" [shape=box, style=rounded, label=\"run {}{}\\n{}\"];\n", dot_escape(node_key(n)),
+                               r.id.substr(0, 8), dot_escape(r.name.empty() ? "" : " " + r.name), dot_escape(r.status));
+        } else {
+            out += fmt::format("  \"{}\" [shape=note, label=\"{}\\n{}\"];\n", dot_escape(node_key(n)),
+                               dot_escape(n.paths.empty() ? "(object)" : fmt::format("{}", fmt::join(n.paths, ", "))),
+                               dot_escape(short_object(n.object)));
+        }
+    }
+    for (const auto& [from, to] : g.flow_edges())
+        out += fmt::format("  \"{}\" -> \"{}\";\n", dot_escape(node_key(g.nodes[from])), dot_escape(node_key(g.nodes[to])));
+    return out + "}\n";
+}
+
+std::string mermaid_text(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"') out += "#quot;";
+        else if (c == '<') out += "#lt;";
+        else if (c == '>') out += "#gt;";
+        else out += c;
+    }
+    return out;
+}
+
+std::string lineage_mermaid(const run::LineageGraph& g) {
+    std::string out = "flowchart LR\n";
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        const auto& n = g.nodes[i];
+        if (n.is_run)
+            out += fmt::format("  n{}([\"run {}{}<br/>{}\"])\n", i, n.run->id.substr(0, 8),
+                               mermaid_text(n.run->name.empty() ? "" : " " + n.run->name), n.run->status);
+        else
+            out += fmt::format("  n{}[\"{}<br/>{}\"]\n", i, mermaid_text(n.paths.empty() ? "(object)" : fmt::format("{}", fmt::join(n.paths, ", "))),
+                               short_object(n.object));
+    }
+    for (const auto& [from, to] : g.flow_edges()) out += fmt::format("  n{} --> n{}\n", from, to);
+    return out;
+}
+
+void print_lineage_tree(const run::LineageGraph& g) {
+    constexpr std::size_t k_width = 80;
+    std::vector<bool> printed(g.nodes.size(), false);
+    std::function<void(std::size_t, const std::string&, bool, bool)> print = [&](std::size_t i, const std::string& prefix,
+                                                                                 bool last, bool root) {
+        const auto& n = g.nodes[i];
+        std::string branch = root ? "" : last ? "└── " : "├── ";
+        std::string label = n.is_run ? run_label(*n.run) : data_label(n);
+        if (!n.is_run && n.other_producers > 0) label += fmt::format(" (also made by {} other run(s))", n.other_producers);
+        bool again = printed[i] && (!n.children.empty() || n.truncated || n.source);
+        if (again) label += " (see above)";
+        std::string line = prefix + branch + label;
+        std::cout << fit(line, k_width) << "\n";
+        if (again) return;
+        printed[i] = true;
+        std::string child_prefix = prefix + (root ? "" : last ? "    " : "│   ");
+        std::vector<std::string> notes;
+        if (n.truncated) notes.push_back("... (--depth reached)");
+        if (n.source)
+            notes.push_back(fmt::format("source: {}{}", n.source->pointer,
+                                        n.source->commit.empty()
+                                            ? std::string(" (not committed)")
+                                            : fmt::format(", since {} \"{}\" ({})", n.source->commit.substr(0, 8), n.source->summary,
+                                                          run::format_time(n.source->time * 1000).substr(0, 10))));
+        else if (!n.is_run && n.children.empty() && g.direction == run::Direction::upstream && !root && !n.truncated)
+            notes.push_back("source: no run produced these bytes");
+        for (std::size_t c = 0; c < n.children.size(); ++c)
+            print(n.children[c], child_prefix, c + 1 == n.children.size() && notes.empty(), false);
+        for (std::size_t k = 0; k < notes.size(); ++k)
+            std::cout << fit(child_prefix + (k + 1 == notes.size() ? "└── " : "├── ") + notes[k], k_width) << "\n";
+    };
+    print(0, "", true, true);
+}
+
+void register_lineage(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string target, format = "tree";
+        bool upstream = false, downstream = false;
+        int depth = 0;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("lineage", "Show which runs produced a result and what it was made from, or what was made from it");
+    cmd->add_option("target", o->target, "A workspace path, an object id (sha256:<prefix>) or a run")->required();
+    auto* up = cmd->add_flag("--upstream", o->upstream, "What produced the target, and on up (the default)");
+    cmd->add_flag("--downstream", o->downstream, "What was made from the target, and on down")->excludes(up);
+    cmd->add_option("--depth", o->depth, "At most N runs deep (default: no limit)")->check(CLI::PositiveNumber);
+    cmd->add_option("--format", o->format, "tree, dot (Graphviz), mermaid or json")
+        ->check(CLI::IsMember({"tree", "dot", "mermaid", "json"}));
+    cmd->footer("Examples:\n  cairn lineage model.bin\n  cairn lineage data/raw --downstream\n"
+                "  cairn lineage last --format dot | dot -Tsvg > lineage.svg");
+    cmd->callback([o, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        std::vector<std::string> skipped;
+        run::LineageIndex index(run::list_runs(ws, &skipped));
+        for (const auto& s : skipped) print_warning("skipping " + s);
+        auto target = run::resolve_lineage_target(ws, index, ctx.cwd, o->target);
+        auto direction = o->downstream ? run::Direction::downstream : run::Direction::upstream;
+        auto graph = run::walk_lineage(index, ws.repo(), target, direction, o->depth);
+        // A path whose bytes no run produced: runs that wrote earlier versions of it.
+        std::vector<const run::RunRecord*> earlier;
+        if (!target.run && !target.path.empty() && index.producers(target.object).empty())
+            earlier = index.writers_of_path(target.path);
+        if (o->format == "json") {
+            print_json(lineage_json(graph, earlier));
+            return;
+        }
+        if (o->format == "dot") {
+            std::cout << lineage_dot(graph);
+            return;
+        }
+        if (o->format == "mermaid") {
+            std::cout << lineage_mermaid(graph);
+            return;
+        }
+        print_lineage_tree(graph);
+        if (direction == run::Direction::upstream && !target.run && index.producers(target.object).empty()) {
+            std::cout << (target.path.empty() ? std::string("no run produced these bytes\n")
+                                              : fmt::format("no run produced the current bytes of {}\n", target.path));
+            if (!earlier.empty()) std::cout << "earlier versions were produced by:\n";
+            for (const auto* r : earlier)
+                std::cout << fit(fmt::format("  {}  {}", short_object(r->outputs.at(target.path)), run_label(*r)), 80) << "\n";
+        }
+    });
+}
+
 } // namespace
 
 void register_reproduce(CLI::App& app, Context& ctx) {
     register_rerun(app, ctx);
+    register_lineage(app, ctx);
 }
 
 } // namespace cairn::cli

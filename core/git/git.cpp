@@ -520,6 +520,61 @@ std::vector<std::pair<std::string, std::string>> Repository::blobs_with_suffix(c
     return std::move(walk.out);
 }
 
+std::optional<Repository::CommitInfo> Repository::introducing_commit(const std::string& commit, const std::string& path,
+                                                                     std::size_t limit) const {
+    auto blob_at = [&](git_commit* c) -> std::optional<git_oid> {
+        git_tree* tree = nullptr;
+        if (git_commit_tree(&tree, c) < 0) {
+            git_error_clear();
+            return std::nullopt;
+        }
+        TreeHandle tree_guard(tree);
+        git_tree_entry* entry = nullptr;
+        if (git_tree_entry_bypath(&entry, tree, path.c_str()) < 0) {
+            git_error_clear();
+            return std::nullopt;
+        }
+        std::optional<git_oid> id = *git_tree_entry_id(entry);
+        git_tree_entry_free(entry);
+        return id;
+    };
+    git_oid oid = parse_oid(commit);
+    git_commit* current = nullptr;
+    check(git_commit_lookup(&current, m_repo, &oid), "cannot read commit " + commit);
+    CommitHandle current_guard(current);
+    auto want = blob_at(current);
+    if (!want) return std::nullopt;
+    git_commit* walk = current;
+    CommitHandle owned(nullptr);
+    for (std::size_t n = 0; n < limit && git_commit_parentcount(walk) > 0; ++n) {
+        git_commit* parent = nullptr;
+        if (git_commit_parent(&parent, walk, 0) < 0) {
+            git_error_clear();
+            break;
+        }
+        CommitHandle parent_guard(parent);
+        auto there = blob_at(parent);
+        if (!there || git_oid_cmp(&*there, &*want) != 0) break;
+        owned = std::move(parent_guard);
+        walk = owned.get();
+    }
+    CommitInfo info;
+    info.id = oid_hex(*git_commit_id(walk));
+    info.summary = git_commit_summary(walk) ? git_commit_summary(walk) : "";
+    info.time = static_cast<std::int64_t>(git_commit_time(walk));
+    return info;
+}
+
+std::string Repository::head() const {
+    git_object* obj = nullptr;
+    if (git_revparse_single(&obj, m_repo, "HEAD^{commit}") < 0) {
+        git_error_clear();
+        return "";
+    }
+    ObjectHandle guard(obj);
+    return oid_hex(*git_object_id(obj));
+}
+
 bool Repository::has_commit(const std::string& commit) const {
     if (commit.size() != 40 || commit.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
     git_oid oid = parse_oid(commit);

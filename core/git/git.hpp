@@ -124,6 +124,18 @@ public:
     // Every blob in a commit's tree whose path ends in `suffix`: (path, content), in path order.
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> blobs_with_suffix(const std::string& commit,
                                                                                    std::string_view suffix) const;
+    struct CommitInfo {
+        std::string id;
+        std::string summary;   // first line of the message
+        std::int64_t time = 0; // committer time, unix seconds
+    };
+    // Following first parents back from `commit`, the oldest commit in the unbroken line whose
+    // blob at `path` is the one `commit` has (the commit that made the file what it is there).
+    // Looks at most `limit` commits back; nullopt when `commit` has no blob at `path`.
+    [[nodiscard]] std::optional<CommitInfo> introducing_commit(const std::string& commit, const std::string& path,
+                                                               std::size_t limit = 10000) const;
+    // HEAD's commit; "" on an unborn branch.
+    [[nodiscard]] std::string head() const;
     // True when `commit` names a commit present in the object database.
     [[nodiscard]] bool has_commit(const std::string& commit) const;
     // Deletes a ref; false if it did not exist.
