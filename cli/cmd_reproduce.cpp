@@ -355,7 +355,7 @@ void print_lineage_tree(const run::LineageGraph& g) {
             notes.push_back(fmt::format("source: {}{}", n.source->pointer,
                                         n.source->commit.empty()
                                             ? std::string(" (not committed)")
-                                            : fmt::format(", since {} \"{}\" ({})", n.source->commit.substr(0, 8), n.source->summary,
+                                            : fmt::format(", commit {} \"{}\" {}", n.source->commit.substr(0, 8), n.source->summary,
                                                           run::format_time(n.source->time * 1000).substr(0, 10))));
         else if (!n.is_run && n.children.empty() && g.direction == run::Direction::upstream && !root && !n.truncated)
             notes.push_back("source: no run produced these bytes");
