@@ -9,6 +9,7 @@
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/run/apply.hpp"
 #include "core/run/lineage.hpp"
 #include "core/run/rerun.hpp"
 #include "core/run/runs.hpp"
@@ -418,10 +419,58 @@ void register_lineage(CLI::App& app, Context& ctx) {
     });
 }
 
+void register_apply(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string run;
+        bool outputs_only = false, force = false, json = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("apply", "Bring a run's outputs and code into the work tree, to continue from it");
+    cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N")->required();
+    cmd->add_flag("--outputs-only", o->outputs_only, "Restore the run's outputs only, not its code");
+    cmd->add_flag("--force", o->force,
+                  "Overwrite uncommitted changes, after saving them to refs/cairn/apply/stash (and output bytes to the cache)");
+    cmd->add_flag("--json", o->json, "Print what was done as JSON");
+    cmd->footer("HEAD and the index do not move: the applied files show up in 'git status' as changes.\n\n"
+                "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force");
+    cmd->callback([o, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto r = run::resolve(ws, o->run);
+        run::ApplyOptions ao;
+        ao.outputs_only = o->outputs_only;
+        ao.force = o->force;
+        StderrProgress progress;
+        auto res = run::apply(ws, r, ao, progress);
+        if (o->json) {
+            nlohmann::json saved = nlohmann::json::object();
+            for (const auto& [p, id] : res.saved_outputs) saved[p] = id;
+            print_json({{"run", r.id},
+                        {"code_files", res.code_files},
+                        {"outputs", res.outputs},
+                        {"pointers_changed", res.pointers_changed},
+                        {"stash", res.stash_commit.empty() ? nlohmann::json() : nlohmann::json({{"ref", res.stash_ref}, {"commit", res.stash_commit}})},
+                        {"saved_outputs", saved}});
+            return;
+        }
+        if (!res.stash_commit.empty()) {
+            std::cout << fmt::format("saved your uncommitted work as {} (commit {})\n", res.stash_ref, res.stash_commit.substr(0, 12));
+            std::cout << fmt::format("  get it back with: git checkout {} -- .\n", res.stash_ref);
+        }
+        for (const auto& [p, id] : res.saved_outputs)
+            std::cout << fmt::format("saved the previous {} in the cache as {}\n", p, id);
+        std::cout << fmt::format("applied run {}{}: {} code file(s), {} output(s)\n", r.id.substr(0, 8),
+                                 r.name.empty() ? "" : " (" + r.name + ")", res.code_files.size(), res.outputs.size());
+        if (!res.pointers_changed.empty())
+            std::cout << fmt::format("pointer files changed ({}): run 'cairn checkout' to bring their data in line\n",
+                                     fmt::join(res.pointers_changed, ", "));
+    });
+}
+
 } // namespace
 
 void register_reproduce(CLI::App& app, Context& ctx) {
     register_rerun(app, ctx);
+    register_apply(app, ctx);
     register_lineage(app, ctx);
 }
 

@@ -88,6 +88,10 @@ public:
     // Reads, verifies and parses a tree object.
     [[nodiscard]] Tree read_tree(const Digest& digest) const;
 
+    // The tree `digest` names, or nullopt when it names a file object (or is absent). Throws
+    // Error(integrity) for a corrupt object.
+    [[nodiscard]] std::optional<Tree> tree_if_any(const Digest& digest) const;
+
     // Makes `dst` hold the object's bytes using the first workable link type of `order`, via a
     // temp file next to dst and a rename. The object is verified first (while copying, for copy)
     // and a corrupt object is never linked: Error(integrity). Returns the link type used.

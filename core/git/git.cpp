@@ -495,6 +495,41 @@ void Repository::checkout_into_workdir(const std::string& commit, const std::vec
           "cannot check out " + commit.substr(0, 12));
 }
 
+std::vector<std::string> Repository::uncommitted_in_the_way(const std::string& commit) const {
+    TreeHandle tree = commit_tree(m_repo, commit);
+    git_status_options opts = GIT_STATUS_OPTIONS_INIT;
+    opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+    opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS | GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+    git_status_list* list = nullptr;
+    check(git_status_list_new(&list, m_repo, &opts), "cannot read the work tree status");
+    StatusHandle list_guard(list);
+    std::vector<std::string> out;
+    std::string root = workdir().string() + "/";
+    for (std::size_t i = 0; i < git_status_list_entrycount(list); ++i) {
+        const git_status_entry* e = git_status_byindex(list, i);
+        constexpr unsigned k_at_risk = GIT_STATUS_WT_NEW | GIT_STATUS_WT_MODIFIED | GIT_STATUS_WT_TYPECHANGE | GIT_STATUS_WT_RENAMED;
+        if (!(e->status & k_at_risk) || !e->index_to_workdir) continue;
+        std::string path = e->index_to_workdir->new_file.path;
+        git_tree_entry* entry = nullptr;
+        bool in_target = git_tree_entry_bypath(&entry, tree.get(), path.c_str()) == 0;
+        if (!in_target) git_error_clear();
+        std::unique_ptr<git_tree_entry, Deleter<git_tree_entry, git_tree_entry_free>> entry_guard(entry);
+        bool untracked = e->status & GIT_STATUS_WT_NEW;
+        if (!in_target) {
+            if (!untracked) out.push_back(path); // tracked, changed, and the checkout would delete it
+            continue;
+        }
+        git_oid now;
+        if (git_odb_hashfile(&now, (root + path).c_str(), GIT_OBJECT_BLOB) == 0 &&
+            git_oid_cmp(&now, git_tree_entry_id(entry)) == 0)
+            continue; // already what the commit has
+        git_error_clear();
+        out.push_back(path);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
 std::vector<std::pair<std::string, std::string>> Repository::blobs_with_suffix(const std::string& commit,
                                                                              std::string_view suffix) const {
     TreeHandle tree = commit_tree(m_repo, commit);

@@ -121,6 +121,11 @@ public:
     // removed; untracked files stay), without moving HEAD or changing the index. Only the paths
     // under `paths` when not empty.
     void checkout_into_workdir(const std::string& commit, const std::vector<std::string>& paths = {}) const;
+    // Work tree files with changes not committed (modified or untracked, not ignored) that a
+    // checkout_into_workdir(commit) would overwrite or delete: their bytes differ from the
+    // commit's, and the commit has the path or HEAD tracks it. Staged content is not at risk
+    // (the index is never written).
+    [[nodiscard]] std::vector<std::string> uncommitted_in_the_way(const std::string& commit) const;
     // Every blob in a commit's tree whose path ends in `suffix`: (path, content), in path order.
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> blobs_with_suffix(const std::string& commit,
                                                                                    std::string_view suffix) const;

@@ -59,18 +59,8 @@ void check_record_paths(const RunRecord& r) {
     if (r.git_snapshot.empty()) fail(ErrorKind::input, "run {} recorded no code snapshot", r.id.substr(0, 8));
 }
 
-// The tree object `digest` names, or nullopt when it names a file object.
 std::optional<cache::Tree> tree_object(cache::Cache& cache, const hash::Digest& digest) {
-    fs::Fd fd(::open(cache.object_path(digest).c_str(), O_RDONLY | O_CLOEXEC));
-    char head[13];
-    if (!fd.valid() || ::pread(fd.get(), head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
-        std::string_view(head, sizeof head) != "cairn-tree 1\n")
-        return std::nullopt;
-    try {
-        return cache.read_tree(digest);
-    } catch (const Error&) {
-        return std::nullopt; // a file that merely starts like a tree
-    }
+    return cache.tree_if_any(digest);
 }
 
 std::string random_suffix() {

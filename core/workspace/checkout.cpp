@@ -40,47 +40,57 @@ void remove_tree(const stdfs::path& path) {
 
 std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& paths, Overwrite overwrite,
                                  util::Progress& progress) {
+    std::vector<std::pair<std::string, Pointer>> targets;
+    for (const auto& file : ws.find_pointers(paths)) targets.emplace_back(file.data_path, ws.read_pointer(file));
+    return restore_data(ws, targets, overwrite, progress);
+}
+
+std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
+                                     Overwrite overwrite, util::Progress& progress, std::vector<std::string>* unsaved_out) {
     fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
     std::vector<Plan> plans;
     std::vector<std::string> unsaved;
     std::vector<std::string> missing;
 
-    for (const auto& file : ws.find_pointers(paths)) {
-        Pointer pointer = ws.read_pointer(file);
-        std::string parent = stdfs::path(file.data_path).parent_path().string();
+    for (const auto& [data_path, pointer] : targets) {
+        std::string parent = stdfs::path(data_path).parent_path().string();
         if (!parent.empty()) ws.check_no_symlinks(parent);
         if (!ws.cache().has(pointer.digest)) {
-            missing.push_back(fmt::format("{} ({})", file.data_path, pointer.digest.id()));
+            missing.push_back(fmt::format("{} ({})", data_path, pointer.digest.id()));
             continue;
         }
         Plan plan;
-        plan.data_path = file.data_path;
+        plan.data_path = data_path;
         plan.expected = flatten(ws.cache(), pointer);
         if (!plan.expected.missing_trees.empty()) {
             for (const auto& id : plan.expected.missing_trees)
-                missing.push_back(fmt::format("a sub-directory of {} ({})", file.data_path, id));
+                missing.push_back(fmt::format("a sub-directory of {} ({})", data_path, id));
             continue;
         }
-        plan.cmp = compare(ws, file.data_path, plan.expected, HashAdded::yes, progress);
+        plan.cmp = compare(ws, data_path, plan.expected, HashAdded::yes, progress);
         auto saved = [&](const Change& c) { return c.current && ws.cache().has(*c.current); };
         for (const auto& c : plan.cmp.modified) {
-            if (!saved(c)) unsaved.push_back(join_rel(file.data_path, c.rel) + " (modified)");
+            if (!saved(c)) unsaved.push_back(join_rel(data_path, c.rel) + " (modified)");
             plan.to_write.push_back(c.rel);
         }
         for (const auto& c : plan.cmp.added)
-            if (!saved(c)) unsaved.push_back(join_rel(file.data_path, c.rel) + " (not in the pointer)");
+            if (!saved(c)) unsaved.push_back(join_rel(data_path, c.rel) + " (not in the pointer)");
         for (const auto& rel : plan.cmp.deleted) plan.to_write.push_back(rel);
         for (const auto& rel : plan.to_write) {
             const ExpectedFile& want = plan.expected.files.at(rel);
             if (!ws.cache().has(want.digest))
-                missing.push_back(fmt::format("{} ({})", join_rel(file.data_path, rel), want.digest.id()));
+                missing.push_back(fmt::format("{} ({})", join_rel(data_path, rel), want.digest.id()));
         }
         plans.push_back(std::move(plan));
     }
-
     if (!missing.empty())
         fail(ErrorKind::integrity, "{} object(s) needed for checkout are missing from the cache:{}", missing.size(),
              list_paths(missing));
+    if (unsaved_out) {
+        *unsaved_out = unsaved;
+        if (!unsaved.empty()) return {}; // the caller decides: nothing written
+    }
+
     if (!unsaved.empty() && overwrite != Overwrite::force)
         fail(ErrorKind::input,
              "checkout would overwrite or remove data that is not in the cache:{}\n"

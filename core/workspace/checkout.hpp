@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/util/progress.hpp"
+#include "core/workspace/pointer.hpp"
 #include "core/workspace/workspace.hpp"
 
 namespace cairn::workspace {
@@ -25,5 +27,13 @@ struct CheckedOut {
 // Objects are verified before they are linked: a corrupt one is Error(integrity).
 [[nodiscard]] std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& paths,
                                                Overwrite overwrite, util::Progress& progress);
+
+// checkout() of explicit targets: makes each data path hold what its pointer describes (a
+// pointer need not exist in the workspace: `cairn apply` restores a run's outputs this way).
+// With `unsaved_out`, the paths whose bytes are not in the cache are reported there instead of
+// failing, and nothing is written if there are any.
+std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
+                                     Overwrite overwrite, util::Progress& progress,
+                                     std::vector<std::string>* unsaved_out = nullptr);
 
 } // namespace cairn::workspace

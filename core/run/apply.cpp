@@ -1,0 +1,136 @@
+#include "core/run/apply.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/cache/tree.hpp"
+#include "core/fs/file.hpp"
+#include "core/run/runs.hpp"
+#include "core/util/error.hpp"
+#include "core/util/strings.hpp"
+#include "core/workspace/add.hpp"
+#include "core/workspace/checkout.hpp"
+#include "core/workspace/compare.hpp"
+
+namespace cairn::run {
+namespace {
+
+// The pointer a run output is restored through (a file or a directory tree object).
+workspace::Pointer output_pointer(workspace::Workspace& ws, const std::string& path, const std::string& id) {
+    auto digest = hash::Digest::from_id(id);
+    if (!digest) fail(ErrorKind::input, "output {}: not an object id: {}", path, id);
+    if (!ws.cache().has(*digest)) fail(ErrorKind::integrity, "output {} ({}) is missing from the cache", path, id);
+    workspace::Pointer p;
+    p.path = std::filesystem::path(path).filename().string();
+    p.digest = *digest;
+    if (auto tree = ws.cache().tree_if_any(*digest)) {
+        p.files = tree->total_files();
+        p.size = tree->total_size();
+    } else if (auto st = fs::lstat_path(ws.cache().object_path(*digest))) {
+        p.size = static_cast<std::uint64_t>(st->st_size);
+    }
+    return p;
+}
+
+void check_output_path(const RunRecord& r, const std::string& path) {
+    std::filesystem::path p(path);
+    bool ok = !path.empty() && p.is_relative();
+    for (const auto& part : p)
+        if (part == ".." || part == "." || part.empty()) ok = false;
+    if (ok && (*p.begin() == ".git" || *p.begin() == ".cairn")) ok = false;
+    if (!ok) fail(ErrorKind::input, "run {}: refusing the unsafe output path '{}' in its record", r.id.substr(0, 8), path);
+}
+
+} // namespace
+
+ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOptions& options, util::Progress& progress) {
+    ApplyResult result;
+    auto& repo = ws.repo();
+    const bool code = !options.outputs_only;
+    if (code && !repo.has_commit(run.git_snapshot))
+        fail(ErrorKind::environment, "the code snapshot {} of run {} is not in this repository",
+             run.git_snapshot.substr(0, 12), run.id.substr(0, 8));
+
+    std::vector<std::pair<std::string, workspace::Pointer>> outputs;
+    for (const auto& [path, id] : run.outputs) {
+        check_output_path(run, path);
+        outputs.emplace_back(path, output_pointer(ws, path, id));
+    }
+
+    // What would be lost: code files changed since HEAD, output bytes the cache does not hold.
+    std::vector<std::string> in_the_way;
+    if (code) {
+        for (const auto& p : repo.uncommitted_in_the_way(run.git_snapshot)) {
+            // Outputs are handled below (their bytes go to the cache, not the stash).
+            bool is_output = std::any_of(outputs.begin(), outputs.end(), [&](const auto& o) {
+                return p == o.first || util::starts_with(p, o.first + "/");
+            });
+            if (!is_output) in_the_way.push_back(p + " (uncommitted change)");
+        }
+    }
+    std::vector<std::string> unsaved;
+    (void)workspace::restore_data(ws, outputs, workspace::Overwrite::refuse_unsaved, progress, &unsaved);
+    for (const auto& u : unsaved) in_the_way.push_back("output " + u);
+    if (!in_the_way.empty() && !options.force) {
+        std::string list;
+        for (std::size_t i = 0; i < in_the_way.size() && i < 20; ++i) list += "\n  " + in_the_way[i];
+        if (in_the_way.size() > 20) list += fmt::format("\n  ... and {} more", in_the_way.size() - 20);
+        fail(ErrorKind::input,
+             "applying run {} would overwrite uncommitted changes:{}\ncommit them, or use --force to save them "
+             "(to {} and the cache) and apply anyway",
+             run.id.substr(0, 8), list, k_apply_stash_ref);
+    }
+
+    if (!in_the_way.empty()) {
+        // Save first. Output bytes go to the cache (they may be ignored by git, or large).
+        std::vector<std::string> present;
+        for (const auto& [path, p] : outputs)
+            if (fs::lstat_path(ws.absolute(path))) present.push_back(path);
+        if (!present.empty()) {
+            auto stored = workspace::add(ws, present, progress, workspace::Track::store_only);
+            for (const auto& a : stored.paths)
+                if (run.outputs.at(a.data_path) != a.digest.id()) result.saved_outputs.emplace_back(a.data_path, a.digest.id());
+        }
+        // The work tree as a commit, like `git stash -u`, without touching the index.
+        auto snap = repo.snapshot_workdir(ws.store_dir() / "tmp" / ("apply-stash-" + run.id.substr(0, 8) + ".index"),
+                                          fmt::format("cairn: work tree saved before applying run {}", run.id.substr(0, 8)),
+                                          k_snapshot_file_limit);
+        if (!snap.left_out.empty()) {
+            auto stored = workspace::add(ws, snap.left_out, progress, workspace::Track::store_only);
+            for (const auto& a : stored.paths) result.saved_outputs.emplace_back(a.data_path, a.digest.id());
+        }
+        if (snap.dirty && !snap.commit.empty()) {
+            std::string ref(k_apply_stash_ref);
+            std::string previous;
+            for (const auto& r : repo.list_refs(ref))
+                if (r.name == ref) previous = r.target;
+            if (previous.empty()) {
+                repo.create_ref(ref, snap.commit, "cairn apply: save work tree");
+            } else {
+                if (previous != snap.commit) {
+                    std::string keep = ref + "-" + previous.substr(0, 12);
+                    if (repo.list_refs(keep).empty()) repo.create_ref(keep, previous, "cairn apply: older stash");
+                }
+                repo.update_ref(ref, snap.commit, previous, "cairn apply: save work tree");
+            }
+            result.stash_commit = snap.commit;
+            result.stash_ref = ref;
+        }
+    }
+
+    if (code) {
+        // Files the checkout will change, for the report; pointer files among them need their data.
+        std::string head = repo.head();
+        if (!head.empty())
+            for (const auto& c : repo.diff_commits(head, run.git_snapshot)) result.code_files.push_back(c.path);
+        repo.checkout_into_workdir(run.git_snapshot);
+        for (const auto& f : result.code_files)
+            if (util::ends_with(f, workspace::k_pointer_suffix)) result.pointers_changed.push_back(f);
+    }
+    auto done = workspace::restore_data(ws, outputs, workspace::Overwrite::force, progress);
+    for (const auto& d : done) result.outputs.push_back(d.data_path);
+    return result;
+}
+
+} // namespace cairn::run
