@@ -51,8 +51,30 @@ run cairn ls --filter "metrics.loss < 1 and params.train.lr >= 0.05" --sort metr
 run cairn diff lr-0.01 lr-0.2
 run cairn show last
 
+step "a two-step pipeline: prepare the data, then train on it"
+printf 'prepared/\nreport.txt\n' >> .gitignore
+git add .gitignore && git commit -q -m "Ignore pipeline outputs"
+run cairn run -n prepare -d data -o prepared -- python3 prepare.py
+run cairn run -n train -d prepared -o model -m metrics.json -- python3 train.py prepared/train.csv
+
+step "lineage: where did this model come from?"
+run cairn lineage model
+run cairn lineage data --downstream --depth 1
+
+step "reproduce: re-run the training and everything upstream of it, from the records alone"
+run cairn rerun train --upstream
+
+step "a step that is not deterministic: the re-run says so"
+run cairn run -n report -d model -o report.txt -- python3 report.py
+if run cairn rerun report; then echo "unexpected: the report reproduced"; exit 1; else echo "(exit $?: diverged, as expected)"; fi
+
+step "continue from the best learning rate: its model back in the work tree"
+run cairn apply lr-0.2 --outputs-only
+run cat model/weights.json
+
 step "integrity and housekeeping"
 run cairn fsck
 run cairn gc --dry-run
 echo
-echo "demo finished: data tracked, changed, detected, restored; model versioned; three runs recorded, filtered and compared."
+echo "demo finished: data tracked, changed, detected, restored; model versioned; three runs recorded, filtered and"
+echo "compared; a two-step pipeline traced with lineage and reproduced; a non-deterministic step caught."

@@ -1,13 +1,15 @@
-"""Fits a linear model to data/train.csv by gradient descent; writes model/weights.json and
-metrics.json, and prints `loss: <value> (step <n>)` lines as it goes."""
+"""Fits a linear model to a CSV file (data/train.csv, or the path given as the first argument) by
+gradient descent; writes model/weights.json and metrics.json, and prints `loss: <value> (step <n>)`
+lines as it goes."""
 import csv
 import json
 import os
+import sys
 
 import params
 
 p = params.load()["train"]
-with open("data/train.csv") as f:
+with open(sys.argv[1] if len(sys.argv) > 1 else "data/train.csv") as f:
     rows = [(float(r["x1"]), float(r["x2"]), float(r["y"])) for r in csv.DictReader(f)]
 
 w1 = w2 = b = 0.0

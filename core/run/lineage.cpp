@@ -251,10 +251,7 @@ LineageTarget resolve_lineage_target(workspace::Workspace& ws, const LineageInde
             rel = rel->substr(0, rel->size() - workspace::k_pointer_suffix.size());
         }
         target.path = *rel;
-        if (auto text_of = fs::read_file_if_exists(ws.absolute(pointer_rel))) {
-            target.object = workspace::Pointer::parse(*text_of, pointer_rel).digest.id();
-            return target;
-        }
+        // The bytes there now; the pointer's when the data is not in the work tree.
         if (auto st = fs::lstat_path(ws.absolute(*rel))) {
             if (S_ISDIR(st->st_mode)) {
                 util::NoProgress quiet;
@@ -263,6 +260,10 @@ LineageTarget resolve_lineage_target(workspace::Workspace& ws, const LineageInde
             } else {
                 target.object = hash::hash_file(ws.absolute(*rel)).id();
             }
+            return target;
+        }
+        if (auto text_of = fs::read_file_if_exists(ws.absolute(pointer_rel))) {
+            target.object = workspace::Pointer::parse(*text_of, pointer_rel).digest.id();
             return target;
         }
         auto writers = index.writers_of_path(*rel);

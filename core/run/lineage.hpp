@@ -77,9 +77,10 @@ struct LineageTarget {
 };
 
 // Resolves what the user named: `sha256:<hex>` (a unique prefix of 4+ digits among the objects
-// runs read or wrote, or in the cache), a workspace path (its object id through its pointer file,
-// else by hashing it; a path that no longer exists names the bytes the newest run wrote there),
-// or a run. Throws Error(input) when it is none of these or is ambiguous.
+// runs read or wrote, or in the cache), a workspace path (a path with neither bytes nor pointer
+// names the bytes the newest run wrote there),
+// or a run. A path's object is that of the bytes in the work tree (hashed; a directory's tree
+// objects are stored in the cache), else its pointer's. Throws Error(input) when it is none of these or is ambiguous.
 [[nodiscard]] LineageTarget resolve_lineage_target(workspace::Workspace& ws, const LineageIndex& index,
                                                    const std::filesystem::path& cwd, const std::string& text);
 
