@@ -6,7 +6,9 @@
 # Reports: the overhead of `cairn run -- true` against bare `true` and `git commit --allow-empty`
 # in the same repository; points per second through `cairn log metric` in a shell loop and
 # through CAIRN_METRICS_FILE (1,000,000 points); `cairn ls --json` and a filtered, sorted `cairn ls`
-# on N runs (each with 10 params and 5 metrics of 100 points) against `git for-each-ref`.
+# on N runs (each with 10 params and 5 metrics of 100 points, one input and one output) against
+# `git for-each-ref`; `cairn lineage` upstream through three generations and downstream from an
+# input that N/100 runs read, on those N runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n_runs=1000
@@ -22,7 +24,10 @@ done
 source "$root/bench/lib.sh"
 bench_setup
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
-git init -q && "$cairn" init >/dev/null && git add -A && git commit -q -m init
+git init -q && "$cairn" init >/dev/null
+mkdir -p in && for s in $(seq 0 99); do echo "source $s" > "in/s$s.txt"; done
+printf 'out/\n' > .gitignore
+git add -A && git commit -q -m init
 
 per_call() { # label reps cmd...: prints ms per call
     local label=$1 reps=$2
@@ -65,11 +70,12 @@ printf 'CAIRN_METRICS_FILE: 1,000,000 points recorded in %.2f s (%.0f points/s, 
     "$(echo "($e-$s)/1000" | bc -l)" "$(echo "1000000000/($e-$s)" | bc -l)"
 rm -f points.txt
 
-echo "creating $n_runs runs (10 params, 5 metrics x 100 points each) ..." >&2
+echo "creating $n_runs runs (10 params, 5 metrics x 100 points, one input and one output each) ..." >&2
 make_run() {
     local i=$1
     "$cairn" run -n "r$i" -p a=$i -p b=$((i % 7)) -p c=0.$i -p d=x$i -p e=true -p f=1 -p g=2 -p h=3 -p j=4 -p k=$((i % 3)) \
-        -- sh -c 'for s in $(seq 1 100); do echo "acc 0.$(( (s + '"$i"') % 100 )) $s"; echo "loss 1.$s $s"; echo "m3 $s $s"; echo "m4 $s $s"; echo "m5 $s $s"; done >> "$CAIRN_METRICS_FILE"' \
+        -d "in/s$((i % 100)).txt" -o "out/r$i.txt" \
+        -- sh -c 'for s in $(seq 1 100); do echo "acc 0.$(( (s + '"$i"') % 100 )) $s"; echo "loss 1.$s $s"; echo "m3 $s $s"; echo "m4 $s $s"; echo "m5 $s $s"; done >> "$CAIRN_METRICS_FILE"; mkdir -p out; echo '"$i"' > out/r'"$i"'.txt' \
         >/dev/null 2>&1
 }
 export -f make_run
@@ -84,3 +90,14 @@ filter_ms=$(time_ms "$cairn" ls --filter 'metrics.acc > 0.5' --sort -metrics.acc
 total=$(git for-each-ref refs/cairn/runs | wc -l)
 printf 'on %d runs: git for-each-ref %d ms; cairn ls --json %d ms (%.1fx); cairn ls --filter ... --sort ... -n 20 %d ms (%.1fx); first ls without the index (rebuilds it) %d ms\n' \
     "$total" "$ref_ms" "$ls_ms" "$(echo "$ls_ms/($ref_ms+0.001)" | bc -l)" "$filter_ms" "$(echo "$filter_ms/($ref_ms+0.001)" | bc -l)" "$rebuild_ms"
+
+# Lineage: three generations on top of the runs above, then queries on the whole set.
+"$cairn" run -n gen1 -d out/r1.txt -o out/g1.txt -- sh -c 'cat out/r1.txt out/r1.txt > out/g1.txt' >/dev/null 2>&1
+"$cairn" run -n gen2 -d out/g1.txt -o out/g2.txt -- sh -c 'cat out/g1.txt out/g1.txt > out/g2.txt' >/dev/null 2>&1
+"$cairn" run -n gen3 -d out/g2.txt -o out/g3.txt -- sh -c 'cat out/g2.txt out/g2.txt > out/g3.txt' >/dev/null 2>&1
+"$cairn" ls -n 1 >/dev/null 2>&1 # brings the index up to date
+up_ms=$(time_ms "$cairn" lineage out/g3.txt)
+down_ms=$(time_ms "$cairn" lineage in/s1.txt --downstream --format json)
+consumers=$("$cairn" lineage in/s1.txt --downstream --format json | python3 -c 'import json,sys; print(sum(1 for n in json.load(sys.stdin)["nodes"] if n["type"]=="run"))')
+printf 'lineage on %d runs: upstream through 4 runs %d ms (%.1fx for-each-ref); downstream from an input %d runs read %d ms (%.1fx)\n' \
+    "$((total + 3))" "$up_ms" "$(echo "$up_ms/($ref_ms+0.001)" | bc -l)" "$consumers" "$down_ms" "$(echo "$down_ms/($ref_ms+0.001)" | bc -l)"
