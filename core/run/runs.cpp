@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <optional>
 #include <random>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "core/hash/hash.hpp"
 #include "core/process/process.hpp"
 #include "core/run/index.hpp"
+#include "core/state/state.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"
@@ -53,6 +55,27 @@ std::string user_name() {
     if (const char* u = std::getenv("USER"); u && *u) return u;
     if (struct passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
     return "unknown";
+}
+
+// The executable's SHA-256, remembered by its stat data in .cairn/state/executables/ (a stat
+// cache of its own) so that a 7 MB python3 is not hashed again on every run.
+std::string executable_hash(const workspace::Workspace& ws, const std::filesystem::path& exe) {
+    struct stat st {};
+    if (::stat(exe.c_str(), &st) != 0) return hash::hash_file(exe).id();
+    std::filesystem::path dir = ws.store_dir() / "state" / "executables";
+    try {
+        fs::make_dirs(dir);
+        state::StatCache known(dir);
+        if (auto d = known.lookup(exe.string(), st)) return d->id();
+        std::int64_t started = state::now_ns();
+        hash::Digest d = hash::hash_file(exe);
+        known.record(exe.string(), state::make_entry(st, d, started));
+        known.save();
+        return d.id();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::io && e.kind() != ErrorKind::busy) throw;
+        return hash::hash_file(exe).id(); // the cache is only an accelerator
+    }
 }
 
 // "<model name> x<logical CPUs>" from /proc/cpuinfo (the machine type elsewhere).
@@ -348,7 +371,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
         // compares equal to the original's.
         auto rel = exe->lexically_relative(ws.root());
         if (!rel.empty() && *rel.begin() != "..") r.executable = rel.string();
-        r.executable_hash = hash::hash_file(*exe).id();
+        r.executable_hash = executable_hash(ws, *exe);
     } else {
         fail(ErrorKind::input, "command not found: {}", r.command.at(0));
     }

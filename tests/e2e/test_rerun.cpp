@@ -342,3 +342,24 @@ TEST_CASE("gc removes the worktree of a rerun whose cairn was killed, and keeps 
     repo.ok({"gc"});
     CHECK(rerun_dirs(repo).empty());
 }
+
+TEST_CASE("the executable's hash is remembered by stat data and follows changes to it", "[e2e][run]") {
+    Repo repo;
+    repo.write("tool.sh", "#!/bin/sh\necho one\n");
+    ::chmod(repo.path("tool.sh").c_str(), 0755);
+    repo.ok({"run", "--", "./tool.sh"});
+    auto first = repo.ok({"show", "last", "--json"}).json();
+    CHECK(first["executable"]["path"] == "tool.sh"); // inside the workspace: recorded relative to it
+    CHECK(first["executable"]["sha256"] == sha256_id_of_file(repo.path("tool.sh")));
+    CHECK(repo.exists(".cairn/state/executables/stat"));
+    // Same size, new bytes: the stat data differs (mtime/ctime), so it is hashed again.
+    repo.write("tool.sh", "#!/bin/sh\necho two\n");
+    repo.ok({"run", "--", "./tool.sh"});
+    auto second = repo.ok({"show", "last", "--json"}).json();
+    CHECK(second["executable"]["sha256"] == sha256_id_of_file(repo.path("tool.sh")));
+    CHECK(second["executable"]["sha256"] != first["executable"]["sha256"]);
+    // A damaged cache file is ignored, not fatal.
+    repo.write(".cairn/state/executables/stat", "garbage\n");
+    repo.ok({"run", "--", "./tool.sh"});
+    CHECK(repo.ok({"show", "last", "--json"}).json()["executable"]["sha256"] == second["executable"]["sha256"]);
+}
