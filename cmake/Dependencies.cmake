@@ -7,6 +7,54 @@ find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.1)
+
+# libgit2 for cairn_core and the unit tests: `cairn_libgit2`.
+#
+# Debian's libgit2 is built with mbedTLS, and git_libgit2_init() parses the whole system CA bundle
+# (about 4 ms, a third of a `cairn run`). cairn makes no network connection yet, so when the
+# static archives are installed (libgit2-dev and the -dev packages it depends on ship them),
+# libgit2 is linked statically and its TLS set-up is diverted with `ld --wrap` to run on demand
+# (git::Library::ensure_tls, for future network code). Otherwise: the shared library, as usual.
+option(CAIRN_STATIC_LIBGIT2 "Link libgit2 statically and set up its TLS only on demand" ON)
+add_library(cairn_libgit2 INTERFACE)
+set(_cairn_static_git OFF)
+if(CAIRN_STATIC_LIBGIT2)
+  set(_archives "")
+  set(_complete ON)
+  foreach(_name IN LISTS LIBGIT2_STATIC_LIBRARIES)
+    if(_name STREQUAL "rt")
+      continue()
+    endif()
+    find_library(_cairn_a_${_name} NAMES lib${_name}.a)
+    if(_cairn_a_${_name})
+      list(APPEND _archives ${_cairn_a_${_name}})
+    else()
+      set(_complete OFF)
+    endif()
+  endforeach()
+  # libgit2's GSSAPI (Negotiate) support needs this shared library, a dependency of libgit2 itself.
+  find_library(_cairn_gssapi NAMES gssapi_krb5 libgssapi_krb5.so.2)
+  find_program(_cairn_nm NAMES nm)
+  if(_complete AND _cairn_gssapi AND _cairn_nm AND _cairn_a_git2)
+    execute_process(COMMAND ${_cairn_nm} -g --defined-only ${_cairn_a_git2}
+                    OUTPUT_VARIABLE _symbols ERROR_QUIET)
+    string(FIND "${_symbols}" "git_mbedtls_stream_global_init" _found)
+    if(NOT _found EQUAL -1)
+      set(_cairn_static_git ON)
+    endif()
+  endif()
+endif()
+if(_cairn_static_git)
+  message(STATUS "libgit2: static, TLS set up on demand")
+  target_include_directories(cairn_libgit2 INTERFACE ${LIBGIT2_INCLUDE_DIRS})
+  # libssh2 uses OpenSSL's libcrypto: it must follow the archives on the link line.
+  target_link_libraries(cairn_libgit2 INTERFACE ${_archives} ${_cairn_gssapi} -lcrypto rt)
+  target_link_options(cairn_libgit2 INTERFACE "LINKER:--wrap=git_mbedtls_stream_global_init")
+  target_compile_definitions(cairn_libgit2 INTERFACE CAIRN_DEFER_GIT_TLS=1)
+else()
+  message(STATUS "libgit2: shared")
+  target_link_libraries(cairn_libgit2 INTERFACE PkgConfig::LIBGIT2)
+endif()
 if(CAIRN_TESTS)
   find_package(Catch2 2 REQUIRED)
 endif()

@@ -70,6 +70,21 @@ Library::~Library() {
     if (g_initialised.load()) git_libgit2_shutdown();
 }
 
+#ifdef CAIRN_DEFER_GIT_TLS
+// Linked with `ld --wrap=git_mbedtls_stream_global_init`: git_libgit2_init() calls the wrapper,
+// which leaves TLS alone (it would parse the whole CA bundle); ensure_tls() calls the real one.
+extern "C" int __real_git_mbedtls_stream_global_init(void); // NOLINT(bugprone-reserved-identifier)
+extern "C" int __wrap_git_mbedtls_stream_global_init(void) { return 0; } // NOLINT(bugprone-reserved-identifier)
+#endif
+
+void Library::ensure_tls() {
+    ensure();
+#ifdef CAIRN_DEFER_GIT_TLS
+    static std::once_flag tls_once;
+    std::call_once(tls_once, [] { check(__real_git_mbedtls_stream_global_init(), "cannot set up TLS"); });
+#endif
+}
+
 void Library::ensure() {
     std::call_once(g_init_once, [] {
         git_libgit2_init();

@@ -29,6 +29,9 @@ public:
     ~Library();
     // Initialises libgit2 once (thread-safe). Called by every Repository constructor path.
     static void ensure();
+    // ensure(), plus libgit2's TLS set-up, which a static build defers (see
+    // cmake/Dependencies.cmake). Call it before anything that may open an HTTPS connection.
+    static void ensure_tls();
     Library(const Library&) = delete;
     Library& operator=(const Library&) = delete;
 };
