@@ -78,23 +78,28 @@ std::string executable_hash(const workspace::Workspace& ws, const std::filesyste
     }
 }
 
-// "<model name> x<logical CPUs>" from /proc/cpuinfo (the machine type elsewhere).
+// "<model name> x<logical CPUs>". Only the start of /proc/cpuinfo is read: on a machine with
+// many cores the whole file is large and slow for the kernel to produce.
 std::string cpu_description() {
     std::string model;
-    unsigned count = 0;
-    if (auto text = fs::read_file_if_exists("/proc/cpuinfo")) {
-        for (const auto& line : util::split(*text, '\n')) {
-            if (util::starts_with(line, "processor")) ++count;
-            if (model.empty() && (util::starts_with(line, "model name") || util::starts_with(line, "Model")))
-                if (auto colon = line.find(':'); colon != std::string::npos) model = std::string(util::trim(std::string_view(line).substr(colon + 1)));
+    fs::Fd fd(::open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC));
+    if (fd.valid()) {
+        char buffer[4096];
+        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n > 0) {
+            for (const auto& line : util::split(std::string_view(buffer, static_cast<std::size_t>(n)), '\n')) {
+                if (!util::starts_with(line, "model name") && !util::starts_with(line, "Model")) continue;
+                if (auto colon = line.find(':'); colon != std::string::npos)
+                    model = std::string(util::trim(std::string_view(line).substr(colon + 1)));
+                break;
+            }
         }
     }
     if (model.empty()) {
         struct utsname uts {};
         model = ::uname(&uts) == 0 ? uts.machine : "unknown";
     }
-    if (count == 0) count = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
-    return fmt::format("{} x{}", model, count);
+    return fmt::format("{} x{}", model, std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
 std::string param_env_name(const std::string& key) {
