@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,37 +70,47 @@ Outcome run(const Command& command) {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    int out_pipe[2], err_pipe[2], exec_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
-        fail_errno("cannot create pipes", errno);
+    int out_pipe[2], err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) fail_errno("cannot create pipes", errno);
     // Without a terminal (scripts, job schedulers) the command gets a process group of its own, so
     // that a signal passed on reaches everything it started (a shell script's children too). On a
     // terminal it stays in cairn's foreground group: Ctrl-C reaches it directly, and it can read
     // the terminal.
     const bool own_group = !::isatty(STDIN_FILENO);
-    pid_t pid = ::fork();
-    if (pid < 0) fail_errno("cannot start " + command.argv[0], errno);
-    if (pid == 0) {
-        if (own_group) ::setpgid(0, 0);
-        // Child: default signal handling, output into the pipes, then exec.
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        ::sigaction(SIGINT, &dfl, nullptr);
-        ::sigaction(SIGTERM, &dfl, nullptr);
-        ::dup2(out_pipe[1], 1);
-        ::dup2(err_pipe[1], 2);
-        if (::chdir(command.cwd.c_str()) == 0) ::execve(exe->c_str(), argv.data(), envp.data());
-        int err = errno;
-        [[maybe_unused]] ssize_t n = ::write(exec_pipe[1], &err, sizeof err);
-        ::_exit(127);
+    // posix_spawn (vfork semantics: cairn's page tables are not copied) with default SIGINT and
+    // SIGTERM handling, output into the pipes, the working directory, and the exec error
+    // reported back as its return value.
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+    ::posix_spawn_file_actions_addchdir_np(&actions, command.cwd.c_str());
+    sigset_t defaults, empty;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigemptyset(&empty);
+    ::posix_spawnattr_setsigdefault(&attr, &defaults);
+    ::posix_spawnattr_setsigmask(&attr, &empty);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (own_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        ::posix_spawnattr_setpgroup(&attr, 0);
     }
-    if (own_group) ::setpgid(pid, pid); // also here: no window before the child's own call
+    ::posix_spawnattr_setflags(&attr, flags);
+    pid_t pid = -1;
+    int spawn_error = ::posix_spawn(&pid, exe->c_str(), &actions, &attr, argv.data(), envp.data());
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attr);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
-    ::close(exec_pipe[1]);
-    int exec_errno = 0;
-    ssize_t got = ::read(exec_pipe[0], &exec_errno, sizeof exec_errno);
-    ::close(exec_pipe[0]);
+    if (spawn_error != 0) {
+        ::close(out_pipe[0]);
+        ::close(err_pipe[0]);
+        fail(ErrorKind::input, "cannot run {}: {}", exe->string(), std::strerror(spawn_error));
+    }
 
     Outcome outcome;
     bool forwarded = false;
@@ -149,8 +160,6 @@ Outcome run(const Command& command) {
         if (errno != EINTR) fail_errno("waitpid", errno);
         forward_signal();
     }
-    if (got == static_cast<ssize_t>(sizeof exec_errno))
-        fail(ErrorKind::input, "cannot run {}: {}", exe->string(), std::strerror(exec_errno));
     if (WIFEXITED(status)) {
         outcome.exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

@@ -55,6 +55,10 @@ public:
 
 private:
     void line(std::string_view text);
+    void compile();
+    std::vector<std::string> m_sources;
+    std::string m_where;
+    bool m_compiled = false;
     std::vector<std::regex> m_patterns;
     std::string m_partial;
     std::int64_t m_step = -1;

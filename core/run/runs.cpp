@@ -438,10 +438,15 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.status = "running";
     // Not fsynced: staging guards against cairn dying, and the run itself is not durable until
     // its commit exists; an fsync per file here would cost more than the git commit.
-    fs::write_file_atomic(preparing / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()), 0644,
-                          fs::Durability::deferred);
-    fs::write_file_atomic(preparing / "params.yaml", to_params_yaml(r.params), 0644, fs::Durability::deferred);
-    fs::write_file_atomic(preparing / "inputs.yaml", to_paths_yaml(r.inputs), 0644, fs::Durability::deferred);
+    // Plain writes: nobody reads inside `.<id>` before the rename below publishes it whole.
+    auto write_new = [](const std::filesystem::path& path, const std::string& text) {
+        fs::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (!fd.valid()) fail_errno("cannot write " + path.string(), errno);
+        fs::write_all(fd.get(), text.data(), text.size(), path.string());
+    };
+    write_new(preparing / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
+    write_new(preparing / "params.yaml", to_params_yaml(r.params));
+    write_new(preparing / "inputs.yaml", to_paths_yaml(r.inputs));
     if (::rename(preparing.c_str(), staging.c_str()) != 0) fail_errno("cannot create " + staging.string(), errno);
     fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!log.valid()) fail_errno("cannot create the run log", errno);
