@@ -330,8 +330,14 @@ TEST_CASE("gc removes the worktree of a rerun whose cairn was killed, and keeps 
         if (ready.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     REQUIRE_FALSE(ready.empty());
-    std::this_thread::sleep_for(std::chrono::milliseconds(50)); // the pid is written
-    pid_t command_pid = std::stoi(repo.read(ready.lexically_relative(repo.root()).string()));
+    // The shell creates the file before it writes the pid into it.
+    std::string pid_text;
+    for (int i = 0; i < 1000 && trim(pid_text).empty(); ++i) {
+        pid_text = repo.read(ready.lexically_relative(repo.root()).string());
+        if (trim(pid_text).empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE_FALSE(trim(pid_text).empty());
+    pid_t command_pid = std::stoi(pid_text);
     REQUIRE(rerun_dirs(repo).size() == 1);
     repo.ok({"gc"});
     CHECK(rerun_dirs(repo).size() == 1); // in use
