@@ -1,5 +1,7 @@
 // cairn rerun: re-executing recorded runs and judging whether they reproduced.
 #include <csignal>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <sys/stat.h>
 
@@ -290,7 +292,9 @@ TEST_CASE("rerun works in a fresh clone with the run refs fetched and the cache 
 
 TEST_CASE("Ctrl-C during a rerun stops it, exits 130 and leaves no worktree behind", "[e2e][rerun]") {
     Repo repo;
-    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then touch \"$CAIRN_RUN_DIR/ready\"; sleep 30; fi\necho done\n");
+    // `exec sleep`: dash catches SIGINT while it runs a script, and a SIGINT that lands between
+    // its fork and exec of a command is lost in the child (a race of the shell, not of cairn).
+    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then : > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\necho done\n");
     ::chmod(repo.path("slow.sh").c_str(), 0755);
     commit_all(repo);
     repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
@@ -368,4 +372,36 @@ TEST_CASE("the executable's hash is remembered by stat data and follows changes 
     repo.write(".cairn/state/executables/stat", "garbage\n");
     repo.ok({"run", "--", "./tool.sh"});
     CHECK(repo.ok({"show", "last", "--json"}).json()["executable"]["sha256"] == second["executable"]["sha256"]);
+}
+
+TEST_CASE("without a terminal, a signal sent to cairn reaches the command's children too", "[e2e][run]") {
+    Repo repo;
+    // A background child of the script: only a signal to the whole process group reaches it
+    // (SIGTERM: background jobs of a non-interactive shell ignore SIGINT by rule).
+    // Its output goes elsewhere, so that cairn does not wait for it through the pipes.
+    repo.write("tree.sh", "#!/bin/sh\nsleep 30 >/dev/null 2>&1 &\necho $! > \"$CAIRN_RUN_DIR/ready.tmp\"\n"
+                          "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"\nwait\n");
+    ::chmod(repo.path("tree.sh").c_str(), 0755);
+    Child child({CAIRN_EXE, "run", "-n", "tree", "--", "./tree.sh"}, repo.root(), repo.env());
+    stdfs::path ready;
+    for (int i = 0; i < 1000 && ready.empty(); ++i) {
+        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+            if (stdfs::exists(e.path() / "ready")) ready = e.path() / "ready";
+        if (ready.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE_FALSE(ready.empty());
+    pid_t grandchild = std::stoi(repo.read(ready.lexically_relative(repo.root()).string()));
+    child.signal(SIGTERM);
+    CHECK(child.wait() == 128 + SIGTERM);
+    // The script's own child got the signal as well (it is gone, or a zombie about to be reaped).
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+        std::ifstream in("/proc/" + std::to_string(grandchild) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        gone = stat.empty() || stat.find(") Z") != std::string::npos;
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!gone) ::kill(grandchild, SIGKILL);
+    CHECK(gone);
+    CHECK(repo.ok({"show", "tree", "--json"}).json()["status"] == "interrupted");
 }
