@@ -33,15 +33,6 @@ workspace::Pointer output_pointer(workspace::Workspace& ws, const std::string& p
     return p;
 }
 
-void check_output_path(const RunRecord& r, const std::string& path) {
-    std::filesystem::path p(path);
-    bool ok = !path.empty() && p.is_relative();
-    for (const auto& part : p)
-        if (part == ".." || part == "." || part.empty()) ok = false;
-    if (ok && (*p.begin() == ".git" || *p.begin() == ".cairn")) ok = false;
-    if (!ok) fail(ErrorKind::input, "run {}: refusing the unsafe output path '{}' in its record", r.id.substr(0, 8), path);
-}
-
 } // namespace
 
 ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOptions& options, util::Progress& progress) {
@@ -54,7 +45,7 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
 
     std::vector<std::pair<std::string, workspace::Pointer>> outputs;
     for (const auto& [path, id] : run.outputs) {
-        check_output_path(run, path);
+        check_record_path(run, path, "output");
         outputs.emplace_back(path, output_pointer(ws, path, id));
     }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <functional>
 #include <regex>
 
@@ -326,6 +327,15 @@ std::optional<std::int64_t> parse_time(const std::string& text) {
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
+}
+
+void check_record_path(const RunRecord& r, const std::string& path, const char* what) {
+    std::filesystem::path p(path);
+    bool ok = !path.empty() && p.is_relative() && path.find('\0') == std::string::npos;
+    for (const auto& part : p)
+        if (part == ".." || part == "." || part.empty()) ok = false;
+    if (ok && (*p.begin() == ".git" || *p.begin() == ".cairn")) ok = false;
+    if (!ok) fail(ErrorKind::input, "run {}: refusing the unsafe {} path '{}' in its record", r.id.substr(0, 8), what, path);
 }
 
 std::string to_run_yaml(const RunRecord& r) {

@@ -134,6 +134,11 @@ struct RunRecord {
     [[nodiscard]] std::map<std::string, MetricSummary> metric_summary() const;
 };
 
+// A path read from a run record (untrusted: refs come from other machines) that cairn will
+// write to: relative, without `.` or `..` components, not in .git/ or .cairn/. Throws
+// Error(input) naming the run and `what` ("output", "input", ...) otherwise.
+void check_record_path(const RunRecord& r, const std::string& path, const char* what);
+
 [[nodiscard]] std::string to_run_yaml(const RunRecord& r);
 [[nodiscard]] std::string to_params_yaml(const std::vector<Param>& params);
 [[nodiscard]] std::string to_paths_yaml(const std::map<std::string, std::string>& paths);

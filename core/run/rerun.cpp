@@ -33,28 +33,13 @@ bool is_volatile_variable(const std::string& name) {
     return k_volatile.count(name) || util::starts_with(name, "CAIRN_");
 }
 
-// A path read from a run record (untrusted: it came from a ref) that a re-run will write to.
-void check_recorded_path(const std::string& path, const RunRecord& r, const char* what) {
-    stdfs::path p(path);
-    bool ok = !path.empty() && p.is_relative();
-    for (const auto& part : p) {
-        std::string s = part.string();
-        if (s == ".." || s == "." || s.empty()) ok = false;
-    }
-    if (ok) {
-        std::string first = p.begin()->string();
-        if (first == ".git" || first == ".cairn") ok = false;
-    }
-    if (!ok) fail(ErrorKind::input, "run {}: refusing the unsafe {} path '{}' in its record", r.id.substr(0, 8), what, path);
-}
-
 void check_record_paths(const RunRecord& r) {
-    for (const auto& [p, id] : r.inputs) check_recorded_path(p, r, "input");
-    for (const auto& [p, id] : r.outputs) check_recorded_path(p, r, "output");
-    for (const auto& [p, id] : r.large_files) check_recorded_path(p, r, "large file");
-    for (const auto& p : r.param_files) check_recorded_path(p, r, "parameter file");
-    for (const auto& p : r.metric_files) check_recorded_path(p, r, "metrics file");
-    if (r.cwd != ".") check_recorded_path(r.cwd, r, "working directory");
+    for (const auto& [p, id] : r.inputs) check_record_path(r, p, "input");
+    for (const auto& [p, id] : r.outputs) check_record_path(r, p, "output");
+    for (const auto& [p, id] : r.large_files) check_record_path(r, p, "large file");
+    for (const auto& p : r.param_files) check_record_path(r, p, "parameter file");
+    for (const auto& p : r.metric_files) check_record_path(r, p, "metrics file");
+    if (r.cwd != ".") check_record_path(r, r.cwd, "working directory");
     if (r.command.empty()) fail(ErrorKind::input, "run {} recorded no command", r.id.substr(0, 8));
     if (r.git_snapshot.empty()) fail(ErrorKind::input, "run {} recorded no code snapshot", r.id.substr(0, 8));
 }

@@ -38,6 +38,35 @@ std::vector<std::string> rerun_dirs(const Repo& repo) {
     return out;
 }
 
+// Waits for a command to write $CAIRN_RUN_DIR/ready (whole: written elsewhere and renamed, or
+// by the shell before anything else) and returns what it wrote.
+std::string wait_for_ready(const Repo& repo) {
+    for (int i = 0; i < 1000; ++i) {
+        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs"))) {
+            std::ifstream in(e.path() / "ready");
+            std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            if (!trim(text).empty()) return trim(text);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("the command never became ready");
+    return "";
+}
+
+// Records a run of slow.sh (quick), then starts re-running it with SLOW=1: the command writes
+// its pid to $CAIRN_RUN_DIR/ready and becomes `sleep 30`. (`exec sleep`: dash catches SIGINT
+// while it runs a script, and one that lands between its fork and exec of a command is lost.)
+std::unique_ptr<Child> start_slow_rerun(const Repo& repo) {
+    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready.tmp\"; "
+                          "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\necho done\n");
+    ::chmod(repo.path("slow.sh").c_str(), 0755);
+    commit_all(repo);
+    repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
+    auto env = repo.env();
+    env["SLOW"] = "1";
+    return std::make_unique<Child>(std::vector<std::string>{CAIRN_EXE, "rerun", "slow"}, repo.root(), env);
+}
+
 // A deterministic two-file experiment: train.sh reads params.yaml and an input, writes a model
 // and logs metrics; it runs in the sub-directory `src`.
 void write_experiment(const Repo& repo) {
@@ -292,25 +321,11 @@ TEST_CASE("rerun works in a fresh clone with the run refs fetched and the cache 
 
 TEST_CASE("Ctrl-C during a rerun stops it, exits 130 and leaves no worktree behind", "[e2e][rerun]") {
     Repo repo;
-    // `exec sleep`: dash catches SIGINT while it runs a script, and a SIGINT that lands between
-    // its fork and exec of a command is lost in the child (a race of the shell, not of cairn).
-    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then : > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\necho done\n");
-    ::chmod(repo.path("slow.sh").c_str(), 0755);
-    commit_all(repo);
-    repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
-    auto env = repo.env();
-    env["SLOW"] = "1";
-    Child child({CAIRN_EXE, "rerun", "slow"}, repo.root(), env);
-    bool ready = false;
-    for (int i = 0; i < 1000 && !ready; ++i) {
-        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
-            if (stdfs::exists(e.path() / "ready")) ready = true;
-        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE(ready);
+    auto child = start_slow_rerun(repo);
+    wait_for_ready(repo);
     REQUIRE(rerun_dirs(repo).size() == 1);
-    child.signal(SIGINT);
-    CHECK(child.wait() == 130);
+    child->signal(SIGINT);
+    CHECK(child->wait() == 130);
     CHECK(rerun_dirs(repo).empty());
     // The interrupted re-run is recorded as such.
     auto last = repo.ok({"show", "last", "--json"}).json();
@@ -320,33 +335,13 @@ TEST_CASE("Ctrl-C during a rerun stops it, exits 130 and leaves no worktree behi
 
 TEST_CASE("gc removes the worktree of a rerun whose cairn was killed, and keeps a live one's", "[e2e][rerun]") {
     Repo repo;
-    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\n");
-    ::chmod(repo.path("slow.sh").c_str(), 0755);
-    commit_all(repo);
-    repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
-    auto env = repo.env();
-    env["SLOW"] = "1";
-    Child child({CAIRN_EXE, "rerun", "slow"}, repo.root(), env);
-    stdfs::path ready;
-    for (int i = 0; i < 1000 && ready.empty(); ++i) {
-        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
-            if (stdfs::exists(e.path() / "ready")) ready = e.path() / "ready";
-        if (ready.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE_FALSE(ready.empty());
-    // The shell creates the file before it writes the pid into it.
-    std::string pid_text;
-    for (int i = 0; i < 1000 && trim(pid_text).empty(); ++i) {
-        pid_text = repo.read(ready.lexically_relative(repo.root()).string());
-        if (trim(pid_text).empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE_FALSE(trim(pid_text).empty());
-    pid_t command_pid = std::stoi(pid_text);
+    auto child = start_slow_rerun(repo);
+    pid_t command_pid = std::stoi(wait_for_ready(repo));
     REQUIRE(rerun_dirs(repo).size() == 1);
     repo.ok({"gc"});
     CHECK(rerun_dirs(repo).size() == 1); // in use
-    child.signal(SIGKILL);
-    child.wait();
+    child->signal(SIGKILL);
+    child->wait();
     ::kill(command_pid, SIGKILL); // the command outlives its cairn
     REQUIRE(rerun_dirs(repo).size() == 1); // left behind by the killed cairn
     repo.ok({"gc"});
@@ -383,14 +378,7 @@ TEST_CASE("without a terminal, a signal sent to cairn reaches the command's chil
                           "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"\nwait\n");
     ::chmod(repo.path("tree.sh").c_str(), 0755);
     Child child({CAIRN_EXE, "run", "-n", "tree", "--", "./tree.sh"}, repo.root(), repo.env());
-    stdfs::path ready;
-    for (int i = 0; i < 1000 && ready.empty(); ++i) {
-        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
-            if (stdfs::exists(e.path() / "ready")) ready = e.path() / "ready";
-        if (ready.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    REQUIRE_FALSE(ready.empty());
-    pid_t grandchild = std::stoi(repo.read(ready.lexically_relative(repo.root()).string()));
+    pid_t grandchild = std::stoi(wait_for_ready(repo));
     child.signal(SIGTERM);
     CHECK(child.wait() == 128 + SIGTERM);
     // The script's own child got the signal as well (it is gone, or a zombie about to be reaped).
@@ -404,4 +392,44 @@ TEST_CASE("without a terminal, a signal sent to cairn reaches the command's chil
     if (!gone) ::kill(grandchild, SIGKILL);
     CHECK(gone);
     CHECK(repo.ok({"show", "tree", "--json"}).json()["status"] == "interrupted");
+}
+
+TEST_CASE("rerun and apply refuse a record whose paths leave the workspace", "[e2e][rerun][safety]") {
+    Repo repo;
+    repo.write("make.sh", "#!/bin/sh\necho made > out.txt\n");
+    ::chmod(repo.path("make.sh").c_str(), 0755);
+    commit_all(repo);
+    repo.ok({"run", "-n", "good", "-o", "out.txt", "--", "./make.sh"});
+    std::string id = last_run_id(repo);
+    std::string ref = "refs/cairn/runs/" + id;
+    // A forged record (as a fetched ref could be): the output path climbs out of the repository.
+    std::string out_id = repo.ok({"show", id, "--json"}).json()["outputs"]["out.txt"];
+    repo.write("forged-outputs.yaml", "../escaped.txt: " + out_id + "\n");
+    std::string blob = trim(repo.git({"hash-object", "-w", "forged-outputs.yaml"}).out);
+    std::string listing = repo.git({"ls-tree", ref}).out;
+    std::string tree_text;
+    for (const auto& line : cairn::util::split(listing, '\n')) {
+        if (line.empty()) continue;
+        if (line.find("\toutputs.yaml") != std::string::npos)
+            tree_text += "100644 blob " + blob + "\toutputs.yaml\n";
+        else
+            tree_text += line + "\n";
+    }
+    repo.write("forged-tree.txt", tree_text);
+    Result mktree = run_process({"sh", "-c", "git mktree < forged-tree.txt"}, repo.root(), repo.env());
+    REQUIRE(mktree.code == 0);
+    std::string parent = trim(repo.git({"rev-parse", ref + "^"}).out);
+    std::string commit = trim(repo.git({"commit-tree", trim(mktree.out), "-p", parent, "-m", "forged"}).out);
+    REQUIRE(repo.git({"update-ref", ref, commit}).code == 0);
+    stdfs::remove(repo.path("forged-outputs.yaml"));
+    stdfs::remove(repo.path("forged-tree.txt"));
+
+    Result rerun = repo.cairn({"rerun", id});
+    CHECK(rerun.code == 3);
+    CHECK(contains(rerun.err, "unsafe output path '../escaped.txt'"));
+    Result apply = repo.cairn({"apply", id, "--outputs-only"});
+    CHECK(apply.code == 3);
+    CHECK(contains(apply.err, "unsafe output path"));
+    CHECK_FALSE(stdfs::exists(repo.root().parent_path() / "escaped.txt"));
+    CHECK(rerun_dirs(repo).empty());
 }
