@@ -1,6 +1,7 @@
 #include "core/git/git.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -479,20 +480,52 @@ std::optional<std::string> Repository::read_blob(const std::string& commit, cons
     return std::string(static_cast<const char*>(git_blob_rawcontent(blob)), static_cast<std::size_t>(git_blob_rawsize(blob)));
 }
 
-void Repository::checkout_to(const std::string& commit, const stdfs::path& dir) const {
-    TreeHandle tree = commit_tree(m_repo, commit);
-    // An in-memory index holding the tree: checking it out with a target directory writes no
-    // index file and leaves the repository's own index and work tree alone.
-    git_index* index = nullptr;
-    check(git_index_new(&index), "cannot create an index");
-    IndexHandle index_guard(index);
-    check(git_index_read_tree(index, tree.get()), "cannot read the tree of " + commit);
-    std::string target = dir.string();
+void Repository::materialize_worktree(const std::string& snapshot, const std::string& base, const std::string& branch,
+                                      const stdfs::path& dir) const {
+    {
+        git_repository* fresh = nullptr;
+        check(git_repository_init(&fresh, dir.c_str(), 0), "cannot create a repository in " + dir.string());
+        git_repository_free(fresh);
+    }
+    // Borrow this repository's objects.
+    std::string objects = (stdfs::path(git_repository_commondir(m_repo)) / "objects").lexically_normal().string();
+    {
+        std::string alternates = (dir / ".git" / "objects" / "info" / "alternates").string();
+        std::FILE* f = std::fopen(alternates.c_str(), "w");
+        if (!f) throw Error(ErrorKind::io, "cannot write " + alternates);
+        std::fputs((objects + "\n").c_str(), f);
+        if (std::fclose(f) != 0) throw Error(ErrorKind::io, "cannot write " + alternates);
+    }
+    git_repository* raw = nullptr;
+    check(git_repository_open(&raw, dir.c_str()), "cannot open " + dir.string());
+    RepoHandle wt(raw);
     git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
-    opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_RECREATE_MISSING;
-    opts.target_directory = target.c_str();
-    opts.baseline_index = index;
-    check(git_checkout_index(m_repo, index, &opts), "cannot check out " + commit.substr(0, 12));
+    opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+    if (!base.empty()) {
+        git_oid base_oid = parse_oid(base);
+        bool on_branch = false;
+        if (!branch.empty()) {
+            git_commit* c = nullptr;
+            check(git_commit_lookup(&c, wt.get(), &base_oid), "cannot read commit " + base);
+            CommitHandle c_guard(c);
+            git_reference* ref = nullptr;
+            if (git_branch_create(&ref, wt.get(), branch.c_str(), c, 1) == 0) {
+                RefHandle ref_guard(ref);
+                on_branch = git_repository_set_head(wt.get(), git_reference_name(ref)) == 0;
+            }
+            if (!on_branch) git_error_clear();
+        }
+        if (!on_branch) check(git_repository_set_head_detached(wt.get(), &base_oid), "cannot set HEAD");
+        // HEAD's files and index first ...
+        check(git_checkout_head(wt.get(), &opts), "cannot check out " + base.substr(0, 12));
+    }
+    if (snapshot != base) {
+        // ... then the run's own files, as changes not staged (the index stays HEAD's).
+        TreeHandle tree = commit_tree(wt.get(), snapshot);
+        if (!base.empty()) opts.checkout_strategy |= GIT_CHECKOUT_DONT_UPDATE_INDEX;
+        check(git_checkout_tree(wt.get(), reinterpret_cast<const git_object*>(tree.get()), &opts),
+              "cannot check out " + snapshot.substr(0, 12));
+    }
 }
 
 void Repository::checkout_into_workdir(const std::string& commit, const std::vector<std::string>& paths) const {

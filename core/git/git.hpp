@@ -117,9 +117,14 @@ public:
     // Files that differ between two commits' trees; with `patch`, the unified diff text too.
     [[nodiscard]] std::vector<FileChange> diff_commits(const std::string& a, const std::string& b,
                                                        std::string* patch = nullptr) const;
-    // Writes the files of a commit's tree into `dir` (created if missing; meant to be empty),
-    // with git's path checks, modes and filters, without touching the index, HEAD or the work tree.
-    void checkout_to(const std::string& commit, const stdfs::path& dir) const;
+    // Makes `dir` (new) a git repository of its own that shows the code of a recorded run as the
+    // run saw it: its objects are this repository's (through alternates, nothing is copied), HEAD
+    // is `base` (on a local branch named `branch` when there is one; unborn when `base` is empty),
+    // the index is `base`'s tree, and the files are `snapshot`'s tree, so that `git rev-parse
+    // HEAD` and `git status` inside answer as they did for the run. Nothing of this repository
+    // changes.
+    void materialize_worktree(const std::string& snapshot, const std::string& base, const std::string& branch,
+                              const stdfs::path& dir) const;
     // Makes the work tree's files match a commit's tree (files the commit lacks but HEAD has are
     // removed; untracked files stay), without moving HEAD or changing the index. Only the paths
     // under `paths` when not empty.

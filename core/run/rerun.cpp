@@ -322,7 +322,8 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
 
         Scratch scratch(ws, orig.id);
         if (options.keep) scratch.keep();
-        ws.repo().checkout_to(orig.git_snapshot, scratch.work());
+        ws.repo().materialize_worktree(orig.git_snapshot, orig.git_dirty ? orig.git_base : orig.git_snapshot,
+                                       orig.git_branch, scratch.work());
         workspace::Workspace replica = ws.replica(scratch.work(), scratch.state());
         {
             fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);

@@ -433,3 +433,34 @@ TEST_CASE("rerun and apply refuse a record whose paths leave the workspace", "[e
     CHECK_FALSE(stdfs::exists(repo.root().parent_path() / "escaped.txt"));
     CHECK(rerun_dirs(repo).empty());
 }
+
+TEST_CASE("inside a rerun, git sees the run's commit, branch and uncommitted changes", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("gitinfo.sh", "#!/bin/sh\nhead=$(git rev-parse HEAD); branch=$(git rev-parse --abbrev-ref HEAD)\n"
+                             "st=$(git status --porcelain)\nprintf '%s\\n%s\\n%s\\n' \"$head\" \"$branch\" \"$st\" > info.txt\n");
+    ::chmod(repo.path("gitinfo.sh").c_str(), 0755);
+    repo.write("note.txt", "committed\n");
+    repo.write(".gitignore", "info.txt\n");
+    commit_all(repo);
+    REQUIRE(repo.git({"checkout", "-q", "-b", "feature"}).code == 0);
+    repo.write("note.txt", "edited, not committed\n");
+    repo.ok({"run", "-n", "info", "-o", "info.txt", "--", "./gitinfo.sh"});
+    std::string head = trim(repo.git({"rev-parse", "HEAD"}).out);
+    std::string info = repo.read("info.txt");
+    CHECK(cairn::util::starts_with(info, head + "\nfeature\n M note.txt\n"));
+    // Move on: another branch, the edit gone.
+    repo.git({"checkout", "-q", "--", "note.txt"});
+    repo.git({"checkout", "-q", "-b", "elsewhere"});
+    repo.write("more.txt", "x");
+    commit_all(repo, "more");
+    std::string branches = repo.git({"for-each-ref", "refs/heads/", "refs/tags/"}).out;
+
+    Result r = repo.cairn({"rerun", "info", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.json()["verdict"] == "reproduced");
+    // The user's repository did not gain the worktree's branch or anything else.
+    CHECK(trim(repo.git({"rev-parse", "--abbrev-ref", "HEAD"}).out) == "elsewhere");
+    CHECK(repo.git({"for-each-ref", "refs/heads/", "refs/tags/"}).out == branches);
+    CHECK(repo.git({"fsck", "--strict"}).code == 0);
+}
