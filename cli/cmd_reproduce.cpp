@@ -431,7 +431,8 @@ void register_apply(CLI::App& app, Context& ctx) {
     cmd->add_flag("--force", o->force,
                   "Overwrite uncommitted changes, after saving them to refs/cairn/apply/stash (and output bytes to the cache)");
     cmd->add_flag("--json", o->json, "Print what was done as JSON");
-    cmd->footer("HEAD and the index do not move: the applied files show up in 'git status' as changes.\n\n"
+    cmd->footer("HEAD and the index do not move: the applied files show up in 'git status' as changes.\n"
+                "Tracked data whose pointer file the code changes is checked out as well.\n\n"
                 "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
@@ -448,6 +449,7 @@ void register_apply(CLI::App& app, Context& ctx) {
                         {"code_files", res.code_files},
                         {"outputs", res.outputs},
                         {"pointers_changed", res.pointers_changed},
+                        {"data", res.data},
                         {"stash", res.stash_commit.empty() ? nlohmann::json() : nlohmann::json({{"ref", res.stash_ref}, {"commit", res.stash_commit}})},
                         {"saved_outputs", saved}});
             return;
@@ -458,11 +460,9 @@ void register_apply(CLI::App& app, Context& ctx) {
         }
         for (const auto& [p, id] : res.saved_outputs)
             std::cout << fmt::format("saved the previous {} in the cache as {}\n", p, id);
-        std::cout << fmt::format("applied run {}{}: {} code file(s), {} output(s)\n", r.id.substr(0, 8),
-                                 r.name.empty() ? "" : " (" + r.name + ")", res.code_files.size(), res.outputs.size());
-        if (!res.pointers_changed.empty())
-            std::cout << fmt::format("pointer files changed ({}): run 'cairn checkout' to bring their data in line\n",
-                                     fmt::join(res.pointers_changed, ", "));
+        std::cout << fmt::format("applied run {}{}: {} code file(s), {} output(s), {} tracked data path(s)\n",
+                                 r.id.substr(0, 8), r.name.empty() ? "" : " (" + r.name + ")", res.code_files.size(),
+                                 res.outputs.size(), res.data.size());
     });
 }
 

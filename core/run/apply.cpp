@@ -63,6 +63,22 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
     std::vector<std::string> unsaved;
     (void)workspace::restore_data(ws, outputs, workspace::Overwrite::refuse_unsaved, progress, &unsaved);
     for (const auto& u : unsaved) in_the_way.push_back("output " + u);
+    // Tracked data whose pointer the code brings in changed: its bytes follow (as `cairn
+    // checkout` would), so data not in the cache is in the way too.
+    std::vector<std::pair<std::string, workspace::Pointer>> tracked;
+    if (code) {
+        for (const auto& [pointer_path, text] : repo.blobs_with_suffix(run.git_snapshot, workspace::k_pointer_suffix)) {
+            if (fs::read_file_if_exists(ws.absolute(pointer_path)) == text) continue;
+            workspace::Pointer pointer = workspace::Pointer::parse(text, pointer_path);
+            std::string data = (std::filesystem::path(pointer_path).parent_path() / pointer.path).string();
+            check_record_path(run, data, "tracked data");
+            tracked.emplace_back(data, pointer);
+            result.pointers_changed.push_back(pointer_path);
+        }
+        std::vector<std::string> data_unsaved;
+        (void)workspace::restore_data(ws, tracked, workspace::Overwrite::refuse_unsaved, progress, &data_unsaved);
+        for (const auto& u : data_unsaved) in_the_way.push_back("tracked data " + u);
+    }
     if (!in_the_way.empty() && !options.force) {
         std::string list;
         for (std::size_t i = 0; i < in_the_way.size() && i < 20; ++i) list += "\n  " + in_the_way[i];
@@ -78,10 +94,15 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
         std::vector<std::string> present;
         for (const auto& [path, p] : outputs)
             if (fs::lstat_path(ws.absolute(path))) present.push_back(path);
+        for (const auto& [path, p] : tracked)
+            if (fs::lstat_path(ws.absolute(path))) present.push_back(path);
         if (!present.empty()) {
             auto stored = workspace::add(ws, present, progress, workspace::Track::store_only);
-            for (const auto& a : stored.paths)
-                if (run.outputs.at(a.data_path) != a.digest.id()) result.saved_outputs.emplace_back(a.data_path, a.digest.id());
+            for (const auto& a : stored.paths) {
+                auto recorded = run.outputs.find(a.data_path);
+                if (recorded == run.outputs.end() || recorded->second != a.digest.id())
+                    result.saved_outputs.emplace_back(a.data_path, a.digest.id());
+            }
         }
         // The work tree as a commit, like `git stash -u`, without touching the index.
         auto snap = repo.snapshot_workdir(ws.store_dir() / "tmp" / ("apply-stash-" + run.id.substr(0, 8) + ".index"),
@@ -116,8 +137,8 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
         if (!head.empty())
             for (const auto& c : repo.diff_commits(head, run.git_snapshot)) result.code_files.push_back(c.path);
         repo.checkout_into_workdir(run.git_snapshot);
-        for (const auto& f : result.code_files)
-            if (util::ends_with(f, workspace::k_pointer_suffix)) result.pointers_changed.push_back(f);
+        for (const auto& d : workspace::restore_data(ws, tracked, workspace::Overwrite::force, progress))
+            result.data.push_back(d.data_path);
     }
     auto done = workspace::restore_data(ws, outputs, workspace::Overwrite::force, progress);
     for (const auto& d : done) result.outputs.push_back(d.data_path);

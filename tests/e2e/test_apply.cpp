@@ -101,3 +101,34 @@ TEST_CASE("apply refuses to overwrite uncommitted work, and with --force saves i
     repo.ok({"gc"});
     CHECK(repo.git({"fsck", "--strict"}).code == 0);
 }
+
+TEST_CASE("apply brings tracked data in line with the pointer files it brings in", "[e2e][apply]") {
+    Repo repo;
+    repo.write("data.txt", "version 1\n");
+    repo.ok({"add", "data.txt"});
+    repo.write("use.sh", "#!/bin/sh\ncat data.txt > used.txt\n");
+    ::chmod(repo.path("use.sh").c_str(), 0755);
+    repo.write(".gitignore", "used.txt\ndata.txt\n");
+    repo.git({"add", "-A"});
+    repo.git({"commit", "-q", "-m", "v1"});
+    repo.ok({"run", "-n", "v1", "-o", "used.txt", "--", "./use.sh"});
+    repo.write("data.txt", "version 2\n");
+    repo.ok({"add", "data.txt"});
+    repo.git({"commit", "-q", "-a", "-m", "v2"});
+
+    // Data edited by hand and not saved: in the way.
+    repo.write("data.txt", "hand edit\n");
+    Result refused = repo.cairn({"apply", "v1"});
+    CHECK(refused.code == 3);
+    CHECK(contains(refused.err, "tracked data data.txt"));
+    CHECK(repo.read("data.txt") == "hand edit\n");
+
+    repo.ok({"checkout", "--force"});
+    REQUIRE(repo.read("data.txt") == "version 2\n");
+    auto j = repo.ok({"apply", "v1", "--json"}).json();
+    CHECK(j["pointers_changed"] == nlohmann::json::array({"data.txt.cairn"}));
+    CHECK(j["data"] == nlohmann::json::array({"data.txt"}));
+    CHECK(repo.read("data.txt") == "version 1\n");
+    CHECK(repo.read("used.txt") == "version 1\n");
+    CHECK(repo.ok({"status", "--json"}).json()["clean"] == true);
+}
