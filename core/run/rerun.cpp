@@ -327,13 +327,23 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
         workspace::Workspace replica = ws.replica(scratch.work(), scratch.state());
         {
             fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
+            progress.begin("Restoring data", step.pointers.size() + orig.large_files.size() + step.inputs.size());
             for (const auto& path : step.pointers) {
                 workspace::Pointer pointer = workspace::Pointer::parse(fs::read_file(replica.absolute(path)), path);
                 std::string data = (stdfs::path(path).parent_path() / pointer.path).string();
                 restore_object(replica, data, pointer.digest.id());
+                progress.advance(1, pointer.size);
             }
-            for (const auto& [path, id] : orig.large_files) restore_object(replica, path, id);
-            for (const auto& [path, id] : step.inputs) restore_object(replica, path, id);
+            for (const auto& [path, id] : orig.large_files) {
+                restore_object(replica, path, id);
+                progress.advance(1, 0);
+            }
+            for (const auto& [path, id] : step.inputs) {
+                restore_object(replica, path, id);
+                progress.advance(1, 0);
+            }
+            progress.end();
+            util::check_interrupted();
         }
         fs::make_dirs(replica.absolute(orig.cwd == "." ? "" : orig.cwd));
 
