@@ -464,3 +464,49 @@ TEST_CASE("inside a rerun, git sees the run's commit, branch and uncommitted cha
     CHECK(repo.git({"for-each-ref", "refs/heads/", "refs/tags/"}).out == branches);
     CHECK(repo.git({"fsck", "--strict"}).code == 0);
 }
+
+TEST_CASE("rerun replays -m metric files and --no-capture as recorded", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("m.sh", "#!/bin/sh\necho 'loss: 5'\necho '{\"eval\": {\"acc\": 0.5}}' > m.json\n");
+    ::chmod(repo.path("m.sh").c_str(), 0755);
+    repo.write(".gitignore", "m.json\n");
+    commit_all(repo);
+    repo.ok({"run", "-n", "files", "--no-capture", "-m", "m.json", "--", "./m.sh"});
+    auto shown = repo.ok({"show", "files", "--json"}).json();
+    REQUIRE(shown["metrics"].size() == 1);
+    REQUIRE(shown["metrics"].contains("eval.acc"));
+    Result r = repo.cairn({"rerun", "files", "--json"});
+    INFO(r.err);
+    CHECK(r.code == 0);
+    auto step = r.json()["steps"][0];
+    CHECK(step["verdict"] == "reproduced");
+    REQUIRE(step["metrics"].size() == 1); // no captured `loss`: capture stays off
+    CHECK(step["metrics"][0]["key"] == "eval.acc");
+    CHECK(step["metrics"][0]["verdict"] == "equal");
+}
+
+TEST_CASE("two reruns of one run at once each get their own worktree and record", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("work.sh", "#!/bin/sh\nsleep 0.2\nsort in.txt > out.txt\n");
+    ::chmod(repo.path("work.sh").c_str(), 0755);
+    repo.write("in.txt", "b\na\n");
+    repo.write(".gitignore", "out.txt\n");
+    commit_all(repo);
+    repo.ok({"run", "-n", "w", "-d", "in.txt", "-o", "out.txt", "--", "./work.sh"});
+    std::string original = last_run_id(repo);
+    auto one = repo.spawn({"rerun", "w"});
+    auto two = repo.spawn({"rerun", "w"});
+    CHECK(one->wait() == 0);
+    CHECK(two->wait() == 0);
+    auto runs = repo.ok({"ls", "--json"}).json();
+    REQUIRE(runs.size() == 3);
+    int reruns = 0;
+    for (const auto& r : runs)
+        if (r["reproduces"] == original) {
+            ++reruns;
+            CHECK(r["status"] == "finished");
+        }
+    CHECK(reruns == 2);
+    CHECK(rerun_dirs(repo).empty());
+    CHECK(repo.git({"fsck", "--strict"}).code == 0);
+}
