@@ -12,6 +12,7 @@
 #include <git2.h>
 #include <git2/sys/repository.h>
 
+#include "core/fs/atomic_file.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 
@@ -414,9 +415,12 @@ Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index,
             return 1;
         }
         if (git_index_get_bypath(s->index, path, 0) != nullptr) return 0;
+        // Another cairn's temp file (a parameter file being overridden, a pointer being
+        // written): transient, and gone by the time it would be read.
+        if (std::string_view(path).find(fs::k_temp_infix) != std::string_view::npos) return 1;
         struct stat st {};
-        if (::lstat((s->workdir + path).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-            static_cast<std::uint64_t>(st.st_size) > s->limit) {
+        if (::lstat((s->workdir + path).c_str(), &st) != 0) return 1; // vanished since listed
+        if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > s->limit) {
             s->left_out->push_back(path);
             return 1;
         }

@@ -510,3 +510,18 @@ TEST_CASE("two reruns of one run at once each get their own worktree and record"
     CHECK(rerun_dirs(repo).empty());
     CHECK(repo.git({"fsck", "--strict"}).code == 0);
 }
+
+TEST_CASE("the code snapshot leaves out other cairn processes' temp files", "[e2e][run]") {
+    Repo repo;
+    repo.write("a.txt", "a");
+    commit_all(repo);
+    // What a concurrent cairn's atomic write looks like for a moment (then it is renamed away:
+    // reading it for the snapshot would fail).
+    repo.write("params.yaml.cairn-tmp.0123456789ab", "lr: 1\n");
+    repo.write("untracked.txt", "u");
+    repo.ok({"run", "--", "true"});
+    std::string snapshot = repo.ok({"show", "last", "--json"}).json()["git"]["snapshot"];
+    std::string files = repo.git({"ls-tree", "-r", "--name-only", snapshot}).out;
+    CHECK(contains(files, "untracked.txt"));
+    CHECK_FALSE(contains(files, "cairn-tmp"));
+}
