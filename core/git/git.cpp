@@ -337,7 +337,8 @@ void Repository::create_ref(const std::string& name, const std::string& commit, 
 }
 
 Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index, const std::string& message,
-                                                  std::uint64_t max_untracked) const {
+                                                  std::uint64_t max_untracked,
+                                                  const std::vector<std::string>& exclude) const {
     Snapshot snap;
     git_reference* head = nullptr;
     git_commit* head_commit = nullptr;
@@ -405,7 +406,8 @@ Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index,
         std::uint64_t limit;
         std::vector<std::string>* left_out;
         std::vector<std::string>* nested;
-    } skip{bound, workdir().string() + "/", max_untracked, &snap.left_out, &snap.nested};
+        const std::vector<std::string>* exclude;
+    } skip{bound, workdir().string() + "/", max_untracked, &snap.left_out, &snap.nested, &exclude};
     // Called for every path add_all would add: a large file that is not tracked yet stays out,
     // and so does a nested repository (libgit2 reports it as "dir/" and refuses to add it).
     auto on_path = [](const char* path, const char*, void* payload) -> int {
@@ -418,6 +420,10 @@ Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index,
         // Another cairn's temp file (a parameter file being overridden, a pointer being
         // written): transient, and gone by the time it would be read.
         if (std::string_view(path).find(fs::k_temp_infix) != std::string_view::npos) return 1;
+        for (const auto& x : *s->exclude) {
+            std::string_view p(path);
+            if (p == x || (p.size() > x.size() && p.starts_with(x) && p[x.size()] == '/')) return 1;
+        }
         struct stat st {};
         if (::lstat((s->workdir + path).c_str(), &st) != 0) return 1; // vanished since listed
         if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > s->limit) {
@@ -431,6 +437,12 @@ Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index,
     git_oid tree_oid;
     check(git_index_write_tree_to(&tree_oid, bound, m_repo), "cannot write the snapshot tree");
     std::filesystem::remove(temp_index, ec);
+    // Only left-out files differed (outputs, large or transient files): the code is HEAD's.
+    if (head_commit && git_oid_equal(&tree_oid, git_commit_tree_id(head_commit))) {
+        snap.commit = snap.base;
+        snap.dirty = false;
+        return snap;
+    }
     std::vector<std::string> parents;
     if (!snap.base.empty()) parents.push_back(snap.base);
     snap.commit = write_commit(oid_hex(tree_oid), parents, message);

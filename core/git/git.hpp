@@ -89,9 +89,12 @@ public:
     // The code as it is now, without touching the index, the work tree or any ref: HEAD when
     // clean; otherwise a commit (parent HEAD) of tracked files plus untracked, non-ignored ones,
     // built in a temporary index at `temp_index`.
-    // Untracked files larger than `max_untracked` bytes are left out and listed in left_out.
+    // Untracked files larger than `max_untracked` bytes are left out and listed in left_out;
+    // untracked files at or below the paths in `exclude` (a run's declared outputs) are left out
+    // silently. When what is left equals HEAD's tree, the snapshot is HEAD (dirty = false).
     [[nodiscard]] Snapshot snapshot_workdir(const stdfs::path& temp_index, const std::string& message,
-                                            std::uint64_t max_untracked = UINT64_MAX) const;
+                                            std::uint64_t max_untracked = UINT64_MAX,
+                                            const std::vector<std::string>& exclude = {}) const;
 
     struct RefTarget {
         std::string name;

@@ -404,9 +404,11 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
         snap.dirty = replay->dirty;
         r.large_files = replay->large_files;
     } else {
+        // The declared outputs are recorded as data; left in the code snapshot, a previous run's
+        // model would be committed to git with every later run.
         snap = ws.repo().snapshot_workdir(ws.store_dir() / "runs" / ("." + r.id + ".index"),
                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
-                                          k_snapshot_file_limit);
+                                          k_snapshot_file_limit, options.outputs);
     }
     std::vector<std::string> warnings;
     if (!snap.nested.empty())

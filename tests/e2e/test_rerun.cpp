@@ -525,3 +525,24 @@ TEST_CASE("the code snapshot leaves out other cairn processes' temp files", "[e2
     CHECK(contains(files, "untracked.txt"));
     CHECK_FALSE(contains(files, "cairn-tmp"));
 }
+
+TEST_CASE("a run's declared outputs stay out of its code snapshot", "[e2e][run]") {
+    Repo repo;
+    repo.write("train.sh", "#!/bin/sh\nmkdir -p model\necho weights > model/w.bin\necho report > report.txt\n");
+    ::chmod(repo.path("train.sh").c_str(), 0755);
+    commit_all(repo);
+    std::string head = trim(repo.git({"rev-parse", "HEAD"}).out);
+    repo.ok({"run", "-o", "model", "-o", "report.txt", "--", "./train.sh"});
+    // Second run: the first one's outputs are in the work tree, untracked; they are this run's
+    // outputs too, so the code is still exactly HEAD.
+    repo.ok({"run", "-o", "model", "-o", "report.txt", "--", "./train.sh"});
+    auto second = repo.ok({"show", "last", "--json"}).json();
+    CHECK(second["git"]["snapshot"] == head);
+    CHECK(second["git"]["dirty"] == false);
+    // Without -o they are untracked files like any other, and part of the snapshot.
+    repo.ok({"run", "--", "true"});
+    auto third = repo.ok({"show", "last", "--json"}).json();
+    CHECK(third["git"]["dirty"] == true);
+    std::string files = repo.git({"ls-tree", "-r", "--name-only", third["git"]["snapshot"].get<std::string>()}).out;
+    CHECK(contains(files, "model/w.bin"));
+}
