@@ -377,6 +377,9 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
         auto rel = exe->lexically_relative(ws.root());
         if (!rel.empty() && *rel.begin() != "..") r.executable = rel.string();
         r.executable_hash = executable_hash(ws, *exe);
+    } else if (replay && replay->env_set.count("PATH")) {
+        fail(ErrorKind::input, "command not found: {} (in the worktree, with the PATH the run recorded: {})",
+             r.command.at(0), replay->env_set.at("PATH"));
     } else {
         fail(ErrorKind::input, "command not found: {}", r.command.at(0));
     }
