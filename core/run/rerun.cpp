@@ -17,6 +17,7 @@
 #include "core/run/runs.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
+#include "core/util/parallel.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/compare.hpp"
 #include "core/workspace/pointer.hpp"
@@ -118,7 +119,12 @@ void restore_object(workspace::Workspace& replica, const std::string& rel, const
     if (!expected.missing_trees.empty())
         fail(ErrorKind::integrity, "'{}': sub-tree {} is missing from the cache", rel, expected.missing_trees.front());
     for (const auto& dir : expected.dirs) fs::make_dirs(dir.empty() ? dst : dst / dir);
-    for (const auto& [file, want] : expected.files) cache.materialize(want.digest, dst / file, links, want.executable);
+    std::vector<std::pair<const std::string*, const workspace::ExpectedFile*>> files;
+    files.reserve(expected.files.size());
+    for (const auto& [file, want] : expected.files) files.emplace_back(&file, &want);
+    util::parallel_for(files.size(), [&](std::size_t i) {
+        cache.materialize(files[i].second->digest, dst / *files[i].first, links, files[i].second->executable);
+    });
 }
 
 // Every object id a tree or file object needs (itself and, for a tree, everything below).
