@@ -546,3 +546,24 @@ TEST_CASE("a run's declared outputs stay out of its code snapshot", "[e2e][run]"
     std::string files = repo.git({"ls-tree", "-r", "--name-only", third["git"]["snapshot"].get<std::string>()}).out;
     CHECK(contains(files, "model/w.bin"));
 }
+
+TEST_CASE("rerun restores tracked directories and compares directory outputs", "[e2e][rerun]") {
+    Repo repo;
+    repo.make_tree("data", 40, 10, 256);
+    repo.ok({"add", "data"});
+    repo.write("cat.sh", "#!/bin/sh\nmkdir -p out\nfind data -type f | sort | xargs cat > out/all.bin\n"
+                         "find data -type f | wc -l > out/count.txt\n");
+    ::chmod(repo.path("cat.sh").c_str(), 0755);
+    repo.write(".gitignore", "out/\n");
+    commit_all(repo);
+    repo.ok({"run", "-n", "dirs", "-o", "out", "--", "./cat.sh"});
+    std::filesystem::remove_all(repo.path("data")); // the work tree no longer has the data
+    Result r = repo.cairn({"rerun", "dirs", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    auto step = r.json()["steps"][0];
+    CHECK(step["verdict"] == "reproduced");
+    CHECK(step["outputs"][0]["path"] == "out");
+    CHECK(step["outputs"][0]["verdict"] == "identical");
+    CHECK(step["outputs"][0]["old_size"].get<std::uint64_t>() > 40 * 256);
+}
