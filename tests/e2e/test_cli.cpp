@@ -1,4 +1,6 @@
 // init, help, version, usage errors.
+#include <sstream>
+
 #include <catch2/catch.hpp>
 
 #include "tests/e2e/harness.hpp"
@@ -85,4 +87,28 @@ TEST_CASE("malformed config.yaml is a one-line error with file and line", "[e2e]
     r = repo.cairn({"status"});
     CHECK(r.code == 3);
     CHECK(contains(r.err, ".cairn/config.yaml:3: unknown link type 'teleport'"));
+}
+
+TEST_CASE("every command listed by cairn --help has its own --help", "[e2e][cli]") {
+    cairn::test::TempDir dir;
+    Result top = run_process({CAIRN_EXE, "--help"}, dir.path(), {{"PATH", "/usr/bin:/bin"}});
+    REQUIRE(top.code == 0);
+    auto at = top.out.find("Subcommands:");
+    REQUIRE(at != std::string::npos);
+    std::istringstream lines(top.out.substr(at));
+    std::string line;
+    std::getline(lines, line);
+    int commands = 0;
+    while (std::getline(lines, line) && !line.empty()) {
+        std::istringstream words(line);
+        std::string name;
+        words >> name;
+        if (name.empty() || name == "help") continue;
+        ++commands;
+        Result sub = run_process({CAIRN_EXE, name, "--help"}, dir.path(), {{"PATH", "/usr/bin:/bin"}});
+        INFO(name);
+        CHECK(sub.code == 0);
+        CHECK(sub.out.find("cairn " + name) != std::string::npos);
+    }
+    CHECK(commands >= 17);
 }
