@@ -567,3 +567,33 @@ TEST_CASE("rerun restores tracked directories and compares directory outputs", "
     CHECK(step["outputs"][0]["verdict"] == "identical");
     CHECK(step["outputs"][0]["old_size"].get<std::uint64_t>() > 40 * 256);
 }
+
+TEST_CASE("rerun --upstream feeds a diverged step's new output forward and names it as the cause", "[e2e][rerun]") {
+    Repo repo;
+    repo.write("make.sh", "#!/bin/sh\ndate +%s%N > mid.txt\n");
+    repo.write("use.sh", "#!/bin/sh\ncat mid.txt mid.txt > final.txt\n");
+    ::chmod(repo.path("make.sh").c_str(), 0755);
+    ::chmod(repo.path("use.sh").c_str(), 0755);
+    repo.write(".gitignore", "mid.txt\nfinal.txt\n");
+    commit_all(repo);
+    repo.ok({"run", "-n", "make", "-o", "mid.txt", "--", "./make.sh"});
+    repo.ok({"run", "-n", "use", "-d", "mid.txt", "-o", "final.txt", "--", "./use.sh"});
+    Result r = repo.cairn({"rerun", "use", "--upstream", "--json"});
+    INFO(r.err);
+    CHECK(r.code == 1);
+    auto j = r.json();
+    CHECK(j["verdict"] == "diverged");
+    REQUIRE(j["steps"].size() == 2);
+    CHECK(j["steps"][0]["verdict"] == "diverged");
+    CHECK(j["steps"][0]["nondeterministic"] == true);
+    auto second = j["steps"][1];
+    CHECK(second["verdict"] == "diverged");
+    REQUIRE(second["fed_inputs"].size() == 1);
+    CHECK(second["fed_inputs"][0]["key"] == "mid.txt");
+    CHECK(second["fed_inputs"][0]["new"] == j["steps"][0]["outputs"][0]["new"]);
+    bool input_cause = false;
+    for (const auto& c : second["causes"])
+        if (c["key"] == "input mid.txt") input_cause = true;
+    CHECK(input_cause);
+    CHECK(second["nondeterministic"] == false);
+}
