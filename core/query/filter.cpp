@@ -11,8 +11,8 @@
 namespace cairn::query {
 namespace {
 
-const std::vector<std::string> k_attributes = {"id", "name", "experiment", "status", "start",
-                                                "end", "duration", "exit_code", "user", "host"};
+const std::vector<std::string> k_attributes = {"id",   "name",      "experiment", "status", "start",     "end",
+                                                "duration", "exit_code", "user",       "host",   "reproduces"};
 
 struct Token {
     enum Kind { ident, number, string, op, lparen, rparen, comma, end } kind;
@@ -210,6 +210,7 @@ Value FieldRef::eval(const run::RunRecord& r) const {
     if (name == "exit_code") return static_cast<double>(r.exit_code);
     if (name == "user") return r.user;
     if (name == "host") return r.host;
+    if (name == "reproduces") return r.reproduces.empty() ? Value() : Value(r.reproduces);
     return {};
 }
 

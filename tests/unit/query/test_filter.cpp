@@ -93,3 +93,13 @@ TEST_CASE("sorting runs by keys, missing values last", "[query]") {
     CHECK(query::like("", "%", false));
     CHECK_FALSE(query::like("abc", "a_", false));
 }
+
+TEST_CASE("filter on the run a re-run reproduces", "[query]") {
+    auto original = make_run("orig", 0.5, "x", 0.1);
+    auto rerun = make_run("again", 0.5, "x", 0.1);
+    rerun.reproduces = "6fcfa4d9ea62ddde4193e4c70371a36e";
+    CHECK(match("exists(reproduces)", rerun));
+    CHECK_FALSE(match("exists(reproduces)", original));
+    CHECK(match("reproduces like \"6fcf%\"", rerun));
+    CHECK_FALSE(match("reproduces = \"6fcf\"", rerun));
+}
