@@ -37,6 +37,21 @@ std::map<std::string, std::string> environment_of(const RunRecord& r) {
 
 } // namespace
 
+std::vector<MetricChange> compare_metrics(const RunRecord& a, const RunRecord& b) {
+    auto ma = a.metric_summary(), mb = b.metric_summary();
+    std::set<std::string> keys;
+    for (const auto& [k, v] : ma) keys.insert(k);
+    for (const auto& [k, v] : mb) keys.insert(k);
+    std::vector<MetricChange> out;
+    for (const auto& k : keys) {
+        MetricChange c{k, {}, {}};
+        if (auto it = ma.find(k); it != ma.end()) c.old_value = it->second.last;
+        if (auto it = mb.find(k); it != mb.end()) c.new_value = it->second.last;
+        out.push_back(c);
+    }
+    return out;
+}
+
 std::vector<ValueChange> compare_environment(const RunRecord& a, const RunRecord& b) {
     return compare_maps(environment_of(a), environment_of(b), false);
 }
@@ -55,16 +70,7 @@ RunDiff diff_runs(workspace::Workspace& ws, const RunRecord& a, const RunRecord&
     for (const auto& p : a.params) pa[p.key] = p.text;
     for (const auto& p : b.params) pb[p.key] = p.text;
     d.params = compare_maps(pa, pb, false);
-    auto ma = a.metric_summary(), mb = b.metric_summary();
-    std::set<std::string> keys;
-    for (const auto& [k, v] : ma) keys.insert(k);
-    for (const auto& [k, v] : mb) keys.insert(k);
-    for (const auto& k : keys) {
-        MetricChange c{k, {}, {}};
-        if (auto it = ma.find(k); it != ma.end()) c.old_value = it->second.last;
-        if (auto it = mb.find(k); it != mb.end()) c.new_value = it->second.last;
-        d.metrics.push_back(c);
-    }
+    d.metrics = compare_metrics(a, b);
     d.inputs = compare_maps(a.inputs, b.inputs, true);
     d.outputs = compare_maps(a.outputs, b.outputs, true);
     d.environment = compare_environment(a, b);

@@ -33,6 +33,9 @@ struct RunDiff {
     std::string patch;                   // with patch requested
 };
 
+// The last value of every metric either run has (sorted by key; nullopt where a run lacks it).
+[[nodiscard]] std::vector<MetricChange> compare_metrics(const RunRecord& a, const RunRecord& b);
+
 // What differs between the environments two runs recorded: allow-listed variables (values),
 // other variables (set or not), executable path and hash, host, OS, CPU, cairn version.
 [[nodiscard]] std::vector<ValueChange> compare_environment(const RunRecord& a, const RunRecord& b);

@@ -401,15 +401,11 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
             if (!new_id.empty()) fed[old_id] = new_id;
         }
         // Metrics: the last value of each.
-        auto ma = orig.metric_summary(), mb = sr.rerun.metric_summary();
-        std::set<std::string> keys;
-        for (const auto& [k, s] : ma) keys.insert(k);
-        for (const auto& [k, s] : mb) keys.insert(k);
-        for (const auto& k : keys) {
+        for (const auto& change : compare_metrics(orig, sr.rerun)) {
             MetricVerdict mv;
-            mv.key = k;
-            if (auto it = ma.find(k); it != ma.end()) mv.old_value = it->second.last;
-            if (auto it = mb.find(k); it != mb.end()) mv.new_value = it->second.last;
+            mv.key = change.key;
+            mv.old_value = change.old_value;
+            mv.new_value = change.new_value;
             if (mv.old_value && mv.new_value) {
                 mv.verdict = metric_verdict(*mv.old_value, *mv.new_value, options.rtol, options.atol);
                 if (std::isfinite(*mv.old_value) && std::isfinite(*mv.new_value) && *mv.old_value != 0)
