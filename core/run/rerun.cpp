@@ -364,20 +364,7 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
         ro.stdout_to_stderr = options.stdout_to_stderr;
         ro.param_files = orig.param_files;
         if (ro.param_files.empty() && fs::lstat_path(replica.absolute("params.yaml"))) ro.param_files.push_back("params.yaml");
-        RunOptions::Replay replay;
-        replay.reproduces = orig.id;
-        replay.snapshot = orig.git_snapshot;
-        replay.base = orig.git_base;
-        replay.branch = orig.git_branch;
-        replay.dirty = orig.git_dirty;
-        replay.large_files = orig.large_files;
-        replay.params = orig.params;
-        for (const auto& [k, v] : orig.env)
-            if (v != "<redacted>") replay.env_set[k] = v;
-        for (const auto& k : ws.config().env_allow)
-            if (!orig.env.count(k) && std::find(orig.env_names.begin(), orig.env_names.end(), k) == orig.env_names.end())
-                replay.env_unset.push_back(k);
-        ro.replay = std::move(replay);
+        ro.replay = &orig;
 
         RunResult result = execute(replica, ro, progress);
         sr.original = orig;

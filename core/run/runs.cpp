@@ -298,7 +298,7 @@ void append_metrics(const std::filesystem::path& run_dir, const std::vector<Metr
 }
 
 RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
-    const auto& replay = options.replay;
+    const RunRecord* replay = options.replay;
     // A crashed run may have left a parameter file overridden: put it back before reading it.
     // (A replay runs in a replica; its caller recovers in the workspace itself.)
     if (!replay) recover_crashed(ws);
@@ -318,7 +318,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     if (::uname(&uts) == 0) r.os = fmt::format("{} {} {}", uts.sysname, uts.release, uts.machine);
     r.cpu = cpu_description();
     r.cairn_version = CAIRN_VERSION;
-    if (replay) r.reproduces = replay->reproduces;
+    if (replay) r.reproduces = replay->id;
     for (const auto& [k, v] : options.params) r.params.push_back(parse_param(k, v));
     std::sort(r.params.begin(), r.params.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
     for (std::size_t i = 1; i < r.params.size(); ++i)
@@ -355,9 +355,19 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     // A replay's argv is the recorded one, placeholders already filled in.
     if (!replay) r.command = substitute_params(options.command, r.params);
 
-    // The command's environment: cairn's own, with a replay's recorded variables put back.
-    std::map<std::string, std::string> env_set = replay ? replay->env_set : std::map<std::string, std::string>{};
-    std::vector<std::string> env_unset = replay ? replay->env_unset : std::vector<std::string>{};
+    // The command's environment: cairn's own, with a replay's recorded variables put back:
+    // allow-listed ones set as recorded (redacted ones keep today's value), allow-listed ones the
+    // run did not have unset.
+    std::map<std::string, std::string> env_set;
+    std::vector<std::string> env_unset;
+    if (replay) {
+        for (const auto& [k, v] : replay->env)
+            if (v != "<redacted>") env_set[k] = v;
+        for (const auto& k : ws.config().env_allow)
+            if (!replay->env.count(k) &&
+                std::find(replay->env_names.begin(), replay->env_names.end(), k) == replay->env_names.end())
+                env_unset.push_back(k);
+    }
     std::map<std::string, std::string> child_env;
     for (char** e = environ; *e; ++e) {
         std::string_view entry(*e);
@@ -377,9 +387,9 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
         auto rel = exe->lexically_relative(ws.root());
         if (!rel.empty() && *rel.begin() != "..") r.executable = rel.string();
         r.executable_hash = executable_hash(ws, *exe);
-    } else if (replay && replay->env_set.count("PATH")) {
+    } else if (replay && env_set.count("PATH")) {
         fail(ErrorKind::input, "command not found: {} (in the worktree, with the PATH the run recorded: {})",
-             r.command.at(0), replay->env_set.at("PATH"));
+             r.command.at(0), env_set.at("PATH"));
     } else {
         fail(ErrorKind::input, "command not found: {}", r.command.at(0));
     }
@@ -401,10 +411,10 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     // A replay runs the recorded snapshot itself.
     git::Repository::Snapshot snap;
     if (replay) {
-        snap.commit = replay->snapshot;
-        snap.base = replay->base;
-        snap.branch = replay->branch;
-        snap.dirty = replay->dirty;
+        snap.commit = replay->git_snapshot;
+        snap.base = replay->git_base;
+        snap.branch = replay->git_branch;
+        snap.dirty = replay->git_dirty;
         r.large_files = replay->large_files;
     } else {
         // The declared outputs are recorded as data; left in the code snapshot, a previous run's

@@ -34,18 +34,11 @@ struct RunOptions {
     // Told why the run waits (another run has overridden values in a parameter file it needs).
     std::function<void(const std::string&)> notice;
 
-    // Set by `cairn rerun`: the workspace passed to execute() is a replica (a materialised copy of
-    // a recorded code snapshot) and the command is the recorded argv, taken as is.
-    struct Replay {
-        std::string reproduces;            // the id of the run re-run
-        std::string snapshot, base, branch; // its code snapshot, recorded again as is
-        bool dirty = false;
-        std::map<std::string, std::string> large_files;
-        std::vector<Param> params;                  // its params: written into `param_files` where they differ
-        std::map<std::string, std::string> env_set; // its allow-listed variables
-        std::vector<std::string> env_unset;         // allow-listed variables it ran without
-    };
-    std::optional<Replay> replay;
+    // Set by `cairn rerun`: the run re-run. The workspace passed to execute() is then a replica
+    // (a materialised copy of its code snapshot), the command is its recorded argv taken as is,
+    // its params are written into `param_files` where they differ, its allow-listed variables
+    // are set again (and those it ran without unset), and its code snapshot is recorded as is.
+    const RunRecord* replay = nullptr;
 };
 
 struct RunResult {
