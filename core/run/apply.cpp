@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "core/cache/tree.hpp"
 #include "core/fs/file.hpp"
 #include "core/run/runs.hpp"
 #include "core/util/error.hpp"
@@ -21,16 +20,7 @@ workspace::Pointer output_pointer(workspace::Workspace& ws, const std::string& p
     auto digest = hash::Digest::from_id(id);
     if (!digest) fail(ErrorKind::input, "output {}: not an object id: {}", path, id);
     if (!ws.cache().has(*digest)) fail(ErrorKind::integrity, "output {} ({}) is missing from the cache", path, id);
-    workspace::Pointer p;
-    p.path = std::filesystem::path(path).filename().string();
-    p.digest = *digest;
-    if (auto tree = ws.cache().tree_if_any(*digest)) {
-        p.files = tree->total_files();
-        p.size = tree->total_size();
-    } else if (auto st = fs::lstat_path(ws.cache().object_path(*digest))) {
-        p.size = static_cast<std::uint64_t>(st->st_size);
-    }
-    return p;
+    return workspace::pointer_to_object(ws.cache(), std::filesystem::path(path).filename().string(), *digest);
 }
 
 } // namespace

@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fcntl.h>
-#include <unistd.h>
 #include <random>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "core/cache/tree.hpp"
 #include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
@@ -43,10 +40,6 @@ void check_record_paths(const RunRecord& r) {
     if (r.cwd != ".") check_record_path(r, r.cwd, "working directory");
     if (r.command.empty()) fail(ErrorKind::input, "run {} recorded no command", r.id.substr(0, 8));
     if (r.git_snapshot.empty()) fail(ErrorKind::input, "run {} recorded no code snapshot", r.id.substr(0, 8));
-}
-
-std::optional<cache::Tree> tree_object(cache::Cache& cache, const hash::Digest& digest) {
-    return cache.tree_if_any(digest);
 }
 
 std::string random_suffix() {
@@ -105,16 +98,11 @@ void restore_object(workspace::Workspace& replica, const std::string& rel, const
     if (fs::lstat_path(dst)) stdfs::remove_all(dst, ec);
     fs::make_dirs(dst.parent_path());
     const std::vector<fs::LinkType> links = {fs::LinkType::reflink, fs::LinkType::copy};
-    auto tree = tree_object(cache, *digest);
-    if (!tree) {
+    workspace::Pointer pointer = workspace::pointer_to_object(cache, dst.filename().string(), *digest);
+    if (!pointer.is_directory()) {
         cache.materialize(*digest, dst, links, false);
         return;
     }
-    workspace::Pointer pointer;
-    pointer.path = dst.filename().string();
-    pointer.digest = *digest;
-    pointer.size = tree->total_size();
-    pointer.files = tree->total_files();
     workspace::Expected expected = workspace::flatten(cache, pointer);
     if (!expected.missing_trees.empty())
         fail(ErrorKind::integrity, "'{}': sub-tree {} is missing from the cache", rel, expected.missing_trees.front());
@@ -134,7 +122,7 @@ void needed_objects(cache::Cache& cache, const std::string& id, std::vector<std:
         missing_out.push_back(id);
         return;
     }
-    auto tree = tree_object(cache, *digest);
+    auto tree = cache.tree_if_any(*digest);
     if (!tree) return;
     for (const auto& e : tree->entries) needed_objects(cache, e.digest.id(), missing_out);
 }
@@ -200,14 +188,6 @@ std::string text_difference(const std::string& a, const std::string& b) {
                        excerpt(new_line, col), la.size() - common, lb.size() - common);
 }
 
-std::uint64_t object_size(cache::Cache& cache, const std::string& id) {
-    auto digest = hash::Digest::from_id(id);
-    if (!digest || !cache.has(*digest)) return 0;
-    if (auto tree = tree_object(cache, *digest)) return tree->total_size();
-    auto st = fs::lstat_path(cache.object_path(*digest));
-    return st ? static_cast<std::uint64_t>(st->st_size) : 0;
-}
-
 OutputVerdict compare_output(cache::Cache& cache, const std::string& path, const std::string& old_id,
                              const std::string& new_id) {
     OutputVerdict v;
@@ -215,20 +195,25 @@ OutputVerdict compare_output(cache::Cache& cache, const std::string& path, const
     v.old_id = old_id;
     v.new_id = new_id;
     v.identical = old_id == new_id;
-    v.old_size = object_size(cache, old_id);
-    v.new_size = new_id.empty() ? 0 : object_size(cache, new_id);
+    // Each object read once: whether it is a directory, and its size.
+    auto pointer_for = [&](const std::string& id) -> std::optional<workspace::Pointer> {
+        auto digest = hash::Digest::from_id(id);
+        if (!digest || !cache.has(*digest)) return std::nullopt;
+        return workspace::pointer_to_object(cache, path, *digest);
+    };
+    auto a = pointer_for(old_id);
+    auto b = new_id.empty() || v.identical ? a : pointer_for(new_id);
+    v.old_size = a ? a->size : 0;
+    v.new_size = new_id.empty() ? 0 : b ? b->size : 0;
     if (v.identical) return v;
     if (new_id.empty()) {
         v.detail = "not produced by the re-run";
         return v;
     }
-    auto a = hash::Digest::from_id(old_id), b = hash::Digest::from_id(new_id);
-    if (!a || !b || !cache.has(*a) || !cache.has(*b)) return v;
-    auto ta = tree_object(cache, *a), tb = tree_object(cache, *b);
-    if (ta || tb) {
-        if (ta && tb) {
-            workspace::Pointer pa{path, *a, 0, ta->total_files()}, pb{path, *b, 0, tb->total_files()};
-            auto ea = workspace::flatten(cache, pa), eb = workspace::flatten(cache, pb);
+    if (!a || !b) return v;
+    if (a->is_directory() || b->is_directory()) {
+        if (a->is_directory() && b->is_directory()) {
+            auto ea = workspace::flatten(cache, *a), eb = workspace::flatten(cache, *b);
             std::size_t changed = 0, added = 0, removed = 0;
             for (const auto& [f, e] : ea.files) {
                 auto it = eb.files.find(f);
@@ -238,13 +223,13 @@ OutputVerdict compare_output(cache::Cache& cache, const std::string& path, const
             for (const auto& [f, e] : eb.files) added += ea.files.count(f) ? 0 : 1;
             v.detail = fmt::format("{} file(s) changed, {} added, {} removed", changed, added, removed);
         } else {
-            v.detail = ta ? "was a directory, now a file" : "was a file, now a directory";
+            v.detail = a->is_directory() ? "was a directory, now a file" : "was a file, now a directory";
         }
         return v;
     }
     constexpr std::uint64_t k_text_limit = 4u << 20;
     if (v.old_size > k_text_limit || v.new_size > k_text_limit) return v;
-    std::string ca = cache.read_verified(*a), cb = cache.read_verified(*b);
+    std::string ca = cache.read_verified(a->digest), cb = cache.read_verified(b->digest);
     v.detail = looks_text(ca) && looks_text(cb) ? text_difference(ca, cb) : "binary files differ";
     return v;
 }

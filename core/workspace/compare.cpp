@@ -20,6 +20,19 @@ std::string join_rel(const std::string& data_path, const std::string& rel) {
     return rel.empty() ? data_path : data_path + "/" + rel;
 }
 
+Pointer pointer_to_object(const cache::Cache& cache, const std::string& name, const hash::Digest& digest) {
+    Pointer p;
+    p.path = name;
+    p.digest = digest;
+    if (auto tree = cache.tree_if_any(digest)) {
+        p.files = tree->total_files();
+        p.size = tree->total_size();
+    } else if (auto st = fs::lstat_path(cache.object_path(digest))) {
+        p.size = static_cast<std::uint64_t>(st->st_size);
+    }
+    return p;
+}
+
 Expected flatten(cache::Cache& cache, const Pointer& pointer) {
     Expected out;
     if (!pointer.is_directory()) {

@@ -30,6 +30,11 @@ struct Expected {
     std::vector<std::string> missing_trees; // ids of sub-trees absent from the cache
 };
 
+// The pointer that describes the stored object `digest` under the name `name`: a directory (its
+// file count and total size from the tree) when it is a tree object, else a file of the
+// object's size (0 when the object is absent). Throws Error(integrity) for a corrupt tree.
+[[nodiscard]] Pointer pointer_to_object(const cache::Cache& cache, const std::string& name, const hash::Digest& digest);
+
 // Flattens a pointer into its files, reading (and verifying) its tree objects. Sub-trees absent
 // from the cache are listed in missing_trees (their files are then unknown). Throws
 // Error(integrity) when a tree object is corrupt or malformed.
