@@ -149,13 +149,15 @@ void register_rerun(CLI::App& app, Context& ctx) {
                 const auto& r = s.original;
                 nlohmann::json inputs = nlohmann::json::object();
                 for (const auto& [p, id] : s.inputs) inputs[p] = id;
+                nlohmann::json pointers = nlohmann::json::array();
+                for (const auto& t : s.tracked) pointers.push_back(t.pointer_path);
                 steps.push_back({{"run", r.id},
                                  {"name", r.name},
                                  {"snapshot", r.git_snapshot},
                                  {"cwd", r.cwd},
                                  {"command", r.command},
                                  {"inputs", inputs},
-                                 {"pointers", s.pointers},
+                                 {"pointers", pointers},
                                  {"param_files", r.param_files},
                                  {"missing", s.missing}});
             }
@@ -172,7 +174,7 @@ void register_rerun(CLI::App& app, Context& ctx) {
                           << "\n";
                 std::cout << fmt::format("  check out code snapshot {} into .cairn/tmp/rerun-{}-*/work\n",
                                          r.git_snapshot.substr(0, 12), r.id.substr(0, 8));
-                for (const auto& p : s.pointers) std::cout << "  restore tracked data of " << p << "\n";
+                for (const auto& t : s.tracked) std::cout << "  restore tracked data of " << t.pointer_path << "\n";
                 for (const auto& [p, id] : s.inputs) std::cout << fmt::format("  restore input {} ({})\n", p, id.substr(0, 19));
                 for (const auto& [p, id] : r.large_files) std::cout << fmt::format("  restore large file {} ({})\n", p, id.substr(0, 19));
                 if (!r.params.empty()) std::cout << fmt::format("  params: {} recorded value(s){}\n", r.params.size(),

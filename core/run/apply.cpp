@@ -57,13 +57,11 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
     // checkout` would), so data not in the cache is in the way too.
     std::vector<std::pair<std::string, workspace::Pointer>> tracked;
     if (code) {
-        for (const auto& [pointer_path, text] : repo.blobs_with_suffix(run.git_snapshot, workspace::k_pointer_suffix)) {
-            if (fs::read_file_if_exists(ws.absolute(pointer_path)) == text) continue;
-            workspace::Pointer pointer = workspace::Pointer::parse(text, pointer_path);
-            std::string data = (std::filesystem::path(pointer_path).parent_path() / pointer.path).string();
-            check_record_path(run, data, "tracked data");
-            tracked.emplace_back(data, pointer);
-            result.pointers_changed.push_back(pointer_path);
+        for (const auto& t : workspace::tracked_data_in(repo, run.git_snapshot)) {
+            if (fs::read_file_if_exists(ws.absolute(t.pointer_path)) == t.text) continue;
+            check_record_path(run, t.data_path, "tracked data");
+            tracked.emplace_back(t.data_path, t.pointer);
+            result.pointers_changed.push_back(t.pointer_path);
         }
         std::vector<std::string> data_unsaved;
         (void)workspace::restore_data(ws, tracked, workspace::Overwrite::refuse_unsaved, progress, &data_unsaved);

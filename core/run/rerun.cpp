@@ -149,12 +149,8 @@ void check_objects(workspace::Workspace& ws, const LineageIndex& lineage, RerunS
         if (!produced_earlier.count(id)) need("input " + path, id);
     for (const auto& [path, id] : step.original.large_files) need("large file " + path, id);
     if (!ws.repo().has_commit(step.original.git_snapshot)) return; // reported when the step runs
-    for (const auto& [path, text] : ws.repo().blobs_with_suffix(step.original.git_snapshot, workspace::k_pointer_suffix)) {
-        workspace::Pointer pointer = workspace::Pointer::parse(text, path);
-        std::string data = (stdfs::path(path).parent_path() / pointer.path).string();
-        step.pointers.push_back(path);
-        need("tracked data " + data, pointer.digest.id());
-    }
+    step.tracked = workspace::tracked_data_in(ws.repo(), step.original.git_snapshot);
+    for (const auto& t : step.tracked) need("tracked data " + t.data_path, t.pointer.digest.id());
 }
 
 bool looks_text(const std::string& s) { return s.find('\0') == std::string::npos; }
@@ -318,12 +314,10 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
         workspace::Workspace replica = ws.replica(scratch.work(), scratch.state());
         {
             fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
-            progress.begin("Restoring data", step.pointers.size() + orig.large_files.size() + step.inputs.size());
-            for (const auto& path : step.pointers) {
-                workspace::Pointer pointer = workspace::Pointer::parse(fs::read_file(replica.absolute(path)), path);
-                std::string data = (stdfs::path(path).parent_path() / pointer.path).string();
-                restore_object(replica, data, pointer.digest.id());
-                progress.advance(1, pointer.size);
+            progress.begin("Restoring data", step.tracked.size() + orig.large_files.size() + step.inputs.size());
+            for (const auto& t : step.tracked) {
+                restore_object(replica, t.data_path, t.pointer.digest.id());
+                progress.advance(1, t.pointer.size);
             }
             for (const auto& [path, id] : orig.large_files) {
                 restore_object(replica, path, id);

@@ -31,7 +31,7 @@ struct RerunStep {
     // path -> object id restored before the command runs: the recorded inputs, with the outputs
     // of earlier re-run steps fed forward in their place.
     std::map<std::string, std::string> inputs;
-    std::vector<std::string> pointers;    // pointer files of the snapshot whose data is restored
+    std::vector<workspace::TrackedData> tracked; // the snapshot's pointer files, whose data is restored
     std::vector<std::string> missing;     // objects absent from the cache, each with its producer if known
 };
 

@@ -64,6 +64,16 @@ InitResult init(const stdfs::path& cwd, bool create_git) {
     return result;
 }
 
+std::vector<TrackedData> tracked_data_in(const git::Repository& repo, const std::string& commit) {
+    std::vector<TrackedData> out;
+    for (auto& [path, text] : repo.blobs_with_suffix(commit, k_pointer_suffix)) {
+        Pointer pointer = Pointer::parse(text, path);
+        std::string data = (stdfs::path(path).parent_path() / pointer.path).string();
+        out.push_back({path, std::move(data), std::move(text), std::move(pointer)});
+    }
+    return out;
+}
+
 Workspace Workspace::discover(const stdfs::path& cwd) {
     auto repo = git::Repository::discover(cwd);
     if (!repo)

@@ -35,6 +35,18 @@ struct PointerFile {
     std::string data_path;    // workspace-relative, e.g. "data/images"
 };
 
+// A pointer file in a commit, and the data it tracks.
+struct TrackedData {
+    std::string pointer_path; // e.g. "data/images.cairn"
+    std::string data_path;    // e.g. "data/images"
+    std::string text;         // the pointer file's bytes
+    Pointer pointer;
+};
+
+// Every pointer file in `commit`'s tree, parsed and validated, in path order. Throws
+// Error(input) for a malformed one.
+[[nodiscard]] std::vector<TrackedData> tracked_data_in(const git::Repository& repo, const std::string& commit);
+
 class Workspace {
 public:
     // The workspace enclosing `cwd`. Throws Error(environment) outside a git repository or when
