@@ -187,7 +187,6 @@ void register_rerun(CLI::App& app, Context& ctx) {
         run::RerunOptions ro;
         ro.rtol = o->rtol;
         ro.atol = o->atol;
-        ro.upstream = o->upstream;
         ro.keep = o->keep;
         ro.stdout_to_stderr = o->json;
         ro.notice = [](const std::string& message) { std::cerr << "cairn: " << message << "\n"; };

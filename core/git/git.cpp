@@ -544,17 +544,10 @@ void Repository::materialize_worktree(const std::string& snapshot, const std::st
     }
 }
 
-void Repository::checkout_into_workdir(const std::string& commit, const std::vector<std::string>& paths) const {
+void Repository::checkout_into_workdir(const std::string& commit) const {
     TreeHandle tree = commit_tree(m_repo, commit);
     git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
     opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
-    std::vector<std::string> owned = paths;
-    std::vector<char*> raw;
-    for (auto& p : owned) raw.push_back(p.data());
-    if (!raw.empty()) {
-        opts.paths = {raw.data(), raw.size()};
-        opts.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
-    }
     check(git_checkout_tree(m_repo, reinterpret_cast<const git_object*>(tree.get()), &opts),
           "cannot check out " + commit.substr(0, 12));
 }

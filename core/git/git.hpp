@@ -129,9 +129,8 @@ public:
     void materialize_worktree(const std::string& snapshot, const std::string& base, const std::string& branch,
                               const stdfs::path& dir) const;
     // Makes the work tree's files match a commit's tree (files the commit lacks but HEAD has are
-    // removed; untracked files stay), without moving HEAD or changing the index. Only the paths
-    // under `paths` when not empty.
-    void checkout_into_workdir(const std::string& commit, const std::vector<std::string>& paths = {}) const;
+    // removed; untracked files stay), without moving HEAD or changing the index.
+    void checkout_into_workdir(const std::string& commit) const;
     // Work tree files with changes not committed (modified or untracked, not ignored) that a
     // checkout_into_workdir(commit) would overwrite or delete: their bytes differ from the
     // commit's, and the commit has the path or HEAD tracks it. Staged content is not at risk

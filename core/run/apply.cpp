@@ -120,7 +120,7 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
     }
 
     if (code) {
-        // Files the checkout will change, for the report; pointer files among them need their data.
+        // Files the checkout changes, for the report.
         std::string head = repo.head();
         if (!head.empty())
             for (const auto& c : repo.diff_commits(head, run.git_snapshot)) result.code_files.push_back(c.path);

@@ -17,7 +17,6 @@ namespace cairn::run {
 LineageIndex::LineageIndex(std::vector<RunRecord> runs) : m_runs(std::move(runs)) {
     for (std::size_t i = 0; i < m_runs.size(); ++i) {
         const RunRecord& r = m_runs[i];
-        m_by_id.emplace(r.id, i);
         for (const auto& [path, id] : r.outputs) {
             m_producers[id].push_back(i);
             m_path_writers[path].push_back(i);
@@ -49,11 +48,6 @@ std::vector<const RunRecord*> LineageIndex::consumers(const std::string& object_
 
 std::vector<const RunRecord*> LineageIndex::writers_of_path(const std::string& path) const {
     return pick(m_runs, m_path_writers, path);
-}
-
-const RunRecord* LineageIndex::by_id(const std::string& id) const {
-    auto it = m_by_id.find(id);
-    return it == m_by_id.end() ? nullptr : &m_runs[it->second];
 }
 
 const RunRecord* LineageIndex::producer_for(const std::string& object_id, const RunRecord* consumer) const {

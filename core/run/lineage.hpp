@@ -33,13 +33,10 @@ public:
     [[nodiscard]] const RunRecord* producer_for(const std::string& object_id, const RunRecord* consumer) const;
     // Runs that wrote `path` as an output, newest first (whatever the bytes).
     [[nodiscard]] std::vector<const RunRecord*> writers_of_path(const std::string& path) const;
-    // A run by full id.
-    [[nodiscard]] const RunRecord* by_id(const std::string& id) const;
 
 private:
     std::vector<RunRecord> m_runs;
     std::unordered_map<std::string, std::vector<std::size_t>> m_producers, m_consumers, m_path_writers;
-    std::unordered_map<std::string, std::size_t> m_by_id;
 };
 
 enum class Direction { upstream, downstream };

@@ -281,7 +281,7 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
                  step.original.git_snapshot.substr(0, 12), step.original.id.substr(0, 8));
         for (const auto& m : step.missing) missing.push_back(fmt::format("run {}: {}", step.original.id.substr(0, 8), m));
     }
-    // Objects an earlier step will produce are not needed from the cache.
+    // (plan_rerun left out the objects an earlier step will produce.)
     if (!missing.empty()) {
         std::string list;
         for (const auto& m : missing) list += "\n  " + m;

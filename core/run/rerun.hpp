@@ -18,7 +18,6 @@ namespace cairn::run {
 
 struct RerunOptions {
     double rtol = 0, atol = 0; // |new - old| <= atol + rtol * |old| is "within tolerance"
-    bool upstream = false;     // re-run the runs that produced the inputs first
     bool keep = false;         // keep the worktrees
     bool stdout_to_stderr = false; // the commands' stdout goes to stderr (for --json)
     // Told what happens, step by step ("re-running 1/2: ...").
