@@ -38,6 +38,21 @@ std::vector<std::string> rerun_dirs(const Repo& repo) {
     return out;
 }
 
+// Two recorded runs: "make" runs make.sh (`make_body`, which writes mid.txt), "use" reads
+// mid.txt and writes final.txt. Returns the id of "make".
+std::string two_step_runs(const Repo& repo, const std::string& make_body) {
+    repo.write("make.sh", "#!/bin/sh\n" + make_body + "\n");
+    repo.write("use.sh", "#!/bin/sh\ncat mid.txt mid.txt > final.txt\n");
+    ::chmod(repo.path("make.sh").c_str(), 0755);
+    ::chmod(repo.path("use.sh").c_str(), 0755);
+    repo.write(".gitignore", "mid.txt\nfinal.txt\n");
+    commit_all(repo);
+    repo.ok({"run", "-n", "make", "-o", "mid.txt", "--", "./make.sh"});
+    std::string maker = last_run_id(repo);
+    repo.ok({"run", "-n", "use", "-d", "mid.txt", "-o", "final.txt", "--", "./use.sh"});
+    return maker;
+}
+
 // Waits for a command to write $CAIRN_RUN_DIR/ready (whole: written elsewhere and renamed, or
 // by the shell before anything else) and returns what it wrote.
 std::string wait_for_ready(const Repo& repo) {
@@ -266,15 +281,7 @@ TEST_CASE("metric tolerances: --rtol and --atol boundaries", "[e2e][rerun]") {
 
 TEST_CASE("rerun names each missing object and the run that produced it, and runs nothing", "[e2e][rerun]") {
     Repo repo;
-    repo.write("make.sh", "#!/bin/sh\necho made > mid.txt\n");
-    repo.write("use.sh", "#!/bin/sh\ncat mid.txt mid.txt > final.txt\n");
-    ::chmod(repo.path("make.sh").c_str(), 0755);
-    ::chmod(repo.path("use.sh").c_str(), 0755);
-    repo.write(".gitignore", "mid.txt\nfinal.txt\n");
-    commit_all(repo);
-    repo.ok({"run", "-n", "make", "-o", "mid.txt", "--", "./make.sh"});
-    std::string maker = last_run_id(repo);
-    repo.ok({"run", "-n", "use", "-d", "mid.txt", "-o", "final.txt", "--", "./use.sh"});
+    std::string maker = two_step_runs(repo, "echo made > mid.txt");
     std::string mid_id = repo.ok({"show", "use", "--json"}).json()["inputs"]["mid.txt"];
     stdfs::remove(repo.path(Repo::object_rel(mid_id)));
     std::string refs_before = repo.git({"for-each-ref"}).out;
@@ -570,14 +577,7 @@ TEST_CASE("rerun restores tracked directories and compares directory outputs", "
 
 TEST_CASE("rerun --upstream feeds a diverged step's new output forward and names it as the cause", "[e2e][rerun]") {
     Repo repo;
-    repo.write("make.sh", "#!/bin/sh\ndate +%s%N > mid.txt\n");
-    repo.write("use.sh", "#!/bin/sh\ncat mid.txt mid.txt > final.txt\n");
-    ::chmod(repo.path("make.sh").c_str(), 0755);
-    ::chmod(repo.path("use.sh").c_str(), 0755);
-    repo.write(".gitignore", "mid.txt\nfinal.txt\n");
-    commit_all(repo);
-    repo.ok({"run", "-n", "make", "-o", "mid.txt", "--", "./make.sh"});
-    repo.ok({"run", "-n", "use", "-d", "mid.txt", "-o", "final.txt", "--", "./use.sh"});
+    two_step_runs(repo, "date +%s%N > mid.txt");
     Result r = repo.cairn({"rerun", "use", "--upstream", "--json"});
     INFO(r.err);
     CHECK(r.code == 1);
