@@ -155,6 +155,19 @@ Result Repo::ok(const std::vector<std::string>& args, const std::string& cwd_rel
     return r;
 }
 
+void Repo::write_script(const std::string& rel, const std::string& content) const {
+    write(rel, content);
+    stdfs::permissions(path(rel), stdfs::perms::owner_exec | stdfs::perms::group_exec | stdfs::perms::others_exec,
+                       stdfs::perm_options::add);
+}
+
+void Repo::commit(const std::string& message) const {
+    REQUIRE(git({"add", "-A"}).code == 0);
+    Result r = git({"commit", "-q", "-m", message});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+}
+
 std::unique_ptr<Child> Repo::spawn(const std::vector<std::string>& args) const {
     std::vector<std::string> argv{CAIRN_EXE};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -65,6 +65,10 @@ public:
     [[nodiscard]] std::unique_ptr<Child> spawn(const std::vector<std::string>& args) const;
 
     void write(const std::string& rel, const std::string& content) const;
+    // write(), then make the file executable (a script for `cairn run`).
+    void write_script(const std::string& rel, const std::string& content) const;
+    // `git add -A` and `git commit`, requiring success.
+    void commit(const std::string& message = "work") const;
     [[nodiscard]] std::string read(const std::string& rel) const;
     [[nodiscard]] bool exists(const std::string& rel) const;
     // Writes `count` files of `size` pseudo-random bytes as <dir>/d<k>/f<i>.

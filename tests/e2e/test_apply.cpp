@@ -1,6 +1,4 @@
 // cairn apply: continuing from a recorded run.
-#include <sys/stat.h>
-
 #include <catch2/catch.hpp>
 
 #include "core/util/strings.hpp"
@@ -15,12 +13,10 @@ std::string trim(const std::string& s) { return std::string(cairn::util::trim(s)
 // gen.sh writes model.txt from p.txt; run "good" with p.txt = a, then p.txt = b is committed
 // and run "later" overwrites model.txt.
 void two_runs(const Repo& repo) {
-    repo.write("gen.sh", "#!/bin/sh\necho \"model of $(cat p.txt)\" > model.txt\n");
-    ::chmod(repo.path("gen.sh").c_str(), 0755);
+    repo.write_script("gen.sh", "#!/bin/sh\necho \"model of $(cat p.txt)\" > model.txt\n");
     repo.write("p.txt", "a\n");
     repo.write(".gitignore", "model.txt\n");
-    repo.git({"add", "-A"});
-    repo.git({"commit", "-q", "-m", "a"});
+    repo.commit("a");
     repo.ok({"run", "-n", "good", "-o", "model.txt", "--", "./gen.sh"});
     repo.write("p.txt", "b\n");
     repo.git({"commit", "-q", "-a", "-m", "b"});
@@ -57,7 +53,7 @@ TEST_CASE("apply brings a run's code and outputs into the work tree without movi
 TEST_CASE("apply refuses to overwrite uncommitted work, and with --force saves it first", "[e2e][apply]") {
     Repo repo;
     two_runs(repo);
-    repo.write("gen.sh", "#!/bin/sh\necho edited > model.txt\n"); // uncommitted edit
+    repo.write_script("gen.sh", "#!/bin/sh\necho edited > model.txt\n"); // uncommitted edit
     repo.write("model.txt", "hand-made model\n");                // bytes in no run, not in the cache
     Result refused = repo.cairn({"apply", "good"});
     CHECK(refused.code == 3);
@@ -106,11 +102,9 @@ TEST_CASE("apply brings tracked data in line with the pointer files it brings in
     Repo repo;
     repo.write("data.txt", "version 1\n");
     repo.ok({"add", "data.txt"});
-    repo.write("use.sh", "#!/bin/sh\ncat data.txt > used.txt\n");
-    ::chmod(repo.path("use.sh").c_str(), 0755);
+    repo.write_script("use.sh", "#!/bin/sh\ncat data.txt > used.txt\n");
     repo.write(".gitignore", "used.txt\ndata.txt\n");
-    repo.git({"add", "-A"});
-    repo.git({"commit", "-q", "-m", "v1"});
+    repo.commit("v1");
     repo.ok({"run", "-n", "v1", "-o", "used.txt", "--", "./use.sh"});
     repo.write("data.txt", "version 2\n");
     repo.ok({"add", "data.txt"});

@@ -22,8 +22,7 @@ Generations make_generations(const Repo& repo) {
     repo.write("raw.txt", "raw data\n");
     repo.write(".gitignore", "a.txt\nb.txt\nc.txt\n");
     repo.ok({"add", "raw.txt"});
-    repo.git({"add", "-A"});
-    repo.git({"commit", "-q", "-m", "add raw data"});
+    repo.commit("add raw data");
     Generations g;
     g.raw_commit = trim(repo.git({"rev-parse", "HEAD"}).out);
     auto id_of_last = [&] { return repo.ok({"ls", "--json", "-n", "1"}).json()[0]["id"].get<std::string>(); };

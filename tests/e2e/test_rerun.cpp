@@ -3,7 +3,6 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
-#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
@@ -24,11 +23,6 @@ Result cairn_with(const Repo& repo, const std::vector<std::string>& args, const 
     return run_process(argv, repo.root(), env);
 }
 
-void commit_all(const Repo& repo, const std::string& message = "work") {
-    repo.git({"add", "-A"});
-    REQUIRE(repo.git({"commit", "-q", "-m", message}).code == 0);
-}
-
 std::string last_run_id(const Repo& repo) { return repo.ok({"ls", "--json", "-n", "1"}).json()[0]["id"]; }
 
 std::vector<std::string> rerun_dirs(const Repo& repo) {
@@ -41,12 +35,10 @@ std::vector<std::string> rerun_dirs(const Repo& repo) {
 // Two recorded runs: "make" runs make.sh (`make_body`, which writes mid.txt), "use" reads
 // mid.txt and writes final.txt. Returns the id of "make".
 std::string two_step_runs(const Repo& repo, const std::string& make_body) {
-    repo.write("make.sh", "#!/bin/sh\n" + make_body + "\n");
-    repo.write("use.sh", "#!/bin/sh\ncat mid.txt mid.txt > final.txt\n");
-    ::chmod(repo.path("make.sh").c_str(), 0755);
-    ::chmod(repo.path("use.sh").c_str(), 0755);
+    repo.write_script("make.sh", "#!/bin/sh\n" + make_body + "\n");
+    repo.write_script("use.sh", "#!/bin/sh\ncat mid.txt mid.txt > final.txt\n");
     repo.write(".gitignore", "mid.txt\nfinal.txt\n");
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-n", "make", "-o", "mid.txt", "--", "./make.sh"});
     std::string maker = last_run_id(repo);
     repo.ok({"run", "-n", "use", "-d", "mid.txt", "-o", "final.txt", "--", "./use.sh"});
@@ -72,10 +64,9 @@ std::string wait_for_ready(const Repo& repo) {
 // its pid to $CAIRN_RUN_DIR/ready and becomes `sleep 30`. (`exec sleep`: dash catches SIGINT
 // while it runs a script, and one that lands between its fork and exec of a command is lost.)
 std::unique_ptr<Child> start_slow_rerun(const Repo& repo) {
-    repo.write("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready.tmp\"; "
+    repo.write_script("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready.tmp\"; "
                           "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\necho done\n");
-    ::chmod(repo.path("slow.sh").c_str(), 0755);
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
     auto env = repo.env();
     env["SLOW"] = "1";
@@ -87,13 +78,12 @@ std::unique_ptr<Child> start_slow_rerun(const Repo& repo) {
 void write_experiment(const Repo& repo) {
     repo.write("params.yaml", "train:\n  lr: 0.1\n  epochs: 2\n");
     repo.write("data/raw.txt", "one\ntwo\nthree\n");
-    repo.write("src/train.sh", "#!/bin/sh\n"
+    repo.write_script("src/train.sh", "#!/bin/sh\n"
                                "lr=$(grep 'lr:' ../params.yaml | tr -d ' ' | cut -d: -f2)\n"
                                "mkdir -p ../out\n"
                                "{ echo \"lr=$lr\"; sort ../data/raw.txt; } > ../out/model.txt\n"
                                "echo \"loss: $lr\"\n"
                                "echo \"acc 0.75\" >> \"$CAIRN_METRICS_FILE\"\n");
-    ::chmod(repo.path("src/train.sh").c_str(), 0755);
 }
 
 } // namespace
@@ -102,7 +92,7 @@ TEST_CASE("rerun of a deterministic run is reproduced bit for bit and touches no
     Repo repo;
     write_experiment(repo);
     repo.ok({"add", "data/raw.txt"});
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-n", "base", "-p", "train.lr=0.5", "-d", "../data/raw.txt", "-o", "../out/model.txt", "--", "./train.sh"},
             "src");
     std::string original = last_run_id(repo);
@@ -162,7 +152,7 @@ TEST_CASE("rerun of a deterministic run is reproduced bit for bit and touches no
 TEST_CASE("rerun --dry-run says what it would do and does nothing", "[e2e][rerun]") {
     Repo repo;
     write_experiment(repo);
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-d", "../data/raw.txt", "--", "./train.sh"}, "src");
     std::string refs_before = repo.git({"for-each-ref"}).out;
     Result r = repo.cairn({"rerun", "last", "--dry-run"});
@@ -179,11 +169,10 @@ TEST_CASE("rerun --dry-run says what it would do and does nothing", "[e2e][rerun
 
 TEST_CASE("rerun of a run recorded on a dirty work tree uses the code as it was", "[e2e][rerun]") {
     Repo repo;
-    repo.write("gen.sh", "#!/bin/sh\necho committed > result.txt\n");
-    ::chmod(repo.path("gen.sh").c_str(), 0755);
-    commit_all(repo);
+    repo.write_script("gen.sh", "#!/bin/sh\necho committed > result.txt\n");
+    repo.commit();
     // Uncommitted edit of a tracked file, and an untracked helper it reads.
-    repo.write("gen.sh", "#!/bin/sh\necho \"dirty $(cat helper.txt)\" > result.txt\n");
+    repo.write_script("gen.sh", "#!/bin/sh\necho \"dirty $(cat helper.txt)\" > result.txt\n");
     repo.write("helper.txt", "helper-v1");
     repo.ok({"run", "-o", "result.txt", "--", "./gen.sh"});
     CHECK(repo.read("result.txt") == "dirty helper-v1\n");
@@ -206,9 +195,8 @@ TEST_CASE("rerun of a run recorded on a dirty work tree uses the code as it was"
 
 TEST_CASE("a non-deterministic command diverges, and the report says it looks non-deterministic", "[e2e][rerun]") {
     Repo repo;
-    repo.write("stamp.sh", "#!/bin/sh\necho \"made at $(date +%s%N)\" > stamp.txt\n");
-    ::chmod(repo.path("stamp.sh").c_str(), 0755);
-    commit_all(repo);
+    repo.write_script("stamp.sh", "#!/bin/sh\necho \"made at $(date +%s%N)\" > stamp.txt\n");
+    repo.commit();
     repo.ok({"run", "-n", "stamp", "-o", "stamp.txt", "--", "./stamp.sh"});
     Result r = repo.cairn({"rerun", "stamp", "--json"});
     INFO(r.err);
@@ -227,9 +215,8 @@ TEST_CASE("a non-deterministic command diverges, and the report says it looks no
 
 TEST_CASE("an environment variable set when recorded and missing now is named as the cause", "[e2e][rerun]") {
     Repo repo;
-    repo.write("seeded.sh", "#!/bin/sh\necho \"seed=${SEED:-unset}\" > out.txt\n");
-    ::chmod(repo.path("seeded.sh").c_str(), 0755);
-    commit_all(repo);
+    repo.write_script("seeded.sh", "#!/bin/sh\necho \"seed=${SEED:-unset}\" > out.txt\n");
+    repo.commit();
     Result rec = cairn_with(repo, {"run", "-o", "out.txt", "--", "./seeded.sh"}, {{"SEED", "42"}});
     REQUIRE(rec.code == 0);
     std::string seeded = last_run_id(repo);
@@ -245,7 +232,7 @@ TEST_CASE("an environment variable set when recorded and missing now is named as
 
     // An allow-listed variable is put back as recorded: the run reproduces without it set now.
     repo.write(".cairn/config.yaml", "version: 1\nrun:\n  env: [PATH, SEED]\n");
-    commit_all(repo, "allow SEED");
+    repo.commit("allow SEED");
     REQUIRE(cairn_with(repo, {"run", "-o", "out.txt", "--", "./seeded.sh"}, {{"SEED", "7"}}).code == 0);
     Result again = cairn_with(repo, {"rerun", "last", "--json"}, {{"SEED", "8"}});
     INFO(again.out);
@@ -255,9 +242,8 @@ TEST_CASE("an environment variable set when recorded and missing now is named as
 
 TEST_CASE("metric tolerances: --rtol and --atol boundaries", "[e2e][rerun]") {
     Repo repo;
-    repo.write("metric.sh", "#!/bin/sh\necho \"score: ${SCORE:-1}\"\n");
-    ::chmod(repo.path("metric.sh").c_str(), 0755);
-    commit_all(repo);
+    repo.write_script("metric.sh", "#!/bin/sh\necho \"score: ${SCORE:-1}\"\n");
+    repo.commit();
     REQUIRE(cairn_with(repo, {"run", "-n", "m", "--", "./metric.sh"}, {{"SCORE", "1.0"}}).code == 0);
     auto verdict = [&](std::vector<std::string> extra) {
         std::vector<std::string> args = {"rerun", "m", "--json"};
@@ -306,7 +292,7 @@ TEST_CASE("rerun works in a fresh clone with the run refs fetched and the cache 
     Repo repo;
     write_experiment(repo);
     repo.ok({"add", "data/raw.txt"});
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-n", "cloned", "-o", "../out/model.txt", "--", "./train.sh"}, "src");
 
     cairn::test::TempDir dir;
@@ -357,15 +343,14 @@ TEST_CASE("gc removes the worktree of a rerun whose cairn was killed, and keeps 
 
 TEST_CASE("the executable's hash is remembered by stat data and follows changes to it", "[e2e][run]") {
     Repo repo;
-    repo.write("tool.sh", "#!/bin/sh\necho one\n");
-    ::chmod(repo.path("tool.sh").c_str(), 0755);
+    repo.write_script("tool.sh", "#!/bin/sh\necho one\n");
     repo.ok({"run", "--", "./tool.sh"});
     auto first = repo.ok({"show", "last", "--json"}).json();
     CHECK(first["executable"]["path"] == "tool.sh"); // inside the workspace: recorded relative to it
     CHECK(first["executable"]["sha256"] == sha256_id_of_file(repo.path("tool.sh")));
     CHECK(repo.exists(".cairn/state/executables/stat"));
     // Same size, new bytes: the stat data differs (mtime/ctime), so it is hashed again.
-    repo.write("tool.sh", "#!/bin/sh\necho two\n");
+    repo.write_script("tool.sh", "#!/bin/sh\necho two\n");
     repo.ok({"run", "--", "./tool.sh"});
     auto second = repo.ok({"show", "last", "--json"}).json();
     CHECK(second["executable"]["sha256"] == sha256_id_of_file(repo.path("tool.sh")));
@@ -381,9 +366,8 @@ TEST_CASE("without a terminal, a signal sent to cairn reaches the command's chil
     // A background child of the script: only a signal to the whole process group reaches it
     // (SIGTERM: background jobs of a non-interactive shell ignore SIGINT by rule).
     // Its output goes elsewhere, so that cairn does not wait for it through the pipes.
-    repo.write("tree.sh", "#!/bin/sh\nsleep 30 >/dev/null 2>&1 &\necho $! > \"$CAIRN_RUN_DIR/ready.tmp\"\n"
+    repo.write_script("tree.sh", "#!/bin/sh\nsleep 30 >/dev/null 2>&1 &\necho $! > \"$CAIRN_RUN_DIR/ready.tmp\"\n"
                           "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"\nwait\n");
-    ::chmod(repo.path("tree.sh").c_str(), 0755);
     Child child({CAIRN_EXE, "run", "-n", "tree", "--", "./tree.sh"}, repo.root(), repo.env());
     pid_t grandchild = std::stoi(wait_for_ready(repo));
     child.signal(SIGTERM);
@@ -403,9 +387,8 @@ TEST_CASE("without a terminal, a signal sent to cairn reaches the command's chil
 
 TEST_CASE("rerun and apply refuse a record whose paths leave the workspace", "[e2e][rerun][safety]") {
     Repo repo;
-    repo.write("make.sh", "#!/bin/sh\necho made > out.txt\n");
-    ::chmod(repo.path("make.sh").c_str(), 0755);
-    commit_all(repo);
+    repo.write_script("make.sh", "#!/bin/sh\necho made > out.txt\n");
+    repo.commit();
     repo.ok({"run", "-n", "good", "-o", "out.txt", "--", "./make.sh"});
     std::string id = last_run_id(repo);
     std::string ref = "refs/cairn/runs/" + id;
@@ -443,12 +426,11 @@ TEST_CASE("rerun and apply refuse a record whose paths leave the workspace", "[e
 
 TEST_CASE("inside a rerun, git sees the run's commit, branch and uncommitted changes", "[e2e][rerun]") {
     Repo repo;
-    repo.write("gitinfo.sh", "#!/bin/sh\nhead=$(git rev-parse HEAD); branch=$(git rev-parse --abbrev-ref HEAD)\n"
+    repo.write_script("gitinfo.sh", "#!/bin/sh\nhead=$(git rev-parse HEAD); branch=$(git rev-parse --abbrev-ref HEAD)\n"
                              "st=$(git status --porcelain)\nprintf '%s\\n%s\\n%s\\n' \"$head\" \"$branch\" \"$st\" > info.txt\n");
-    ::chmod(repo.path("gitinfo.sh").c_str(), 0755);
     repo.write("note.txt", "committed\n");
     repo.write(".gitignore", "info.txt\n");
-    commit_all(repo);
+    repo.commit();
     REQUIRE(repo.git({"checkout", "-q", "-b", "feature"}).code == 0);
     repo.write("note.txt", "edited, not committed\n");
     repo.ok({"run", "-n", "info", "-o", "info.txt", "--", "./gitinfo.sh"});
@@ -459,7 +441,7 @@ TEST_CASE("inside a rerun, git sees the run's commit, branch and uncommitted cha
     repo.git({"checkout", "-q", "--", "note.txt"});
     repo.git({"checkout", "-q", "-b", "elsewhere"});
     repo.write("more.txt", "x");
-    commit_all(repo, "more");
+    repo.commit("more");
     std::string branches = repo.git({"for-each-ref", "refs/heads/", "refs/tags/"}).out;
 
     Result r = repo.cairn({"rerun", "info", "--json"});
@@ -474,10 +456,9 @@ TEST_CASE("inside a rerun, git sees the run's commit, branch and uncommitted cha
 
 TEST_CASE("rerun replays -m metric files and --no-capture as recorded", "[e2e][rerun]") {
     Repo repo;
-    repo.write("m.sh", "#!/bin/sh\necho 'loss: 5'\necho '{\"eval\": {\"acc\": 0.5}}' > m.json\n");
-    ::chmod(repo.path("m.sh").c_str(), 0755);
+    repo.write_script("m.sh", "#!/bin/sh\necho 'loss: 5'\necho '{\"eval\": {\"acc\": 0.5}}' > m.json\n");
     repo.write(".gitignore", "m.json\n");
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-n", "files", "--no-capture", "-m", "m.json", "--", "./m.sh"});
     auto shown = repo.ok({"show", "files", "--json"}).json();
     REQUIRE(shown["metrics"].size() == 1);
@@ -494,11 +475,10 @@ TEST_CASE("rerun replays -m metric files and --no-capture as recorded", "[e2e][r
 
 TEST_CASE("two reruns of one run at once each get their own worktree and record", "[e2e][rerun]") {
     Repo repo;
-    repo.write("work.sh", "#!/bin/sh\nsleep 0.2\nsort in.txt > out.txt\n");
-    ::chmod(repo.path("work.sh").c_str(), 0755);
+    repo.write_script("work.sh", "#!/bin/sh\nsleep 0.2\nsort in.txt > out.txt\n");
     repo.write("in.txt", "b\na\n");
     repo.write(".gitignore", "out.txt\n");
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-n", "w", "-d", "in.txt", "-o", "out.txt", "--", "./work.sh"});
     std::string original = last_run_id(repo);
     auto one = repo.spawn({"rerun", "w"});
@@ -521,7 +501,7 @@ TEST_CASE("two reruns of one run at once each get their own worktree and record"
 TEST_CASE("the code snapshot leaves out other cairn processes' temp files", "[e2e][run]") {
     Repo repo;
     repo.write("a.txt", "a");
-    commit_all(repo);
+    repo.commit();
     // What a concurrent cairn's atomic write looks like for a moment (then it is renamed away:
     // reading it for the snapshot would fail).
     repo.write("params.yaml.cairn-tmp.0123456789ab", "lr: 1\n");
@@ -535,9 +515,8 @@ TEST_CASE("the code snapshot leaves out other cairn processes' temp files", "[e2
 
 TEST_CASE("a run's declared outputs stay out of its code snapshot", "[e2e][run]") {
     Repo repo;
-    repo.write("train.sh", "#!/bin/sh\nmkdir -p model\necho weights > model/w.bin\necho report > report.txt\n");
-    ::chmod(repo.path("train.sh").c_str(), 0755);
-    commit_all(repo);
+    repo.write_script("train.sh", "#!/bin/sh\nmkdir -p model\necho weights > model/w.bin\necho report > report.txt\n");
+    repo.commit();
     std::string head = trim(repo.git({"rev-parse", "HEAD"}).out);
     repo.ok({"run", "-o", "model", "-o", "report.txt", "--", "./train.sh"});
     // Second run: the first one's outputs are in the work tree, untracked; they are this run's
@@ -558,11 +537,10 @@ TEST_CASE("rerun restores tracked directories and compares directory outputs", "
     Repo repo;
     repo.make_tree("data", 40, 10, 256);
     repo.ok({"add", "data"});
-    repo.write("cat.sh", "#!/bin/sh\nmkdir -p out\nfind data -type f | sort | xargs cat > out/all.bin\n"
+    repo.write_script("cat.sh", "#!/bin/sh\nmkdir -p out\nfind data -type f | sort | xargs cat > out/all.bin\n"
                          "find data -type f | wc -l > out/count.txt\n");
-    ::chmod(repo.path("cat.sh").c_str(), 0755);
     repo.write(".gitignore", "out/\n");
-    commit_all(repo);
+    repo.commit();
     repo.ok({"run", "-n", "dirs", "-o", "out", "--", "./cat.sh"});
     std::filesystem::remove_all(repo.path("data")); // the work tree no longer has the data
     Result r = repo.cairn({"rerun", "dirs", "--json"});

@@ -36,8 +36,7 @@ std::string trim(const std::string& s) { return std::string(cairn::util::trim(s)
 TEST_CASE("run records a commit on its own ref with params, metrics, data and log", "[e2e][run]") {
     Repo repo;
     repo.write("in.txt", "input bytes");
-    repo.git({"add", "-A"});
-    repo.git({"commit", "-q", "-m", "base"});
+    repo.commit("base");
     std::string head = trim(git_out(repo, {"rev-parse", "HEAD"}));
     Result r = repo.cairn({"run", "-n", "base-run", "-e", "exp1", "-p", "lr=0.1", "-p", "epochs=3", "-p", "deep=true",
                            "-p", "model=resnet", "-t", "team=a", "-d", "in.txt", "-o", "out.txt", "--", "sh", "-c",
@@ -94,8 +93,7 @@ TEST_CASE("run records a commit on its own ref with params, metrics, data and lo
 TEST_CASE("run on a dirty tree snapshots it without touching the index or work tree", "[e2e][run]") {
     Repo repo;
     repo.write("train.py", "v1\n");
-    repo.git({"add", "-A"});
-    repo.git({"commit", "-q", "-m", "base"});
+    repo.commit("base");
     std::string head = trim(git_out(repo, {"rev-parse", "HEAD"}));
     repo.write("train.py", "v2 uncommitted\n");
     repo.write("notes.txt", "untracked\n");
@@ -417,8 +415,7 @@ TEST_CASE("diff of two runs: params, metrics, data, environment and code", "[e2e
     Repo repo;
     repo.write("train.py", "v1\n");
     repo.write("data.txt", "same data\n");
-    repo.git({"add", "-A"});
-    repo.git({"commit", "-q", "-m", "v1"});
+    repo.commit("v1");
     repo.ok({"run", "-n", "old", "-p", "lr=0.1", "-p", "gone=1", "-d", "data.txt", "-o", "out.txt", "--", "sh", "-c",
              "echo one > out.txt; echo 'acc: 0.5'"});
     repo.write("train.py", "v2\n");
