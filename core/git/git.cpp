@@ -1,7 +1,6 @@
 #include "core/git/git.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -505,13 +504,7 @@ void Repository::materialize_worktree(const std::string& snapshot, const std::st
     }
     // Borrow this repository's objects.
     std::string objects = (stdfs::path(git_repository_commondir(m_repo)) / "objects").lexically_normal().string();
-    {
-        std::string alternates = (dir / ".git" / "objects" / "info" / "alternates").string();
-        std::FILE* f = std::fopen(alternates.c_str(), "w");
-        if (!f) throw Error(ErrorKind::io, "cannot write " + alternates);
-        std::fputs((objects + "\n").c_str(), f);
-        if (std::fclose(f) != 0) throw Error(ErrorKind::io, "cannot write " + alternates);
-    }
+    fs::write_file_atomic(dir / ".git" / "objects" / "info" / "alternates", objects + "\n", 0644, fs::Durability::deferred);
     git_repository* raw = nullptr;
     check(git_repository_open(&raw, dir.c_str()), "cannot open " + dir.string());
     RepoHandle wt(raw);
