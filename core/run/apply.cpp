@@ -50,9 +50,7 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
             if (!is_output) in_the_way.push_back(p + " (uncommitted change)");
         }
     }
-    std::vector<std::string> unsaved;
-    (void)workspace::restore_data(ws, outputs, workspace::Overwrite::refuse_unsaved, progress, &unsaved);
-    for (const auto& u : unsaved) in_the_way.push_back("output " + u);
+    for (const auto& u : workspace::unsaved_data_in_the_way(ws, outputs, progress)) in_the_way.push_back("output " + u);
     // Tracked data whose pointer the code brings in changed: its bytes follow (as `cairn
     // checkout` would), so data not in the cache is in the way too.
     std::vector<std::pair<std::string, workspace::Pointer>> tracked;
@@ -63,9 +61,8 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
             tracked.emplace_back(t.data_path, t.pointer);
             result.pointers_changed.push_back(t.pointer_path);
         }
-        std::vector<std::string> data_unsaved;
-        (void)workspace::restore_data(ws, tracked, workspace::Overwrite::refuse_unsaved, progress, &data_unsaved);
-        for (const auto& u : data_unsaved) in_the_way.push_back("tracked data " + u);
+        for (const auto& u : workspace::unsaved_data_in_the_way(ws, tracked, progress))
+            in_the_way.push_back("tracked data " + u);
     }
     if (!in_the_way.empty() && !options.force) {
         std::string list;

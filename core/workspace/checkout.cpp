@@ -45,11 +45,14 @@ std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& 
     return restore_data(ws, targets, overwrite, progress);
 }
 
-std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
-                                     Overwrite overwrite, util::Progress& progress, std::vector<std::string>* unsaved_out) {
-    fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
+namespace {
+
+// What restoring `targets` would write and remove, with the data in the way that the cache does
+// not hold in *unsaved. Throws Error(integrity) naming every object the cache lacks. The caller
+// holds the store lock.
+std::vector<Plan> plan_restore(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
+                               util::Progress& progress, std::vector<std::string>& unsaved) {
     std::vector<Plan> plans;
-    std::vector<std::string> unsaved;
     std::vector<std::string> missing;
 
     for (const auto& [data_path, pointer] : targets) {
@@ -86,11 +89,25 @@ std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<
     if (!missing.empty())
         fail(ErrorKind::integrity, "{} object(s) needed for checkout are missing from the cache:{}", missing.size(),
              list_paths(missing));
-    if (unsaved_out) {
-        *unsaved_out = unsaved;
-        if (!unsaved.empty()) return {}; // the caller decides: nothing written
-    }
+    return plans;
+}
 
+} // namespace
+
+std::vector<std::string> unsaved_data_in_the_way(Workspace& ws,
+                                                 const std::vector<std::pair<std::string, Pointer>>& targets,
+                                                 util::Progress& progress) {
+    fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
+    std::vector<std::string> unsaved;
+    (void)plan_restore(ws, targets, progress, unsaved);
+    return unsaved;
+}
+
+std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
+                                     Overwrite overwrite, util::Progress& progress) {
+    fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
+    std::vector<std::string> unsaved;
+    std::vector<Plan> plans = plan_restore(ws, targets, progress, unsaved);
     if (!unsaved.empty() && overwrite != Overwrite::force)
         fail(ErrorKind::input,
              "checkout would overwrite or remove data that is not in the cache:{}\n"

@@ -30,10 +30,14 @@ struct CheckedOut {
 
 // checkout() of explicit targets: makes each data path hold what its pointer describes (a
 // pointer need not exist in the workspace: `cairn apply` restores a run's outputs this way).
-// With `unsaved_out`, the paths whose bytes are not in the cache are reported there instead of
-// failing, and nothing is written if there are any.
 std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
-                                     Overwrite overwrite, util::Progress& progress,
-                                     std::vector<std::string>* unsaved_out = nullptr);
+                                     Overwrite overwrite, util::Progress& progress);
+
+// The check restore_data() makes first, alone, writing nothing: the workspace files it would
+// overwrite or remove whose bytes are not in the cache. Throws Error(integrity) naming every
+// object the cache lacks.
+[[nodiscard]] std::vector<std::string> unsaved_data_in_the_way(Workspace& ws,
+                                                               const std::vector<std::pair<std::string, Pointer>>& targets,
+                                                               util::Progress& progress);
 
 } // namespace cairn::workspace

@@ -126,3 +126,14 @@ TEST_CASE("apply brings tracked data in line with the pointer files it brings in
     CHECK(repo.read("used.txt") == "version 1\n");
     CHECK(repo.ok({"status", "--json"}).json()["clean"] == true);
 }
+
+TEST_CASE("a refused apply changes nothing, not even outputs whose bytes are in the cache", "[e2e][apply]") {
+    Repo repo;
+    two_runs(repo); // model.txt holds "later"'s output, which the cache has
+    repo.write("p.txt", "uncommitted\n");
+    Result refused = repo.cairn({"apply", "good"});
+    CHECK(refused.code == 3);
+    CHECK(contains(refused.err, "p.txt (uncommitted change)"));
+    CHECK(repo.read("model.txt") == "model of b\n");
+    CHECK(repo.read("p.txt") == "uncommitted\n");
+}
