@@ -1,6 +1,5 @@
 #include "core/process/process.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -17,7 +16,6 @@
 #include "core/util/interrupt.hpp"
 #include "core/util/strings.hpp"
 
-extern char** environ;
 
 namespace cairn::process {
 
@@ -37,7 +35,7 @@ std::optional<std::filesystem::path> find_executable(const std::string& name, co
         return p;
     }
     if (!path) path = std::getenv("PATH");
-    for (const auto& dir : util::split(path ? path : "/usr/bin:/bin", ':')) {
+    for (const auto& dir : util::split(path ? path : k_default_path, ':')) {
         auto candidate = absolute(std::filesystem::path(dir.empty() ? "." : dir) / name);
         if (executable(candidate)) return candidate;
     }
@@ -46,23 +44,8 @@ std::optional<std::filesystem::path> find_executable(const std::string& name, co
 
 Outcome run(const Command& command) {
     if (command.argv.empty()) fail(ErrorKind::usage, "no command given (write it after '--')");
-    auto path_it = command.env_set.find("PATH");
-    bool path_unset = std::find(command.env_unset.begin(), command.env_unset.end(), "PATH") != command.env_unset.end();
-    auto exe = find_executable(command.argv[0], command.cwd,
-                               path_it != command.env_set.end() ? path_it->second.c_str()
-                               : path_unset                     ? ""
-                                                                : nullptr);
-    if (!exe) fail(ErrorKind::input, "command not found: {}", command.argv[0]);
-
     std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) {
-        std::string_view entry(*e);
-        std::string key(entry.substr(0, entry.find('=')));
-        if (command.env_set.count(key)) continue;
-        if (std::find(command.env_unset.begin(), command.env_unset.end(), key) != command.env_unset.end()) continue;
-        env_strings.emplace_back(entry);
-    }
-    for (const auto& [k, v] : command.env_set) env_strings.push_back(k + "=" + v);
+    for (const auto& [k, v] : command.env) env_strings.push_back(k + "=" + v);
     std::vector<char*> envp, argv;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
@@ -101,7 +84,7 @@ Outcome run(const Command& command) {
     }
     ::posix_spawnattr_setflags(&attr, flags);
     pid_t pid = -1;
-    int spawn_error = ::posix_spawn(&pid, exe->c_str(), &actions, &attr, argv.data(), envp.data());
+    int spawn_error = ::posix_spawn(&pid, command.executable.c_str(), &actions, &attr, argv.data(), envp.data());
     ::posix_spawn_file_actions_destroy(&actions);
     ::posix_spawnattr_destroy(&attr);
     ::close(out_pipe[1]);
@@ -109,7 +92,7 @@ Outcome run(const Command& command) {
     if (spawn_error != 0) {
         ::close(out_pipe[0]);
         ::close(err_pipe[0]);
-        fail(ErrorKind::input, "cannot run {}: {}", exe->string(), std::strerror(spawn_error));
+        fail(ErrorKind::input, "cannot run {}: {}", command.executable.string(), std::strerror(spawn_error));
     }
 
     Outcome outcome;

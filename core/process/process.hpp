@@ -1,5 +1,5 @@
 #pragma once
-// Running the user's command: fork/exec with extra environment, stdout and stderr passed through
+// Running the user's command: spawned with its own environment, stdout and stderr passed through
 // unchanged and copied into a log, signals forwarded.
 
 #include <filesystem>
@@ -13,10 +13,10 @@
 namespace cairn::process {
 
 struct Command {
-    std::vector<std::string> argv;              // argv[0] is looked up in PATH
+    std::vector<std::string> argv;
+    std::filesystem::path executable;        // what runs (find_executable(argv[0], ...))
     std::filesystem::path cwd;
-    std::map<std::string, std::string> env_set; // added to (or replacing in) cairn's environment
-    std::vector<std::string> env_unset;         // removed from it
+    std::map<std::string, std::string> env;  // the command's whole environment
     int log_fd = -1;                            // stdout and stderr are also appended here
     int stdout_fd = 1;                          // where the command's stdout is passed through
     // Called with each chunk of the command's stdout as it arrives (after it was passed through).
@@ -33,6 +33,9 @@ struct Outcome {
 // the command; Ctrl-C on a terminal reaches it directly. Throws Error(input) when the program
 // cannot be found or executed.
 [[nodiscard]] Outcome run(const Command& command);
+
+// Where a program is looked for when its environment has no PATH (glibc's execvp default).
+inline constexpr const char* k_default_path = "/usr/bin:/bin";
 
 // The absolute path `name` resolves to through `path` (a PATH value; cairn's PATH when null), or
 // `name` itself when it contains a '/'. Relative names and PATH entries resolve against `cwd`

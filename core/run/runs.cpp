@@ -378,9 +378,11 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     }
     for (const auto& [k, v] : env_set) child_env[k] = v;
     std::filesystem::path command_cwd = ws.absolute(options.cwd);
+    // Resolved once, through the command's own PATH: the executable recorded is the one run.
     auto path_var = child_env.find("PATH");
-    if (auto exe = process::find_executable(r.command.at(0), command_cwd,
-                                            path_var == child_env.end() ? "" : path_var->second.c_str())) {
+    std::optional<std::filesystem::path> exe = process::find_executable(
+        r.command.at(0), command_cwd, path_var == child_env.end() ? process::k_default_path : path_var->second.c_str());
+    if (exe) {
         r.executable = exe->string();
         // Recorded relative to the workspace when it lies inside it, so that a replica's copy
         // compares equal to the original's.
@@ -497,12 +499,12 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     cmd.cwd = command_cwd;
     if (options.stdout_to_stderr) cmd.stdout_fd = STDERR_FILENO;
     cmd.log_fd = log.get();
-    cmd.env_set = env_set;
-    cmd.env_unset = env_unset;
-    cmd.env_set["CAIRN_RUN_ID"] = r.id;
-    cmd.env_set["CAIRN_RUN_DIR"] = staging.string();
-    cmd.env_set["CAIRN_METRICS_FILE"] = (staging / "metrics.tsv").string();
-    for (const auto& p : r.params) cmd.env_set[param_env_name(p.key)] = p.text;
+    cmd.executable = *exe; // the one recorded
+    cmd.env = std::move(child_env);
+    cmd.env["CAIRN_RUN_ID"] = r.id;
+    cmd.env["CAIRN_RUN_DIR"] = staging.string();
+    cmd.env["CAIRN_METRICS_FILE"] = (staging / "metrics.tsv").string();
+    for (const auto& p : r.params) cmd.env[param_env_name(p.key)] = p.text;
     process::Outcome outcome = process::run(cmd);
     r.end_ms = now_ms();
     r.exit_code = outcome.exit_code;
