@@ -20,15 +20,6 @@
 namespace cairn::cli {
 namespace {
 
-nlohmann::json opt_json(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
-
-nlohmann::json changes_json(const std::vector<run::ValueChange>& list) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& c : list)
-        arr.push_back({{"key", c.key}, {"old", opt_json(c.old_value)}, {"new", opt_json(c.new_value)}, {"change", c.change()}});
-    return arr;
-}
-
 nlohmann::json step_json(const run::StepReport& s) {
     nlohmann::json outputs = nlohmann::json::array();
     for (const auto& o : s.outputs)

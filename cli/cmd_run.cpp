@@ -407,13 +407,6 @@ void register_diff(CLI::App& app, Context& ctx) {
         auto runs = run::list_runs(ws);
         auto d = run::diff_runs(ws, run::load_run(ws, run::find_run(runs, o->a)), run::load_run(ws, run::find_run(runs, o->b)),
                                 o->patch);
-        auto opt = [](const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
-        auto changes_json = [&](const std::vector<run::ValueChange>& list) {
-            nlohmann::json arr = nlohmann::json::array();
-            for (const auto& c : list)
-                arr.push_back({{"key", c.key}, {"old", opt(c.old_value)}, {"new", opt(c.new_value)}, {"change", c.change()}});
-            return arr;
-        };
         if (o->json) {
             nlohmann::json metrics = nlohmann::json::array();
             for (const auto& m : d.metrics) {

@@ -134,4 +134,12 @@ std::string number_text(double v) {
     return fmt::format("{:.5g}", v);
 }
 
+nlohmann::json changes_json(const std::vector<run::ValueChange>& list) {
+    auto opt = [](const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& c : list)
+        arr.push_back({{"key", c.key}, {"old", opt(c.old_value)}, {"new", opt(c.new_value)}, {"change", c.change()}});
+    return arr;
+}
+
 } // namespace cairn::cli

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hash/hash.hpp"
+#include "core/run/diff.hpp"
 #include "core/util/progress.hpp"
 
 namespace cairn::cli {
@@ -66,6 +67,8 @@ private:
 
 // A metric value for JSON: a number, or "nan"/"inf"/"-inf" (JSON has no such numbers).
 [[nodiscard]] nlohmann::json number_json(double v);
+// Value changes (diff, rerun causes) as JSON: [{"key", "old", "new", "change"}], null where absent.
+[[nodiscard]] nlohmann::json changes_json(const std::vector<run::ValueChange>& list);
 // "12s ago", "3m ago", "5h ago", "2d ago".
 [[nodiscard]] std::string relative_time(std::int64_t unix_ms);
 // A number with 5 significant digits (nan, inf as such).
