@@ -5,13 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <filesystem>
 #include <functional>
 #include <regex>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/cache/tree.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/yaml_util.hpp"
@@ -330,11 +330,11 @@ std::optional<std::int64_t> parse_time(const std::string& text) {
 }
 
 void check_record_path(const RunRecord& r, const std::string& path, const char* what) {
-    std::filesystem::path p(path);
-    bool ok = !path.empty() && p.is_relative() && path.find('\0') == std::string::npos;
-    for (const auto& part : p)
-        if (part == ".." || part == "." || part.empty()) ok = false;
-    if (ok && (*p.begin() == ".git" || *p.begin() == ".cairn")) ok = false;
+    // Every component as safe as a tree entry's name (which also rules out absolute paths and
+    // empty components), and nothing inside .git/ or .cairn/.
+    auto parts = util::split(path, '/');
+    bool ok = std::all_of(parts.begin(), parts.end(), [](const std::string& c) { return cache::is_safe_component(c); });
+    if (ok && (parts.front() == ".git" || parts.front() == ".cairn")) ok = false;
     if (!ok) fail(ErrorKind::input, "run {}: refusing the unsafe {} path '{}' in its record", r.id.substr(0, 8), what, path);
 }
 

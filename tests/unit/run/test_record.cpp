@@ -165,3 +165,15 @@ TEST_CASE("run index entries round-trip, escapes included; damage is detected", 
     CHECK_FALSE(run::parse_index("cairn-run-index 2\na\tname\tx\n")); // attribute before any run
     CHECK_FALSE(run::parse_index("cairn-run-index 2\nR\tid\tc\nz\tq\n"));
 }
+
+TEST_CASE("paths read from a run record must stay inside the workspace", "[run]") {
+    run::RunRecord r;
+    r.id = "0123456789abcdef0123456789abcdef";
+    for (const char* ok : {"out.txt", "data/raw/file.bin", "a.b/c"}) CHECK_NOTHROW(run::check_record_path(r, ok, "output"));
+    for (const char* bad : {"", "/etc/passwd", "../up", "a/../../b", "./x", "a//b", "a/", ".git/config", ".cairn/cache",
+                            "a\nb"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(run::check_record_path(r, bad, "output"),
+                          Catch::Contains("run 01234567: refusing the unsafe output path"));
+    }
+}
