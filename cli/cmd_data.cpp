@@ -74,6 +74,7 @@ void register_status(CLI::App& app, Context& ctx) {
         std::vector<std::string> paths;
         bool json = false;
         bool check = false;
+        bool staged = false;
     };
     auto opts = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("status", "Show how tracked data in the workspace differs from its pointer files");
@@ -81,15 +82,19 @@ void register_status(CLI::App& app, Context& ctx) {
     cmd->add_flag("--json", opts->json, "Print the status of every tracked path as JSON");
     cmd->add_flag("--check", opts->check,
                   "Print only differences and exit 1 if there are any (for pre-commit hooks)");
+    cmd->add_flag("--staged", opts->staged,
+                  "Compare the data with the pointer files staged in git's index (what the next commit records)");
     cmd->footer("Examples:\n"
                 "  cairn status\n"
                 "  cairn status data/images --json\n"
-                "  cairn status --check || echo 'data changed: run cairn add'\n"
-                "States: unchanged, modified, deleted, not in cache.");
+                "  cairn status --check --staged    # the pre-commit hook\n"
+                "States: unchanged, modified, deleted, not in cache, not staged (--staged: the pointer in the\n"
+                "work tree is not the one staged; 'git add' it).");
     cmd->callback([opts, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         StderrProgress progress;
-        auto statuses = workspace::status(ws, ws.relative_paths(ctx.cwd, opts->paths), progress);
+        auto statuses = workspace::status(ws, ws.relative_paths(ctx.cwd, opts->paths), progress,
+                                          opts->staged ? workspace::Against::index : workspace::Against::worktree);
         bool dirty = false;
         for (const auto& s : statuses) dirty |= s.state != workspace::DataState::unchanged;
         if (opts->check && dirty) ctx.exit_code = 1;
@@ -112,6 +117,7 @@ void register_status(CLI::App& app, Context& ctx) {
             case workspace::DataState::modified: return Color::yellow;
             case workspace::DataState::deleted: return Color::red;
             case workspace::DataState::not_in_cache: return Color::red;
+            case workspace::DataState::not_staged: return Color::yellow;
             default: return Color::none;
             }
         };
@@ -123,6 +129,12 @@ void register_status(CLI::App& app, Context& ctx) {
             for (const auto& p : s.modified) std::cout << "    " << paint("modified: ", Color::yellow) << p << "\n";
             for (const auto& p : s.deleted) std::cout << "    " << paint("deleted:  ", Color::red) << p << "\n";
         }
+        std::string to_stage;
+        for (const auto& s : statuses)
+            if (s.state == workspace::DataState::not_staged) to_stage += " " + shell_quote(s.pointer_path);
+        if (!to_stage.empty())
+            std::cout << "The pointer files in the work tree are not the staged ones; stage them with:\n  git add"
+                      << to_stage << "\n";
         if (opts->check) return;
         if (statuses.empty())
             std::cout << "No data tracked here yet (use 'cairn add <path>').\n";

@@ -149,6 +149,58 @@ stdfs::path Repository::workdir() const {
     return s;
 }
 
+stdfs::path Repository::common_dir() const {
+    std::string s = git_repository_commondir(m_repo);
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
+}
+
+namespace {
+
+// The repository's index, re-read from disk when another process changed it.
+git_index* fresh_index(git_repository* repo) {
+    git_index* index = nullptr;
+    check(git_repository_index(&index, repo), "cannot open the git index");
+    check(git_index_read(index, 0), "cannot read the git index");
+    return index;
+}
+
+} // namespace
+
+std::vector<std::string> Repository::tracked_at_or_under(const std::string& relative_path, std::size_t limit) const {
+    IndexHandle index(fresh_index(m_repo));
+    std::vector<std::string> out;
+    std::string dir = relative_path + "/";
+    // The index is sorted by path: entries under `dir` form one run, found by prefix.
+    if (git_index_get_bypath(index.get(), relative_path.c_str(), 0) != nullptr) out.push_back(relative_path);
+    std::size_t at = 0;
+    if (git_index_find_prefix(&at, index.get(), dir.c_str()) == 0) {
+        for (std::size_t n = git_index_entrycount(index.get()); at < n && out.size() < limit; ++at) {
+            const git_index_entry* e = git_index_get_byindex(index.get(), at);
+            if (!util::starts_with(e->path, dir)) break;
+            if (out.empty() || out.back() != e->path) out.push_back(e->path); // conflict stages share a path
+        }
+    } else {
+        git_error_clear();
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Repository::index_blobs_with_suffix(std::string_view suffix) const {
+    IndexHandle index(fresh_index(m_repo));
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::size_t i = 0, n = git_index_entrycount(index.get()); i < n; ++i) {
+        const git_index_entry* e = git_index_get_byindex(index.get(), i);
+        if (GIT_INDEX_ENTRY_STAGE(e) != 0 || !util::ends_with(e->path, suffix)) continue;
+        git_blob* blob = nullptr;
+        check(git_blob_lookup(&blob, m_repo, &e->id), std::string("cannot read the staged ") + e->path);
+        BlobHandle guard(blob);
+        out.emplace_back(e->path, std::string(static_cast<const char*>(git_blob_rawcontent(blob)),
+                                              static_cast<std::size_t>(git_blob_rawsize(blob))));
+    }
+    return out;
+}
+
 bool Repository::is_ignored(const std::string& relative_path) const {
     int ignored = 0;
     check(git_ignore_path_is_ignored(&ignored, m_repo, relative_path.c_str()), "cannot check ignore rules");

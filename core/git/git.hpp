@@ -55,6 +55,19 @@ public:
     // The work tree root (absolute, without trailing slash); Error(environment) for a bare repo.
     [[nodiscard]] stdfs::path workdir() const;
 
+    // The directory shared by all work trees of the repository (`.git` for an ordinary one; the
+    // main `.git` for a linked worktree), where `info/exclude` lives.
+    [[nodiscard]] stdfs::path common_dir() const;
+
+    // Paths in git's index (re-read from disk) equal to `relative_path` or below it as a
+    // directory, in index order, at most `limit` of them.
+    [[nodiscard]] std::vector<std::string> tracked_at_or_under(const std::string& relative_path,
+                                                               std::size_t limit = 10) const;
+
+    // Every file staged in git's index (stage 0) whose path ends in `suffix`: (path, content),
+    // in path order. Throws Error(io) when a staged blob cannot be read.
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> index_blobs_with_suffix(std::string_view suffix) const;
+
     // True when git would ignore `relative_path` (relative to the work tree).
     [[nodiscard]] bool is_ignored(const std::string& relative_path) const;
 

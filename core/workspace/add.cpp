@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unistd.h>
 
 #include "core/cache/tree.hpp"
@@ -44,6 +45,61 @@ struct DirNode {
     std::vector<Entry> entries; // sorted by name
 };
 
+// The tracked data `entry` (a `<name>.cairn` file among a directory's sorted `entries`) is the
+// pointer of, when `<name>` is there too; nullopt otherwise.
+std::optional<std::string> pointed_sibling(const std::vector<fs::DirEntry>& entries, const fs::DirEntry& entry) {
+    if (entry.type != fs::EntryType::file || !util::ends_with(entry.name, k_pointer_suffix)) return std::nullopt;
+    std::string stem = entry.name.substr(0, entry.name.size() - k_pointer_suffix.size());
+    if (!std::binary_search(entries.begin(), entries.end(), fs::DirEntry{stem, fs::EntryType::other},
+                            [](const auto& a, const auto& b) { return a.name < b.name; }))
+        return std::nullopt;
+    return stem;
+}
+
+// The first tracked data below the directory `rel`, if any.
+std::optional<std::string> tracked_inside(const Workspace& ws, const std::string& rel) {
+    std::vector<std::string> stack{rel};
+    while (!stack.empty()) {
+        std::string dir = std::move(stack.back());
+        stack.pop_back();
+        std::vector<fs::DirEntry> entries = fs::list_dir(ws.absolute(dir));
+        for (const auto& e : entries) {
+            if (e.type == fs::EntryType::directory) stack.push_back(dir + "/" + e.name);
+            else if (auto stem = pointed_sibling(entries, e)) return dir + "/" + *stem;
+        }
+    }
+    return std::nullopt;
+}
+
+// Refuses `rel` when a directory above it is tracked as a whole.
+void check_not_inside_tracked(const Workspace& ws, const std::string& rel) {
+    stdfs::path prefix;
+    stdfs::path rel_path(rel);
+    for (auto it = rel_path.begin(); it != rel_path.end(); ++it) {
+        prefix /= *it;
+        if (prefix == rel_path) break;
+        if (fs::lstat_path(ws.absolute(prefix.string() + std::string(k_pointer_suffix))))
+            fail(ErrorKind::input, "'{}' is inside '{}', which is already tracked; add '{}' instead", rel,
+                 prefix.string(), prefix.string());
+    }
+}
+
+// Refuses a path git tracks: it would be in git's history and in the cache at once, and the
+// .gitignore entry cairn writes would not stop git from tracking it.
+void check_not_in_git(Workspace& ws, const std::string& rel, bool is_dir) {
+    std::vector<std::string> tracked = ws.repo().tracked_at_or_under(rel, 4);
+    if (tracked.empty()) return;
+    std::string hint = fmt::format("stop tracking it in git first (the files stay): git rm -r --cached '{}' && "
+                                   "git commit -m 'stop tracking {}'; then cairn add it again",
+                                   rel, rel);
+    if (!is_dir || (tracked.size() == 1 && tracked[0] == rel))
+        fail(ErrorKind::input, "'{}' is tracked by git; {}", rel, hint);
+    std::string list;
+    for (std::size_t i = 0; i < tracked.size() && i < 3; ++i) list += (i ? ", " : "") + tracked[i];
+    if (tracked.size() > 3) list += ", ...";
+    fail(ErrorKind::input, "'{}' contains files tracked by git ({}); {}", rel, list, hint);
+}
+
 class Adder {
 public:
     Adder(Workspace& ws, util::Progress& progress, Track track)
@@ -73,18 +129,10 @@ void Adder::check_target(const std::string& rel) const {
     }
     if (util::ends_with(rel, k_pointer_suffix))
         fail(ErrorKind::input, "'{}' is a pointer file; add the data it describes instead", rel);
-    // Inside data that is already tracked as a whole?
-    stdfs::path prefix;
-    stdfs::path rel_path(rel);
-    for (auto it = rel_path.begin(); it != rel_path.end(); ++it) {
-        prefix /= *it;
-        if (prefix == rel_path) break;
-        if (fs::lstat_path(m_ws.absolute(prefix.string() + std::string(k_pointer_suffix))))
-            fail(ErrorKind::input, "'{}' is inside '{}', which is already tracked; add '{}' instead", rel,
-                 prefix.string(), prefix.string());
-    }
+    check_not_inside_tracked(m_ws, rel);
     auto st = fs::lstat_path(m_ws.absolute(rel));
     if (!st) fail(ErrorKind::input, "'{}' does not exist", rel);
+    check_not_in_git(m_ws, rel, S_ISDIR(st->st_mode));
 }
 
 std::size_t Adder::add_job(const std::string& rel, const stdfs::path& abs, bool via_symlink) {
@@ -111,13 +159,9 @@ std::unique_ptr<DirNode> Adder::scan(const std::string& rel) {
             node->entries.push_back({e.name, 0, scan(child)});
             break;
         case fs::EntryType::file:
-            if (util::ends_with(e.name, k_pointer_suffix)) {
-                std::string stem = e.name.substr(0, e.name.size() - k_pointer_suffix.size());
-                if (std::binary_search(entries.begin(), entries.end(), fs::DirEntry{stem, fs::EntryType::other},
-                                       [](const auto& a, const auto& b) { return a.name < b.name; }))
-                    fail(ErrorKind::input, "'{}' contains tracked data '{}'; remove its pointer first", rel,
-                         rel + "/" + stem);
-            }
+            if (auto stem = pointed_sibling(entries, e))
+                fail(ErrorKind::input, "'{}' contains tracked data '{}'; remove its pointer first", rel,
+                     rel + "/" + *stem);
             node->entries.push_back({e.name, add_job(child, abs / e.name, false), nullptr});
             break;
         case fs::EntryType::symlink: {
@@ -273,6 +317,15 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
 
     {
         fs::FileLock lock(m_ws.workspace_lock_path(), fs::LockMode::exclusive);
+        // Again, now that no other add can write a pointer: one running alongside may have
+        // tracked a directory above a target, or data inside one, since the checks above.
+        for (const auto& added : result.paths) {
+            check_not_inside_tracked(m_ws, added.data_path);
+            if (added.is_directory)
+                if (auto inside = tracked_inside(m_ws, added.data_path))
+                    fail(ErrorKind::input, "'{}' contains tracked data '{}'; remove its pointer first",
+                         added.data_path, *inside);
+        }
         for (auto& added : result.paths) {
             Pointer pointer;
             pointer.path = stdfs::path(added.data_path).filename().string();

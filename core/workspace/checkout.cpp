@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
 #include <unistd.h>
 
+#include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
 #include "core/util/error.hpp"
@@ -113,6 +115,17 @@ std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<
              "checkout would overwrite or remove data that is not in the cache:{}\n"
              "run 'cairn add' to keep it, or 'cairn checkout --force' to discard it",
              list_paths(unsaved));
+
+    // Leftovers of killed cairn processes beside and inside the data about to be written (the
+    // scan listed those inside already): only the dead ones, a live cairn may be writing.
+    std::set<std::string> parents;
+    for (const auto& plan : plans) {
+        parents.insert(stdfs::path(plan.data_path).parent_path().string());
+        stdfs::path abs = ws.absolute(plan.data_path);
+        for (const auto& rel : plan.cmp.temps)
+            if (fs::is_dead_temp(stdfs::path(rel).filename().string())) fs::remove_file(abs / rel);
+    }
+    for (const auto& parent : parents) (void)fs::sweep_dead_temps(ws.absolute(parent));
 
     std::vector<CheckedOut> out;
     for (auto& plan : plans) {

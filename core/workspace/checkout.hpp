@@ -30,6 +30,9 @@ struct CheckedOut {
 
 // checkout() of explicit targets: makes each data path hold what its pointer describes (a
 // pointer need not exist in the workspace: `cairn apply` restores a run's outputs this way).
+// Temp files that killed cairn processes left inside a data path or in its parent directory
+// are removed on the way (fs::is_dead_temp); other temp files are left alone and never count
+// as data.
 std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
                                      Overwrite overwrite, util::Progress& progress);
 

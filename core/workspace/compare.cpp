@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <unistd.h>
 
+#include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/walk.hpp"
 #include "core/util/error.hpp"
@@ -70,8 +71,10 @@ ObservedKind kind_of(mode_t mode) {
 }
 
 // Lists one directory and lstats its entries relative to the open directory (no path walk
-// from the root per file). Returns the sub-directories found.
-std::vector<std::string> scan_one(const std::string& abs, const std::string& rel, std::vector<ObservedFile>& files) {
+// from the root per file). Returns the sub-directories found. Temp files (of this or another
+// cairn, possibly killed) are never data: they go to `temps`, not `files`.
+std::vector<std::string> scan_one(const std::string& abs, const std::string& rel, std::vector<ObservedFile>& files,
+                                  std::vector<std::string>& temps) {
     std::string dir_path = rel.empty() ? abs : abs + "/" + rel;
     int dfd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) fail_errno("cannot open directory " + dir_path, errno);
@@ -81,6 +84,10 @@ std::vector<std::string> scan_one(const std::string& abs, const std::string& rel
         std::string child = rel.empty() ? e.name : rel + "/" + e.name;
         if (e.type == fs::EntryType::directory) {
             subdirs.push_back(std::move(child));
+            continue;
+        }
+        if (fs::looks_like_temp(e.name)) {
+            temps.push_back(std::move(child));
             continue;
         }
         ObservedFile f;
@@ -119,7 +126,9 @@ Observed observe(const stdfs::path& abs_path) {
         util::check_interrupted();
         std::vector<std::vector<ObservedFile>> files(level.size());
         std::vector<std::vector<std::string>> subdirs(level.size());
-        util::parallel_for(level.size(), [&](std::size_t i) { subdirs[i] = scan_one(abs, level[i], files[i]); });
+        std::vector<std::vector<std::string>> temps(level.size());
+        util::parallel_for(level.size(),
+                           [&](std::size_t i) { subdirs[i] = scan_one(abs, level[i], files[i], temps[i]); });
         std::vector<std::string> next;
         std::size_t total = out.files.size();
         for (const auto& f : files) total += f.size();
@@ -128,6 +137,7 @@ Observed observe(const stdfs::path& abs_path) {
             out.dirs.push_back(std::move(level[i]));
             for (auto& f : files[i]) out.files.push_back(std::move(f));
             for (auto& d : subdirs[i]) next.push_back(std::move(d));
+            for (auto& t : temps[i]) out.temps.push_back(std::move(t));
         }
         level = std::move(next);
     }
@@ -230,6 +240,7 @@ Comparison compare(Workspace& ws, const std::string& data_path, const Expected& 
     }
     for (const auto& dir : observed.dirs)
         if (!expected.dirs.count(dir)) out.extra_dirs.push_back(dir);
+    out.temps = std::move(observed.temps);
     return out;
 }
 

@@ -53,9 +53,11 @@ struct Observed {
     bool is_dir = false;
     std::vector<ObservedFile> files;
     std::vector<std::string> dirs; // directories found, "" for the top when it is one
+    std::vector<std::string> temps; // temp files found inside a directory (fs::looks_like_temp), never in `files`
 };
 
 // Lists what is at `abs` (a file, a directory tree, or nothing). Symlinks are not followed.
+// Inside a directory, temp files are listed apart: they are never data.
 [[nodiscard]] Observed observe(const stdfs::path& abs);
 
 struct Change {
@@ -69,6 +71,7 @@ struct Comparison {
     std::vector<std::string> deleted;
     std::vector<std::string> unchanged;
     std::vector<std::string> extra_dirs; // directories the pointer does not list
+    std::vector<std::string> temps;      // temp files inside (Observed::temps), neither added nor data
     [[nodiscard]] bool clean() const { return added.empty() && modified.empty() && deleted.empty(); }
 };
 

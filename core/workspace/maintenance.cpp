@@ -15,6 +15,7 @@
 #include "core/util/interrupt.hpp"
 #include "core/util/parallel.hpp"
 #include "core/util/strings.hpp"
+#include "core/workspace/leftovers.hpp"
 
 namespace cairn::workspace {
 namespace {
@@ -130,8 +131,15 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
         auto ids = find_object_ids(content);
         roots.insert(roots.end(), ids.begin(), ids.end());
     };
-    ws.repo().visit_reachable_blobs(k_pointer_suffix, collect, collect);
-    for (const auto& file : ws.find_pointers()) collect(file.pointer_path, fs::read_file(ws.absolute(file.pointer_path)));
+    std::vector<std::string> places; // where the work tree may hold temp files (see leftovers.hpp)
+    ws.repo().visit_reachable_blobs(k_pointer_suffix, collect, [&](const std::string& path, std::string_view content) {
+        collect(path, content);
+        add_record_places(path, content, places);
+    });
+    for (const auto& file : ws.find_pointers()) {
+        collect(file.pointer_path, fs::read_file(ws.absolute(file.pointer_path)));
+        places.push_back(file.data_path);
+    }
 
     // Expand trees. Ids found in text do not say whether they name a tree, so a root is treated
     // as one when its bytes start like one: a data file that happens to look like a tree can
@@ -187,9 +195,17 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
             ++result.temp_files;
             continue;
         }
+        // A temp whose creator still runs on this host belongs to a writer that does not take
+        // the store lock: its rename is about to happen.
+        if (auto temp = fs::parse_temp_name(e.name); temp && temp->host_tag == fs::host_tag() && !fs::temp_creator_dead(*temp))
+            continue;
         if (mode == GcMode::remove) fs::remove_file(ws.cache().tmp_dir() / e.name);
         ++result.temp_files;
     }
+    // Leftovers beside and inside the data cairn writes in the work tree (only where it writes,
+    // see leftovers.hpp), of processes that are certainly dead.
+    result.temp_files +=
+        sweep_work_tree_temps(ws, places, mode == GcMode::remove ? fs::SweepMode::remove : fs::SweepMode::dry_run);
     // Leftovers of runs whose cairn died while preparing them (.<id>/ whose lock is free) or
     // while snapshotting their code (.<id>.index older than an hour). Runs do not take the store
     // lock, so each is checked on its own.

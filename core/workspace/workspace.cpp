@@ -4,6 +4,8 @@
 #include <functional>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/walk.hpp"
@@ -37,6 +39,21 @@ std::string escape_gitignore(const std::string& name) {
     return out;
 }
 
+// Temp files beside the user's files must never show in `git status` nor be committed by
+// `git add -A`. The rule goes to info/exclude, which git reads and nobody commits (a .gitignore
+// line would be one more file in every user's history). Reading one small file per command is
+// the whole cost when it is already there.
+void ignore_temp_files(const git::Repository& repo) {
+    stdfs::path exclude = repo.common_dir() / "info" / "exclude";
+    std::string content = fs::read_file_if_exists(exclude).value_or("");
+    for (const auto& line : util::split(content, '\n'))
+        if (util::trim(line) == fs::k_temp_ignore_pattern) return;
+    if (!content.empty() && content.back() != '\n') content += '\n';
+    content += fmt::format("# temp files of cairn's atomic writes (added by cairn)\n{}\n", fs::k_temp_ignore_pattern);
+    fs::make_dirs(exclude.parent_path());
+    fs::write_file_atomic(exclude, content);
+}
+
 } // namespace
 
 InitResult init(const stdfs::path& cwd, bool create_git) {
@@ -61,6 +78,7 @@ InitResult init(const stdfs::path& cwd, bool create_git) {
     } else if (!fs::lstat_path(store / ".gitignore")) {
         fs::write_file_atomic(store / ".gitignore", k_store_gitignore);
     }
+    ignore_temp_files(*repo);
     return result;
 }
 
@@ -87,6 +105,11 @@ Workspace Workspace::discover(const stdfs::path& cwd) {
     if (!fs::lstat_path(store / "config.yaml"))
         fail(ErrorKind::environment, "{} has no cairn store; run 'cairn init' first", ws.m_root.string());
     ws.m_config = Config::load(store / "config.yaml", ".cairn/config.yaml");
+    try {
+        ignore_temp_files(*repo);
+    } catch (const Error&) {
+        // A repository this user may read but not write: nothing cairn writes there either.
+    }
     for (const char* dir : {"cache/sha256", "state", "tmp"}) fs::make_dirs(store / dir);
     ws.m_repo = std::make_unique<git::Repository>(std::move(*repo));
     ws.m_cache = std::make_unique<cache::Cache>(store / "cache", store / "tmp");
