@@ -151,6 +151,8 @@ std::unique_ptr<DirNode> Adder::scan(const std::string& rel) {
     std::vector<fs::DirEntry> entries = fs::list_dir(abs);
     for (const auto& e : entries) {
         std::string child = rel + "/" + e.name;
+        // Another cairn's temp file (or a killed one's): never data, as status and git see it.
+        if (e.type != fs::EntryType::directory && fs::looks_like_temp(e.name)) continue;
         if (!cache::is_safe_component(e.name))
             fail(ErrorKind::input, "'{}' has a name cairn cannot store (newline in a file name)", child);
         switch (e.type) {

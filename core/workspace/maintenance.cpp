@@ -204,6 +204,9 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
     }
     // Leftovers beside and inside the data cairn writes in the work tree (only where it writes,
     // see leftovers.hpp), of processes that are certainly dead.
+    // The stat cache and config are replaced atomically too.
+    for (const auto& dir : {ws.store_dir(), ws.store_dir() / "state"})
+        result.temp_files += fs::sweep_dead_temps(dir, mode == GcMode::remove ? fs::SweepMode::remove : fs::SweepMode::dry_run);
     result.temp_files +=
         sweep_work_tree_temps(ws, places, mode == GcMode::remove ? fs::SweepMode::remove : fs::SweepMode::dry_run);
     // Leftovers of runs whose cairn died while preparing them (.<id>/ whose lock is free) or
