@@ -20,13 +20,15 @@ bool is_safe_place(const std::string& rel) {
     if (rel.empty() || rel.front() == '/') return false;
     auto parts = util::split(rel, '/');
     if (parts.front() == ".cairn") return false;
-    return std::all_of(parts.begin(), parts.end(),
-                       [](const std::string& p) { return cache::is_safe_component(p) && p != ".git"; });
+    return std::all_of(parts.begin(), parts.end(), [](const std::string& p) {
+        return cache::is_safe_component(p) && p != ".git";
+    });
 }
 
 } // namespace
 
-std::size_t sweep_work_tree_temps(const Workspace& ws, const std::vector<std::string>& places, fs::SweepMode mode) {
+std::size_t sweep_work_tree_temps(const Workspace& ws, const std::vector<std::string>& places,
+                                  fs::SweepMode mode) {
     std::set<std::string> listed{""}; // directories swept (not below), workspace-relative
     std::vector<std::string> trees;   // directories swept with everything below
     for (const auto& place : places) {
@@ -37,16 +39,19 @@ std::size_t sweep_work_tree_temps(const Workspace& ws, const std::vector<std::st
             continue;
         }
         listed.insert(stdfs::path(place).parent_path().string());
-        if (auto st = fs::lstat_path(ws.absolute(place)); st && S_ISDIR(st->st_mode)) trees.push_back(place);
+        if (auto st = fs::lstat_path(ws.absolute(place)); st && S_ISDIR(st->st_mode))
+            trees.push_back(place);
     }
     // A tree inside another is walked with it.
     std::sort(trees.begin(), trees.end());
     std::vector<std::string> tops;
     for (const auto& t : trees)
-        if (tops.empty() || !(t == tops.back() || util::starts_with(t, tops.back() + "/"))) tops.push_back(t);
+        if (tops.empty() || !(t == tops.back() || util::starts_with(t, tops.back() + "/")))
+            tops.push_back(t);
 
     std::size_t n = 0;
-    for (const auto& dir : listed) n += fs::sweep_dead_temps(ws.absolute(dir), mode);
+    for (const auto& dir : listed)
+        n += fs::sweep_dead_temps(ws.absolute(dir), mode);
     for (const auto& top : tops) {
         std::vector<std::string> stack{top};
         while (!stack.empty()) {
@@ -68,7 +73,8 @@ std::size_t sweep_work_tree_temps(const Workspace& ws, const std::vector<std::st
     return n;
 }
 
-void add_record_places(const std::string& blob_path, std::string_view content, std::vector<std::string>& places) {
+void add_record_places(const std::string& blob_path, std::string_view content,
+                       std::vector<std::string>& places) {
     bool outputs = blob_path == "outputs.yaml";
     bool run = blob_path == "run.yaml" && content.find("param_files:") != std::string_view::npos;
     if (!outputs && !run) return;

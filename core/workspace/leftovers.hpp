@@ -17,11 +17,13 @@ namespace cairn::workspace {
 // run outputs, parameter files), and anywhere below each of those that is a directory. A place
 // that is not a safe relative path, or that goes through a symlink, is skipped. Returns the
 // count. Throws Error(io) when a directory cannot be listed or a file removed.
-std::size_t sweep_work_tree_temps(const Workspace& ws, const std::vector<std::string>& places, fs::SweepMode mode);
+std::size_t sweep_work_tree_temps(const Workspace& ws, const std::vector<std::string>& places,
+                                  fs::SweepMode mode);
 
 // Adds to `places` the workspace paths a run record's blob names: the keys of outputs.yaml and
 // the param_files of run.yaml (`blob_path` is the blob's path in the record's tree). Other
 // blobs, and blobs that do not parse, add nothing: these are hints of where to look.
-void add_record_places(const std::string& blob_path, std::string_view content, std::vector<std::string>& places);
+void add_record_places(const std::string& blob_path, std::string_view content,
+                       std::vector<std::string>& places);
 
 } // namespace cairn::workspace

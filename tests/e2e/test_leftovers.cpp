@@ -21,7 +21,8 @@ namespace {
 std::vector<std::string> temps_in(const Repo& repo, const std::string& dir) {
     std::vector<std::string> out;
     for (const auto& e : stdfs::directory_iterator(repo.path(dir)))
-        if (contains(e.path().filename().string(), ".cairn-tmp.")) out.push_back(e.path().filename().string());
+        if (contains(e.path().filename().string(), ".cairn-tmp."))
+            out.push_back(e.path().filename().string());
     return out;
 }
 
@@ -30,14 +31,18 @@ bool wait_for_temp(const Repo& repo, const std::string& dir, const Child& child)
     for (int i = 0; i < 20000; ++i) {
         if (!temps_in(repo, dir).empty()) return true;
         siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(child.pid()), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0)
+        if (::waitid(P_PID, static_cast<id_t>(child.pid()), &info, WEXITED | WNOHANG | WNOWAIT) !=
+                0 ||
+            info.si_pid != 0)
             return false; // done (still to be reaped by Child::wait)
         std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     return false;
 }
 
-std::string git_view(const Repo& repo) { return repo.git({"status", "--porcelain", "--untracked-files=all"}).out; }
+std::string git_view(const Repo& repo) {
+    return repo.git({"status", "--porcelain", "--untracked-files=all"}).out;
+}
 
 // A temp name as a process `pid` of this host would have made it.
 std::string temp_of(const std::string& stem, long long pid) {
@@ -53,7 +58,8 @@ long long dead_pid() {
 
 } // namespace
 
-TEST_CASE("checkout --force killed with SIGKILL leaves no temp in git's view, and the next command removes it",
+TEST_CASE("checkout --force killed with SIGKILL leaves no temp in git's view, and the next command "
+          "removes it",
           "[e2e][leftovers]") {
     Repo repo;
     repo.write("big.bin", random_bytes(64u << 20, 11));
@@ -92,10 +98,12 @@ TEST_CASE("checkout --force killed with SIGKILL leaves no temp in git's view, an
     CHECK(killed_with_temp > 0);
 }
 
-TEST_CASE("apply killed with SIGKILL does not block the next apply, which removes the temp", "[e2e][leftovers]") {
+TEST_CASE("apply killed with SIGKILL does not block the next apply, which removes the temp",
+          "[e2e][leftovers]") {
     Repo repo;
-    repo.write_script("train.sh", "#!/bin/sh\nmkdir -p out\nhead -c 33554432 /dev/urandom > out/model.bin\n"
-                                  "echo notes > out/notes.txt\n");
+    repo.write_script("train.sh",
+                      "#!/bin/sh\nmkdir -p out\nhead -c 33554432 /dev/urandom > out/model.bin\n"
+                      "echo notes > out/notes.txt\n");
     repo.commit("train");
     repo.ok({"run", "-n", "good", "-o", "out", "--", "./train.sh"});
     std::string id = sha256_id_of_file(repo.path("out/model.bin"));
@@ -128,17 +136,20 @@ TEST_CASE("apply killed with SIGKILL does not block the next apply, which remove
     CHECK(killed_with_temp > 0);
 }
 
-TEST_CASE("temp files never count as data, and only dead creators' ones are removed", "[e2e][leftovers]") {
+TEST_CASE("temp files never count as data, and only dead creators' ones are removed",
+          "[e2e][leftovers]") {
     Repo repo;
     repo.make_tree("data", 4, 2, 100, 5);
     repo.ok({"add", "data"});
     // A live cairn's temp (this test process stands in for it), a dead one's, another host's.
     std::string live = "data/d0/" + temp_of("f0", ::getpid());
     std::string dead = "data/d0/" + temp_of("f1", dead_pid());
-    std::string other = "data/d0/f1.cairn-tmp.1-" + std::string(cairn::fs::host_tag() == "00000000" ? "1" : "0") +
+    std::string other = "data/d0/f1.cairn-tmp.1-" +
+                        std::string(cairn::fs::host_tag() == "00000000" ? "1" : "0") +
                         "0000000-0123456789ab";
     std::string beside = temp_of("data.cairn", dead_pid());
-    for (const auto& p : {live, dead, other, beside}) repo.write(p, "partial");
+    for (const auto& p : {live, dead, other, beside})
+        repo.write(p, "partial");
     CHECK(contains(repo.ok({"status"}).out, "up to date"));
     repo.ok({"status", "--check"});
     CHECK_FALSE(contains(git_view(repo), "cairn-tmp"));
@@ -154,8 +165,9 @@ TEST_CASE("temp files never count as data, and only dead creators' ones are remo
     CHECK(repo.exists(live));
 }
 
-TEST_CASE("the git-ignore rule for temps is in info/exclude, restored when missing, in the common dir",
-          "[e2e][leftovers]") {
+TEST_CASE(
+    "the git-ignore rule for temps is in info/exclude, restored when missing, in the common dir",
+    "[e2e][leftovers]") {
     Repo repo;
     CHECK(contains(repo.read(".git/info/exclude"), "\n*.cairn-tmp.*\n"));
     repo.write(temp_of("params.yaml", ::getpid()), "lr: 1\n");
@@ -177,8 +189,8 @@ TEST_CASE("the git-ignore rule for temps is in info/exclude, restored when missi
     repo.ok({"status"}, "../linked");
     CHECK(contains(repo.read(".git/info/exclude"), "*.cairn-tmp.*"));
     repo.write("../linked/" + temp_of("x", ::getpid()), "t");
-    Result linked = run_process({"git", "status", "--porcelain", "--untracked-files=all"}, repo.path("../linked"),
-                                repo.env());
+    Result linked = run_process({"git", "status", "--porcelain", "--untracked-files=all"},
+                                repo.path("../linked"), repo.env());
     CHECK(linked.code == 0);
     CHECK_FALSE(contains(linked.out, "cairn-tmp"));
 }
@@ -194,7 +206,8 @@ TEST_CASE("a file name near NAME_MAX can be checked out", "[e2e][leftovers]") {
     CHECK(temps_in(repo, "data").empty());
 }
 
-TEST_CASE("concurrent adds of a directory and a path inside it never both track", "[e2e][leftovers]") {
+TEST_CASE("concurrent adds of a directory and a path inside it never both track",
+          "[e2e][leftovers]") {
     for (int round = 0; round < 4; ++round) {
         Repo repo;
         repo.make_tree("data", 400, 40, 2048, static_cast<unsigned>(round + 1));
@@ -202,14 +215,16 @@ TEST_CASE("concurrent adds of a directory and a path inside it never both track"
         auto inner = repo.spawn({"add", "data/d3"});
         int outer_code = outer->wait();
         int inner_code = inner->wait();
-        INFO("round " << round << ": add data -> " << outer_code << ", add data/d3 -> " << inner_code);
+        INFO("round " << round << ": add data -> " << outer_code << ", add data/d3 -> "
+                      << inner_code);
         CHECK((outer_code == 0) != (inner_code == 0));
         CHECK(repo.exists("data.cairn") != repo.exists("data/d3.cairn"));
         repo.ok({"status", "--check"});
     }
 }
 
-TEST_CASE("add refuses what git already tracks, with the git rm --cached hint", "[e2e][leftovers]") {
+TEST_CASE("add refuses what git already tracks, with the git rm --cached hint",
+          "[e2e][leftovers]") {
     Repo repo;
     repo.write("table.csv", "a,b\n");
     repo.write("dir/x.txt", "x");
@@ -229,6 +244,10 @@ TEST_CASE("add refuses what git already tracks, with the git rm --cached hint", 
     repo.write("new.bin", "n");
     repo.git({"add", "new.bin"});
     CHECK(repo.cairn({"add", "new.bin"}).code == 3);
+    // Only the path and what is below it: a sibling sharing the prefix is not in the way.
+    repo.write("dir2/z.txt", "z");
+    repo.write("dirz", "z");
+    repo.commit("siblings");
     repo.git({"rm", "-q", "-r", "--cached", "dir", "new.bin"});
     repo.ok({"add", "dir", "new.bin"});
 }
