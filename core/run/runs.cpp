@@ -167,76 +167,6 @@ void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& full_
     repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
 }
 
-std::filesystem::path params_lock_path(workspace::Workspace& ws, const std::string& rel) {
-    return ws.store_dir() / ("params-" + hash::hash_bytes(rel).hex().substr(0, 16) + ".lock");
-}
-
-// Parameter files rewritten with -p overrides for the duration of a run. The originals are kept
-// in the staging directory (restore/<n>.path, restore/<n>.orig) so that a crashed run's files
-// can be put back, and each file is locked so that two runs never override it at once.
-class ParamFileOverrides {
-public:
-    ParamFileOverrides(workspace::Workspace& ws, std::filesystem::path staging) : m_ws(ws), m_staging(std::move(staging)) {}
-    ~ParamFileOverrides() {
-        try {
-            restore();
-        } catch (...) {
-            // The original stays in the staging directory; crash recovery puts it back.
-        }
-    }
-
-    // Locks `rel`, keeps its original bytes and writes `text` in its place.
-    void apply(const std::string& rel, const std::string& original, const std::string& text) {
-        std::size_t n = m_files.size();
-        fs::make_dirs(m_staging / "restore");
-        fs::write_file_atomic(m_staging / "restore" / fmt::format("{}.orig", n), original);
-        fs::write_file_atomic(m_staging / "restore" / fmt::format("{}.path", n), rel);
-        m_files.push_back({rel, original});
-        fs::write_file_atomic(m_ws.absolute(rel), text);
-    }
-
-    void restore() {
-        while (!m_files.empty()) {
-            auto& f = m_files.back();
-            fs::write_file_atomic(m_ws.absolute(f.first), f.second);
-            m_files.pop_back();
-        }
-        m_locks.clear();
-    }
-
-    void lock(const std::string& rel, const std::function<void(const std::string&)>& notice) {
-        m_locks.push_back(std::make_unique<fs::FileLock>(
-            params_lock_path(m_ws, rel), fs::LockMode::exclusive, std::chrono::hours(24), [&](const std::string& who) {
-                if (notice) notice(fmt::format("waiting for {}: another run ({}) has overridden values in it", rel, who));
-            }));
-    }
-
-private:
-    workspace::Workspace& m_ws;
-    std::filesystem::path m_staging;
-    std::vector<std::pair<std::string, std::string>> m_files;
-    std::vector<std::unique_ptr<fs::FileLock>> m_locks;
-};
-
-// Puts back parameter files a crashed run had overridden. False when one is locked by a live run.
-bool restore_param_files(workspace::Workspace& ws, const std::filesystem::path& staging) {
-    std::filesystem::path dir = staging / "restore";
-    if (!fs::lstat_path(dir)) return true;
-    for (int n = 0;; ++n) {
-        auto rel = fs::read_file_if_exists(dir / fmt::format("{}.path", n));
-        auto original = fs::read_file_if_exists(dir / fmt::format("{}.orig", n));
-        if (!rel || !original) break;
-        try {
-            fs::FileLock lock(params_lock_path(ws, *rel), fs::LockMode::exclusive, std::chrono::seconds(2));
-            fs::write_file_atomic(ws.absolute(*rel), *original);
-        } catch (const Error& e) {
-            if (e.kind() == ErrorKind::busy) return false;
-            throw;
-        }
-    }
-    return true;
-}
-
 // Applies the lines `cairn log param|tag|artifact` left in staging/logged.tsv to a record.
 // Returns the artifact paths.
 std::vector<std::string> apply_logged(const std::filesystem::path& staging, RunRecord& r) {
@@ -326,28 +256,21 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     // Parameter files: flattened into the record; -p values for keys they hold override them.
     std::vector<std::string> param_files = options.param_files;
     if (param_files.empty() && !replay && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
-    std::vector<std::pair<std::string, std::vector<Param>>> file_params;
-    for (const auto& rel : param_files) {
-        auto text = fs::read_file_if_exists(ws.absolute(rel));
-        if (!text) fail(ErrorKind::input, "parameter file '{}' does not exist", rel);
-        file_params.emplace_back(rel, flatten_params_yaml(*text, rel));
-    }
     r.param_files = param_files;
     r.metric_files = options.metric_files;
     r.capture = options.capture_stdout;
     std::map<std::string, Param> cli_params;
     for (const auto& p : replay ? replay->params : r.params) cli_params.emplace(p.key, p);
+    // Locked from before they are read until the command ends: what the record says is what the
+    // command reads (docs/guide-runs.md, "Parameters").
+    ParamFiles files(ws, replay ? ParamFiles::Mode::replay : ParamFiles::Mode::run, options.notice);
+    files.open(param_files, cli_params);
     std::map<std::string, Param> merged;
-    std::vector<std::string> overridden_files;
-    for (const auto& [rel, params] : file_params) {
-        bool touched = false;
-        for (const auto& p : params) {
+    for (const auto& f : files.files()) {
+        for (const auto& p : f.params) {
             auto cli = cli_params.find(p.key);
-            bool differs = cli != cli_params.end() && (cli->second.text != p.text || cli->second.type != p.type);
-            touched |= replay ? differs : cli != cli_params.end();
             merged.insert_or_assign(p.key, cli != cli_params.end() ? cli->second : p);
         }
-        if (touched) overridden_files.push_back(rel);
     }
     for (const auto& [k, p] : cli_params) merged.insert_or_assign(k, p);
     r.params.clear();
@@ -425,7 +348,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
                                           k_snapshot_file_limit, options.outputs);
     }
-    std::vector<std::string> warnings;
+    std::vector<std::string> warnings = files.warnings(cli_params, options.command);
     if (!snap.nested.empty())
         warnings.push_back(fmt::format("nested git repositories are not part of the code snapshot: {}",
                                        fmt::join(snap.nested, ", ")));
@@ -468,29 +391,13 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!log.valid()) fail_errno("cannot create the run log", errno);
 
-    ParamFileOverrides overrides(ws, staging);
-    if (replay) {
-        // The replica is a throwaway copy: its parameter files take the recorded values for good
-        // (never through `overrides`, whose restore paths a crash recovery would apply to the
-        // workspace itself).
-        for (const auto& rel : overridden_files) {
-            std::string text = fs::read_file(ws.absolute(rel));
-            for (const auto& p : flatten_params_yaml(text, rel))
-                if (auto cli = cli_params.find(p.key); cli != cli_params.end() && cli->second.text != p.text)
-                    text = override_params_yaml(text, p.key, cli->second, rel);
-            fs::write_file_atomic(ws.absolute(rel), text, 0644, fs::Durability::deferred);
-        }
-        overridden_files.clear();
-    }
-    for (const auto& rel : overridden_files) {
-        overrides.lock(rel, options.notice);
-        // Read again under the lock: the file is now ours until the run ends.
-        std::string original = fs::read_file(ws.absolute(rel));
-        std::string text = original;
-        for (const auto& p : flatten_params_yaml(original, rel))
-            if (auto cli = cli_params.find(p.key); cli != cli_params.end())
-                text = override_params_yaml(text, p.key, cli->second, rel);
-        overrides.apply(rel, original, text);
+    try {
+        files.apply(staging);
+    } catch (...) {
+        // The command never started: there is no run to record.
+        std::error_code ec;
+        std::filesystem::remove_all(staging, ec);
+        throw;
     }
 
     process::Command cmd;
@@ -505,12 +412,14 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     cmd.env["CAIRN_RUN_DIR"] = staging.string();
     cmd.env["CAIRN_METRICS_FILE"] = (staging / "metrics.tsv").string();
     for (const auto& p : r.params) cmd.env[param_env_name(p.key)] = p.text;
+    if (std::string held = files.held_locks_env(); !held.empty()) cmd.env["CAIRN_LOCKS_HELD"] = held;
     process::Outcome outcome = process::run(cmd);
     r.end_ms = now_ms();
     r.exit_code = outcome.exit_code;
     r.status = outcome.interrupted ? "interrupted" : outcome.exit_code == 0 ? "finished" : "failed";
     log.reset();
-    overrides.restore();
+    files.restore();
+    files.release();
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
