@@ -167,6 +167,68 @@ void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& full_
     repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
 }
 
+// staging/outcome: made with its blocks allocated when the run starts and overwritten in place
+// when the command ends, so that the real exit status survives a disk that filled up meanwhile
+// (the run is then recorded later from staging). Lines `KEY VALUE`, padded with spaces.
+constexpr std::size_t k_outcome_size = 512;
+
+struct Ended {
+    std::string status;
+    int exit_code = 0;
+    std::int64_t end_ms = 0;
+    std::string log_error; // why the log stops early, if it does
+};
+
+void write_outcome(const std::filesystem::path& staging, const Ended& e) {
+    std::string text = fmt::format("status {}\nexit_code {}\nend_ms {}\n", e.status, e.exit_code, e.end_ms);
+    if (!e.log_error.empty()) text += "log_error " + e.log_error.substr(0, 300) + "\n";
+    text.resize(k_outcome_size - 1, ' ');
+    text += '\n';
+    fs::Fd fd(::open((staging / "outcome").c_str(), O_WRONLY | O_CLOEXEC));
+    // Best effort: without it, the run is still recorded from here, or as crashed later.
+    if (fd.valid()) {
+        [[maybe_unused]] ssize_t n = ::pwrite(fd.get(), text.data(), text.size(), 0);
+    }
+}
+
+std::optional<Ended> read_outcome(const std::filesystem::path& staging) {
+    auto text = fs::read_file_if_exists(staging / "outcome");
+    if (!text) return std::nullopt;
+    Ended e;
+    bool has_status = false, has_end = false;
+    for (const auto& line : util::split(*text, '\n')) {
+        std::string_view l = util::trim(line);
+        auto space = l.find(' ');
+        if (space == std::string_view::npos) continue;
+        std::string key(l.substr(0, space)), value(util::trim(l.substr(space + 1)));
+        try {
+            if (key == "status") has_status = !(e.status = value).empty();
+            if (key == "exit_code") e.exit_code = std::stoi(value);
+            if (key == "end_ms") has_end = (e.end_ms = std::stoll(value)) > 0;
+            if (key == "log_error") e.log_error = value;
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    if (!has_status || !has_end) return std::nullopt;
+    return e;
+}
+
+std::string log_stop_note(const std::string& log_error) {
+    return fmt::format("\n[cairn: the log stops here; the command ran on: {}]\n", log_error);
+}
+
+// The newest modification time (ms) of a file or anything in a directory.
+std::int64_t newest_mtime_ms(const std::filesystem::path& path) {
+    std::int64_t newest = 0;
+    if (auto st = fs::lstat_path(path)) newest = fs::mtime_ns(*st) / 1000000;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != decltype(it)(); it.increment(ec))
+            if (auto st = fs::lstat_path(it->path())) newest = std::max(newest, fs::mtime_ns(*st) / 1000000);
+    return newest;
+}
+
 // Applies the lines `cairn log param|tag|artifact` left in staging/logged.tsv to a record.
 // Returns the artifact paths.
 std::vector<std::string> apply_logged(const std::filesystem::path& staging, RunRecord& r) {
@@ -227,7 +289,11 @@ void append_metrics(const std::filesystem::path& run_dir, const std::vector<Metr
     fs::write_all(fd.get(), text.data(), text.size(), file.string());
 }
 
-RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
+namespace {
+
+// execute(); `ended` says how the command ended from when it has until the run is committed.
+RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress,
+                         std::string& ended) {
     const RunRecord* replay = options.replay;
     // A crashed run may have left a parameter file overridden: put it back before reading it.
     // (A replay runs in a replica; its caller recovers in the workspace itself.)
@@ -387,6 +453,8 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     write_new(preparing / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
     write_new(preparing / "params.yaml", to_params_yaml(r.params));
     write_new(preparing / "inputs.yaml", to_paths_yaml(r.inputs));
+    write_new(preparing / "outcome", std::string(k_outcome_size - 1, ' ') + "\n");
+    if (!options.outputs.empty()) write_new(preparing / "outputs.txt", fmt::format("{}\n", fmt::join(options.outputs, "\n")));
     if (::rename(preparing.c_str(), staging.c_str()) != 0) fail_errno("cannot create " + staging.string(), errno);
     fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!log.valid()) fail_errno("cannot create the run log", errno);
@@ -418,8 +486,12 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     r.exit_code = outcome.exit_code;
     r.status = outcome.interrupted ? "interrupted" : outcome.exit_code == 0 ? "finished" : "failed";
     log.reset();
+    write_outcome(staging, {r.status, r.exit_code, r.end_ms, outcome.log_error});
+    ended = fmt::format("run {}: its command {} (exit {})", r.id.substr(0, 8), r.status, r.exit_code);
     files.restore();
     files.release();
+    if (!outcome.log_error.empty())
+        warnings.push_back(fmt::format("the run's log stops early (the command ran on): {}", outcome.log_error));
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
@@ -451,7 +523,8 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     }
 
 
-    commit_run(ws, r, fs::read_file(staging / "log.txt"));
+    commit_run(ws, r, fs::read_file(staging / "log.txt") + (outcome.log_error.empty() ? "" : log_stop_note(outcome.log_error)));
+    ended.clear();
     std::error_code ec;
     std::filesystem::remove_all(staging, ec);
     // A replay reports what is missing in its verdict instead.
@@ -462,6 +535,21 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
         fail(ErrorKind::input, "run {} recorded, but its declared output(s) do not exist: {}", r.id.substr(0, 8),
              fmt::join(missing_outputs, ", "));
     return {r, outcome.exit_code, warnings};
+}
+
+} // namespace
+
+RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
+    std::string ended;
+    try {
+        return execute_staged(ws, options, progress, ended);
+    } catch (const Error& e) {
+        if (ended.empty()) throw;
+        // The command ran: its staging directory stays, with its outcome, and the next cairn
+        // command that reads runs records it (docs/guide-runs.md, "When things go wrong").
+        fail(e.kind(), "{}, but it cannot be recorded now ({}); it stays staged in .cairn/runs/ and the next cairn "
+             "command records it", ended, e.what());
+    }
 }
 
 namespace {
@@ -519,7 +607,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
         }
         if (!restore_param_files(ws, staging)) continue; // try again later
         r.metrics = read_live_metrics(staging / "metrics.tsv");
-        apply_logged(staging, r); // artifacts of a crashed run are not stored: they may be half written
+        std::vector<std::string> artifacts = apply_logged(staging, r);
         std::string log = fs::read_file_if_exists(staging / "log.txt").value_or("");
         // The last sign of life: the newest write to the staging directory.
         std::int64_t last = r.start_ms;
@@ -532,7 +620,43 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
             std::filesystem::remove_all(staging, ec); // recorded already, then died while cleaning up
             continue;
         }
-        commit_run(ws, r, log);
+        // Outputs of a crashed run are not stored: they may be half written. When its command had
+        // ended (the record failed after that, e.g. on a full disk), they are stored if nothing
+        // touched them since.
+        std::vector<std::string> outputs;
+        if (auto ended = read_outcome(staging)) {
+            r.status = ended->status;
+            r.exit_code = ended->exit_code;
+            r.end_ms = ended->end_ms;
+            if (!ended->log_error.empty()) log += log_stop_note(ended->log_error);
+            std::vector<std::string> declared = util::split(fs::read_file_if_exists(staging / "outputs.txt").value_or(""), '\n');
+            declared.insert(declared.end(), artifacts.begin(), artifacts.end());
+            std::vector<std::string> changed;
+            for (const auto& o : declared) {
+                if (o.empty() || std::find(outputs.begin(), outputs.end(), o) != outputs.end() || !fs::lstat_path(ws.absolute(o))) continue;
+                if (newest_mtime_ms(ws.absolute(o)) > r.end_ms)
+                    changed.push_back(o);
+                else
+                    outputs.push_back(o);
+            }
+            log += fmt::format("\n[cairn: recorded after its cairn process ended, from its staging directory; the command "
+                               "had ended with exit {}{}]\n",
+                               r.exit_code,
+                               changed.empty() ? "" : fmt::format("; outputs changed since then, not stored: {}", fmt::join(changed, ", ")));
+        }
+        try {
+            if (!outputs.empty()) {
+                util::NoProgress quiet;
+                for (const auto& p : workspace::add(ws, outputs, quiet, workspace::Track::store_only).paths)
+                    r.outputs[p.data_path] = p.digest.id();
+            }
+            commit_run(ws, r, log);
+        } catch (const Error& e) {
+            // No space (or no permission) now: the staging stays for a later command; reading
+            // runs must work on a full disk.
+            if (e.kind() == ErrorKind::io) continue;
+            throw;
+        }
         std::filesystem::remove_all(staging, ec);
         recovered.push_back(r.id);
     }

@@ -50,7 +50,12 @@ std::vector<PathStatus> status(Workspace& ws, const std::vector<std::string>& pa
         }
         out.push_back(std::move(ps));
     }
-    ws.stat_cache().save();
+    // The stat cache is an accelerator: a full disk must not make a read-only command fail.
+    try {
+        ws.stat_cache().save();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::io) throw;
+    }
     return out;
 }
 

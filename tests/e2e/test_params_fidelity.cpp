@@ -1,7 +1,13 @@
 // Parameters: what a run records is what its command read (issues 8 and 9): locks between
 // concurrent runs, overrides that edit one value only, typing, and a full disk.
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdlib>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -200,4 +206,73 @@ TEST_CASE("a nested cairn run that needs a params lock its enclosing run holds f
     CHECK(b.code == 7);
     CHECK(contains(b.err, "overrides values in it"));
     CHECK(repo.read("params.yaml") == "x: 1\n");
+}
+
+TEST_CASE("a disk that fills up during a run: params restored, real exit status kept, reading still works", "[e2e][params][diskfull]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    cairn::test::TempDir mount_point;
+    if (::mount("tmpfs", mount_point.path().c_str(), "tmpfs", 0, "size=24m") != 0) {
+        WARN("skipped: cannot mount a tmpfs here: " << std::strerror(errno));
+        return;
+    }
+    struct Unmount {
+        stdfs::path path;
+        ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+    } unmount{mount_point.path()};
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string saved = tmpdir ? tmpdir : "";
+    ::setenv("TMPDIR", mount_point.path().c_str(), 1);
+    Repo repo;
+    if (saved.empty())
+        ::unsetenv("TMPDIR");
+    else
+        ::setenv("TMPDIR", saved.c_str(), 1);
+
+    repo.write("params.yaml", "lr: 0.1\n");
+    repo.write("data.txt", "some data\n");
+    repo.ok({"add", "data.txt"});
+    repo.commit("work");
+    repo.ok({"run", "-n", "before", "--", "true"});
+    // Same bytes, new mtime: `status` hashes it again and wants to save its stat cache.
+    repo.write("data.txt", "some data\n");
+
+    // The command fills the disk, then goes on printing (the log cannot take it) and succeeds.
+    const std::string script = "echo model > out; dd if=/dev/zero of=filler bs=64k 2>/dev/null; "
+                               "i=0; while [ $i -lt 3000 ]; do echo \"line $i\"; i=$((i+1)); done; exit 0";
+    Result full = repo.cairn({"run", "-p", "lr=0.5", "-o", "out", "--", "sh", "-c", script});
+    INFO(full.err);
+    CHECK(full.code == 5);
+    CHECK(contains(full.err, "cairn: error: run "));
+    CHECK(contains(full.err, "its command finished (exit 0), but it cannot be recorded now"));
+    CHECK(contains(full.out, "line 2999\n")); // the command ran to its end
+    CHECK(repo.read("params.yaml") == "lr: 0.1\n");
+    int staged = 0;
+    for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs"))) staged += e.path().filename().string().size() == 32;
+    CHECK(staged == 1);
+
+    // Reading works on the full disk.
+    for (std::vector<std::string> args : {std::vector<std::string>{"ls"}, {"ls", "--json"}, {"show", "before"},
+                                          {"diff", "before", "before"}, {"status"}}) {
+        Result r = repo.cairn(args);
+        INFO(args[0] << ": " << r.err);
+        CHECK(r.code == 0);
+    }
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 1);
+
+    // Once there is space again, the next reader records the run with its real outcome.
+    stdfs::remove(repo.path("filler"));
+    auto all = repo.ok({"ls", "--json"}).json();
+    REQUIRE(all.size() == 2);
+    auto run = all[0];
+    CHECK(run["status"] == "finished");
+    CHECK(run["exit_code"] == 0);
+    CHECK(run["params"]["lr"] == 0.5);
+    CHECK(run["outputs"]["out"] == sha256_id_of_file(repo.path("out")));
+    std::string log = log_of(repo, run["id"]);
+    CHECK(contains(log, "[cairn: the log stops here; the command ran on:"));
+    CHECK(contains(log, "[cairn: recorded after its cairn process ended"));
+    CHECK(repo.read("params.yaml") == "lr: 0.1\n");
 }
