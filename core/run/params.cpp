@@ -638,7 +638,11 @@ void ParamFiles::plan(const std::map<std::string, Param>& overrides) {
     }
 }
 
-void ParamFiles::open(const std::vector<std::string>& files, const std::map<std::string, Param>& overrides) {
+void ParamFiles::open(const std::vector<std::string>& given, const std::map<std::string, Param>& overrides) {
+    // A file named twice is one file: editing it twice would keep the first edit as "original".
+    std::vector<std::string> files;
+    for (const auto& rel : given)
+        if (std::find(files.begin(), files.end(), rel) == files.end()) files.push_back(rel);
     auto read_all = [&](std::vector<File>& out) {
         out.clear();
         for (const auto& rel : files) {
@@ -664,7 +668,6 @@ void ParamFiles::open(const std::vector<std::string>& files, const std::map<std:
         std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
             return params_path(m_ws, a, ".lock") < params_path(m_ws, b, ".lock");
         });
-        order.erase(std::unique(order.begin(), order.end()), order.end());
         for (const auto& rel : order) acquire(rel, exclusive[rel]);
         bool settled = true;
         for (const auto& rel : order) {
