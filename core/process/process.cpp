@@ -134,7 +134,14 @@ Outcome run(const Command& command) {
                 fs::write_all(sinks[i], buffer, static_cast<std::size_t>(n), "output");
             } catch (const Error&) {
             }
-            if (command.log_fd >= 0) fs::write_all(command.log_fd, buffer, static_cast<std::size_t>(n), "the run log");
+            if (command.log_fd >= 0 && outcome.log_error.empty()) {
+                // A full disk must not abandon the command: the log stops, the command goes on.
+                try {
+                    fs::write_all(command.log_fd, buffer, static_cast<std::size_t>(n), "the run log");
+                } catch (const Error& e) {
+                    outcome.log_error = e.what();
+                }
+            }
             if (i == 0 && command.on_stdout) command.on_stdout(std::string_view(buffer, static_cast<std::size_t>(n)));
         }
     }

@@ -27,6 +27,9 @@ struct Outcome {
     int exit_code = 0;        // the command's exit code, or 128 + signal when a signal ended it
     int signal = 0;           // the signal that ended it, if any
     bool interrupted = false; // cairn received SIGINT/SIGTERM while it ran (and forwarded it)
+    // Why the log stops before the command's end (the disk filled up), else empty. The command
+    // runs on, its output still passed through.
+    std::string log_error;
 };
 
 // Runs the command to its end. SIGINT/SIGTERM sent to cairn by another process are forwarded to

@@ -190,8 +190,8 @@ Value FieldRef::eval(const run::RunRecord& r) const {
     if (scope == "params") {
         for (const auto& p : r.params) {
             if (p.key != name) continue;
-            if (p.type == "int" || p.type == "float") return std::strtod(p.text.c_str(), nullptr);
-            if (p.type == "bool") return p.text == "true";
+            if (auto d = run::param_number(p)) return *d;
+            if (auto b = run::param_bool(p)) return *b;
             return p.text;
         }
         return {};

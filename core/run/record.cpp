@@ -40,16 +40,6 @@ template <typename T> std::optional<T> parse_int(std::string_view text) {
 
 } // namespace
 
-Param parse_param(const std::string& key, const std::string& value) {
-    static const std::regex k_int("[-+]?[0-9]+");
-    static const std::regex k_float("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?|[-+]?(nan|inf)");
-    if (std::regex_match(value, k_int) && parse_int<std::int64_t>(value.front() == '+' ? value.substr(1) : value))
-        return {key, "int", std::to_string(*parse_int<std::int64_t>(value.front() == '+' ? value.substr(1) : value))};
-    if (std::regex_match(value, k_float)) return {key, "float", format_value(*parse_double(value))};
-    if (value == "true" || value == "false") return {key, "bool", value};
-    return {key, "string", value};
-}
-
 std::string format_value(double value) {
     if (std::isnan(value)) return "nan";
     if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
@@ -159,56 +149,6 @@ void ScalarCapture::line(std::string_view text) {
             m_points.push_back(*p);
     } catch (const Error&) {
     }
-}
-
-std::vector<Param> flatten_params_yaml(const std::string& text, const std::string& where) {
-    YAML::Node root = workspace::parse_yaml(text, where);
-    std::vector<Param> out;
-    if (!root || root.IsNull()) return out;
-    if (!root.IsMap()) fail(ErrorKind::input, "{}: a parameters file must be a mapping", workspace::where(where, root));
-    std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& prefix) {
-        for (const auto& kv : node) {
-            std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
-            const YAML::Node& v = kv.second;
-            if (v.IsMap()) {
-                walk(v, key);
-            } else if (v.IsScalar()) {
-                out.push_back(v.Tag() == "!" ? Param{key, "string", v.as<std::string>()} : parse_param(key, v.as<std::string>()));
-            } else if (v.IsSequence()) {
-                YAML::Emitter e;
-                e << YAML::Flow << v;
-                out.push_back({key, "string", e.c_str()});
-            } else {
-                out.push_back({key, "string", ""});
-            }
-        }
-    };
-    try {
-        walk(root, "");
-    } catch (const YAML::Exception& e) {
-        fail(ErrorKind::input, "{}:{}: {}", where, e.mark.line + 1, e.msg);
-    }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
-    return out;
-}
-
-std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
-                                 const std::string& where) {
-    YAML::Node root = workspace::parse_yaml(text, where);
-    std::vector<std::string> parts = util::split(key, '.');
-    // yaml-cpp's operator[] on a non-const node inserts; walk with copies that share the tree.
-    YAML::Node node = root;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (!node.IsMap() || !node[parts[i]]) fail(ErrorKind::input, "{}: no parameter '{}' to override", where, key);
-        YAML::Node child = node[parts[i]];
-        node.reset(child);
-    }
-    if (!node.IsScalar()) fail(ErrorKind::input, "{}: '{}' is not a single value and cannot be overridden", where, key);
-    node = value.text;
-    if (value.type == "string") node.SetStyle(YAML::EmitterStyle::Default);
-    YAML::Emitter out;
-    out << root;
-    return std::string(out.c_str()) + "\n";
 }
 
 std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where, std::int64_t unix_ms,
@@ -468,9 +408,9 @@ void parse_params_yaml(const std::string& text, const std::string& where, RunRec
     for (const auto& kv : root) {
         std::string key = kv.first.as<std::string>();
         std::string value = kv.second.as<std::string>();
-        // Strings were written double-quoted; everything else re-types itself.
+        // Strings were written double-quoted; everything else re-types itself from its text.
         bool quoted = kv.second.Tag() == "!";
-        r.params.push_back(quoted ? Param{key, "string", value} : parse_param(key, value));
+        r.params.push_back(quoted ? Param{key, "string", value} : resolve_param(key, value));
     }
 }
 

@@ -10,16 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/run/params.hpp"
+
 namespace cairn::run {
-
-struct Param {
-    std::string key;
-    std::string type; // "int", "float", "bool", "string"
-    std::string text; // canonical text of the value
-};
-
-// Types a command-line value: 3 -> int, 0.1 / 1e-3 / nan -> float, true/false -> bool, else string.
-[[nodiscard]] Param parse_param(const std::string& key, const std::string& value);
 
 struct MetricPoint {
     std::string key;
@@ -65,16 +58,6 @@ private:
     std::map<std::string, std::int64_t> m_next;
     std::vector<MetricPoint> m_points;
 };
-
-// Flattens a YAML parameters file into typed params with dotted keys (`train.lr`). Quoted
-// scalars stay strings; lists are kept as their YAML flow text. Throws Error(input) with
-// `<where>:<line>` for malformed YAML or a non-mapping document.
-[[nodiscard]] std::vector<Param> flatten_params_yaml(const std::string& text, const std::string& where);
-
-// `text` (a params YAML file) with the scalar at dotted `key` set to `value`. Throws Error(input)
-// if the key does not name a scalar in the file.
-[[nodiscard]] std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
-                                               const std::string& where);
 
 // Reads a metrics file written by the command (`cairn run -m FILE`): `.csv`/`.tsv` with a header
 // row (a `step` column gives the step; every other numeric column is a metric, one point per

@@ -167,74 +167,66 @@ void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& full_
     repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
 }
 
-std::filesystem::path params_lock_path(workspace::Workspace& ws, const std::string& rel) {
-    return ws.store_dir() / ("params-" + hash::hash_bytes(rel).hex().substr(0, 16) + ".lock");
-}
+// staging/outcome: made with its blocks allocated when the run starts and overwritten in place
+// when the command ends, so that the real exit status survives a disk that filled up meanwhile
+// (the run is then recorded later from staging). Lines `KEY VALUE`, padded with spaces.
+constexpr std::size_t k_outcome_size = 512;
 
-// Parameter files rewritten with -p overrides for the duration of a run. The originals are kept
-// in the staging directory (restore/<n>.path, restore/<n>.orig) so that a crashed run's files
-// can be put back, and each file is locked so that two runs never override it at once.
-class ParamFileOverrides {
-public:
-    ParamFileOverrides(workspace::Workspace& ws, std::filesystem::path staging) : m_ws(ws), m_staging(std::move(staging)) {}
-    ~ParamFileOverrides() {
-        try {
-            restore();
-        } catch (...) {
-            // The original stays in the staging directory; crash recovery puts it back.
-        }
-    }
-
-    // Locks `rel`, keeps its original bytes and writes `text` in its place.
-    void apply(const std::string& rel, const std::string& original, const std::string& text) {
-        std::size_t n = m_files.size();
-        fs::make_dirs(m_staging / "restore");
-        fs::write_file_atomic(m_staging / "restore" / fmt::format("{}.orig", n), original);
-        fs::write_file_atomic(m_staging / "restore" / fmt::format("{}.path", n), rel);
-        m_files.push_back({rel, original});
-        fs::write_file_atomic(m_ws.absolute(rel), text);
-    }
-
-    void restore() {
-        while (!m_files.empty()) {
-            auto& f = m_files.back();
-            fs::write_file_atomic(m_ws.absolute(f.first), f.second);
-            m_files.pop_back();
-        }
-        m_locks.clear();
-    }
-
-    void lock(const std::string& rel, const std::function<void(const std::string&)>& notice) {
-        m_locks.push_back(std::make_unique<fs::FileLock>(
-            params_lock_path(m_ws, rel), fs::LockMode::exclusive, std::chrono::hours(24), [&](const std::string& who) {
-                if (notice) notice(fmt::format("waiting for {}: another run ({}) has overridden values in it", rel, who));
-            }));
-    }
-
-private:
-    workspace::Workspace& m_ws;
-    std::filesystem::path m_staging;
-    std::vector<std::pair<std::string, std::string>> m_files;
-    std::vector<std::unique_ptr<fs::FileLock>> m_locks;
+struct Ended {
+    std::string status;
+    int exit_code = 0;
+    std::int64_t end_ms = 0;
+    std::string log_error; // why the log stops early, if it does
 };
 
-// Puts back parameter files a crashed run had overridden. False when one is locked by a live run.
-bool restore_param_files(workspace::Workspace& ws, const std::filesystem::path& staging) {
-    std::filesystem::path dir = staging / "restore";
-    if (!fs::lstat_path(dir)) return true;
-    for (int n = 0;; ++n) {
-        auto rel = fs::read_file_if_exists(dir / fmt::format("{}.path", n));
-        auto original = fs::read_file_if_exists(dir / fmt::format("{}.orig", n));
-        if (!rel || !original) break;
+void write_outcome(const std::filesystem::path& staging, const Ended& e) {
+    std::string text = fmt::format("status {}\nexit_code {}\nend_ms {}\n", e.status, e.exit_code, e.end_ms);
+    if (!e.log_error.empty()) text += "log_error " + e.log_error.substr(0, 300) + "\n";
+    text.resize(k_outcome_size - 1, ' ');
+    text += '\n';
+    fs::Fd fd(::open((staging / "outcome").c_str(), O_WRONLY | O_CLOEXEC));
+    // Best effort: without it, the run is still recorded from here, or as crashed later.
+    if (fd.valid()) {
+        [[maybe_unused]] ssize_t n = ::pwrite(fd.get(), text.data(), text.size(), 0);
+    }
+}
+
+std::optional<Ended> read_outcome(const std::filesystem::path& staging) {
+    auto text = fs::read_file_if_exists(staging / "outcome");
+    if (!text) return std::nullopt;
+    Ended e;
+    bool has_status = false, has_end = false;
+    for (const auto& line : util::split(*text, '\n')) {
+        std::string_view l = util::trim(line);
+        auto space = l.find(' ');
+        if (space == std::string_view::npos) continue;
+        std::string key(l.substr(0, space)), value(util::trim(l.substr(space + 1)));
         try {
-            fs::FileLock lock(params_lock_path(ws, *rel), fs::LockMode::exclusive, std::chrono::seconds(2));
-            fs::write_file_atomic(ws.absolute(*rel), *original);
-        } catch (const Error& e) {
-            if (e.kind() == ErrorKind::busy) return false;
-            throw;
+            if (key == "status") has_status = !(e.status = value).empty();
+            if (key == "exit_code") e.exit_code = std::stoi(value);
+            if (key == "end_ms") has_end = (e.end_ms = std::stoll(value)) > 0;
+            if (key == "log_error") e.log_error = value;
+        } catch (const std::exception&) {
+            return std::nullopt;
         }
     }
-    return true;
+    if (!has_status || !has_end) return std::nullopt;
+    return e;
+}
+
+std::string log_stop_note(const std::string& log_error) {
+    return fmt::format("\n[cairn: the log stops here; the command ran on: {}]\n", log_error);
+}
+
+// The newest modification time (ms) of a file or anything in a directory.
+std::int64_t newest_mtime_ms(const std::filesystem::path& path) {
+    std::int64_t newest = 0;
+    if (auto st = fs::lstat_path(path)) newest = fs::mtime_ns(*st) / 1000000;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        for (auto it = std::filesystem::recursive_directory_iterator(path, ec); !ec && it != decltype(it)(); it.increment(ec))
+            if (auto st = fs::lstat_path(it->path())) newest = std::max(newest, fs::mtime_ns(*st) / 1000000);
+    return newest;
 }
 
 // Applies the lines `cairn log param|tag|artifact` left in staging/logged.tsv to a record.
@@ -297,7 +289,11 @@ void append_metrics(const std::filesystem::path& run_dir, const std::vector<Metr
     fs::write_all(fd.get(), text.data(), text.size(), file.string());
 }
 
-RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
+namespace {
+
+// execute(); `ended` says how the command ended from when it has until the run is committed.
+RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress,
+                         std::string& ended) {
     const RunRecord* replay = options.replay;
     // A crashed run may have left a parameter file overridden: put it back before reading it.
     // (A replay runs in a replica; its caller recovers in the workspace itself.)
@@ -326,28 +322,21 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     // Parameter files: flattened into the record; -p values for keys they hold override them.
     std::vector<std::string> param_files = options.param_files;
     if (param_files.empty() && !replay && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
-    std::vector<std::pair<std::string, std::vector<Param>>> file_params;
-    for (const auto& rel : param_files) {
-        auto text = fs::read_file_if_exists(ws.absolute(rel));
-        if (!text) fail(ErrorKind::input, "parameter file '{}' does not exist", rel);
-        file_params.emplace_back(rel, flatten_params_yaml(*text, rel));
-    }
     r.param_files = param_files;
     r.metric_files = options.metric_files;
     r.capture = options.capture_stdout;
     std::map<std::string, Param> cli_params;
     for (const auto& p : replay ? replay->params : r.params) cli_params.emplace(p.key, p);
+    // Locked from before they are read until the command ends: what the record says is what the
+    // command reads (docs/guide-runs.md, "Parameters").
+    ParamFiles files(ws, replay ? ParamFiles::Mode::replay : ParamFiles::Mode::run, options.notice);
+    files.open(param_files, cli_params);
     std::map<std::string, Param> merged;
-    std::vector<std::string> overridden_files;
-    for (const auto& [rel, params] : file_params) {
-        bool touched = false;
-        for (const auto& p : params) {
+    for (const auto& f : files.files()) {
+        for (const auto& p : f.params) {
             auto cli = cli_params.find(p.key);
-            bool differs = cli != cli_params.end() && (cli->second.text != p.text || cli->second.type != p.type);
-            touched |= replay ? differs : cli != cli_params.end();
             merged.insert_or_assign(p.key, cli != cli_params.end() ? cli->second : p);
         }
-        if (touched) overridden_files.push_back(rel);
     }
     for (const auto& [k, p] : cli_params) merged.insert_or_assign(k, p);
     r.params.clear();
@@ -425,7 +414,7 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
                                           k_snapshot_file_limit, options.outputs);
     }
-    std::vector<std::string> warnings;
+    std::vector<std::string> warnings = files.warnings(cli_params, options.command);
     if (!snap.nested.empty())
         warnings.push_back(fmt::format("nested git repositories are not part of the code snapshot: {}",
                                        fmt::join(snap.nested, ", ")));
@@ -464,33 +453,19 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     write_new(preparing / "run.yaml", to_run_yaml(r) + fmt::format("pid: {}\n", ::getpid()));
     write_new(preparing / "params.yaml", to_params_yaml(r.params));
     write_new(preparing / "inputs.yaml", to_paths_yaml(r.inputs));
+    write_new(preparing / "outcome", std::string(k_outcome_size - 1, ' ') + "\n");
+    if (!options.outputs.empty()) write_new(preparing / "outputs.txt", fmt::format("{}\n", fmt::join(options.outputs, "\n")));
     if (::rename(preparing.c_str(), staging.c_str()) != 0) fail_errno("cannot create " + staging.string(), errno);
     fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!log.valid()) fail_errno("cannot create the run log", errno);
 
-    ParamFileOverrides overrides(ws, staging);
-    if (replay) {
-        // The replica is a throwaway copy: its parameter files take the recorded values for good
-        // (never through `overrides`, whose restore paths a crash recovery would apply to the
-        // workspace itself).
-        for (const auto& rel : overridden_files) {
-            std::string text = fs::read_file(ws.absolute(rel));
-            for (const auto& p : flatten_params_yaml(text, rel))
-                if (auto cli = cli_params.find(p.key); cli != cli_params.end() && cli->second.text != p.text)
-                    text = override_params_yaml(text, p.key, cli->second, rel);
-            fs::write_file_atomic(ws.absolute(rel), text, 0644, fs::Durability::deferred);
-        }
-        overridden_files.clear();
-    }
-    for (const auto& rel : overridden_files) {
-        overrides.lock(rel, options.notice);
-        // Read again under the lock: the file is now ours until the run ends.
-        std::string original = fs::read_file(ws.absolute(rel));
-        std::string text = original;
-        for (const auto& p : flatten_params_yaml(original, rel))
-            if (auto cli = cli_params.find(p.key); cli != cli_params.end())
-                text = override_params_yaml(text, p.key, cli->second, rel);
-        overrides.apply(rel, original, text);
+    try {
+        files.apply(staging);
+    } catch (...) {
+        // The command never started: there is no run to record.
+        std::error_code ec;
+        std::filesystem::remove_all(staging, ec);
+        throw;
     }
 
     process::Command cmd;
@@ -505,12 +480,18 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     cmd.env["CAIRN_RUN_DIR"] = staging.string();
     cmd.env["CAIRN_METRICS_FILE"] = (staging / "metrics.tsv").string();
     for (const auto& p : r.params) cmd.env[param_env_name(p.key)] = p.text;
+    if (std::string held = files.held_locks_env(); !held.empty()) cmd.env["CAIRN_LOCKS_HELD"] = held;
     process::Outcome outcome = process::run(cmd);
     r.end_ms = now_ms();
     r.exit_code = outcome.exit_code;
     r.status = outcome.interrupted ? "interrupted" : outcome.exit_code == 0 ? "finished" : "failed";
     log.reset();
-    overrides.restore();
+    write_outcome(staging, {r.status, r.exit_code, r.end_ms, outcome.log_error});
+    ended = fmt::format("run {}: its command {} (exit {})", r.id.substr(0, 8), r.status, r.exit_code);
+    files.restore();
+    files.release();
+    if (!outcome.log_error.empty())
+        warnings.push_back(fmt::format("the run's log stops early (the command ran on): {}", outcome.log_error));
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
@@ -542,7 +523,8 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
     }
 
 
-    commit_run(ws, r, fs::read_file(staging / "log.txt"));
+    commit_run(ws, r, fs::read_file(staging / "log.txt") + (outcome.log_error.empty() ? "" : log_stop_note(outcome.log_error)));
+    ended.clear();
     std::error_code ec;
     std::filesystem::remove_all(staging, ec);
     // A replay reports what is missing in its verdict instead.
@@ -553,6 +535,21 @@ RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Pro
         fail(ErrorKind::input, "run {} recorded, but its declared output(s) do not exist: {}", r.id.substr(0, 8),
              fmt::join(missing_outputs, ", "));
     return {r, outcome.exit_code, warnings};
+}
+
+} // namespace
+
+RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress) {
+    std::string ended;
+    try {
+        return execute_staged(ws, options, progress, ended);
+    } catch (const Error& e) {
+        if (ended.empty()) throw;
+        // The command ran: its staging directory stays, with its outcome, and the next cairn
+        // command that reads runs records it (docs/guide-runs.md, "When things go wrong").
+        fail(e.kind(), "{}, but it cannot be recorded now ({}); it stays staged in .cairn/runs/ and the next cairn "
+             "command records it", ended, e.what());
+    }
 }
 
 namespace {
@@ -610,7 +607,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
         }
         if (!restore_param_files(ws, staging)) continue; // try again later
         r.metrics = read_live_metrics(staging / "metrics.tsv");
-        apply_logged(staging, r); // artifacts of a crashed run are not stored: they may be half written
+        std::vector<std::string> artifacts = apply_logged(staging, r);
         std::string log = fs::read_file_if_exists(staging / "log.txt").value_or("");
         // The last sign of life: the newest write to the staging directory.
         std::int64_t last = r.start_ms;
@@ -623,7 +620,43 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
             std::filesystem::remove_all(staging, ec); // recorded already, then died while cleaning up
             continue;
         }
-        commit_run(ws, r, log);
+        // Outputs of a crashed run are not stored: they may be half written. When its command had
+        // ended (the record failed after that, e.g. on a full disk), they are stored if nothing
+        // touched them since.
+        std::vector<std::string> outputs;
+        if (auto ended = read_outcome(staging)) {
+            r.status = ended->status;
+            r.exit_code = ended->exit_code;
+            r.end_ms = ended->end_ms;
+            if (!ended->log_error.empty()) log += log_stop_note(ended->log_error);
+            std::vector<std::string> declared = util::split(fs::read_file_if_exists(staging / "outputs.txt").value_or(""), '\n');
+            declared.insert(declared.end(), artifacts.begin(), artifacts.end());
+            std::vector<std::string> changed;
+            for (const auto& o : declared) {
+                if (o.empty() || std::find(outputs.begin(), outputs.end(), o) != outputs.end() || !fs::lstat_path(ws.absolute(o))) continue;
+                if (newest_mtime_ms(ws.absolute(o)) > r.end_ms)
+                    changed.push_back(o);
+                else
+                    outputs.push_back(o);
+            }
+            log += fmt::format("\n[cairn: recorded after its cairn process ended, from its staging directory; the command "
+                               "had ended with exit {}{}]\n",
+                               r.exit_code,
+                               changed.empty() ? "" : fmt::format("; outputs changed since then, not stored: {}", fmt::join(changed, ", ")));
+        }
+        try {
+            if (!outputs.empty()) {
+                util::NoProgress quiet;
+                for (const auto& p : workspace::add(ws, outputs, quiet, workspace::Track::store_only).paths)
+                    r.outputs[p.data_path] = p.digest.id();
+            }
+            commit_run(ws, r, log);
+        } catch (const Error& e) {
+            // No space (or no permission) now: the staging stays for a later command; reading
+            // runs must work on a full disk.
+            if (e.kind() == ErrorKind::io) continue;
+            throw;
+        }
         std::filesystem::remove_all(staging, ec);
         recovered.push_back(r.id);
     }

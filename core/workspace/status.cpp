@@ -97,7 +97,12 @@ std::vector<PathStatus> status(Workspace& ws, const std::vector<std::string>& pa
         for (const auto& file : ws.find_pointers(paths))
             out.push_back(status_of(ws, file.data_path, file.pointer_path, ws.read_pointer(file), progress));
     }
-    ws.stat_cache().save();
+    // The stat cache is an accelerator: a full disk must not make a read-only command fail.
+    try {
+        ws.stat_cache().save();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::io) throw;
+    }
     return out;
 }
 

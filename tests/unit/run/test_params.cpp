@@ -1,0 +1,136 @@
+#include <cmath>
+
+#include <catch2/catch.hpp>
+
+#include "core/run/params.hpp"
+#include "core/run/record.hpp"
+#include "core/util/error.hpp"
+
+using namespace cairn;
+
+namespace {
+
+run::Param param(const std::string& key, const std::string& value) { return run::parse_param(key, value); }
+
+std::string set(const std::string& text, const std::string& key, const std::string& value) {
+    return run::override_params_yaml(text, key, param(key, value), "params.yaml");
+}
+
+} // namespace
+
+TEST_CASE("parameters are typed by the YAML 1.2 core schema and keep their text", "[run][params]") {
+    auto typed = [](const std::string& v) { return param("k", v).type; };
+    CHECK(typed("3") == "int");
+    CHECK(typed("007") == "int");
+    CHECK(typed("-12") == "int");
+    CHECK(typed("0x1F") == "int");
+    CHECK(typed("0o17") == "int");
+    CHECK(typed("1.0") == "float");
+    CHECK(typed("1e3") == "float");
+    CHECK(typed(".5") == "float");
+    CHECK(typed("-.inf") == "float");
+    CHECK(typed(".nan") == "float");
+    CHECK(typed("true") == "bool");
+    CHECK(typed("True") == "bool");
+    CHECK(typed("FALSE") == "bool");
+    CHECK(typed("yes") == "string"); // YAML 1.1 only
+    CHECK(typed("nan") == "string");
+    CHECK(typed("1.2.3") == "string");
+    CHECK(typed("") == "string");
+    CHECK(typed("99999999999999999999") == "float");
+    // Quotes force a string; the text is what is inside them.
+    CHECK(param("k", "\"007\"") == run::Param{"k", "string", "007"});
+    CHECK(param("k", "'1.0'") == run::Param{"k", "string", "1.0"});
+    // The text is kept as typed...
+    CHECK(param("k", "1.0").text == "1.0");
+    CHECK(param("k", "1e3").text == "1e3");
+    CHECK(param("k", "007").text == "007");
+    // ...and numbers are read from it.
+    CHECK(run::param_integer(param("k", "007")) == 7);
+    CHECK(run::param_integer(param("k", "0x1F")) == 31);
+    CHECK(run::param_integer(param("k", "0o17")) == 15);
+    CHECK(run::param_integer(param("k", "-9223372036854775808")) == INT64_MIN);
+    CHECK(run::param_number(param("k", "1e3")) == 1000.0);
+    CHECK(std::isinf(*run::param_number(param("k", "-.inf"))));
+    CHECK(std::isnan(*run::param_number(param("k", ".NaN"))));
+    CHECK_FALSE(run::param_number(param("k", "x")));
+    CHECK(run::param_bool(param("k", "True")) == true);
+    CHECK(run::param_bool(param("k", "false")) == false);
+}
+
+TEST_CASE("values read from a parameters file follow the same rules", "[run][params]") {
+    auto ps = run::flatten_params_yaml("version: \"1.10\"\nrun_id: '007'\nflag: yes\nn: 007\nlr: 1.0\n"
+                                       "t: !!str 5\nb: |\n  two\n  lines\nl: [1, 2]\n",
+                                       "params.yaml");
+    std::map<std::string, run::Param> by_key;
+    for (const auto& p : ps) by_key[p.key] = p;
+    CHECK(by_key["version"] == run::Param{"version", "string", "1.10"});
+    CHECK(by_key["run_id"] == run::Param{"run_id", "string", "007"});
+    CHECK(by_key["flag"] == run::Param{"flag", "string", "yes"});
+    CHECK(by_key["n"] == run::Param{"n", "int", "007"});
+    CHECK(by_key["lr"] == run::Param{"lr", "float", "1.0"});
+    CHECK(by_key["t"] == run::Param{"t", "string", "5"});
+    CHECK(by_key["b"] == run::Param{"b", "string", "two\nlines\n"});
+    CHECK(by_key["l"].type == "string");
+}
+
+TEST_CASE("the run record keeps each param's type and text", "[run][params]") {
+    run::RunRecord r;
+    for (const char* v : {"1.0", "1e3", "007", "0x1F", "True", "yes", "\"007\"", "a: b # c", "-.inf", "null", ""})
+        r.params.push_back(param(std::string("k") + std::to_string(r.params.size()), v));
+    run::RunRecord back;
+    run::parse_params_yaml(run::to_params_yaml(r.params), "params.yaml", back);
+    CHECK(back.params == r.params);
+}
+
+TEST_CASE("an override changes only the bytes of its value", "[run][params]") {
+    const std::string text = "# settings\nversion: \"1.10\"   # keep\nrun_id: '007'\nflag: yes\n"
+                             "train:\n  lr: 0.1 # learning rate\n  epochs: 3\n  opt: {name: adam, beta: 0.9}\n"
+                             "note: |\n  some\n  text\n\nempty:\ntilde: ~\nlast: x";
+    CHECK(set(text, "train.lr", "0.5") ==
+          "# settings\nversion: \"1.10\"   # keep\nrun_id: '007'\nflag: yes\n"
+          "train:\n  lr: 0.5 # learning rate\n  epochs: 3\n  opt: {name: adam, beta: 0.9}\n"
+          "note: |\n  some\n  text\n\nempty:\ntilde: ~\nlast: x");
+    // Quoted values keep their quotes; a value that would re-type is quoted.
+    CHECK(set(text, "version", "'1.11'").find("version: \"1.11\"   # keep\n") != std::string::npos);
+    CHECK(set(text, "run_id", "\"008\"").find("run_id: '008'\n") != std::string::npos);
+    CHECK(set(text, "flag", "'no'").find("flag: \"no\"\n") != std::string::npos);
+    CHECK(set(text, "flag", "maybe").find("flag: maybe\n") != std::string::npos);
+    CHECK(set(text, "flag", "'a: b # c'").find("flag: \"a: b # c\"\n") != std::string::npos);
+    CHECK(set(text, "flag", "\"it's\"").find("flag: \"it's\"\n") != std::string::npos);
+    CHECK(set(text, "run_id", "\"it's\"").find("run_id: 'it''s'\n") != std::string::npos);
+    // Flow mappings, block scalars, empty values, the last line without a newline.
+    CHECK(set(text, "train.opt.beta", "0.99").find("opt: {name: adam, beta: 0.99}\n") != std::string::npos);
+    CHECK(set(text, "train.opt.name", "'sgd, fast'").find("opt: {name: \"sgd, fast\", beta: 0.9}\n") != std::string::npos);
+    CHECK(set(text, "note", "short").find("note: short\n\nempty:\n") != std::string::npos);
+    CHECK(set(text, "empty", "5").find("\nempty: 5\ntilde: ~\n") != std::string::npos);
+    CHECK(set(text, "tilde", "5").find("\ntilde: 5\n") != std::string::npos);
+    CHECK(set(text, "last", "z").substr(set(text, "last", "z").size() - 8) == "\nlast: z");
+    // Each edit reads back as typed, the rest as before.
+    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+             {"version", "1.0"}, {"flag", "'007'"}, {"train.epochs", "1e3"}, {"note", "'x\ny'"}}) {
+        auto edited = set(text, k, v);
+        auto before = run::flatten_params_yaml(text, "p");
+        auto after = run::flatten_params_yaml(edited, "p");
+        for (auto& p : before)
+            if (p.key == k) p = param(k, v);
+        CHECK(after == before);
+    }
+}
+
+TEST_CASE("a key a file does not hold is added at its nesting", "[run][params]") {
+    CHECK(set("train:\n  lr: 0.1\n  epochs: 3\n# models\nmodel: a\n", "train.wd", "0.01") ==
+          "train:\n  lr: 0.1\n  epochs: 3\n  wd: 0.01\n# models\nmodel: a\n");
+    CHECK(set("a:\n    b: 1\n", "a.c.d", "x") == "a:\n    b: 1\n    c:\n      d: x\n");
+    CHECK(set("a: 1", "b", "2") == "a: 1\nb: 2\n");
+    CHECK(set("", "b", "2") == "b: 2\n");
+    CHECK_THROWS_WITH(set("a: {b: 1}\n", "a.c", "2"), Catch::Contains("flow mapping"));
+    CHECK_THROWS_WITH(set("a: 1\n", "a.b", "2"), Catch::Contains("not a mapping"));
+    CHECK_THROWS_WITH(set("a:\n  b: 1\n", "a", "2"), Catch::Contains("not a single value"));
+    CHECK_THROWS_WITH(set("a: [1, 2]\n", "a", "2"), Catch::Contains("not a single value"));
+}
+
+TEST_CASE("nearest key", "[run][params]") {
+    CHECK(run::nearest_key("train.lrr", {"model", "train.lr", "train.epochs"}) == "train.lr");
+    CHECK(run::nearest_key("x", {}).empty());
+}
