@@ -15,6 +15,7 @@
 #include "core/util/interrupt.hpp"
 #include "core/util/parallel.hpp"
 #include "core/util/strings.hpp"
+#include "core/workspace/compare.hpp"
 
 namespace cairn::workspace {
 namespace {
@@ -112,6 +113,7 @@ FsckResult fsck(Workspace& ws, util::Progress& progress) {
         try {
             Pointer p = ws.read_pointer(file);
             need(p.digest, p.is_directory(), file.data_path);
+            check_pointer_object(ws.cache(), p, file.pointer_path);
         } catch (const Error& e) {
             result.problems.push_back({"bad pointer", "", e.what()});
         }

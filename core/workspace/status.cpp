@@ -31,6 +31,7 @@ std::vector<PathStatus> status(Workspace& ws, const std::vector<std::string>& pa
             out.push_back(std::move(ps));
             continue;
         }
+        check_pointer_object(ws.cache(), pointer, file.pointer_path);
         Expected expected = flatten(ws.cache(), pointer);
         if (!expected.missing_trees.empty()) {
             // Part of the directory's listing is not here: it cannot be compared file by file.
