@@ -169,7 +169,9 @@ std::vector<Param> flatten_params_yaml(const std::string& text, const std::strin
     if (!root.IsMap()) fail(ErrorKind::input, "{}: a parameters file must be a mapping", workspace::where(where, root));
     std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& prefix) {
         for (const auto& kv : node) {
-            std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+            if (!kv.first.IsScalar())
+                fail(ErrorKind::input, "{}: a parameter name must be a plain name", workspace::where(where, kv.first));
+            std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
             const YAML::Node& v = kv.second;
             if (v.IsMap()) {
                 walk(v, key);
@@ -249,7 +251,9 @@ std::vector<MetricPoint> read_metric_file(const std::string& text, const std::st
             if (auto v = parse_double(node.as<std::string>()); v && !prefix.empty()) add(prefix, *v, std::nullopt);
         } else if (node.IsMap()) {
             for (const auto& kv : node) {
-                std::string key = kv.first.as<std::string>();
+                if (!kv.first.IsScalar())
+                    fail(ErrorKind::input, "{}: a metric name must be a plain name", workspace::where(where, kv.first));
+                std::string key = kv.first.Scalar();
                 walk(kv.second, prefix.empty() ? key : prefix + "." + key);
             }
         } else if (node.IsSequence()) {
@@ -258,7 +262,9 @@ std::vector<MetricPoint> read_metric_file(const std::string& text, const std::st
                     std::optional<std::int64_t> step;
                     if (item["step"] && item["step"].IsScalar()) step = parse_int<std::int64_t>(item["step"].as<std::string>());
                     for (const auto& kv : item) {
-                        std::string key = kv.first.as<std::string>();
+                        if (!kv.first.IsScalar())
+                            fail(ErrorKind::input, "{}: a metric name must be a plain name", workspace::where(where, kv.first));
+                        std::string key = kv.first.Scalar();
                         if (key == "step" || !kv.second.IsScalar()) continue;
                         if (auto v = parse_double(kv.second.as<std::string>()))
                             add(prefix.empty() ? key : prefix + "." + key, *v, step);

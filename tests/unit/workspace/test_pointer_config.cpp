@@ -116,3 +116,21 @@ TEST_CASE("object ids are found anywhere in text", "[workspace][gc]") {
     CHECK(ids[0] == a);
     CHECK(ids[1] == b);
 }
+
+TEST_CASE("config values of the wrong type name the field", "[workspace][config]") {
+    auto config_error = [](const std::string& text) -> std::string {
+        try {
+            (void)workspace::Config::parse(text, ".cairn/config.yaml");
+        } catch (const Error& e) {
+            return e.what();
+        }
+        FAIL("accepted: " << text);
+        return "";
+    };
+    CHECK_THAT(config_error("version: banana\n"), Catch::StartsWith(".cairn/config.yaml:1: config version banana"));
+    CHECK_THAT(config_error("cache: {type: [a]}\n"), Catch::StartsWith(".cairn/config.yaml:1: 'cache.type' must be"));
+    CHECK_THAT(config_error("run:\n  env: [PATH, [x]]\n"), Catch::StartsWith(".cairn/config.yaml:2: 'run.env' must be a list of names"));
+    CHECK_THAT(config_error("run:\n  capture: [[x]]\n"), Catch::Contains("'run.capture' must be a list of patterns"));
+    for (const char* text : {"version: banana\n", "run:\n  env: [[x]]\n"})
+        CHECK_THAT(config_error(text), !Catch::Contains("bad conversion"));
+}
