@@ -60,12 +60,12 @@ void register_add(CLI::App& app, Context& ctx) {
         for (const auto& p : result.paths) {
             std::string what = p.is_directory ? fmt::format("{} file{}, {}", p.files, p.files == 1 ? "" : "s", util::human_size(p.size))
                                               : util::human_size(p.size);
-            std::cout << fmt::format("{} {} ({}) {}\n", p.changed ? "added    " : "unchanged", p.data_path, what,
+            std::cout << fmt::format("{} {} ({}) {}\n", p.changed ? "added    " : "unchanged", printable(p.data_path), what,
                                      paint(short_id(p.digest), Color::dim));
             to_stage += " " + shell_quote(p.pointer_path);
         }
         for (const auto& g : result.gitignores) to_stage += " " + shell_quote(g);
-        std::cout << "To track the change with git, run:\n  git add" << to_stage << "\n";
+        std::cout << "To track the change with git, run:\n  git add" << printable(to_stage) << "\n";
     });
 }
 
@@ -95,6 +95,7 @@ void register_status(CLI::App& app, Context& ctx) {
         StderrProgress progress;
         auto statuses = workspace::status(ws, ws.relative_paths(ctx.cwd, opts->paths), progress,
                                           opts->staged ? workspace::Against::index : workspace::Against::worktree);
+        for (const auto& w : ws.take_warnings()) print_warning(w);
         bool dirty = false;
         for (const auto& s : statuses) dirty |= s.state != workspace::DataState::unchanged;
         if (opts->check && dirty) ctx.exit_code = 1;
@@ -124,10 +125,10 @@ void register_status(CLI::App& app, Context& ctx) {
         for (const auto& s : statuses) {
             if (s.state == workspace::DataState::unchanged) continue;
             std::string label = fmt::format("{:<14}", std::string(workspace::to_string(s.state)) + ":");
-            std::cout << paint(label, color(s.state)) << s.data_path << "\n";
-            for (const auto& p : s.added) std::cout << "    " << paint("added:    ", Color::green) << p << "\n";
-            for (const auto& p : s.modified) std::cout << "    " << paint("modified: ", Color::yellow) << p << "\n";
-            for (const auto& p : s.deleted) std::cout << "    " << paint("deleted:  ", Color::red) << p << "\n";
+            std::cout << paint(label, color(s.state)) << printable(s.data_path) << "\n";
+            for (const auto& p : s.added) std::cout << "    " << paint("added:    ", Color::green) << printable(p) << "\n";
+            for (const auto& p : s.modified) std::cout << "    " << paint("modified: ", Color::yellow) << printable(p) << "\n";
+            for (const auto& p : s.deleted) std::cout << "    " << paint("deleted:  ", Color::red) << printable(p) << "\n";
         }
         std::string to_stage;
         for (const auto& s : statuses)
@@ -167,6 +168,7 @@ void register_checkout(CLI::App& app, Context& ctx) {
         auto done = workspace::checkout(ws, ws.relative_paths(ctx.cwd, opts->paths),
                                         opts->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved,
                                         progress);
+        for (const auto& w : ws.take_warnings()) print_warning(w);
         if (opts->json) {
             nlohmann::json paths = nlohmann::json::array();
             for (const auto& d : done)
@@ -181,7 +183,7 @@ void register_checkout(CLI::App& app, Context& ctx) {
         for (const auto& d : done) {
             if (d.written == 0 && d.removed == 0 && d.dirs_created == 0) continue;
             any = true;
-            std::cout << fmt::format("restored {} ({} written, {} removed{})\n", d.data_path, d.written, d.removed,
+            std::cout << fmt::format("restored {} ({} written, {} removed{})\n", printable(d.data_path), d.written, d.removed,
                                      d.dirs_created ? fmt::format(", {} directories created", d.dirs_created) : "");
         }
         if (!any) std::cout << "Workspace already matches the pointers.\n";

@@ -66,11 +66,11 @@ Color verdict_color(const std::string& v) {
 void print_step(const run::StepReport& s) {
     std::cout << "\n"
               << paint(fmt::format("run {}{} -> re-run {}", s.original.id.substr(0, 8),
-                                   s.original.name.empty() ? "" : " (" + s.original.name + ")", s.rerun.id.substr(0, 8)),
+                                   s.original.name.empty() ? "" : " (" + printable(s.original.name) + ")", s.rerun.id.substr(0, 8)),
                        Color::bold)
               << ": " << paint(s.verdict, verdict_color(s.verdict)) << "\n";
     for (const auto& f : s.fed_inputs)
-        std::cout << fmt::format("  input {} taken from the re-run upstream ({} -> {})\n", f.key,
+        std::cout << fmt::format("  input {} taken from the re-run upstream ({} -> {})\n", printable(f.key),
                                  f.old_value->substr(0, 19), f.new_value->substr(0, 19));
     if (!s.outputs.empty()) std::cout << "  outputs\n";
     for (const auto& o : s.outputs) {
@@ -78,13 +78,13 @@ void print_step(const run::StepReport& s) {
                                         : fmt::format("{} -> {}", util::human_size(o.old_size),
                                                       o.new_id.empty() ? "-" : util::human_size(o.new_size));
         std::string verdict = o.identical ? "identical" : "differs";
-        std::cout << fmt::format("    {:<28} {} {:<20}{}\n", o.path, paint(fmt::format("{:<10}", verdict), verdict_color(verdict)),
-                                 sizes, o.detail.empty() ? "" : "  " + o.detail);
+        std::cout << fmt::format("    {:<28} {} {:<20}{}\n", printable(o.path), paint(fmt::format("{:<10}", verdict), verdict_color(verdict)),
+                                 sizes, o.detail.empty() ? "" : "  " + printable(o.detail));
     }
     if (!s.metrics.empty()) std::cout << fmt::format("  {:<30} {:>12} {:>12} {:>10}\n", "metrics (last value)", "old", "new", "delta");
     for (const auto& m : s.metrics) {
         std::string delta = m.rel_delta && *m.rel_delta != 0 ? fmt::format("{:+.3g}%", *m.rel_delta * 100) : "";
-        std::cout << fmt::format("    {:<28} {:>12} {:>12} {:>10}  {}\n", m.key, m.old_value ? number_text(*m.old_value) : "-",
+        std::cout << fmt::format("    {:<28} {:>12} {:>12} {:>10}  {}\n", printable(m.key), m.old_value ? number_text(*m.old_value) : "-",
                                  m.new_value ? number_text(*m.new_value) : "-", delta, paint(m.verdict, verdict_color(m.verdict)));
     }
     std::string exit_verdict = s.exit_same ? "same" : "different";
@@ -105,7 +105,8 @@ void print_step(const run::StepReport& s) {
                     break;
                 }
                 std::string old_v = c.old_value.value_or("(not set)"), new_v = c.new_value.value_or("(not set)");
-                std::cout << fmt::format("    {:<26} {} -> {}\n", c.key, shorten_middle(old_v), shorten_middle(new_v));
+                std::cout << fmt::format("    {:<26} {} -> {}\n", printable(c.key), printable(shorten_middle(old_v)),
+                                         printable(shorten_middle(new_v)));
             }
         }
     }
@@ -160,18 +161,18 @@ void register_rerun(CLI::App& app, Context& ctx) {
                 const auto& s = plan[n];
                 const auto& r = s.original;
                 std::cout << paint(fmt::format("step {}/{}: run {}{}", n + 1, plan.size(), r.id.substr(0, 8),
-                                               r.name.empty() ? "" : " (" + r.name + ")"),
+                                               r.name.empty() ? "" : " (" + printable(r.name) + ")"),
                                    Color::bold)
                           << "\n";
                 std::cout << fmt::format("  check out code snapshot {} into .cairn/tmp/rerun-{}-*/work\n",
-                                         r.git_snapshot.substr(0, 12), r.id.substr(0, 8));
-                for (const auto& t : s.tracked) std::cout << "  restore tracked data of " << t.pointer_path << "\n";
-                for (const auto& [p, id] : s.inputs) std::cout << fmt::format("  restore input {} ({})\n", p, id.substr(0, 19));
-                for (const auto& [p, id] : r.large_files) std::cout << fmt::format("  restore large file {} ({})\n", p, id.substr(0, 19));
+                                         printable(r.git_snapshot.substr(0, 12)), r.id.substr(0, 8));
+                for (const auto& t : s.tracked) std::cout << "  restore tracked data of " << printable(t.pointer_path) << "\n";
+                for (const auto& [p, id] : s.inputs) std::cout << fmt::format("  restore input {} ({})\n", printable(p), id.substr(0, 19));
+                for (const auto& [p, id] : r.large_files) std::cout << fmt::format("  restore large file {} ({})\n", printable(p), id.substr(0, 19));
                 if (!r.params.empty()) std::cout << fmt::format("  params: {} recorded value(s){}\n", r.params.size(),
-                                                                r.param_files.empty() ? "" : fmt::format(", written into {}", fmt::join(r.param_files, ", ")));
-                std::cout << fmt::format("  run in {}: {}\n", r.cwd, fmt::join(r.command, " "));
-                for (const auto& m : s.missing) std::cout << "  " << paint("missing: ", Color::red) << m << "\n";
+                                                                r.param_files.empty() ? "" : printable(fmt::format(", written into {}", fmt::join(r.param_files, ", "))));
+                std::cout << fmt::format("  run in {}: {}\n", printable(r.cwd), printable(fmt::format("{}", fmt::join(r.command, " "))));
+                for (const auto& m : s.missing) std::cout << "  " << paint("missing: ", Color::red) << printable(m) << "\n";
             }
             return;
         }
@@ -180,7 +181,7 @@ void register_rerun(CLI::App& app, Context& ctx) {
         ro.atol = o->atol;
         ro.keep = o->keep;
         ro.stdout_to_stderr = o->json;
-        ro.notice = [](const std::string& message) { std::cerr << "cairn: " << message << "\n"; };
+        ro.notice = [](const std::string& message) { std::cerr << "cairn: " << printable(message, Lines::multi) << "\n"; };
         StderrProgress progress;
         auto report = run::rerun(ws, std::move(plan), ro, progress);
         if (o->json) {
@@ -338,7 +339,7 @@ void print_lineage_tree(const run::LineageGraph& g) {
         bool again = printed[i] && (!n.children.empty() || n.truncated || n.source);
         if (again) label += " (see above)";
         std::string line = prefix + branch + label;
-        std::cout << fit(line, k_width) << "\n";
+        std::cout << fit(printable(line), k_width) << "\n";
         if (again) return;
         printed[i] = true;
         std::string child_prefix = prefix + (root ? "" : last ? "    " : "│   ");
@@ -355,7 +356,7 @@ void print_lineage_tree(const run::LineageGraph& g) {
         for (std::size_t c = 0; c < n.children.size(); ++c)
             print(n.children[c], child_prefix, c + 1 == n.children.size() && notes.empty(), false);
         for (std::size_t k = 0; k < notes.size(); ++k)
-            std::cout << fit(child_prefix + (k + 1 == notes.size() ? "└── " : "├── ") + notes[k], k_width) << "\n";
+            std::cout << fit(child_prefix + (k + 1 == notes.size() ? "└── " : "├── ") + printable(notes[k]), k_width) << "\n";
     };
     print(0, "", true, true);
 }
@@ -378,9 +379,9 @@ void register_lineage(CLI::App& app, Context& ctx) {
                 "  cairn lineage last --format dot | dot -Tsvg > lineage.svg");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        std::vector<std::string> skipped;
+        std::vector<run::SkippedRun> skipped;
         run::LineageIndex index(run::list_runs(ws, &skipped));
-        for (const auto& s : skipped) print_warning("skipping " + s);
+        for (const auto& s : skipped) print_warning("skipping " + s.reason);
         auto target = run::resolve_lineage_target(ws, index, ctx.cwd, o->target);
         auto direction = o->downstream ? run::Direction::downstream : run::Direction::upstream;
         auto graph = run::walk_lineage(index, ws.repo(), target, direction, o->depth);
@@ -393,20 +394,21 @@ void register_lineage(CLI::App& app, Context& ctx) {
             return;
         }
         if (o->format == "dot") {
-            std::cout << lineage_dot(graph);
+            std::cout << printable(lineage_dot(graph), Lines::multi);
             return;
         }
         if (o->format == "mermaid") {
-            std::cout << lineage_mermaid(graph);
+            std::cout << printable(lineage_mermaid(graph), Lines::multi);
             return;
         }
         print_lineage_tree(graph);
         if (direction == run::Direction::upstream && !target.run && index.producers(target.object).empty()) {
             std::cout << (target.path.empty() ? std::string("no run produced these bytes\n")
-                                              : fmt::format("no run produced the current bytes of {}\n", target.path));
+                                              : fmt::format("no run produced the current bytes of {}\n", printable(target.path)));
             if (!earlier.empty()) std::cout << "earlier versions were produced by:\n";
             for (const auto* r : earlier)
-                std::cout << fit(fmt::format("  {}  {}", short_object(r->outputs.at(target.path)), run_label(*r)), 80) << "\n";
+                std::cout << fit(printable(fmt::format("  {}  {}", short_object(r->outputs.at(target.path)), run_label(*r))), 80)
+                          << "\n";
         }
     });
 }
@@ -451,9 +453,9 @@ void register_apply(CLI::App& app, Context& ctx) {
             std::cout << fmt::format("  get it back with: git checkout {} -- .\n", res.stash_ref);
         }
         for (const auto& [p, id] : res.saved_outputs)
-            std::cout << fmt::format("saved the previous {} in the cache as {}\n", p, id);
+            std::cout << fmt::format("saved the previous {} in the cache as {}\n", printable(p), id);
         std::cout << fmt::format("applied run {}{}: {} code file(s), {} output(s), {} tracked data path(s)\n",
-                                 r.id.substr(0, 8), r.name.empty() ? "" : " (" + r.name + ")", res.code_files.size(),
+                                 r.id.substr(0, 8), r.name.empty() ? "" : " (" + printable(r.name) + ")", res.code_files.size(),
                                  res.outputs.size(), res.data.size());
     });
 }

@@ -147,7 +147,7 @@ void register_run(CLI::App& app, Context& ctx) {
         opts.capture_stdout = !o->no_capture;
         opts.param_files = ws.relative_paths(ctx.cwd, o->param_files);
         opts.metric_files = ws.relative_paths(ctx.cwd, o->metric_files);
-        opts.notice = [](const std::string& message) { std::cerr << "cairn: " << message << "\n"; };
+        opts.notice = [](const std::string& message) { std::cerr << "cairn: " << printable(message, Lines::multi) << "\n"; };
         for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
         opts.inputs = ws.relative_paths(ctx.cwd, o->inputs);
@@ -160,7 +160,7 @@ void register_run(CLI::App& app, Context& ctx) {
         auto result = run::execute(ws, opts, progress);
         for (const auto& w : result.warnings) print_warning(w);
         std::cerr << fmt::format("cairn: run {} {} (exit {}, {:.1f}s)\n", result.record.id.substr(0, 8),
-                                 result.record.status, result.exit_code,
+                                 printable(result.record.status), result.exit_code,
                                  static_cast<double>(result.record.end_ms - result.record.start_ms) / 1000.0);
         ctx.exit_code = result.exit_code;
     });
@@ -250,7 +250,7 @@ void register_ls(CLI::App& app, Context& ctx) {
                 "Operators: = != < <= > >= like ilike, and, or, not, parentheses; aggregates min() max() count().");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        std::vector<std::string> skipped;
+        std::vector<run::SkippedRun> skipped;
         // Parse before reading anything: a typo in the filter fails fast.
         std::optional<query::Filter> filter;
         if (!o->filter.empty()) filter = query::Filter::parse(o->filter);
@@ -260,10 +260,10 @@ void register_ls(CLI::App& app, Context& ctx) {
         if (!o->columns.empty())
             for (const auto& c : util::split(o->columns, ',')) chosen.push_back(query::parse_field(std::string(util::trim(c))));
         auto runs = run::list_runs(ws, &skipped);
-        for (const auto& s : skipped) print_warning("skipping " + s);
+        for (const auto& s : skipped) print_warning("skipping " + s.reason);
         if (!o->runs.empty()) {
             std::set<std::string> wanted;
-            for (const auto& name : o->runs) wanted.insert(run::find_run(runs, name).id);
+            for (const auto& name : o->runs) wanted.insert(run::find_run(runs, name, skipped).id);
             runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !wanted.count(r.id); }),
                        runs.end());
         }
@@ -308,14 +308,16 @@ void register_ls(CLI::App& app, Context& ctx) {
         };
         std::vector<std::vector<std::string>> rows;
         std::vector<std::string> header = {"id", "name", "status", "start", "duration"};
-        for (const auto& f : chosen) header.push_back(f.scope == "attributes" ? f.name : f.aggregate.empty() ? f.name : f.text());
+        for (const auto& f : chosen)
+            header.push_back(printable(f.scope == "attributes" ? f.name : f.aggregate.empty() ? f.name : f.text()));
         rows.push_back(header);
         for (const auto& r : runs) {
-            std::vector<std::string> row = {o->csv ? r.id : r.id.substr(0, 8), r.name.empty() && !o->csv ? "-" : r.name, r.status,
+            std::vector<std::string> row = {o->csv ? r.id : r.id.substr(0, 8), r.name.empty() && !o->csv ? "-" : printable(r.name),
+                                            printable(r.status),
                                             o->csv ? run::format_time(r.start_ms) : relative_time(r.start_ms),
                                             o->csv ? run::format_value(static_cast<double>(r.end_ms - r.start_ms) / 1000.0)
                                                    : fmt::format("{:.1f}s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0)};
-            for (const auto& f : chosen) row.push_back(cell(r, f));
+            for (const auto& f : chosen) row.push_back(printable(cell(r, f)));
             rows.push_back(row);
         }
         if (o->csv) {
@@ -364,29 +366,29 @@ void register_show(CLI::App& app, Context& ctx) {
             std::cout << out << "\n";
             return;
         }
-        std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + r.name + ")") << "\n";
-        std::cout << fmt::format("status:     {} (exit {})\n", r.status, r.exit_code);
-        std::cout << fmt::format("command:    {}\n", fmt::join(r.command, " "));
+        std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + printable(r.name) + ")") << "\n";
+        std::cout << fmt::format("status:     {} (exit {})\n", printable(r.status), r.exit_code);
+        std::cout << fmt::format("command:    {}\n", printable(fmt::format("{}", fmt::join(r.command, " "))));
         std::cout << fmt::format("started:    {} ({}), {:.1f}s\n", run::format_time(r.start_ms), relative_time(r.start_ms),
                                  static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
-        std::cout << fmt::format("code:       {} on {}{}\n", r.git_snapshot.substr(0, 12),
-                                 r.git_branch.empty() ? "(detached)" : r.git_branch, r.git_dirty ? " (dirty work tree)" : "");
-        if (!r.experiment.empty()) std::cout << "experiment: " << r.experiment << "\n";
+        std::cout << fmt::format("code:       {} on {}{}\n", printable(r.git_snapshot.substr(0, 12)),
+                                 r.git_branch.empty() ? "(detached)" : printable(r.git_branch), r.git_dirty ? " (dirty work tree)" : "");
+        if (!r.experiment.empty()) std::cout << "experiment: " << printable(r.experiment) << "\n";
         if (!r.params.empty()) std::cout << "params:\n";
-        for (const auto& p : r.params) std::cout << fmt::format("  {} = {} ({})\n", p.key, p.text, p.type);
+        for (const auto& p : r.params) std::cout << fmt::format("  {} = {} ({})\n", printable(p.key), printable(p.text), p.type);
         auto summary = r.metric_summary();
         if (!summary.empty()) std::cout << "metrics:                 last        min        max  points\n";
         for (const auto& [k, s] : summary)
-            std::cout << fmt::format("  {:<20} {:>10} {:>10} {:>10} {:>7}\n", k, number_text(s.last), number_text(s.min),
+            std::cout << fmt::format("  {:<20} {:>10} {:>10} {:>10} {:>7}\n", printable(k), number_text(s.last), number_text(s.min),
                                      number_text(s.max), s.count);
-        for (const auto& [p, id] : r.inputs) std::cout << fmt::format("input:      {} {}\n", p, id.substr(0, 19));
-        for (const auto& [p, id] : r.outputs) std::cout << fmt::format("output:     {} {}\n", p, id.substr(0, 19));
+        for (const auto& [p, id] : r.inputs) std::cout << fmt::format("input:      {} {}\n", printable(p), id.substr(0, 19));
+        for (const auto& [p, id] : r.outputs) std::cout << fmt::format("output:     {} {}\n", printable(p), id.substr(0, 19));
         std::string log = run::read_log(ws, r);
         auto lines = util::split(log, '\n');
         if (!lines.empty() && lines.back().empty()) lines.pop_back();
         if (!lines.empty()) std::cout << "log (last lines):\n";
         for (std::size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i)
-            std::cout << "  " << lines[i] << "\n";
+            std::cout << "  " << printable(lines[i]) << "\n";
     });
 }
 
@@ -404,9 +406,10 @@ void register_diff(CLI::App& app, Context& ctx) {
     cmd->footer("Examples:\n  cairn diff last~1 last\n  cairn diff baseline tuned --patch");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto runs = run::list_runs(ws);
-        auto d = run::diff_runs(ws, run::load_run(ws, run::find_run(runs, o->a)), run::load_run(ws, run::find_run(runs, o->b)),
-                                o->patch);
+        std::vector<run::SkippedRun> skipped;
+        auto runs = run::list_runs(ws, &skipped);
+        auto d = run::diff_runs(ws, run::load_run(ws, run::find_run(runs, o->a, skipped)),
+                                run::load_run(ws, run::find_run(runs, o->b, skipped)), o->patch);
         if (o->json) {
             nlohmann::json metrics = nlohmann::json::array();
             for (const auto& m : d.metrics) {
@@ -430,34 +433,36 @@ void register_diff(CLI::App& app, Context& ctx) {
             print_json(out);
             return;
         }
-        auto show = [](const std::optional<std::string>& v) { return v ? *v : std::string("-"); };
-        std::cout << fmt::format("{} {} -> {} {}\n", d.a.id.substr(0, 8), d.a.name, d.b.id.substr(0, 8), d.b.name);
+        auto show = [](const std::optional<std::string>& v) { return v ? printable(*v) : std::string("-"); };
+        std::cout << fmt::format("{} {} -> {} {}\n", d.a.id.substr(0, 8), printable(d.a.name), d.b.id.substr(0, 8),
+                                 printable(d.b.name));
         auto section = [](const char* title) { std::cout << "\n" << paint(title, Color::bold) << "\n"; };
         section("params");
         if (d.params.empty()) std::cout << "  (same)\n";
         for (const auto& c : d.params)
-            std::cout << fmt::format("  {:<24} {:>12} -> {:<12} {}\n", c.key, show(c.old_value), show(c.new_value), c.change());
+            std::cout << fmt::format("  {:<24} {:>12} -> {:<12} {}\n", printable(c.key), show(c.old_value), show(c.new_value),
+                                     c.change());
         section("metrics (last value)");
         if (d.metrics.empty()) std::cout << "  (none)\n";
         for (const auto& m : d.metrics) {
             std::string delta = m.old_value && m.new_value ? number_text(*m.new_value - *m.old_value) : "";
             if (!delta.empty() && delta[0] != '-') delta = "+" + delta;
-            std::cout << fmt::format("  {:<24} {:>12} -> {:<12} {}\n", m.key, m.old_value ? number_text(*m.old_value) : "-",
+            std::cout << fmt::format("  {:<24} {:>12} -> {:<12} {}\n", printable(m.key), m.old_value ? number_text(*m.old_value) : "-",
                                      m.new_value ? number_text(*m.new_value) : "-", delta);
         }
         for (auto [title, list] : {std::pair{"inputs", &d.inputs}, std::pair{"outputs", &d.outputs}}) {
             if (list->empty()) continue;
             section(title);
-            for (const auto& c : *list) std::cout << fmt::format("  {:<40} {}\n", c.key, c.change());
+            for (const auto& c : *list) std::cout << fmt::format("  {:<40} {}\n", printable(c.key), c.change());
         }
         section("environment");
         if (d.environment.empty()) std::cout << "  (same)\n";
         for (const auto& c : d.environment)
-            std::cout << fmt::format("  {:<24} {} -> {}\n", c.key, show(c.old_value), show(c.new_value));
+            std::cout << fmt::format("  {:<24} {} -> {}\n", printable(c.key), show(c.old_value), show(c.new_value));
         section("code");
         if (d.code.empty()) std::cout << "  (same snapshot)\n";
-        for (const auto& f : d.code) std::cout << fmt::format("  {} {}\n", f.status, f.path);
-        if (o->patch && !d.patch.empty()) std::cout << "\n" << d.patch;
+        for (const auto& f : d.code) std::cout << fmt::format("  {} {}\n", f.status, printable(f.path));
+        if (o->patch && !d.patch.empty()) std::cout << "\n" << printable(d.patch, Lines::multi);
     });
 }
 
@@ -490,7 +495,7 @@ void register_tag(CLI::App& app, Context& ctx) {
             return;
         }
         std::cout << fmt::format("run {} tags: {}\n", updated.id.substr(0, 8), updated.tags.empty() ? "(none)" : "");
-        for (const auto& [k, v] : updated.tags) std::cout << fmt::format("  {}={}\n", k, v);
+        for (const auto& [k, v] : updated.tags) std::cout << fmt::format("  {}={}\n", printable(k), printable(v));
     });
 }
 
@@ -502,12 +507,23 @@ void register_rm(CLI::App& app, Context& ctx) {
     cmd->callback([runs, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         // Resolve every name first, so that a typo deletes nothing.
-        auto listed = run::list_runs(ws);
+        std::vector<run::SkippedRun> skipped;
+        auto listed = run::list_runs(ws, &skipped);
         std::vector<run::RunRecord> records;
-        for (const auto& name : *runs) records.push_back(run::find_run(listed, name));
+        for (const auto& name : *runs) {
+            // A run whose record cannot be read is removed by its whole id (find_run says so).
+            auto broken = std::find_if(skipped.begin(), skipped.end(), [&](const auto& s) { return s.id == name; });
+            if (broken != skipped.end()) {
+                run::RunRecord r;
+                r.id = broken->id;
+                records.push_back(std::move(r));
+                continue;
+            }
+            records.push_back(run::find_run(listed, name, skipped));
+        }
         for (const auto& r : records) {
             run::remove_run(ws, r);
-            std::cout << fmt::format("removed run {}{}\n", r.id.substr(0, 8), r.name.empty() ? "" : " (" + r.name + ")");
+            std::cout << fmt::format("removed run {}{}\n", r.id.substr(0, 8), r.name.empty() ? "" : " (" + printable(r.name) + ")");
         }
     });
 }
@@ -549,7 +565,7 @@ void register_metrics(CLI::App& app, Context& ctx) {
             for (const auto* p : points) std::cout << fmt::format("{},{},{}\n", p->step, run::format_value(p->value), run::format_time(p->unix_ms));
             return;
         }
-        std::cout << paint(fmt::format("{:>8}  {:>12}  {}", "step", o->key, "time"), Color::bold) << "\n";
+        std::cout << paint(fmt::format("{:>8}  {:>12}  {}", "step", printable(o->key), "time"), Color::bold) << "\n";
         for (const auto* p : points)
             std::cout << fmt::format("{:>8}  {:>12}  {}\n", p->step, number_text(p->value), run::format_time(p->unix_ms));
     });

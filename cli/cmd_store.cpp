@@ -25,6 +25,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         StderrProgress progress;
         auto result = workspace::fsck(ws, progress);
+        for (const auto& w : ws.take_warnings()) print_warning(w);
         if (!result.problems.empty()) ctx.exit_code = 1;
         if (*json) {
             nlohmann::json problems = nlohmann::json::array();
@@ -36,7 +37,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
         }
         for (const auto& p : result.problems)
             std::cout << paint(fmt::format("{:<11}", p.kind), Color::red) << (p.object.empty() ? "" : p.object + "  ")
-                      << p.detail << "\n";
+                      << printable(p.detail, Lines::multi) << "\n";
         std::cout << fmt::format("checked {} objects ({}): {}\n", result.objects, util::human_size(result.bytes),
                                  result.problems.empty() ? "no problems"
                                                          : fmt::format("{} problem(s)", result.problems.size()));
@@ -61,6 +62,7 @@ void register_gc(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         StderrProgress progress;
         auto result = workspace::gc(ws, opts->dry_run ? workspace::GcMode::dry_run : workspace::GcMode::remove, progress);
+        for (const auto& w : ws.take_warnings()) print_warning(w);
         if (opts->json) {
             nlohmann::json removed = nlohmann::json::array();
             for (const auto& r : result.removed) removed.push_back({{"object", r.digest.id()}, {"size", r.size}});

@@ -4,21 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "core/util/strings.hpp"
+
 namespace cairn::cli {
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k)
-        if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 0;
-    if (n == 2 && c < 0xc2) return 0; // overlong
-    return n;
-}
-
-} // namespace
 
 void JsonWriter::newline() {
     m_out += '\n';
@@ -83,15 +71,20 @@ void JsonWriter::write_string(std::string_view value) {
         case '\f': m_out += "\\f"; ++i; continue;
         default: break;
         }
-        if (static_cast<unsigned char>(c) < 0x20) {
+        // Control characters, DEL included, as \u escapes: valid JSON either way, and safe to
+        // print on a terminal.
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
             m_out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
             ++i;
             continue;
         }
-        std::size_t n = utf8_length(value, i);
+        std::size_t n = util::utf8_length(value, i);
         if (n == 0) {
             m_out += "\xef\xbf\xbd";
             ++i;
+        } else if (n == 2 && static_cast<unsigned char>(c) == 0xc2 && static_cast<unsigned char>(value[i + 1]) < 0xa0) {
+            m_out += fmt::format("\\u{:04x}", static_cast<unsigned char>(value[i + 1])); // a C1 control
+            i += n;
         } else {
             m_out.append(value.substr(i, n));
             i += n;

@@ -30,10 +30,43 @@ void print_prefixed(std::string_view label, Color color, std::string_view messag
     std::fflush(stdout);
     std::string prefix = use_color(stderr) ? fmt::format("{}cairn: {}:\033[0m ", code(color), label)
                                            : fmt::format("cairn: {}: ", label);
-    std::cerr << prefix << message << '\n';
+    std::cerr << prefix << printable(message, Lines::multi) << '\n';
 }
 
+
 } // namespace
+
+std::string printable(std::string_view text, Lines lines) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n' || c == '\t') {
+            out += lines == Lines::multi ? std::string(1, static_cast<char>(c)) : c == '\n' ? "\\n" : "\\t";
+            ++i;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            out += fmt::format("\\x{:02x}", c);
+            ++i;
+            continue;
+        }
+        std::size_t n = util::utf8_length(text, i);
+        if (n == 0) {
+            out += fmt::format("\\x{:02x}", c);
+            ++i;
+            continue;
+        }
+        // U+0080..U+009F, the C1 controls (CSI, OSC, ...), encoded as C2 80..C2 9F.
+        if (n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) {
+            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[i + 1]));
+        } else {
+            out.append(text.substr(i, n));
+        }
+        i += n;
+    }
+    return out;
+}
 
 bool use_color(std::FILE* stream) {
     if (const char* no_color = std::getenv("NO_COLOR"); no_color && *no_color) return false;

@@ -19,9 +19,18 @@
 
 namespace cairn::cli {
 
-// "cairn: error: <message>" on stderr (red on a terminal).
+enum class Lines { single, multi };
+
+// `text` safe to print on a terminal: control characters (C0, DEL, C1) and bytes that are not
+// UTF-8 become visible escapes (\x1b, \x7f, \u009b, \xff), so that stored data (names, tags,
+// params, paths, file contents quoted in messages) cannot move the cursor, recolour or retitle
+// the terminal. Lines::multi keeps newlines and tabs; Lines::single shows them as \n and \t.
+// Every stored string printed as text goes through it (JSON output is escaped by its writer).
+[[nodiscard]] std::string printable(std::string_view text, Lines lines = Lines::single);
+
+// "cairn: error: <message>" on stderr (red on a terminal), the message through printable().
 void print_error(std::string_view message);
-// "cairn: warning: <message>" on stderr.
+// "cairn: warning: <message>" on stderr, the message through printable().
 void print_warning(std::string_view message);
 
 enum class Color { none, red, green, yellow, cyan, bold, dim };

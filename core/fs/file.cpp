@@ -13,6 +13,16 @@ void Fd::reset() {
     m_fd = -1;
 }
 
+void check_regular(const struct stat& st, const stdfs::path& path) {
+    if (S_ISREG(st.st_mode)) return;
+    const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                    : "not a regular file";
+    fail(ErrorKind::input, "{} is {}, not a regular file", path.string(), kind);
+}
+
 Fd open_read(const stdfs::path& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail_errno("cannot open " + path.string(), errno);
@@ -20,7 +30,8 @@ Fd open_read(const stdfs::path& path) {
 }
 
 std::optional<std::string> read_file_if_exists(const stdfs::path& path) {
-    int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused below.
+    int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (raw < 0) {
         if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
         fail_errno("cannot open " + path.string(), errno);
@@ -28,7 +39,9 @@ std::optional<std::string> read_file_if_exists(const stdfs::path& path) {
     Fd fd(raw);
     std::string out;
     struct stat st {};
-    if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+    if (::fstat(fd.get(), &st) != 0) fail_errno("cannot stat " + path.string(), errno);
+    check_regular(st, path);
+    if (st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
     char buffer[65536];
     while (true) {
         ssize_t n = ::read(fd.get(), buffer, sizeof buffer);

@@ -45,10 +45,16 @@ private:
 // Opens `path` read-only. Throws Error(io) naming the path.
 [[nodiscard]] Fd open_read(const stdfs::path& path);
 
-// The whole file as a string. Throws Error(io).
+// Throws Error(input) "<path> is a FIFO, not a regular file" (or a directory, socket, device)
+// unless `st` describes a regular file.
+void check_regular(const struct stat& st, const stdfs::path& path);
+
+// The whole file as a string. Throws Error(io), or Error(input) for anything but a regular file
+// (never blocking on a FIFO).
 [[nodiscard]] std::string read_file(const stdfs::path& path);
 
-// The whole file, or nullopt if it does not exist. Throws Error(io) on other failures.
+// The whole file, or nullopt if it does not exist. Throws Error(io) on other failures, and
+// Error(input) for anything but a regular file (a FIFO is never waited on).
 [[nodiscard]] std::optional<std::string> read_file_if_exists(const stdfs::path& path);
 
 // Writes all of `data` to fd, retrying short writes. Throws Error(io) naming `what`.

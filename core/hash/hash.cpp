@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -117,9 +118,12 @@ Digest hash_fd(int fd, const std::string& what, std::uint64_t* size) {
 }
 
 Digest hash_file(const std::filesystem::path& path, std::uint64_t* size) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK); // a FIFO must not block us
     if (fd < 0) fail_errno("cannot open " + path.string(), errno);
     try {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) fail_errno("cannot stat " + path.string(), errno);
+        if (!S_ISREG(st.st_mode)) fail(ErrorKind::input, "{} is not a regular file", path.string());
         Digest d = hash_fd(fd, path.string(), size);
         ::close(fd);
         return d;

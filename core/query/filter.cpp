@@ -21,8 +21,15 @@ struct Token {
 };
 
 [[noreturn]] void syntax_error(const std::string& source, std::size_t column, const std::string& what) {
-    fail(ErrorKind::usage, "filter: {} at column {}\n  {}\n  {}^", what, column, source,
-         std::string(column > 0 ? column - 1 : 0, ' '));
+    // A window of the expression around the column: a generated filter can be very long.
+    constexpr std::size_t k_context = 40;
+    std::size_t at = column > 0 ? column - 1 : 0;
+    std::size_t from = at > k_context ? at - k_context : 0;
+    std::string excerpt = source.substr(from, 2 * k_context);
+    std::size_t caret = at - from;
+    if (from > 0) excerpt = "..." + excerpt, caret += 3;
+    if (from + 2 * k_context < source.size()) excerpt += "...";
+    fail(ErrorKind::usage, "filter: {} at column {}\n  {}\n  {}^", what, column, excerpt, std::string(caret, ' '));
 }
 
 std::vector<Token> tokenize(const std::string& s) {
@@ -221,7 +228,9 @@ std::string FieldRef::text() const {
 
 struct Filter::Node {
     enum Kind { op_and, op_or, op_not, compare, exists } kind;
-    std::shared_ptr<const Node> left, right;
+    // Operands of and/or (a chain `a and b and c` is one node, so that its length never adds to
+    // the depth of the tree), or the one operand of not.
+    std::vector<std::shared_ptr<const Node>> children;
     FieldRef field;
     std::string op;
     Value literal;
@@ -246,32 +255,39 @@ private:
     [[noreturn]] void error(const std::string& what) const { syntax_error(m_source, peek().column, what); }
     bool keyword(const char* word) const { return peek().kind == Token::ident && lower(peek().text) == word; }
 
-    NodePtr parse_or() {
-        auto left = parse_and();
-        while (keyword("or")) {
+    NodePtr parse_or() { return parse_chain("or", Filter::Node::op_or, [this] { return parse_and(); }); }
+    NodePtr parse_and() { return parse_chain("and", Filter::Node::op_and, [this] { return parse_unary(); }); }
+    template <typename Operand> NodePtr parse_chain(const char* word, Filter::Node::Kind kind, Operand operand) {
+        NodePtr first = operand();
+        if (!keyword(word)) return first;
+        Filter::Node node{kind, {std::move(first)}, {}, {}, {}};
+        while (keyword(word)) {
             next();
-            left = std::make_shared<Filter::Node>(Filter::Node{Filter::Node::op_or, left, parse_and(), {}, {}, {}});
+            node.children.push_back(operand());
         }
-        return left;
+        return std::make_shared<Filter::Node>(std::move(node));
     }
-    NodePtr parse_and() {
-        auto left = parse_unary();
-        while (keyword("and")) {
-            next();
-            left = std::make_shared<Filter::Node>(Filter::Node{Filter::Node::op_and, left, parse_unary(), {}, {}, {}});
-        }
-        return left;
+    // Parentheses and `not` are the only ways to nest; each level is a few stack frames here
+    // and in eval(), so the depth is bounded rather than left to the stack.
+    void enter() {
+        if (++m_depth > k_max_filter_depth)
+            error(fmt::format("expression nested deeper than {} levels (parentheses and 'not')", k_max_filter_depth));
     }
     NodePtr parse_unary() {
         if (keyword("not")) {
+            enter();
             next();
-            return std::make_shared<Filter::Node>(Filter::Node{Filter::Node::op_not, parse_unary(), nullptr, {}, {}, {}});
+            auto node = std::make_shared<Filter::Node>(Filter::Node{Filter::Node::op_not, {parse_unary()}, {}, {}, {}});
+            --m_depth;
+            return node;
         }
         if (peek().kind == Token::lparen) {
+            enter();
             next();
             auto inner = parse_or();
             if (peek().kind != Token::rparen) error("expected ')'");
             next();
+            --m_depth;
             return inner;
         }
         if (keyword("exists")) {
@@ -281,7 +297,7 @@ private:
             FieldRef f = parse_field_token();
             if (peek().kind != Token::rparen) error("expected ')'");
             next();
-            return std::make_shared<Filter::Node>(Filter::Node{Filter::Node::exists, nullptr, nullptr, f, {}, {}});
+            return std::make_shared<Filter::Node>(Filter::Node{Filter::Node::exists, {}, f, {}, {}});
         }
         FieldRef f = parse_operand_field();
         std::string op;
@@ -295,7 +311,7 @@ private:
         Value lit = parse_literal();
         if ((op == "like" || op == "ilike") && !std::holds_alternative<std::string>(lit))
             syntax_error(m_source, m_tokens[m_pos - 1].column, op + " needs a 'string' pattern");
-        return std::make_shared<Filter::Node>(Filter::Node{Filter::Node::compare, nullptr, nullptr, f, op, lit});
+        return std::make_shared<Filter::Node>(Filter::Node{Filter::Node::compare, {}, f, op, lit});
     }
     FieldRef parse_operand_field() {
         if (peek().kind == Token::ident) {
@@ -343,13 +359,16 @@ private:
     const std::string& m_source;
     std::vector<Token> m_tokens;
     std::size_t m_pos = 0;
+    int m_depth = 0;
 };
 
 bool eval(const Filter::Node& n, const run::RunRecord& r) {
     switch (n.kind) {
-    case Filter::Node::op_and: return eval(*n.left, r) && eval(*n.right, r);
-    case Filter::Node::op_or: return eval(*n.left, r) || eval(*n.right, r);
-    case Filter::Node::op_not: return !eval(*n.left, r);
+    case Filter::Node::op_and:
+        return std::all_of(n.children.begin(), n.children.end(), [&](const auto& c) { return eval(*c, r); });
+    case Filter::Node::op_or:
+        return std::any_of(n.children.begin(), n.children.end(), [&](const auto& c) { return eval(*c, r); });
+    case Filter::Node::op_not: return !eval(*n.children.front(), r);
     case Filter::Node::exists: return !std::holds_alternative<std::monostate>(n.field.eval(r));
     case Filter::Node::compare: {
         Value v = n.field.eval(r);

@@ -33,12 +33,16 @@ struct FieldRef {
     [[nodiscard]] std::string text() const;
 };
 
+// How deeply parentheses and `not` may nest in a filter; deeper is a usage error naming the limit.
+inline constexpr int k_max_filter_depth = 100;
+
 // Parses a field reference as used by --sort and --columns. Throws Error(usage).
 [[nodiscard]] FieldRef parse_field(const std::string& text);
 
 class Filter {
 public:
-    // Parses an expression; a syntax error is Error(usage) pointing at the column.
+    // Parses an expression; a syntax error, or nesting deeper than k_max_filter_depth, is
+    // Error(usage) pointing at the column.
     [[nodiscard]] static Filter parse(const std::string& text);
     [[nodiscard]] bool matches(const run::RunRecord& run) const;
 

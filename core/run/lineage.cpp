@@ -252,10 +252,19 @@ LineageTarget resolve_lineage_target(workspace::Workspace& ws, const LineageInde
                 auto stored = workspace::add(ws, {*rel}, quiet, workspace::Track::store_only);
                 target.object = stored.paths.at(0).digest.id();
             } else {
+                // A symlink counts as the file it leads to, as for `cairn add`. Anything else is
+                // never opened: reading a FIFO would wait for a writer.
+                struct stat target_st {};
+                if (::stat(ws.absolute(*rel).c_str(), &target_st) != 0 || !S_ISREG(target_st.st_mode))
+                    fail(ErrorKind::input, "'{}' is not a regular file or directory (a FIFO, socket, device or dangling "
+                         "symlink); lineage follows files and directories", *rel);
                 target.object = hash::hash_file(ws.absolute(*rel)).id();
             }
             return target;
         }
+        if (auto pst = fs::lstat_path(ws.absolute(pointer_rel)); pst && !S_ISREG(pst->st_mode))
+            fail(ErrorKind::input, "{} is {}, so not a pointer file (a pointer file is a regular file)", pointer_rel,
+                 S_ISLNK(pst->st_mode) ? "a symlink" : S_ISDIR(pst->st_mode) ? "a directory" : "a FIFO, socket or device");
         if (auto text_of = fs::read_file_if_exists(ws.absolute(pointer_rel))) {
             target.object = workspace::Pointer::parse(*text_of, pointer_rel).digest.id();
             return target;

@@ -131,12 +131,19 @@ std::vector<Param> flatten_params_yaml(const std::string& text, const std::strin
     std::vector<Param> out;
     if (!root || root.IsNull()) return out;
     if (!root.IsMap()) fail(ErrorKind::input, "{}: a parameters file must be a mapping", workspace::where(where, root));
-    std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& prefix) {
+    // Nesting is bounded: the walk recurses once per level of the user's file.
+    constexpr int k_max_depth = 100;
+    std::function<void(const YAML::Node&, const std::string&, int)> walk = [&](const YAML::Node& node,
+                                                                             const std::string& prefix, int depth) {
+        if (depth > k_max_depth)
+            fail(ErrorKind::input, "{}: parameters nested deeper than {} levels", workspace::where(where, node), k_max_depth);
         for (const auto& kv : node) {
-            std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+            if (!kv.first.IsScalar())
+                fail(ErrorKind::input, "{}: a parameter name must be a plain name", workspace::where(where, kv.first));
+            std::string key = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
             const YAML::Node& v = kv.second;
             if (v.IsMap()) {
-                walk(v, key);
+                walk(v, key, depth + 1);
             } else if (v.IsScalar()) {
                 out.push_back(typed_scalar(key, v));
             } else if (v.IsSequence()) {
@@ -149,7 +156,7 @@ std::vector<Param> flatten_params_yaml(const std::string& text, const std::strin
         }
     };
     try {
-        walk(root, "");
+        walk(root, "", 1);
     } catch (const YAML::Exception& e) {
         fail(ErrorKind::input, "{}:{}: {}", where, e.mark.line + 1, e.msg);
     }

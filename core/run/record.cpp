@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/cache/tree.hpp"
+#include "core/hash/hash.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/yaml_util.hpp"
@@ -188,7 +189,9 @@ std::vector<MetricPoint> read_metric_file(const std::string& text, const std::st
             if (auto v = parse_double(node.as<std::string>()); v && !prefix.empty()) add(prefix, *v, std::nullopt);
         } else if (node.IsMap()) {
             for (const auto& kv : node) {
-                std::string key = kv.first.as<std::string>();
+                if (!kv.first.IsScalar())
+                    fail(ErrorKind::input, "{}: a metric name must be a plain name", workspace::where(where, kv.first));
+                std::string key = kv.first.Scalar();
                 walk(kv.second, prefix.empty() ? key : prefix + "." + key);
             }
         } else if (node.IsSequence()) {
@@ -197,7 +200,9 @@ std::vector<MetricPoint> read_metric_file(const std::string& text, const std::st
                     std::optional<std::int64_t> step;
                     if (item["step"] && item["step"].IsScalar()) step = parse_int<std::int64_t>(item["step"].as<std::string>());
                     for (const auto& kv : item) {
-                        std::string key = kv.first.as<std::string>();
+                        if (!kv.first.IsScalar())
+                            fail(ErrorKind::input, "{}: a metric name must be a plain name", workspace::where(where, kv.first));
+                        std::string key = kv.first.Scalar();
                         if (key == "step" || !kv.second.IsScalar()) continue;
                         if (auto v = parse_double(kv.second.as<std::string>()))
                             add(prefix.empty() ? key : prefix + "." + key, *v, step);
@@ -356,58 +361,156 @@ std::string to_metrics_tsv(const std::vector<MetricPoint>& points) {
     return out;
 }
 
+namespace {
+
+// Typed access to a mapping from a run's files that names the file, line and field on error
+// (yaml-cpp's own BadConversion says only "bad conversion").
+class Fields {
+public:
+    Fields(YAML::Node map, const std::string& where, std::string prefix = "")
+        : m_map(std::move(map)), m_where(where), m_prefix(std::move(prefix)) {}
+
+    // A scalar's text; "" when absent or empty.
+    [[nodiscard]] std::string text(const char* key) const {
+        YAML::Node n = m_map[key];
+        if (!n || n.IsNull()) return "";
+        if (!n.IsScalar()) bad(n, key, "a string");
+        return n.Scalar();
+    }
+    [[nodiscard]] std::vector<std::string> list(const char* key) const {
+        std::vector<std::string> out;
+        YAML::Node n = m_map[key];
+        if (!n || n.IsNull()) return out;
+        if (!n.IsSequence()) bad(n, key, "a list of strings");
+        for (const auto& item : n) {
+            if (!item.IsScalar()) bad(item, key, "a list of strings");
+            out.push_back(item.Scalar());
+        }
+        return out;
+    }
+    [[nodiscard]] std::map<std::string, std::string> strings(const char* key) const {
+        std::map<std::string, std::string> out;
+        YAML::Node n = m_map[key];
+        if (!n || n.IsNull()) return out;
+        if (!n.IsMap()) bad(n, key, "a mapping of names to strings");
+        for (const auto& kv : n) {
+            if (!kv.first.IsScalar() || !(kv.second.IsScalar() || kv.second.IsNull()))
+                bad(kv.first, key, "a mapping of names to strings");
+            out[kv.first.Scalar()] = kv.second.IsNull() ? "" : kv.second.Scalar();
+        }
+        return out;
+    }
+    [[nodiscard]] std::optional<Fields> map(const char* key) const {
+        YAML::Node n = m_map[key];
+        if (!n || n.IsNull()) return std::nullopt;
+        if (!n.IsMap()) bad(n, key, "a mapping");
+        return Fields(n, m_where, m_prefix + key + ".");
+    }
+    [[nodiscard]] int integer(const char* key, int fallback) const {
+        YAML::Node n = m_map[key];
+        if (!n) return fallback;
+        auto v = n.IsScalar() ? parse_int<int>(n.Scalar()) : std::nullopt;
+        if (!v) bad(n, key, "an integer");
+        return *v;
+    }
+    [[nodiscard]] bool boolean(const char* key, bool fallback) const {
+        YAML::Node n = m_map[key];
+        if (!n) return fallback;
+        bool v = false;
+        if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) bad(n, key, "true or false");
+        return v;
+    }
+    // A time as format_time() writes it; 0 when absent.
+    [[nodiscard]] std::int64_t time(const char* key) const {
+        std::string t = text(key);
+        if (t.empty()) return 0;
+        auto v = parse_time(t);
+        if (!v) bad(m_map[key], key, "a UTC time such as 2026-11-27T17:53:11.269Z");
+        return *v;
+    }
+
+private:
+    [[noreturn]] void bad(const YAML::Node& node, const char* key, const char* what) const {
+        fail(ErrorKind::input, "{}: '{}{}' must be {}", workspace::where(m_where, node), m_prefix, key, what);
+    }
+    YAML::Node m_map;
+    const std::string& m_where;
+    std::string m_prefix;
+};
+
+// An object id as cairn writes it: sha256: and 64 lowercase hex digits.
+bool is_object_id(const std::string& text) {
+    auto d = hash::Digest::from_id(text);
+    return d && d->id() == text;
+}
+
+// Records say `version: 1`; anything else is refused, a newer one with a hint.
+void check_record_version(const YAML::Node& root, const std::string& where, const char* what) {
+    YAML::Node v = root["version"];
+    if (!v) fail(ErrorKind::input, "{}: missing 'version' (a {} says version: 1)", where, what);
+    if (v.IsScalar() && v.Scalar() == "1") return;
+    auto n = v.IsScalar() ? parse_int<std::int64_t>(v.Scalar()) : std::nullopt;
+    if (n && *n > 1)
+        fail(ErrorKind::input, "{}: {} version {} is not supported by this cairn (it reads version 1); upgrade cairn",
+             workspace::where(where, v), what, *n);
+    fail(ErrorKind::input, "{}: 'version' must be 1, not '{}'", workspace::where(where, v),
+         v.IsScalar() ? v.Scalar() : std::string("a ") + (v.IsMap() ? "mapping" : "list"));
+}
+
+} // namespace
+
 void parse_run_yaml(const std::string& text, const std::string& where, RunRecord& r) {
     YAML::Node root = workspace::parse_yaml(text, where);
-    if (!root.IsMap()) fail(ErrorKind::input, "{}: not a run record", where);
-    try {
-        auto str = [&](const char* key) { return root[key] ? root[key].as<std::string>() : std::string(); };
-        r.id = str("id");
-        r.name = str("name");
-        r.experiment = str("experiment");
-        if (root["command"]) r.command = root["command"].as<std::vector<std::string>>();
-        r.cwd = str("cwd");
-        r.start_ms = parse_time(str("start")).value_or(0);
-        r.end_ms = parse_time(str("end")).value_or(0);
-        r.status = str("status");
-        r.exit_code = root["exit_code"] ? root["exit_code"].as<int>() : 0;
-        r.host = str("host");
-        r.user = str("user");
-        r.os = str("os");
-        r.cpu = str("cpu");
-        r.cairn_version = str("cairn_version");
-        if (auto exe = root["executable"]; exe && exe.IsMap()) {
-            r.executable = exe["path"] ? exe["path"].as<std::string>() : "";
-            r.executable_hash = exe["sha256"] ? exe["sha256"].as<std::string>() : "";
-        }
-        if (auto g = root["git"]; g && g.IsMap()) {
-            r.git_base = g["base"] ? g["base"].as<std::string>() : "";
-            r.git_branch = g["branch"] ? g["branch"].as<std::string>() : "";
-            r.git_dirty = g["dirty"] && g["dirty"].as<bool>();
-            r.git_snapshot = g["snapshot"] ? g["snapshot"].as<std::string>() : "";
-        }
-        if (auto env = root["env"]; env && env.IsMap())
-            for (const auto& kv : env) r.env[kv.first.as<std::string>()] = kv.second.as<std::string>();
-        if (root["env_names"]) r.env_names = root["env_names"].as<std::vector<std::string>>();
-        r.log_object = str("log");
-        if (root["param_files"]) r.param_files = root["param_files"].as<std::vector<std::string>>();
-        r.reproduces = str("reproduces");
-        if (root["metric_files"]) r.metric_files = root["metric_files"].as<std::vector<std::string>>();
-        r.capture = !root["capture"] || root["capture"].as<bool>();
-        if (auto tags = root["tags"]; tags && tags.IsMap())
-            for (const auto& kv : tags) r.tags[kv.first.as<std::string>()] = kv.second.as<std::string>();
-    } catch (const YAML::Exception& e) {
-        fail(ErrorKind::input, "{}:{}: {}", where, e.mark.line + 1, e.msg);
+    if (!root.IsMap()) fail(ErrorKind::input, "{}: not a run record (expected a mapping)", workspace::where(where, root));
+    check_record_version(root, where, "run record");
+    Fields f(root, where);
+    r.id = f.text("id");
+    r.name = f.text("name");
+    r.experiment = f.text("experiment");
+    r.command = f.list("command");
+    r.cwd = f.text("cwd");
+    r.start_ms = f.time("start");
+    r.end_ms = f.time("end");
+    r.status = f.text("status");
+    r.exit_code = f.integer("exit_code", 0);
+    r.host = f.text("host");
+    r.user = f.text("user");
+    r.os = f.text("os");
+    r.cpu = f.text("cpu");
+    r.cairn_version = f.text("cairn_version");
+    if (auto exe = f.map("executable")) {
+        r.executable = exe->text("path");
+        r.executable_hash = exe->text("sha256");
     }
+    if (auto g = f.map("git")) {
+        r.git_base = g->text("base");
+        r.git_branch = g->text("branch");
+        r.git_dirty = g->boolean("dirty", false);
+        r.git_snapshot = g->text("snapshot");
+    }
+    r.env = f.strings("env");
+    r.env_names = f.list("env_names");
+    r.log_object = f.text("log");
+    if (!r.log_object.empty() && !is_object_id(r.log_object))
+        fail(ErrorKind::input, "{}: 'log' must be an object id (sha256:<64 lowercase hex>), not '{}'",
+             workspace::where(where, root["log"]), r.log_object);
+    r.param_files = f.list("param_files");
+    r.reproduces = f.text("reproduces");
+    r.metric_files = f.list("metric_files");
+    r.capture = f.boolean("capture", true);
+    r.tags = f.strings("tags");
     if (r.id.empty()) fail(ErrorKind::input, "{}: missing 'id'", where);
 }
 
 void parse_params_yaml(const std::string& text, const std::string& where, RunRecord& r) {
     YAML::Node root = workspace::parse_yaml(text, where);
     if (!root || root.IsNull()) return;
-    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping", where);
+    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping of parameters", workspace::where(where, root));
     for (const auto& kv : root) {
-        std::string key = kv.first.as<std::string>();
-        std::string value = kv.second.as<std::string>();
+        if (!kv.first.IsScalar() || !kv.second.IsScalar())
+            fail(ErrorKind::input, "{}: expected 'key: value' with a single value", workspace::where(where, kv.first));
+        std::string key = kv.first.Scalar();
+        std::string value = kv.second.Scalar();
         // Strings were written double-quoted; everything else re-types itself from its text.
         bool quoted = kv.second.Tag() == "!";
         r.params.push_back(quoted ? Param{key, "string", value} : resolve_param(key, value));
@@ -417,8 +520,12 @@ void parse_params_yaml(const std::string& text, const std::string& where, RunRec
 void parse_paths_yaml(const std::string& text, const std::string& where, std::map<std::string, std::string>& out) {
     YAML::Node root = workspace::parse_yaml(text, where);
     if (!root || root.IsNull()) return;
-    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping", where);
-    for (const auto& kv : root) out[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping of paths to object ids", workspace::where(where, root));
+    for (const auto& kv : root) {
+        if (!kv.first.IsScalar() || !kv.second.IsScalar() || !is_object_id(kv.second.Scalar()))
+            fail(ErrorKind::input, "{}: expected 'path: sha256:<64 lowercase hex>'", workspace::where(where, kv.first));
+        out[kv.first.Scalar()] = kv.second.Scalar();
+    }
 }
 
 void parse_metrics_tsv(const std::string& text, const std::string& where, RunRecord& r) {
@@ -430,7 +537,9 @@ void parse_metrics_tsv(const std::string& text, const std::string& where, RunRec
         auto step = fields.size() == 4 ? parse_int<std::int64_t>(fields[1]) : std::nullopt;
         auto value = fields.size() == 4 ? parse_double(fields[2]) : std::nullopt;
         auto ms = fields.size() == 4 ? parse_int<std::int64_t>(fields[3]) : std::nullopt;
-        if (!step || !value || !ms) fail(ErrorKind::input, "{}:{}: malformed metric line", where, line_no);
+        if (!step || !value || !ms)
+            fail(ErrorKind::input, "{}:{}: malformed metric line (expected KEY<TAB>STEP<TAB>VALUE<TAB>UNIX_MS, integers for "
+                 "STEP and UNIX_MS)", where, line_no);
         r.metrics.push_back({fields[0], *step, *value, *ms});
     }
 }

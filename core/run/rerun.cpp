@@ -243,8 +243,9 @@ std::string metric_verdict(double old_value, double new_value, double rtol, doub
 }
 
 std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream) {
-    LineageIndex lineage(list_runs(ws));
-    const RunRecord& listed = find_run(lineage.runs(), name);
+    std::vector<SkippedRun> skipped;
+    LineageIndex lineage(list_runs(ws, &skipped));
+    const RunRecord& listed = find_run(lineage.runs(), name, skipped);
     std::vector<RerunStep> plan;
     std::set<std::string> visiting, done, produced;
     // Depth first, producers before their consumers; a cycle (possible only with records from

@@ -495,16 +495,23 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
-    std::vector<std::string> missing_metric_files;
+    std::vector<std::string> missing_metric_files, bad_metric_files;
     for (const auto& m : options.metric_files) {
-        auto text = fs::read_file_if_exists(ws.absolute(m));
-        if (!text) {
-            missing_metric_files.push_back(m);
-            continue;
+        // A metrics file that cannot be read (malformed, a FIFO) fails the command after the run
+        // is recorded: nothing logged is dropped for it.
+        try {
+            auto text = fs::read_file_if_exists(ws.absolute(m));
+            if (!text) {
+                missing_metric_files.push_back(m);
+                continue;
+            }
+            std::map<std::string, std::int64_t> next;
+            for (const auto& p : r.metrics) next[p.key] = std::max(next[p.key], p.step + 1);
+            for (auto& p : read_metric_file(*text, m, r.end_ms, next)) r.metrics.push_back(std::move(p));
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::input) throw;
+            bad_metric_files.push_back(e.what());
         }
-        std::map<std::string, std::int64_t> next;
-        for (const auto& p : r.metrics) next[p.key] = std::max(next[p.key], p.step + 1);
-        for (auto& p : read_metric_file(*text, m, r.end_ms, next)) r.metrics.push_back(std::move(p));
     }
     std::vector<std::string> outputs = options.outputs;
     for (auto& a : apply_logged(staging, r))
@@ -527,6 +534,9 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     ended.clear();
     std::error_code ec;
     std::filesystem::remove_all(staging, ec);
+    if (!bad_metric_files.empty())
+        fail(ErrorKind::input, "run {} recorded without the metrics of: {}", r.id.substr(0, 8),
+             fmt::join(bad_metric_files, "; "));
     // A replay reports what is missing in its verdict instead.
     if (!missing_metric_files.empty() && r.status == "finished" && !replay)
         fail(ErrorKind::input, "run {} recorded, but its metrics file(s) do not exist: {}", r.id.substr(0, 8),
@@ -663,7 +673,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
     return recovered;
 }
 
-std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped) {
+std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped) {
     recover_crashed(ws);
     std::filesystem::path index_dir = ws.store_dir() / "index";
     std::map<std::string, IndexEntry> cached;
@@ -687,7 +697,7 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::stri
             fresh.emplace(id, IndexEntry{ref.target, std::move(r)});
             changed = true;
         } catch (const Error& e) {
-            if (skipped) skipped->push_back(e.what());
+            if (skipped) skipped->push_back({id, e.what()});
         }
     }
     if (changed || fresh.size() != cached.size()) {
@@ -709,7 +719,8 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::stri
     return out;
 }
 
-const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name) {
+const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name,
+                          const std::vector<SkippedRun>& skipped) {
     if (name == "last" || util::starts_with(name, "last~")) {
         std::size_t n = 0;
         if (name.size() > 5) {
@@ -730,6 +741,12 @@ const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string&
         for (const auto& r : runs)
             if (util::starts_with(r.id, name)) matches.push_back(&r);
     if (matches.size() == 1) return *matches.front();
+    bool id_prefix = name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (matches.empty())
+        for (const auto& s : skipped)
+            if (s.id == name || (id_prefix && util::starts_with(s.id, name)))
+                fail(ErrorKind::input, "run {} cannot be read: {}\n(remove it with 'cairn rm {}')", s.id.substr(0, 8),
+                     s.reason, s.id);
     if (matches.empty()) fail(ErrorKind::input, "no run named '{}' (a run is named by an id prefix of 4+ hex digits, its name, last or last~N)", name);
     std::string list;
     for (std::size_t i = 0; i < matches.size() && i < 10; ++i)
@@ -740,7 +757,9 @@ const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string&
 RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed) { return load(ws, listed.id, listed.commit); }
 
 RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
-    return load_run(ws, find_run(list_runs(ws), name));
+    std::vector<SkippedRun> skipped;
+    auto runs = list_runs(ws, &skipped);
+    return load_run(ws, find_run(runs, name, skipped));
 }
 
 RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,

@@ -73,13 +73,22 @@ enum class LogKind { param, tag, artifact };
 // tags may change; an artifact is a workspace-relative path stored when the run ends.
 void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::string& key, const std::string& value);
 
-// Every recorded run, newest first (after recovering crashed ones). Malformed refs are skipped and reported in *skipped.
-[[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped = nullptr);
+// A run ref whose record could not be read.
+struct SkippedRun {
+    std::string id;     // the ref's name below refs/cairn/runs/
+    std::string reason; // the error, naming the ref, the file and the field
+};
+
+// Every recorded run, newest first (after recovering crashed ones). Refs whose record is
+// malformed (or of a newer version) are left out and reported in *skipped.
+[[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped = nullptr);
 
 // Finds a run in a listing (newest first) by name: a unique id prefix of at least 4 hex digits,
 // a run name, `last` or `last~N`. Throws Error(input) for an unknown or ambiguous name, listing
-// candidates.
-[[nodiscard]] const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name);
+// candidates; for a name that matches none of `runs` but the id of a run in `skipped`, the error
+// is why that run's record could not be read.
+[[nodiscard]] const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name,
+                                        const std::vector<SkippedRun>& skipped = {});
 
 // The whole record (metric series included) of a run from a listing, read from its commit.
 [[nodiscard]] RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed);

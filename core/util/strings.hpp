@@ -17,6 +17,10 @@ namespace cairn::util {
 // Leading and trailing ASCII whitespace removed.
 [[nodiscard]] std::string_view trim(std::string_view text);
 
+// Length of the valid UTF-8 sequence starting at text[i] (1 for ASCII), or 0 when the bytes
+// there are not one (a stray continuation byte, a truncated or overlong sequence).
+[[nodiscard]] std::size_t utf8_length(std::string_view text, std::size_t i);
+
 [[nodiscard]] bool starts_with(std::string_view text, std::string_view prefix);
 [[nodiscard]] bool ends_with(std::string_view text, std::string_view suffix);
 

@@ -64,6 +64,7 @@ std::vector<Plan> plan_restore(Workspace& ws, const std::vector<std::pair<std::s
             missing.push_back(fmt::format("{} ({})", data_path, pointer.digest.id()));
             continue;
         }
+        check_pointer_object(ws.cache(), pointer, data_path + std::string(k_pointer_suffix));
         Plan plan;
         plan.data_path = data_path;
         plan.expected = flatten(ws.cache(), pointer);

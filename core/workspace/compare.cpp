@@ -34,6 +34,35 @@ Pointer pointer_to_object(const cache::Cache& cache, const std::string& name, co
     return p;
 }
 
+void check_pointer_object(const cache::Cache& cache, const Pointer& pointer, const std::string& pointer_path) {
+    if (!cache.has(pointer.digest)) return;
+    std::string id = pointer.digest.id();
+    std::optional<cache::Tree> tree = cache.tree_if_any(pointer.digest);
+    if (tree && !pointer.is_directory())
+        fail(ErrorKind::input, "{}: 'hash' {} names a directory tree but has no files: field", pointer_path, id);
+    if (!tree && pointer.is_directory()) {
+        // The tree parser says why (a file object, or a tree with an unsafe entry name).
+        try {
+            (void)cache.read_tree(pointer.digest);
+        } catch (const Error& e) {
+            throw Error(e.kind(), fmt::format("{}: 'hash' {} does not name a directory tree, but the pointer has a files: "
+                                              "field: {}", pointer_path, id, e.what()));
+        }
+    }
+    std::uint64_t size = 0;
+    if (tree) {
+        size = tree->total_size();
+    } else if (auto st = fs::lstat_path(cache.object_path(pointer.digest))) {
+        size = static_cast<std::uint64_t>(st->st_size);
+    }
+    if (size != pointer.size)
+        fail(ErrorKind::input, "{}: 'size' is {} but the {} {} holds {} bytes", pointer_path, pointer.size,
+             tree ? "tree" : "object", id, size);
+    if (tree && tree->total_files() != *pointer.files)
+        fail(ErrorKind::input, "{}: 'files' is {} but the tree {} lists {} files", pointer_path, *pointer.files, id,
+             tree->total_files());
+}
+
 Expected flatten(cache::Cache& cache, const Pointer& pointer) {
     Expected out;
     if (!pointer.is_directory()) {

@@ -35,6 +35,13 @@ struct Expected {
 // object's size (0 when the object is absent). Throws Error(integrity) for a corrupt tree.
 [[nodiscard]] Pointer pointer_to_object(const cache::Cache& cache, const std::string& name, const hash::Digest& digest);
 
+// Checks a pointer against the object it names, when the cache holds it: a pointer without
+// `files:` must name a file object and one with it a tree, and `size` (and `files`) must be the
+// object's. Throws Error(input) "<pointer_path>: ..." naming the field otherwise, or
+// Error(integrity) for a corrupt or malformed tree (or a file object named by a directory
+// pointer), with the tree parser's reason. An absent object is not checked.
+void check_pointer_object(const cache::Cache& cache, const Pointer& pointer, const std::string& pointer_path);
+
 // Flattens a pointer into its files, reading (and verifying) its tree objects. Sub-trees absent
 // from the cache are listed in missing_trees (their files are then unknown). Throws
 // Error(integrity) when a tree object is corrupt or malformed.

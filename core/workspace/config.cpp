@@ -28,27 +28,33 @@ Config Config::parse(const std::string& text, const std::string& display) {
     if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping at the top level", where(display, root));
     try {
         if (YAML::Node version = root["version"]) {
-            config.version = version.as<int>();
-            if (config.version != 1)
+            if (!version.IsScalar() || version.Scalar() != "1")
                 fail(ErrorKind::input, "{}: config version {} is not supported by this cairn (expected 1)",
-                     where(display, version), config.version);
+                     where(display, version), version.IsScalar() ? version.Scalar() : "(not a number)");
+            config.version = 1;
         }
         if (YAML::Node cache = root["cache"]) {
             if (!cache.IsMap()) fail(ErrorKind::input, "{}: 'cache' must be a mapping", where(display, cache));
-            if (YAML::Node type = cache["type"])
+            if (YAML::Node type = cache["type"]) {
+                if (!type.IsScalar())
+                    fail(ErrorKind::input, "{}: 'cache.type' must be a list such as reflink,copy", where(display, type));
                 config.link_types = fs::parse_link_types(type.as<std::string>(), where(display, type));
+            }
         }
+        auto names = [&](const YAML::Node& list, const char* field, const char* what) {
+            std::vector<std::string> out;
+            if (!list.IsSequence()) fail(ErrorKind::input, "{}: '{}' must be a list of {}", where(display, list), field, what);
+            for (const auto& item : list) {
+                if (!item.IsScalar())
+                    fail(ErrorKind::input, "{}: '{}' must be a list of {}", where(display, item), field, what);
+                out.push_back(item.Scalar());
+            }
+            return out;
+        };
         if (YAML::Node run = root["run"]) {
             if (!run.IsMap()) fail(ErrorKind::input, "{}: 'run' must be a mapping", where(display, run));
-            if (YAML::Node env = run["env"]) {
-                if (!env.IsSequence()) fail(ErrorKind::input, "{}: 'run.env' must be a list of names", where(display, env));
-                config.env_allow = env.as<std::vector<std::string>>();
-            }
-            if (YAML::Node capture = run["capture"]) {
-                if (!capture.IsSequence())
-                    fail(ErrorKind::input, "{}: 'run.capture' must be a list of patterns", where(display, capture));
-                config.capture_patterns = capture.as<std::vector<std::string>>();
-            }
+            if (YAML::Node env = run["env"]) config.env_allow = names(env, "run.env", "names");
+            if (YAML::Node capture = run["capture"]) config.capture_patterns = names(capture, "run.capture", "patterns");
         }
     } catch (const YAML::Exception& e) {
         fail(ErrorKind::input, "{}:{}: {}", display, e.mark.line + 1, e.msg);

@@ -16,6 +16,7 @@
 #include "core/util/parallel.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/leftovers.hpp"
+#include "core/workspace/compare.hpp"
 
 namespace cairn::workspace {
 namespace {
@@ -113,6 +114,7 @@ FsckResult fsck(Workspace& ws, util::Progress& progress) {
         try {
             Pointer p = ws.read_pointer(file);
             need(p.digest, p.is_directory(), file.data_path);
+            check_pointer_object(ws.cache(), p, file.pointer_path);
         } catch (const Error& e) {
             result.problems.push_back({"bad pointer", "", e.what()});
         }

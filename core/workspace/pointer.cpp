@@ -1,5 +1,9 @@
 #include "core/workspace/pointer.hpp"
 
+#include <charconv>
+#include <map>
+#include <set>
+
 #include <yaml-cpp/yaml.h>
 
 #include "core/cache/tree.hpp"
@@ -22,44 +26,77 @@ std::string Pointer::serialize() const {
            std::string(out.c_str()) + "\n";
 }
 
+namespace {
+
+// A non-negative decimal integer (no sign, no fraction, no exponent) that fits in 64 bits.
+std::optional<std::uint64_t> parse_count(const std::string& text) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return v;
+}
+
+} // namespace
+
 Pointer Pointer::parse(const std::string& text, const std::string& display) {
     YAML::Node root = parse_yaml(text, display);
     if (!root.IsMap()) fail(ErrorKind::input, "{}: not a cairn pointer (expected a mapping)", where(display, root));
-    auto require = [&](const char* key) {
-        YAML::Node node = root[key];
-        if (!node) fail(ErrorKind::input, "{}: missing '{}'", display, key);
-        if (!node.IsScalar()) fail(ErrorKind::input, "{}: '{}' must be a scalar", where(display, node), key);
-        return node;
-    };
-    Pointer p;
-    try {
-        if (YAML::Node version = root["version"]; version && version.as<std::string>() != "1")
-            fail(ErrorKind::input, "{}: pointer version {} is not supported by this cairn (expected 1)",
-                 where(display, version), version.as<std::string>());
-        YAML::Node path = require("path");
-        p.path = path.as<std::string>();
-        if (!cache::is_safe_component(p.path))
-            fail(ErrorKind::input, "{}: unsafe path '{}': a pointer names data next to it, not a path",
-                 where(display, path), p.path);
-        std::string base = display.substr(display.rfind('/') + 1);
-        if (!util::ends_with(base, k_pointer_suffix) ||
-            base.substr(0, base.size() - k_pointer_suffix.size()) != p.path)
-            fail(ErrorKind::input, "{}: path '{}' does not match the pointer's file name", where(display, path),
-                 p.path);
-        YAML::Node hash = require("hash");
-        auto digest = hash::Digest::from_id(hash.as<std::string>());
-        if (!digest)
-            fail(ErrorKind::input, "{}: malformed hash '{}' (expected sha256:<64 hex digits>)",
-                 where(display, hash), hash.as<std::string>());
-        p.digest = *digest;
-        YAML::Node size = require("size");
-        p.size = size.as<std::uint64_t>();
-        if (YAML::Node files = root["files"]) p.files = files.as<std::uint64_t>();
-    } catch (const YAML::BadConversion& e) {
-        fail(ErrorKind::input, "{}:{}: bad value: {}", display, e.mark.line + 1, e.msg);
-    } catch (const YAML::Exception& e) {
-        fail(ErrorKind::input, "{}:{}: {}", display, e.mark.line + 1, e.msg);
+
+    // yaml-cpp keeps one of two equal keys without a word, so the keys are checked here, as
+    // written; a field this cairn does not know is refused (a new field comes with a new version).
+    static const std::set<std::string> k_fields = {"version", "path", "hash", "size", "files"};
+    std::map<std::string, YAML::Node> fields;
+    for (const auto& kv : root) {
+        if (!kv.first.IsScalar())
+            fail(ErrorKind::input, "{}: a pointer's keys are plain names", where(display, kv.first));
+        std::string key = kv.first.Scalar();
+        if (!k_fields.count(key))
+            fail(ErrorKind::input, "{}: unknown field '{}' (a pointer has version, path, hash, size and files)",
+                 where(display, kv.first), key);
+        if (!fields.emplace(key, kv.second).second)
+            fail(ErrorKind::input, "{}: duplicate field '{}'", where(display, kv.first), key);
+        if (!kv.second.IsScalar())
+            fail(ErrorKind::input, "{}: '{}' must be a scalar", where(display, kv.second), key);
     }
+    auto require = [&](const char* key) {
+        auto it = fields.find(key);
+        if (it == fields.end()) fail(ErrorKind::input, "{}: missing '{}'", display, key);
+        return it->second;
+    };
+    auto count = [&](const char* key, const YAML::Node& node) {
+        auto v = parse_count(node.Scalar());
+        if (!v)
+            fail(ErrorKind::input, "{}: '{}' must be a non-negative integer, not '{}'", where(display, node), key,
+                 node.Scalar());
+        return *v;
+    };
+
+    Pointer p;
+    YAML::Node version = require("version");
+    if (version.Scalar() != "1") {
+        auto v = parse_count(version.Scalar());
+        if (v && *v > 1)
+            fail(ErrorKind::input, "{}: pointer version {} is not supported by this cairn (it reads version 1); upgrade cairn",
+                 where(display, version), *v);
+        fail(ErrorKind::input, "{}: 'version' must be 1, not '{}'", where(display, version), version.Scalar());
+    }
+    YAML::Node path = require("path");
+    p.path = path.Scalar();
+    if (!cache::is_safe_component(p.path))
+        fail(ErrorKind::input, "{}: unsafe path '{}': a pointer names data next to it, not a path", where(display, path),
+             p.path);
+    std::string base = display.substr(display.rfind('/') + 1);
+    if (!util::ends_with(base, k_pointer_suffix) || base.substr(0, base.size() - k_pointer_suffix.size()) != p.path)
+        fail(ErrorKind::input, "{}: path '{}' does not match the pointer's file name", where(display, path), p.path);
+    YAML::Node hash = require("hash");
+    auto digest = hash::Digest::from_id(hash.Scalar());
+    // Ids are written in lowercase only: one spelling per object, as in the cache's file names.
+    if (!digest || digest->id() != hash.Scalar())
+        fail(ErrorKind::input, "{}: malformed hash '{}' (expected sha256: and 64 lowercase hex digits)",
+             where(display, hash), hash.Scalar());
+    p.digest = *digest;
+    p.size = count("size", require("size"));
+    if (auto it = fields.find("files"); it != fields.end()) p.files = count("files", it->second);
     return p;
 }
 

@@ -21,8 +21,10 @@ struct Pointer {
     [[nodiscard]] bool is_directory() const { return files.has_value(); }
     [[nodiscard]] std::string serialize() const;
 
-    // Parses pointer text. `display` is the pointer's workspace path, used in errors and to
-    // check that `path` names the data next to it. Throws Error(input) "<file>:<line>: ...".
+    // Parses pointer text strictly: `version: 1` required (a newer one: "upgrade cairn"), `hash`
+    // in lowercase, `size` and `files` non-negative integers, no duplicate or unknown keys.
+    // `display` is the pointer's workspace path, used in errors and to check that `path` names
+    // the data next to it. Throws Error(input) "<file>:<line>: ..." naming the field.
     [[nodiscard]] static Pointer parse(const std::string& text, const std::string& display);
 };
 

@@ -31,6 +31,7 @@ PathStatus status_of(Workspace& ws, const std::string& data_path, const std::str
         ps.state = DataState::not_in_cache;
         return ps;
     }
+    check_pointer_object(ws.cache(), pointer, pointer_path);
     Expected expected = flatten(ws.cache(), pointer);
     if (!expected.missing_trees.empty()) {
         // Part of the directory's listing is not here: it cannot be compared file by file.

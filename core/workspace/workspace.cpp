@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -179,6 +180,18 @@ void Workspace::check_no_symlinks(const std::string& relative) const {
     }
 }
 
+void Workspace::not_a_pointer(const std::string& path, bool symlink) const {
+    // A symlink could make cairn read (and trust) any file; git may well have checked it out.
+    if (symlink)
+        fail(ErrorKind::input, "{} is a symlink; a pointer file must be a regular file (replace it with the file, or remove it)",
+             path);
+    warn(fmt::format("{} is not a regular file (a FIFO, socket or device); skipped, not read as a pointer", path));
+}
+
+void Workspace::warn(std::string message) const { m_warnings.push_back(std::move(message)); }
+
+std::vector<std::string> Workspace::take_warnings() { return std::exchange(m_warnings, {}); }
+
 std::vector<PointerFile> Workspace::find_pointers(const std::vector<std::string>& under) const {
     std::vector<PointerFile> out;
     std::function<void(const std::string&)> walk_dir = [&](const std::string& rel) {
@@ -187,14 +200,19 @@ std::vector<PointerFile> Workspace::find_pointers(const std::vector<std::string>
         for (const auto& e : entries) names.insert(e.name);
         for (const auto& e : entries) {
             std::string child = rel.empty() ? e.name : rel + "/" + e.name;
+            bool pointer_name = util::ends_with(e.name, k_pointer_suffix) && e.name.size() > k_pointer_suffix.size();
             if (e.type == fs::EntryType::directory) {
                 if (e.name == ".git" || (rel.empty() && e.name == ".cairn")) continue;
                 if (names.count(e.name + std::string(k_pointer_suffix))) continue; // tracked data
                 if (m_repo->is_ignored(child + "/")) continue;
+                if (pointer_name) warn(fmt::format("{} is a directory, not a pointer file; searched as a directory", child));
                 walk_dir(child);
-            } else if (e.type == fs::EntryType::file && util::ends_with(e.name, k_pointer_suffix) &&
-                       e.name.size() > k_pointer_suffix.size()) {
+            } else if (!pointer_name) {
+                continue;
+            } else if (e.type == fs::EntryType::file) {
                 out.push_back({child, child.substr(0, child.size() - k_pointer_suffix.size())});
+            } else {
+                not_a_pointer(child, e.type == fs::EntryType::symlink);
             }
         }
     };
@@ -203,7 +221,12 @@ std::vector<PointerFile> Workspace::find_pointers(const std::vector<std::string>
     } else {
         for (const auto& rel : under) {
             std::string pointer = util::ends_with(rel, k_pointer_suffix) ? rel : rel + std::string(k_pointer_suffix);
-            if (auto st = fs::lstat_path(absolute(pointer)); st && S_ISREG(st->st_mode)) {
+            if (auto st = fs::lstat_path(absolute(pointer)); st && !S_ISDIR(st->st_mode)) {
+                if (S_ISLNK(st->st_mode)) not_a_pointer(pointer, true);
+                // Named on the command line: not one to skip with a warning.
+                if (!S_ISREG(st->st_mode))
+                    fail(ErrorKind::input, "{} is not a regular file (a FIFO, socket or device), so not a pointer file",
+                         pointer);
                 out.push_back({pointer, pointer.substr(0, pointer.size() - k_pointer_suffix.size())});
                 continue;
             }

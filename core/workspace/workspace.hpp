@@ -87,8 +87,15 @@ public:
     void check_no_symlinks(const std::string& relative) const;
 
     // Every pointer file in the workspace (or below the given workspace-relative paths), in path
-    // order. Skips .git, .cairn, git-ignored directories and tracked data directories.
+    // order. Skips .git, .cairn, git-ignored directories and tracked data directories. Only
+    // regular files are pointers: a `*.cairn` symlink is Error(input); a FIFO, socket or device
+    // is skipped with a warning (never opened) unless named in `under`, then Error(input); a
+    // directory named `*.cairn` is searched like any directory, with a warning.
     [[nodiscard]] std::vector<PointerFile> find_pointers(const std::vector<std::string>& under = {}) const;
+
+    // Warnings collected by the commands run on this workspace (pointer files skipped, ...),
+    // for the caller to show; taking them clears the list.
+    [[nodiscard]] std::vector<std::string> take_warnings();
 
     // Reads and validates a pointer file.
     [[nodiscard]] Pointer read_pointer(const PointerFile& file) const;
@@ -102,6 +109,8 @@ public:
 
 private:
     Workspace() = default;
+    void warn(std::string message) const;
+    void not_a_pointer(const std::string& path, bool symlink) const;
 
     stdfs::path m_root;
     stdfs::path m_store;
@@ -109,6 +118,7 @@ private:
     std::unique_ptr<git::Repository> m_repo;
     std::unique_ptr<cache::Cache> m_cache;
     std::unique_ptr<state::StatCache> m_state;
+    mutable std::vector<std::string> m_warnings;
 };
 
 } // namespace cairn::workspace

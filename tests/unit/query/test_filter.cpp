@@ -103,3 +103,41 @@ TEST_CASE("filter on the run a re-run reproduces", "[query]") {
     CHECK(match("reproduces like \"6fcf%\"", rerun));
     CHECK_FALSE(match("reproduces = \"6fcf\"", rerun));
 }
+
+TEST_CASE("filter nesting is bounded; long and/or chains are not nesting", "[query]") {
+    auto r = make_run("baseline", 0.9, "resnet", 0.1);
+    auto usage_error = [](const std::string& expr) -> std::string {
+        try {
+            (void)query::Filter::parse(expr);
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::usage);
+            return e.what();
+        }
+        FAIL("parsed: " << expr.substr(0, 40));
+        return "";
+    };
+    auto repeat = [](const std::string& s, int n) {
+        std::string out;
+        for (int i = 0; i < n; ++i) out += s;
+        return out;
+    };
+    const int limit = query::k_max_filter_depth;
+    // At the limit: accepted and evaluated.
+    CHECK(match(repeat("(", limit) + "status = 'finished'" + repeat(")", limit), r));
+    CHECK(match(repeat("not ", limit) + "status = 'finished'", r)); // an even number of nots
+    CHECK(match(repeat("not (", limit / 2) + "status = 'finished'" + repeat(")", limit / 2), r));
+    // Past it (the crash: 10,000 parentheses or 30,000 nots overflowed the stack).
+    for (const auto& deep : {repeat("(", 10000) + "status = 'finished'" + repeat(")", 10000),
+                             repeat("(", 10000), repeat("not ", 30000) + "status = 'x'",
+                             repeat("(not ", limit / 2 + 1) + "status = 'x'" + repeat(")", limit / 2 + 1)}) {
+        std::string message = usage_error(deep);
+        CHECK_THAT(message, Catch::Contains("nested deeper than " + std::to_string(limit) + " levels"));
+        CHECK(message.size() < 400); // a window of the expression, not all of it
+    }
+    // 50,000 clauses side by side: one level, evaluated without deep recursion.
+    std::string chain = "status = 'x'" + repeat(" or status = 'x'", 50000) + " or status = 'finished'";
+    CHECK(match(chain, r));
+    std::string all = "status = 'finished'" + repeat(" and status = 'finished'", 50000);
+    CHECK(match(all, r));
+    CHECK_FALSE(match(all + " and status = 'x'", r));
+}

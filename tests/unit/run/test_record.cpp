@@ -178,3 +178,85 @@ TEST_CASE("paths read from a run record must stay inside the workspace", "[run]"
                           Catch::Contains("run 01234567: refusing the unsafe output path"));
     }
 }
+
+TEST_CASE("run record files are strict: version 1, typed fields named with file:line", "[run]") {
+    const std::string where = "refs/cairn/runs/aaaa:run.yaml";
+    auto run_error = [&](const std::string& text) -> std::string {
+        run::RunRecord r;
+        try {
+            run::parse_run_yaml(text, where, r);
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::input);
+            return e.what();
+        }
+        FAIL("accepted: " << text);
+        return "";
+    };
+    std::string id = "id: " + std::string(32, 'a') + "\n";
+    // The version: required, 1 only, a newer one with a hint.
+    CHECK_THAT(run_error(id), Catch::Equals(where + ": missing 'version' (a run record says version: 1)"));
+    CHECK_THAT(run_error("version: 2\n" + id),
+               Catch::Equals(where + ":1: run record version 2 is not supported by this cairn (it reads version 1); upgrade cairn"));
+    CHECK_THAT(run_error("version: x\n" + id), Catch::Equals(where + ":1: 'version' must be 1, not 'x'"));
+    CHECK_THAT(run_error("version: [1]\n" + id), Catch::Contains("'version' must be 1"));
+    // Each field's type, named (yaml-cpp alone says "bad conversion").
+    std::string v = "version: 1\n" + id;
+    struct Case {
+        std::string text, expect;
+    };
+    for (const auto& c : {Case{v + "exit_code: zero\n", where + ":3: 'exit_code' must be an integer"},
+                          Case{v + "exit_code: 99999999999\n", "'exit_code' must be an integer"},
+                          Case{v + "name: [a]\n", where + ":3: 'name' must be a string"},
+                          Case{v + "command: python\n", where + ":3: 'command' must be a list of strings"},
+                          Case{v + "command: [[a]]\n", "'command' must be a list of strings"},
+                          Case{v + "git: {dirty: perhaps}\n", where + ":3: 'git.dirty' must be true or false"},
+                          Case{v + "git: [a]\n", "'git' must be a mapping"},
+                          Case{v + "tags: {a: [1]}\n", "'tags' must be a mapping of names to strings"},
+                          Case{v + "env: x\n", "'env' must be a mapping of names to strings"},
+                          Case{v + "start: yesterday\n", where + ":3: 'start' must be a UTC time"},
+                          Case{v + "capture: sometimes\n", "'capture' must be true or false"},
+                          Case{v + "log: sha256:ABC\n", "'log' must be an object id"},
+                          Case{"version: 1\nname: n\n", where + ": missing 'id'"}}) {
+        CAPTURE(c.text);
+        std::string message = run_error(c.text);
+        CHECK_THAT(message, Catch::StartsWith(c.expect) || Catch::Contains(c.expect));
+        CHECK_THAT(message, !Catch::Contains("bad conversion"));
+    }
+    run::RunRecord ok;
+    run::parse_run_yaml(v + "name: null\nexit_code: -1\ntags: {}\n", where, ok);
+    CHECK(ok.exit_code == -1);
+    CHECK(ok.name.empty());
+
+    // The other files of a record.
+    auto other_error = [](auto parse) -> std::string {
+        try {
+            parse();
+        } catch (const Error& e) {
+            return e.what();
+        }
+        FAIL("accepted");
+        return "";
+    };
+    run::RunRecord r;
+    CHECK_THAT(other_error([&] { run::parse_params_yaml("a: 1\nb: {c: 2}\n", "ref:params.yaml", r); }),
+               Catch::Equals("ref:params.yaml:2: expected 'key: value' with a single value"));
+    CHECK_THAT(other_error([&] { run::parse_params_yaml("- 1\n", "ref:params.yaml", r); }),
+               Catch::StartsWith("ref:params.yaml:1: expected a mapping"));
+    std::map<std::string, std::string> paths;
+    std::string good = "sha256:" + std::string(64, 'a');
+    run::parse_paths_yaml("m.bin: " + good + "\n", "ref:outputs.yaml", paths);
+    CHECK(paths.at("m.bin") == good);
+    for (const std::string& bad : {"m.bin: sha256:" + std::string(64, 'A'), "m.bin: " + std::string(64, 'a'),
+                                   "m.bin: [" + good + "]", std::string("m.bin:")}) {
+        CAPTURE(bad);
+        CHECK_THAT(other_error([&] { run::parse_paths_yaml("ok: " + good + "\n" + bad + "\n", "ref:outputs.yaml", paths); }),
+                   Catch::Equals("ref:outputs.yaml:2: expected 'path: sha256:<64 lowercase hex>'"));
+    }
+    CHECK_THAT(other_error([&] { run::parse_metrics_tsv("a\t0\t1\t5\nb\tx\t1\t5\n", "ref:metrics.tsv", r); }),
+               Catch::StartsWith("ref:metrics.tsv:2: malformed metric line (expected KEY<TAB>STEP<TAB>VALUE<TAB>UNIX_MS"));
+    // Parameter and metric files with keys that are not names.
+    CHECK_THAT(other_error([&] { (void)run::flatten_params_yaml("a: 1\n? [x]\n: 2\n", "params.yaml"); }),
+               Catch::StartsWith("params.yaml:2: a parameter name must be a plain name"));
+    CHECK_THAT(other_error([&] { (void)run::read_metric_file("? [x]\n: 2\n", "m.yaml", 0); }),
+               Catch::StartsWith("m.yaml:1: a metric name must be a plain name"));
+}
