@@ -41,23 +41,29 @@ Expected flatten(cache::Cache& cache, const Pointer& pointer) {
     }
     // A hint only, and from an untrusted file: capped.
     out.files.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*pointer.files, 1u << 20)));
-    std::function<void(const hash::Digest&, const std::string&)> walk = [&](const hash::Digest& id,
-                                                                            const std::string& prefix) {
-        out.dirs.insert(prefix);
-        if (!cache.has(id)) {
-            out.missing_trees.push_back(id.id());
-            return;
-        }
-        cache::Tree tree = cache.read_tree(id);
-        for (const auto& e : tree.entries) {
-            std::string rel = prefix.empty() ? e.name : prefix + "/" + e.name;
-            if (e.kind == cache::EntryKind::directory)
-                walk(e.digest, rel);
-            else
-                out.files.emplace(rel, ExpectedFile{e.digest, e.size, e.kind == cache::EntryKind::executable});
-        }
-    };
-    walk(pointer.digest, "");
+    // Recursion bounded by k_max_tree_depth, checked before the child is read.
+    std::function<void(const hash::Digest&, const std::string&, std::size_t)> walk =
+        [&](const hash::Digest& id, const std::string& prefix, std::size_t depth) {
+            out.dirs.insert(prefix);
+            if (!cache.has(id)) {
+                out.missing_trees.push_back(id.id());
+                return;
+            }
+            cache::Tree tree = cache.read_tree(id);
+            for (const auto& e : tree.entries) {
+                std::string rel = prefix.empty() ? e.name : prefix + "/" + e.name;
+                if (e.kind != cache::EntryKind::directory) {
+                    out.files.emplace(rel, ExpectedFile{e.digest, e.size, e.kind == cache::EntryKind::executable});
+                } else if (depth == cache::k_max_tree_depth) {
+                    fail(ErrorKind::integrity,
+                         "tree object {} nests directories more than {} levels deep (cairn's limit), at tree object {}",
+                         pointer.digest.id(), cache::k_max_tree_depth, e.digest.id());
+                } else {
+                    walk(e.digest, rel, depth + 1);
+                }
+            }
+        };
+    walk(pointer.digest, "", 0);
     return out;
 }
 

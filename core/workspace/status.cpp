@@ -31,7 +31,12 @@ std::vector<PathStatus> status(Workspace& ws, const std::vector<std::string>& pa
             out.push_back(std::move(ps));
             continue;
         }
-        Expected expected = flatten(ws.cache(), pointer);
+        Expected expected;
+        try {
+            expected = flatten(ws.cache(), pointer);
+        } catch (const Error& e) {
+            throw Error(e.kind(), file.pointer_path + ": " + e.what());
+        }
         if (!expected.missing_trees.empty()) {
             // Part of the directory's listing is not here: it cannot be compared file by file.
             ps.state = DataState::not_in_cache;
