@@ -35,7 +35,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
             return;
         }
         for (const auto& p : result.problems)
-            std::cout << paint(fmt::format("{:<11}", p.kind), Color::red) << (p.object.empty() ? "" : p.object + "  ")
+            std::cout << paint(fmt::format("{:<17}", p.kind), Color::red) << (p.object.empty() ? "" : p.object + "  ")
                       << p.detail << "\n";
         std::cout << fmt::format("checked {} objects ({}): {}\n", result.objects, util::human_size(result.bytes),
                                  result.problems.empty() ? "no problems"

@@ -86,10 +86,11 @@ void Adder::check_target(const std::string& rel) const {
     }
     auto st = fs::lstat_path(m_ws.absolute(rel));
     if (!st) fail(ErrorKind::input, "'{}' does not exist", rel);
-    // The pointer's `path` is the last component, read back with the rule for stored names.
-    std::string name = rel_path.filename().string();
-    if (auto why = cache::unsafe_component_reason(name))
-        fail(ErrorKind::input, "'{}' has a name cairn refuses to store ({})", rel, *why);
+    // The pointer's `path` (the last component) is read back with the rule for stored names, and
+    // git refuses the pointer's own path when a directory above is a spelling of .git.
+    for (const auto& part : rel_path)
+        if (auto why = cache::unsafe_component_reason(part.string()))
+            fail(ErrorKind::input, "'{}' has a name cairn refuses to store ('{}': {})", rel, part.string(), *why);
 }
 
 std::size_t Adder::add_job(const std::string& rel, const stdfs::path& abs, bool via_symlink) {

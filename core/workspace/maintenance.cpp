@@ -150,11 +150,15 @@ FsckResult fsck(Workspace& ws, util::Progress& progress) {
             result.problems.push_back({"bad pointer", "", e.what()});
         }
     }
-    ws.repo().visit_reachable_blobs(
-        k_pointer_suffix, [](const std::string&, std::string_view) {},
-        [&](const std::string& path, std::string_view content) {
-            for (const auto& d : find_object_ids(content)) add_root("run record " + path, d, Expect::either, false);
-        });
+    try {
+        ws.repo().visit_reachable_blobs(
+            k_pointer_suffix, [](const std::string&, std::string_view) {},
+            [&](const std::string& path, std::string_view content) {
+                for (const auto& d : find_object_ids(content)) add_root("run record " + path, d, Expect::either, false);
+            });
+    } catch (const Error& e) {
+        result.problems.push_back({"unreadable", "", std::string("run records: ") + e.what()});
+    }
     std::reverse(stack.begin(), stack.end()); // pointers first, in path order
 
     std::unordered_set<hash::Digest> missing_reported, walked, unparseable_reported;
