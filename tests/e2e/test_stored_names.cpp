@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
-#include <unistd.h>
 #include <set>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -30,36 +30,44 @@ std::string store(const Repo& repo, const std::string& bytes) {
 // Puts the temp directories made meanwhile on tmpfs when there is one: 30,000 small files on a
 // disk that parallel tests keep syncing cost a minute, on tmpfs two seconds.
 class OnTmpfs {
-public:
+  public:
     OnTmpfs() {
         if (const char* old = std::getenv("TMPDIR")) m_old = old;
         if (::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
     }
     ~OnTmpfs() {
-        if (m_old) ::setenv("TMPDIR", m_old->c_str(), 1);
-        else ::unsetenv("TMPDIR");
+        if (m_old)
+            ::setenv("TMPDIR", m_old->c_str(), 1);
+        else
+            ::unsetenv("TMPDIR");
     }
     OnTmpfs(const OnTmpfs&) = delete;
     OnTmpfs& operator=(const OnTmpfs&) = delete;
 
-private:
+  private:
     std::optional<std::string> m_old;
 };
 
-std::string hex(const std::string& id) { return id.substr(7); }
-
-std::string entry(char kind, const std::string& id, std::uint64_t size, std::uint64_t files, const std::string& name) {
-    return std::string(1, kind) + " " + hex(id) + " " + std::to_string(size) + " " + std::to_string(files) + "\t" +
-           name + "\n";
+std::string hex(const std::string& id) {
+    return id.substr(7);
 }
 
-void write_pointer(const Repo& repo, const std::string& name, const std::string& id, std::uint64_t size,
-                   std::uint64_t files) {
-    repo.write(name + ".cairn", "version: 1\npath: " + name + "\nhash: " + id + "\nsize: " + std::to_string(size) +
+std::string entry(char kind, const std::string& id, std::uint64_t size, std::uint64_t files,
+                  const std::string& name) {
+    return std::string(1, kind) + " " + hex(id) + " " + std::to_string(size) + " " +
+           std::to_string(files) + "\t" + name + "\n";
+}
+
+void write_pointer(const Repo& repo, const std::string& name, const std::string& id,
+                   std::uint64_t size, std::uint64_t files) {
+    repo.write(name + ".cairn", "version: 1\npath: " + name + "\nhash: " + id +
+                                    "\nsize: " + std::to_string(size) +
                                     "\nfiles: " + std::to_string(files) + "\n");
 }
 
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t lines(const std::string& s) {
+    return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 bool has_problem(const nlohmann::json& fsck, const std::string& kind, const std::string& object) {
     for (const auto& p : fsck["problems"])
@@ -69,7 +77,8 @@ bool has_problem(const nlohmann::json& fsck, const std::string& kind, const std:
 
 std::set<std::string> removed_by_gc(const Result& r) {
     std::set<std::string> out;
-    for (const auto& x : r.json()["removed"]) out.insert(x["object"].get<std::string>());
+    for (const auto& x : r.json()["removed"])
+        out.insert(x["object"].get<std::string>());
     return out;
 }
 
@@ -78,15 +87,16 @@ std::set<std::string> removed_by_gc(const Result& r) {
 TEST_CASE("a tree entry named .git in any spelling is refused by every reader", "[e2e][names]") {
     // What `git status` inside the checked-out directory would run.
     const std::string config = "[core]\n\tfsmonitor = touch pwned\n";
-    for (std::string name : {".git", ".GIT", ".Git.", "git~1", ".git::$INDEX_ALLOCATION", ".g\xE2\x80\x8Cit",
-                             "\xEF\xBB\xBF.git", ".cairn", ".CAIRN"}) {
+    for (std::string name : {".git", ".GIT", ".Git.", "git~1", ".git::$INDEX_ALLOCATION",
+                             ".g\xE2\x80\x8Cit", "\xEF\xBB\xBF.git", ".cairn", ".CAIRN"}) {
         DYNAMIC_SECTION(name) {
             Repo repo;
             std::string config_id = store(repo, config);
             std::string head_id = store(repo, "ref: refs/heads/main\n");
             std::string inner = store(repo, "cairn-tree 1\n" + entry('f', head_id, 21, 1, "HEAD") +
                                                 entry('f', config_id, config.size(), 1, "config"));
-            std::string top = store(repo, "cairn-tree 1\n" + entry('d', inner, config.size() + 21, 2, name));
+            std::string top =
+                store(repo, "cairn-tree 1\n" + entry('d', inner, config.size() + 21, 2, name));
             write_pointer(repo, "d", top, config.size() + 21, 2);
 
             for (const char* cmd : {"status", "checkout"}) {
@@ -110,7 +120,8 @@ TEST_CASE("a tree entry named .git in any spelling is refused by every reader", 
             CHECK(unparseable[0]["object"] == top);
             CHECK(contains(unparseable[0]["reason"].get<std::string>(), "unsafe entry name"));
             CHECK(gc.json()["removed"].empty());
-            for (const auto& id : {top, inner, config_id, head_id}) CHECK(repo.exists(Repo::object_rel(id)));
+            for (const auto& id : {top, inner, config_id, head_id})
+                CHECK(repo.exists(Repo::object_rel(id)));
             Result text = repo.ok({"gc"});
             CHECK(contains(text.err, "cairn: warning: tree object " + top));
         }
@@ -146,10 +157,13 @@ TEST_CASE("add refuses data holding a name every reader would refuse", "[e2e][na
     };
     std::vector<Case> cases = {
         {"data/sub/.git/HEAD", "'data/sub/.git' is a git repository"},
-        {"data/sub/.GIT/HEAD", "'data/sub/.GIT' has a name cairn refuses to store (a spelling of .git)"},
-        {"data/.git", "'data/.git' has a name cairn refuses to store"}, // a gitfile (worktree, submodule)
+        {"data/sub/.GIT/HEAD",
+         "'data/sub/.GIT' has a name cairn refuses to store (a spelling of .git)"},
+        {"data/.git",
+         "'data/.git' has a name cairn refuses to store"}, // a gitfile (worktree, submodule)
         {"data/GIT~1/x", "'data/GIT~1' has a name cairn refuses to store"},
-        {"data/.cairn/config.yaml", "'data/.cairn' has a name cairn refuses to store (a spelling of .cairn)"},
+        {"data/.cairn/config.yaml",
+         "'data/.cairn' has a name cairn refuses to store (a spelling of .cairn)"},
     };
     for (const auto& c : cases) {
         DYNAMIC_SECTION(c.rel) {
@@ -179,8 +193,9 @@ TEST_CASE("add refuses data holding a name every reader would refuse", "[e2e][na
 
 TEST_CASE("a tree object that does not parse is never written out as a file", "[e2e][names]") {
     // A run output whose bytes start like a tree: apply and rerun treat it as one, and refuse it.
-    for (std::string bad : std::vector<std::string>{"cairn-tree 1\nf " + std::string(64, 'a') + " 5 1\t.git\n",
-                                                    "cairn-tree 2\nsomething newer\n"}) {
+    for (std::string bad :
+         std::vector<std::string>{"cairn-tree 1\nf " + std::string(64, 'a') + " 5 1\t.git\n",
+                                  "cairn-tree 2\nsomething newer\n"}) {
         DYNAMIC_SECTION(bad.substr(0, 12)) {
             Repo repo;
             repo.write("tree.txt", bad);
@@ -204,12 +219,14 @@ TEST_CASE("a tree object that does not parse is never written out as a file", "[
             std::string id = sha256_id_of_file(repo.path("tree.txt"));
             REQUIRE(has_problem(fsck.json(), "unparseable tree", id));
             for (const auto& p : fsck.json()["problems"])
-                if (p["object"] == id) CHECK(contains(p["detail"].get<std::string>(), "run record outputs.yaml"));
+                if (p["object"] == id)
+                    CHECK(contains(p["detail"].get<std::string>(), "run record outputs.yaml"));
         }
     }
 }
 
-TEST_CASE("a genuine data file that starts like a tree object checks out as a file", "[e2e][names]") {
+TEST_CASE("a genuine data file that starts like a tree object checks out as a file",
+          "[e2e][names]") {
     Repo repo;
     std::string text = "cairn-tree 1\nthis is documentation, not a tree\n";
     repo.write("notes.txt", text);
@@ -234,8 +251,10 @@ TEST_CASE("fsck and gc use the strict tree parser", "[e2e][names]") {
     std::vector<Case> cases = {
         {"newer version", "cairn-tree 2\n" + entry('f', a, 1, 1, "a"), "upgrade cairn"},
         {"dot-dot", "cairn-tree 1\n" + entry('f', a, 1, 1, "../a"), "unsafe entry name"},
-        {"duplicate", "cairn-tree 1\n" + entry('f', a, 1, 1, "a") + entry('f', b, 1, 1, "a"), "strictly increasing"},
-        {"unsorted", "cairn-tree 1\n" + entry('f', a, 1, 1, "b") + entry('f', b, 1, 1, "a"), "strictly increasing"},
+        {"duplicate", "cairn-tree 1\n" + entry('f', a, 1, 1, "a") + entry('f', b, 1, 1, "a"),
+         "strictly increasing"},
+        {"unsorted", "cairn-tree 1\n" + entry('f', a, 1, 1, "b") + entry('f', b, 1, 1, "a"),
+         "strictly increasing"},
         {"bad header", "cairn-tree one\n" + entry('f', a, 1, 1, "a"), "unsupported tree format"},
     };
     for (const auto& c : cases) {
@@ -316,7 +335,8 @@ TEST_CASE("a tree nested 30000 levels deep is refused before anything is written
 TEST_CASE("add stores 255 nested directories and refuses a 256th", "[e2e][names]") {
     Repo repo;
     std::string rel = "data";
-    for (int i = 0; i < 255; ++i) rel += "/a";
+    for (int i = 0; i < 255; ++i)
+        rel += "/a";
     repo.write(rel + "/f.txt", "bottom");
     repo.ok({"add", "data"});
     stdfs::remove_all(repo.path("data"));
