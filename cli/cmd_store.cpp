@@ -36,7 +36,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
             return;
         }
         for (const auto& p : result.problems)
-            std::cout << paint(fmt::format("{:<11}", p.kind), Color::red) << (p.object.empty() ? "" : p.object + "  ")
+            std::cout << paint(fmt::format("{:<17}", p.kind), Color::red) << (p.object.empty() ? "" : p.object + "  ")
                       << printable(p.detail, Lines::multi) << "\n";
         std::cout << fmt::format("checked {} objects ({}): {}\n", result.objects, util::human_size(result.bytes),
                                  result.problems.empty() ? "no problems"
@@ -66,14 +66,20 @@ void register_gc(CLI::App& app, Context& ctx) {
         if (opts->json) {
             nlohmann::json removed = nlohmann::json::array();
             for (const auto& r : result.removed) removed.push_back({{"object", r.digest.id()}, {"size", r.size}});
+            nlohmann::json unparseable = nlohmann::json::array();
+            for (const auto& u : result.unparseable)
+                unparseable.push_back({{"object", u.digest.id()}, {"reason", u.reason}});
             print_json({{"dry_run", opts->dry_run},
                         {"removed", removed},
                         {"freed", result.freed},
                         {"kept", result.kept},
                         {"temp_files", result.temp_files},
-                        {"state_entries", result.state_entries}});
+                        {"state_entries", result.state_entries},
+                        {"unparseable_trees", unparseable}});
             return;
         }
+        for (const auto& u : result.unparseable)
+            print_warning(u.reason + "; kept it and every object it names (run 'cairn fsck')");
         const char* verb = opts->dry_run ? "would remove" : "removed";
         for (const auto& r : result.removed)
             std::cout << fmt::format("{} {} ({})\n", verb, r.digest.id(), util::human_size(r.size));

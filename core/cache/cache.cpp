@@ -331,19 +331,18 @@ Tree Cache::read_tree(const Digest& digest) const {
     return Tree::parse(read_verified(digest), "tree object " + digest.id());
 }
 
-std::optional<Tree> Cache::tree_if_any(const Digest& digest) const {
+bool Cache::starts_like_tree(const Digest& digest) const {
     fs::Fd fd(::open(object_path(digest).c_str(), O_RDONLY | O_CLOEXEC));
-    char head[13];
-    if (!fd.valid() || ::pread(fd.get(), head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
-        std::string_view(head, sizeof head) != "cairn-tree 1\n")
-        return std::nullopt;
-    try {
-        return read_tree(digest);
-    } catch (const Error& e) {
-        if (e.kind() == ErrorKind::integrity && has(digest) && verify(digest) == ObjectState::ok)
-            return std::nullopt; // a file that merely starts like a tree object
-        throw;
-    }
+    char head[k_tree_magic.size()];
+    return fd.valid() && ::pread(fd.get(), head, sizeof head, 0) == static_cast<ssize_t>(sizeof head) &&
+           std::string_view(head, sizeof head) == k_tree_magic;
+}
+
+std::optional<Tree> Cache::tree_if_any(const Digest& digest) const {
+    // No "a file that merely looks like a tree" fallback: that would write a hostile or newer
+    // tree out as a file of tree text. docs/format.md, "Tree or file".
+    if (!starts_like_tree(digest)) return std::nullopt;
+    return read_tree(digest);
 }
 
 fs::LinkType Cache::materialize(const Digest& digest, const stdfs::path& dst,

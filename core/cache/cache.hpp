@@ -88,8 +88,13 @@ public:
     // Reads, verifies and parses a tree object.
     [[nodiscard]] Tree read_tree(const Digest& digest) const;
 
-    // The tree `digest` names, or nullopt when it names a file object (or is absent). Throws
-    // Error(integrity) for a corrupt object.
+    // True when the object is present and its bytes start with "cairn-tree " (any version).
+    [[nodiscard]] bool starts_like_tree(const Digest& digest) const;
+
+    // For an id whose record does not say whether it names a directory (a run's inputs and
+    // outputs): the tree, when the object starts like a tree object; nullopt for any other
+    // object (a file) or an absent one. An object that starts like a tree but does not parse
+    // (another version, an unsafe name, ...) or is corrupt is Error(integrity), never a file.
     [[nodiscard]] std::optional<Tree> tree_if_any(const Digest& digest) const;
 
     // Makes `dst` hold the object's bytes using the first workable link type of `order`, via a

@@ -2,7 +2,9 @@
 // Directory tree objects: one object per directory level, as git does, so that changing one file
 // in a huge tree rewrites only the trees on its path. Grammar in docs/format.md ("Tree objects").
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +16,7 @@ namespace cairn::cache {
 enum class EntryKind { file, executable, directory };
 
 struct TreeEntry {
-    std::string name;    // one path component: not empty, no '/', NUL or newline, not . or ..
+    std::string name;    // one path component that is_safe_component() accepts
     EntryKind kind;
     std::uint64_t size;  // bytes of the file, or of every file below a directory
     std::uint64_t files; // 1 for a file, number of files below a directory
@@ -35,8 +37,26 @@ struct Tree {
     [[nodiscard]] std::uint64_t total_files() const;
 };
 
-// True when `name` may appear as a single path component written by cairn: not empty, not "."
-// or "..", and free of '/', NUL and newline.
+// How every tree object starts, whatever its version ("cairn-tree 1\n" for this one).
+inline constexpr std::string_view k_tree_magic = "cairn-tree ";
+
+// Directories may nest at most this many levels below a tracked directory (or a run output).
+// Every reader refuses a deeper tree, before writing anything, and `add` refuses to store one: a
+// walk the input controls stays bounded, and a checkout never stops half-way at PATH_MAX.
+inline constexpr std::size_t k_max_tree_depth = 255;
+
+// The one rule for a name that comes from stored data (a tree entry, a pointer's `path`, a
+// component of a path in a run record) and will become a path component: why `name` is refused,
+// or nullopt when it is safe. Refused, as git's verify_path refuses them: empty, "." and "..",
+// '/', NUL and newline (which the formats cannot hold), more than 255 bytes (NAME_MAX), and any
+// spelling of ".git" or ".cairn" that a filesystem may take for it: any case; with HFS+'s
+// ignorable code points (U+200C-U+200F, U+202A-U+202E, U+206A-U+206F, U+FEFF) anywhere; with
+// NTFS's trailing dots and spaces or an alternate data stream (".git::$INDEX_ALLOCATION");
+// the 8.3 short names "git~1" and "cairn~1"; and any of these, or "." or "..", after a
+// backslash (a separator on Windows).
+[[nodiscard]] std::optional<std::string_view> unsafe_component_reason(std::string_view name);
+
+// True when unsafe_component_reason(name) finds nothing.
 [[nodiscard]] bool is_safe_component(std::string_view name);
 
 } // namespace cairn::cache

@@ -20,7 +20,11 @@ workspace::Pointer output_pointer(workspace::Workspace& ws, const std::string& p
     auto digest = hash::Digest::from_id(id);
     if (!digest) fail(ErrorKind::input, "output {}: not an object id: {}", path, id);
     if (!ws.cache().has(*digest)) fail(ErrorKind::integrity, "output {} ({}) is missing from the cache", path, id);
-    return workspace::pointer_to_object(ws.cache(), std::filesystem::path(path).filename().string(), *digest);
+    try {
+        return workspace::pointer_to_object(ws.cache(), std::filesystem::path(path).filename().string(), *digest);
+    } catch (const Error& e) {
+        throw Error(e.kind(), "output " + path + ": " + e.what());
+    }
 }
 
 } // namespace

@@ -275,12 +275,12 @@ std::optional<std::int64_t> parse_time(const std::string& text) {
 }
 
 void check_record_path(const RunRecord& r, const std::string& path, const char* what) {
-    // Every component as safe as a tree entry's name (which also rules out absolute paths and
-    // empty components), and nothing inside .git/ or .cairn/.
-    auto parts = util::split(path, '/');
-    bool ok = std::all_of(parts.begin(), parts.end(), [](const std::string& c) { return cache::is_safe_component(c); });
-    if (ok && (parts.front() == ".git" || parts.front() == ".cairn")) ok = false;
-    if (!ok) fail(ErrorKind::input, "run {}: refusing the unsafe {} path '{}' in its record", r.id.substr(0, 8), what, path);
+    // Every component as safe as a tree entry's name, which also rules out absolute paths, empty
+    // components and anything inside .git/ or .cairn/ (in any spelling).
+    for (const auto& part : util::split(path, '/'))
+        if (auto why = cache::unsafe_component_reason(part))
+            fail(ErrorKind::input, "run {}: refusing the unsafe {} path '{}' in its record ('{}': {})",
+                 r.id.substr(0, 8), what, path, part, *why);
 }
 
 std::string to_run_yaml(const RunRecord& r) {

@@ -118,8 +118,9 @@ struct RunRecord {
 };
 
 // A path read from a run record (untrusted: refs come from other machines) that cairn will
-// write to: relative, without `.` or `..` components, not in .git/ or .cairn/. Throws
-// Error(input) naming the run and `what` ("output", "input", ...) otherwise.
+// write to: relative, every component accepted by cache::unsafe_component_reason (so no `.`,
+// `..` or empty components, nothing in .git/ or .cairn/ in any spelling). Throws Error(input)
+// naming the run, `what` ("output", "input", ...) and the reason otherwise.
 void check_record_path(const RunRecord& r, const std::string& path, const char* what);
 
 [[nodiscard]] std::string to_run_yaml(const RunRecord& r);

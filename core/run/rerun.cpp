@@ -115,6 +115,23 @@ void restore_object(workspace::Workspace& replica, const std::string& rel, const
     });
 }
 
+// The objects below `tree` (at `depth` levels below the one a record names) that the cache
+// lacks. Entries say whether they are directories: only those are read as trees.
+void needed_below(cache::Cache& cache, const cache::Tree& tree, std::vector<std::string>& missing_out,
+                  std::size_t depth) {
+    for (const auto& e : tree.entries) {
+        if (!cache.has(e.digest)) {
+            missing_out.push_back(e.digest.id());
+            continue;
+        }
+        if (e.kind != cache::EntryKind::directory) continue;
+        if (depth == cache::k_max_tree_depth)
+            fail(ErrorKind::integrity, "tree object {} nests directories more than {} levels deep (cairn's limit)",
+                 e.digest.id(), cache::k_max_tree_depth);
+        needed_below(cache, cache.read_tree(e.digest), missing_out, depth + 1);
+    }
+}
+
 // Every object id a tree or file object needs (itself and, for a tree, everything below).
 void needed_objects(cache::Cache& cache, const std::string& id, std::vector<std::string>& missing_out) {
     auto digest = hash::Digest::from_id(id);
@@ -122,9 +139,7 @@ void needed_objects(cache::Cache& cache, const std::string& id, std::vector<std:
         missing_out.push_back(id);
         return;
     }
-    auto tree = cache.tree_if_any(*digest);
-    if (!tree) return;
-    for (const auto& e : tree->entries) needed_objects(cache, e.digest.id(), missing_out);
+    if (auto tree = cache.tree_if_any(*digest)) needed_below(cache, *tree, missing_out, 0);
 }
 
 std::string describe_missing(const LineageIndex& lineage, const std::string& what, const std::string& id,

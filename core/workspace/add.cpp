@@ -109,7 +109,8 @@ public:
 
 private:
     void check_target(const std::string& rel) const;
-    std::unique_ptr<DirNode> scan(const std::string& rel);
+    // The directory `rel`, `depth` levels below the directory being added.
+    std::unique_ptr<DirNode> scan(const std::string& rel, std::size_t depth);
     std::size_t add_job(const std::string& rel, const stdfs::path& abs, bool via_symlink);
     void hash_jobs();
     cache::TreeEntry build_tree(const std::string& name, const DirNode& node);
@@ -133,6 +134,11 @@ void Adder::check_target(const std::string& rel) const {
     auto st = fs::lstat_path(m_ws.absolute(rel));
     if (!st) fail(ErrorKind::input, "'{}' does not exist", rel);
     check_not_in_git(m_ws, rel, S_ISDIR(st->st_mode));
+    // The pointer's `path` (the last component) is read back with the rule for stored names, and
+    // git refuses the pointer's own path when a directory above is a spelling of .git.
+    for (const auto& part : rel_path)
+        if (auto why = cache::unsafe_component_reason(part.string()))
+            fail(ErrorKind::input, "'{}' has a name cairn refuses to store ('{}': {})", rel, part.string(), *why);
 }
 
 std::size_t Adder::add_job(const std::string& rel, const stdfs::path& abs, bool via_symlink) {
@@ -144,7 +150,7 @@ std::size_t Adder::add_job(const std::string& rel, const stdfs::path& abs, bool 
     return m_jobs.size() - 1;
 }
 
-std::unique_ptr<DirNode> Adder::scan(const std::string& rel) {
+std::unique_ptr<DirNode> Adder::scan(const std::string& rel, std::size_t depth) {
     util::check_interrupted();
     auto node = std::make_unique<DirNode>();
     stdfs::path abs = m_ws.absolute(rel);
@@ -153,12 +159,17 @@ std::unique_ptr<DirNode> Adder::scan(const std::string& rel) {
         std::string child = rel + "/" + e.name;
         // Another cairn's temp file (or a killed one's): never data, as status and git see it.
         if (e.type != fs::EntryType::directory && fs::looks_like_temp(e.name)) continue;
-        if (!cache::is_safe_component(e.name))
-            fail(ErrorKind::input, "'{}' has a name cairn cannot store (newline in a file name)", child);
+        if (e.type == fs::EntryType::directory && e.name == ".git")
+            fail(ErrorKind::input, "'{}' is a git repository; cairn does not track those", child);
+        // Every reader refuses such a name in a tree, so it is never stored.
+        if (auto why = cache::unsafe_component_reason(e.name))
+            fail(ErrorKind::input, "'{}' has a name cairn refuses to store ({})", child, *why);
         switch (e.type) {
         case fs::EntryType::directory:
-            if (e.name == ".git") fail(ErrorKind::input, "'{}' is a git repository; cairn does not track those", child);
-            node->entries.push_back({e.name, 0, scan(child)});
+            if (depth == cache::k_max_tree_depth)
+                fail(ErrorKind::input, "'{}' is nested more than {} directory levels deep; cairn's limit is {}",
+                     child, cache::k_max_tree_depth, cache::k_max_tree_depth);
+            node->entries.push_back({e.name, 0, scan(child, depth + 1)});
             break;
         case fs::EntryType::file:
             if (auto stem = pointed_sibling(entries, e))
@@ -278,7 +289,7 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
         auto st = fs::lstat_path(m_ws.absolute(rel));
         Target t{rel, nullptr, 0};
         if (S_ISDIR(st->st_mode)) {
-            t.dir = scan(rel);
+            t.dir = scan(rel, 0);
         } else if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode)) {
             struct stat followed {};
             if (::stat(m_ws.absolute(rel).c_str(), &followed) != 0 || !S_ISREG(followed.st_mode))

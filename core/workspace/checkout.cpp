@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <set>
 #include <unistd.h>
 
@@ -67,12 +68,28 @@ std::vector<Plan> plan_restore(Workspace& ws, const std::vector<std::pair<std::s
         check_pointer_object(ws.cache(), pointer, data_path + std::string(k_pointer_suffix));
         Plan plan;
         plan.data_path = data_path;
-        plan.expected = flatten(ws.cache(), pointer);
+        try {
+            plan.expected = flatten(ws.cache(), pointer);
+        } catch (const Error& e) {
+            throw Error(e.kind(), data_path + ": " + e.what());
+        }
         if (!plan.expected.missing_trees.empty()) {
             for (const auto& id : plan.expected.missing_trees)
                 missing.push_back(fmt::format("a sub-directory of {} ({})", data_path, id));
             continue;
         }
+        // Found now rather than as ENAMETOOLONG half-way through writing.
+        std::size_t base = ws.absolute(data_path).string().size();
+        std::size_t room = base < PATH_MAX - 1 ? PATH_MAX - 1 - base : 0;
+        auto too_long = [&](const std::string& rel) { return !rel.empty() && rel.size() + 1 > room; };
+        for (const auto& dir : plan.expected.dirs)
+            if (too_long(dir))
+                fail(ErrorKind::input, "{}: a directory in it would have a path longer than the system's limit ({} bytes)",
+                     data_path, PATH_MAX);
+        for (const auto& [rel, file] : plan.expected.files)
+            if (too_long(rel))
+                fail(ErrorKind::input, "{}: a file in it would have a path longer than the system's limit ({} bytes)",
+                     data_path, PATH_MAX);
         plan.cmp = compare(ws, data_path, plan.expected, HashAdded::yes, progress);
         auto saved = [&](const Change& c) { return c.current && ws.cache().has(*c.current); };
         for (const auto& c : plan.cmp.modified) {

@@ -37,17 +37,24 @@ Pointer pointer_to_object(const cache::Cache& cache, const std::string& name, co
 void check_pointer_object(const cache::Cache& cache, const Pointer& pointer, const std::string& pointer_path) {
     if (!cache.has(pointer.digest)) return;
     std::string id = pointer.digest.id();
-    std::optional<cache::Tree> tree = cache.tree_if_any(pointer.digest);
-    if (tree && !pointer.is_directory())
-        fail(ErrorKind::input, "{}: 'hash' {} names a directory tree but has no files: field", pointer_path, id);
-    if (!tree && pointer.is_directory()) {
-        // The tree parser says why (a file object, or a tree with an unsafe entry name).
+    // A pointer says whether it names a directory: without `files:` its object is a file, even one
+    // whose bytes merely start like a tree (docs/format.md, "Tree or file"); one that is a whole
+    // valid tree object is a pointer that lost its `files:` field.
+    std::optional<cache::Tree> tree;
+    if (pointer.is_directory()) {
         try {
-            (void)cache.read_tree(pointer.digest);
+            tree = cache.read_tree(pointer.digest);
         } catch (const Error& e) {
+            // The tree parser says why (a file object, or a tree with an unsafe entry name).
             throw Error(e.kind(), fmt::format("{}: 'hash' {} does not name a directory tree, but the pointer has a files: "
                                               "field: {}", pointer_path, id, e.what()));
         }
+    } else if (cache.starts_like_tree(pointer.digest)) {
+        try {
+            tree = cache.read_tree(pointer.digest);
+        } catch (const Error&) {
+        }
+        if (tree) fail(ErrorKind::input, "{}: 'hash' {} names a directory tree but has no files: field", pointer_path, id);
     }
     std::uint64_t size = 0;
     if (tree) {
@@ -71,23 +78,29 @@ Expected flatten(cache::Cache& cache, const Pointer& pointer) {
     }
     // A hint only, and from an untrusted file: capped.
     out.files.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*pointer.files, 1u << 20)));
-    std::function<void(const hash::Digest&, const std::string&)> walk = [&](const hash::Digest& id,
-                                                                            const std::string& prefix) {
-        out.dirs.insert(prefix);
-        if (!cache.has(id)) {
-            out.missing_trees.push_back(id.id());
-            return;
-        }
-        cache::Tree tree = cache.read_tree(id);
-        for (const auto& e : tree.entries) {
-            std::string rel = prefix.empty() ? e.name : prefix + "/" + e.name;
-            if (e.kind == cache::EntryKind::directory)
-                walk(e.digest, rel);
-            else
-                out.files.emplace(rel, ExpectedFile{e.digest, e.size, e.kind == cache::EntryKind::executable});
-        }
-    };
-    walk(pointer.digest, "");
+    // Recursion bounded by k_max_tree_depth, checked before the child is read.
+    std::function<void(const hash::Digest&, const std::string&, std::size_t)> walk =
+        [&](const hash::Digest& id, const std::string& prefix, std::size_t depth) {
+            out.dirs.insert(prefix);
+            if (!cache.has(id)) {
+                out.missing_trees.push_back(id.id());
+                return;
+            }
+            cache::Tree tree = cache.read_tree(id);
+            for (const auto& e : tree.entries) {
+                std::string rel = prefix.empty() ? e.name : prefix + "/" + e.name;
+                if (e.kind != cache::EntryKind::directory) {
+                    out.files.emplace(rel, ExpectedFile{e.digest, e.size, e.kind == cache::EntryKind::executable});
+                } else if (depth == cache::k_max_tree_depth) {
+                    fail(ErrorKind::integrity,
+                         "tree object {} nests directories more than {} levels deep (cairn's limit), at tree object {}",
+                         pointer.digest.id(), cache::k_max_tree_depth, e.digest.id());
+                } else {
+                    walk(e.digest, rel, depth + 1);
+                }
+            }
+        };
+    walk(pointer.digest, "", 0);
     return out;
 }
 

@@ -44,7 +44,8 @@ void check_pointer_object(const cache::Cache& cache, const Pointer& pointer, con
 
 // Flattens a pointer into its files, reading (and verifying) its tree objects. Sub-trees absent
 // from the cache are listed in missing_trees (their files are then unknown). Throws
-// Error(integrity) when a tree object is corrupt or malformed.
+// Error(integrity) when a tree object is corrupt or malformed, or when directories nest more
+// than cache::k_max_tree_depth levels below the pointer's.
 [[nodiscard]] Expected flatten(cache::Cache& cache, const Pointer& pointer);
 
 enum class ObservedKind { file, symlink, other };

@@ -1,10 +1,13 @@
 #include "core/workspace/maintenance.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <fcntl.h>
 #include <mutex>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/fs/atomic_file.hpp"
@@ -21,8 +24,6 @@
 namespace cairn::workspace {
 namespace {
 
-constexpr std::string_view k_tree_header = "cairn-tree 1\n";
-
 struct ObjectFile {
     hash::Digest digest;
     stdfs::path path;
@@ -37,13 +38,21 @@ std::vector<ObjectFile> list_objects(cache::Cache& cache, std::vector<std::strin
     return objects;
 }
 
-// True when the object's bytes start like a tree object.
-bool looks_like_tree(const stdfs::path& path) {
-    fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return false;
-    char head[k_tree_header.size()];
-    ssize_t n = ::read(fd.get(), head, sizeof head);
-    return n == static_cast<ssize_t>(sizeof head) && std::string_view(head, sizeof head) == k_tree_header;
+// Every run of exactly 64 hex digits in `text`: the ids a tree object of any version may name.
+std::vector<hash::Digest> find_bare_ids(std::string_view text) {
+    std::vector<hash::Digest> out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        if (!std::isxdigit(static_cast<unsigned char>(text[i]))) {
+            ++i;
+            continue;
+        }
+        std::size_t start = i;
+        while (i < text.size() && std::isxdigit(static_cast<unsigned char>(text[i]))) ++i;
+        if (i - start == 64)
+            if (auto d = hash::Digest::from_hex(text.substr(start, 64))) out.push_back(*d);
+    }
+    return out;
 }
 
 } // namespace
@@ -63,26 +72,48 @@ std::vector<hash::Digest> find_object_ids(std::string_view text) {
 
 FsckResult fsck(Workspace& ws, util::Progress& progress) {
     fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
+    cache::Cache& cache = ws.cache();
     FsckResult result;
     std::vector<std::string> strays;
-    std::vector<ObjectFile> objects = list_objects(ws.cache(), &strays);
+    std::vector<ObjectFile> objects = list_objects(cache, &strays);
     for (const auto& s : strays) result.problems.push_back({"stray", "", s});
 
+    // Every object is re-hashed; every one that starts like a tree object is parsed by the one
+    // parser every reader uses, so fsck refuses what status, checkout and gc refuse.
     std::mutex mutex;
     std::atomic<std::uint64_t> bytes{0};
+    std::unordered_set<hash::Digest> damaged;                 // corrupt or unreadable
+    std::unordered_map<hash::Digest, std::string> unparseable; // tree-like objects that do not parse
     progress.begin("Verifying", objects.size());
     util::parallel_for(objects.size(), [&](std::size_t i) {
         util::check_interrupted();
         const ObjectFile& obj = objects[i];
         std::uint64_t size = 0;
         try {
-            hash::Digest got = hash::hash_file(obj.path, &size);
+            std::optional<std::string> text;
+            hash::Digest got;
+            if (cache.starts_like_tree(obj.digest)) {
+                text = fs::read_file(obj.path);
+                size = text->size();
+                got = hash::hash_bytes(*text);
+            } else {
+                got = hash::hash_file(obj.path, &size);
+            }
             if (got != obj.digest) {
                 std::lock_guard lock(mutex);
+                damaged.insert(obj.digest);
                 result.problems.push_back({"corrupt", obj.digest.id(), obj.path.string()});
+            } else if (text) {
+                try {
+                    (void)cache::Tree::parse(*text, "tree object " + obj.digest.id());
+                } catch (const Error& e) {
+                    std::lock_guard lock(mutex);
+                    unparseable.emplace(obj.digest, e.what());
+                }
             }
         } catch (const Error& e) {
             std::lock_guard lock(mutex);
+            damaged.insert(obj.digest);
             result.problems.push_back({"unreadable", obj.digest.id(), e.what()});
         }
         bytes += size;
@@ -92,33 +123,96 @@ FsckResult fsck(Workspace& ws, util::Progress& progress) {
     result.objects = objects.size();
     result.bytes = bytes.load();
 
-    // Objects the workspace's pointers need, recursively through trees.
-    std::unordered_set<hash::Digest> checked;
-    std::function<void(const hash::Digest&, bool, const std::string&)> need =
-        [&](const hash::Digest& d, bool is_tree, const std::string& who) {
-            if (!checked.insert(d).second) return;
-            if (!ws.cache().has(d)) {
-                result.problems.push_back({"missing", d.id(), who});
-                return;
-            }
-            if (!is_tree) return;
-            try {
-                cache::Tree tree = ws.cache().read_tree(d);
-                for (const auto& e : tree.entries)
-                    need(e.digest, e.kind == cache::EntryKind::directory, who + "/" + e.name);
-            } catch (const Error&) {
-                // Already reported as corrupt by the re-hash above (or unparseable).
-            }
-        };
+    // What the workspace's pointers need, and the trees run records name (what checkout, apply
+    // and rerun will read). Iterative, and bounded in depth as every reader is.
+    enum class Expect { file, tree, either };
+    struct Root {
+        std::string who;
+        hash::Digest digest;
+        bool missing_is_a_problem; // data of runs pulled without it is fetched on demand
+    };
+    struct Need {
+        hash::Digest digest;
+        Expect expect;
+        std::string who;
+        std::size_t depth;
+        std::size_t root;
+    };
+    std::vector<Root> roots;
+    std::vector<Need> stack;
+    auto add_root = [&](std::string who, const hash::Digest& d, Expect expect, bool missing_is_a_problem) {
+        stack.push_back({d, expect, who, 0, roots.size()});
+        roots.push_back({std::move(who), d, missing_is_a_problem});
+    };
     for (const auto& file : ws.find_pointers()) {
         try {
             Pointer p = ws.read_pointer(file);
-            need(p.digest, p.is_directory(), file.data_path);
+            add_root(file.data_path, p.digest, p.is_directory() ? Expect::tree : Expect::file, true);
             check_pointer_object(ws.cache(), p, file.pointer_path);
         } catch (const Error& e) {
             result.problems.push_back({"bad pointer", "", e.what()});
         }
     }
+    try {
+        ws.repo().visit_reachable_blobs(
+            k_pointer_suffix, [](const std::string&, std::string_view) {},
+            [&](const std::string& path, std::string_view content) {
+                for (const auto& d : find_object_ids(content)) add_root("run record " + path, d, Expect::either, false);
+            });
+    } catch (const Error& e) {
+        result.problems.push_back({"unreadable", "", std::string("run records: ") + e.what()});
+    }
+    std::reverse(stack.begin(), stack.end()); // pointers first, in path order
+
+    std::unordered_set<hash::Digest> missing_reported, walked, unparseable_reported;
+    std::unordered_set<std::size_t> too_deep_reported;
+    std::unordered_set<hash::Digest> data_files; // named as a file by a pointer or a tree entry
+    while (!stack.empty()) {
+        util::check_interrupted();
+        Need n = std::move(stack.back());
+        stack.pop_back();
+        const Root& root = roots[n.root];
+        if (!cache.has(n.digest)) {
+            if (root.missing_is_a_problem && missing_reported.insert(n.digest).second)
+                result.problems.push_back({"missing", n.digest.id(), n.who});
+            continue;
+        }
+        if (n.expect == Expect::file) {
+            data_files.insert(n.digest);
+            continue;
+        }
+        if (damaged.count(n.digest) || !walked.insert(n.digest).second) continue;
+        if (n.expect == Expect::either && !cache.starts_like_tree(n.digest)) continue; // a file
+        if (auto it = unparseable.find(n.digest); it != unparseable.end()) {
+            if (unparseable_reported.insert(n.digest).second)
+                result.problems.push_back({"unparseable tree", n.digest.id(), n.who + ": " + it->second});
+            continue;
+        }
+        cache::Tree tree;
+        try {
+            tree = cache.read_tree(n.digest);
+        } catch (const Error& e) {
+            // Named as a directory, but not a tree object at all.
+            result.problems.push_back({"unparseable tree", n.digest.id(), n.who + ": " + e.what()});
+            continue;
+        }
+        for (const auto& e : tree.entries) {
+            bool dir = e.kind == cache::EntryKind::directory;
+            if (dir && n.depth == cache::k_max_tree_depth) {
+                if (!too_deep_reported.insert(n.root).second) continue;
+                result.problems.push_back(
+                    {"too deep", root.digest.id(),
+                     fmt::format("{}: directories nest more than {} levels deep (cairn's limit), at tree object {}",
+                                 root.who, cache::k_max_tree_depth, e.digest.id())});
+                continue;
+            }
+            stack.push_back({e.digest, dir ? Expect::tree : Expect::file, n.who + "/" + e.name, n.depth + 1, n.root});
+        }
+    }
+    // The rest, unless known to be a data file that merely starts like a tree.
+    for (const auto& [digest, reason] : unparseable)
+        if (!unparseable_reported.count(digest) && !data_files.count(digest))
+            result.problems.push_back({"unparseable tree", digest.id(), reason});
     std::sort(result.problems.begin(), result.problems.end(),
               [](const auto& a, const auto& b) { return std::tie(a.kind, a.detail) < std::tie(b.kind, b.detail); });
     return result;
@@ -145,23 +239,48 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
 
     // Expand trees. Ids found in text do not say whether they name a tree, so a root is treated
     // as one when its bytes start like one: a data file that happens to look like a tree can
-    // only make gc keep more, never less.
+    // only make gc keep more, never less. An object that starts like a tree but does not parse
+    // (a newer version, a damaged or hostile one) is reported, and every id in its text is kept
+    // and expanded in turn: gc never deletes what it could not read.
     std::unordered_set<hash::Digest> live;
-    std::vector<std::pair<hash::Digest, bool>> stack; // (object, known to be a tree)
-    for (const auto& d : roots) stack.emplace_back(d, false);
+    struct Item {
+        hash::Digest digest;
+        bool is_tree; // named by a tree's directory entry
+        std::size_t depth;
+    };
+    std::vector<Item> stack;
+    for (const auto& d : roots) stack.push_back({d, false, 0});
+    auto report = [&](const hash::Digest& d, std::string reason) {
+        result.unparseable.push_back({d, std::move(reason)});
+    };
     while (!stack.empty()) {
         util::check_interrupted();
-        auto [d, is_tree] = stack.back();
+        Item item = stack.back();
         stack.pop_back();
+        const hash::Digest& d = item.digest;
         if (!live.insert(d).second) continue;
-        stdfs::path path = ws.cache().object_path(d);
-        if (!is_tree && !looks_like_tree(path)) continue;
+        bool tree_like = ws.cache().starts_like_tree(d);
+        if (!tree_like) {
+            if (item.is_tree && ws.cache().has(d))
+                report(d, fmt::format("tree object {}: named as a directory but not a tree object", d.id()));
+            continue;
+        }
+        if (item.depth == cache::k_max_tree_depth + 1)
+            report(d, fmt::format("tree object {}: directories nest more than {} levels deep (cairn's limit)",
+                                  d.id(), cache::k_max_tree_depth));
+        std::string text;
         try {
-            cache::Tree tree = cache::Tree::parse(fs::read_file(path), d.id());
-            for (const auto& e : tree.entries)
-                stack.emplace_back(e.digest, e.kind == cache::EntryKind::directory);
+            text = fs::read_file(ws.cache().object_path(d));
         } catch (const Error&) {
-            // Missing, corrupt or not a tree after all: keep it, follow nothing.
+            continue; // unreadable: kept, nothing to follow
+        }
+        try {
+            cache::Tree tree = cache::Tree::parse(text, "tree object " + d.id());
+            for (const auto& e : tree.entries)
+                stack.push_back({e.digest, e.kind == cache::EntryKind::directory, item.depth + 1});
+        } catch (const Error& e) {
+            report(d, e.what());
+            for (const auto& id : find_bare_ids(text)) stack.push_back({id, false, item.depth + 1});
         }
     }
 
@@ -236,6 +355,8 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
         result.state_entries = ws.stat_cache().prune(
             [&](std::string_view path) { return fs::lstat_path(ws.absolute(std::string(path))).has_value(); });
     std::sort(result.removed.begin(), result.removed.end(),
+              [](const auto& a, const auto& b) { return a.digest < b.digest; });
+    std::sort(result.unparseable.begin(), result.unparseable.end(),
               [](const auto& a, const auto& b) { return a.digest < b.digest; });
     return result;
 }

@@ -12,7 +12,8 @@
 namespace cairn::workspace {
 
 struct FsckProblem {
-    std::string kind;   // "corrupt", "missing", "unreadable", "stray"
+    std::string kind;   // "corrupt", "missing", "unreadable", "stray", "bad pointer",
+                        // "unparseable tree", "too deep"
     std::string object; // object id, when there is one
     std::string detail; // path in the store, or the pointer/file that needs the object
 };
@@ -23,8 +24,10 @@ struct FsckResult {
     std::vector<FsckProblem> problems;
 };
 
-// Re-hashes every object in the cache and checks that every object the workspace's pointers
-// need is present. Never deletes anything.
+// Re-hashes every object in the cache, parses every object that starts like a tree object, and
+// checks that every object the workspace's pointers need is present and that every tree they or
+// run records name parses, nesting at most cache::k_max_tree_depth levels. Never deletes
+// anything.
 [[nodiscard]] FsckResult fsck(Workspace& ws, util::Progress& progress);
 
 enum class GcMode { remove, dry_run };
@@ -39,6 +42,13 @@ struct GcResult {
     std::uint64_t kept = 0;
     std::uint64_t temp_files = 0; // leftovers of interrupted commands swept from .cairn/tmp
     std::uint64_t state_entries = 0; // stat cache entries of files that no longer exist
+    struct Unparseable {
+        hash::Digest digest;
+        std::string reason;
+    };
+    // Live objects that start like a tree but could not be read as one (or nest too deep):
+    // kept, with every id in their text.
+    std::vector<Unparseable> unparseable;
 };
 
 // Removes every object not reachable from a pointer in the workspace, the index, the tip of any

@@ -82,9 +82,9 @@ Pointer Pointer::parse(const std::string& text, const std::string& display) {
     }
     YAML::Node path = require("path");
     p.path = path.Scalar();
-    if (!cache::is_safe_component(p.path))
-        fail(ErrorKind::input, "{}: unsafe path '{}': a pointer names data next to it, not a path", where(display, path),
-             p.path);
+    if (auto why = cache::unsafe_component_reason(p.path))
+        fail(ErrorKind::input, "{}: unsafe path '{}' ({}): a pointer names the data next to it", where(display, path),
+             p.path, *why);
     std::string base = display.substr(display.rfind('/') + 1);
     if (!util::ends_with(base, k_pointer_suffix) || base.substr(0, base.size() - k_pointer_suffix.size()) != p.path)
         fail(ErrorKind::input, "{}: path '{}' does not match the pointer's file name", where(display, path), p.path);

@@ -32,7 +32,12 @@ PathStatus status_of(Workspace& ws, const std::string& data_path, const std::str
         return ps;
     }
     check_pointer_object(ws.cache(), pointer, pointer_path);
-    Expected expected = flatten(ws.cache(), pointer);
+    Expected expected;
+    try {
+        expected = flatten(ws.cache(), pointer);
+    } catch (const Error& e) {
+        throw Error(e.kind(), pointer_path + ": " + e.what());
+    }
     if (!expected.missing_trees.empty()) {
         // Part of the directory's listing is not here: it cannot be compared file by file.
         ps.state = DataState::not_in_cache;
