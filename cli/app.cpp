@@ -6,11 +6,13 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/output.hpp"
 #include "core/git/git.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
+#include "core/util/strings.hpp"
 
 namespace cairn::cli {
 namespace {
@@ -63,7 +65,42 @@ void register_help(CLI::App& app) {
     });
 }
 
+// Every command name, for "did you mean".
+std::vector<std::string> command_names() {
+    std::vector<std::string> out = {"help"};
+    for (const auto& group : k_command_groups)
+        for (const auto& name : util::split(group.commands, ' ')) out.push_back(name);
+    return out;
+}
+
+// A usage error for arguments CLI11 did not expect: an unknown option with its nearest
+// spelling, or a stray word.
+Error unexpected_arguments(CLI::App& app, const std::vector<std::string>& args, const std::vector<std::string>& extras) {
+    const CLI::App* command = &app;
+    std::string name = "cairn";
+    for (CLI::App* sub : app.get_subcommands({}))
+        if (!args.empty() && sub->get_name() == args.front()) {
+            command = sub;
+            name += " " + args.front();
+        }
+    if (extras.empty()) return Error(ErrorKind::usage, name + ": unexpected arguments");
+    const std::string& first = extras.front();
+    if (util::starts_with(first, "-")) return Error(ErrorKind::usage, name + ": " + unknown_option_message(*command, first));
+    return Error(ErrorKind::usage, fmt::format("{}: unexpected argument '{}'", name, first));
+}
+
 } // namespace
+
+std::string unknown_option_message(const CLI::App& command, const std::string& word) {
+    std::string option = word.substr(0, word.find('='));
+    std::vector<std::string> names;
+    for (const CLI::Option* o : command.get_options()) {
+        for (const auto& l : o->get_lnames()) names.push_back("--" + l);
+        for (const auto& s : o->get_snames()) names.push_back("-" + s);
+    }
+    std::string near = util::closest(option, names);
+    return fmt::format("unknown option '{}'{}", option, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+}
 
 int main(int argc, char** argv) {
     git::Library libgit2;
@@ -95,8 +132,18 @@ int main(int argc, char** argv) {
                 args.erase(dashes, args.end());
             }
         }
+        if (!args.empty() && !util::starts_with(args.front(), "-") && !group_of(args.front()) && args.front() != "help") {
+            std::string near = util::closest(args.front(), command_names());
+            throw Error(ErrorKind::usage, fmt::format("unknown command '{}'{}; see 'cairn help'", args.front(),
+                                                      near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+        }
+        std::vector<std::string> given = args;
         std::reverse(args.begin(), args.end()); // CLI11 takes the arguments in reverse order
-        app.parse(args);
+        try {
+            app.parse(args);
+        } catch (const CLI::ExtrasError&) {
+            throw unexpected_arguments(app, given, app.remaining(true));
+        }
         if (app.get_subcommands().empty()) {
             std::cerr << app.help();
             return static_cast<int>(ErrorKind::usage);

@@ -24,6 +24,9 @@ struct Context {
     std::optional<std::vector<std::string>> passthrough;
 };
 
+// "unknown option '--parm' (did you mean '--param'?)" for an option `command` does not have.
+[[nodiscard]] std::string unknown_option_message(const CLI::App& command, const std::string& word);
+
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);
 void register_data(CLI::App& app, Context& ctx);
