@@ -118,7 +118,8 @@ inline constexpr std::string_view k_redacted = "<redacted>";
 // shell script (`sh -c '... --api-key=V'`); URL passwords are redacted everywhere.
 [[nodiscard]] std::vector<std::string> redact_command(const std::vector<std::string>& argv);
 
-// The first argument of a stored command that holds <redacted>, or nullopt.
+// The first argument of a stored command that holds <redacted> (with its option before it when
+// it is a value on its own: `--token <redacted>`), or nullopt.
 [[nodiscard]] std::optional<std::string> redacted_argument(const std::vector<std::string>& command);
 
 // Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
