@@ -89,6 +89,27 @@ Error unexpected_arguments(CLI::App& app, const std::vector<std::string>& args, 
     return Error(ErrorKind::usage, fmt::format("{}: unexpected argument '{}'", name, first));
 }
 
+// "cairn diff: missing <run_b> (usage: cairn diff <run_a> <run_b> [options])" for a missing
+// positional argument, instead of CLI11's "run_b is required".
+Error missing_argument(CLI::App& app, const std::vector<std::string>& args, const CLI::RequiredError& e) {
+    std::string message = e.what();
+    const std::string suffix = " is required";
+    for (CLI::App* sub : app.get_subcommands({})) {
+        if (args.empty() || sub->get_name() != args.front()) continue;
+        std::string usage = "cairn " + sub->get_name();
+        std::string missing;
+        for (const CLI::Option* o : sub->get_options()) {
+            if (!o->get_positional()) continue;
+            std::string name = "<" + o->get_name() + ">";
+            usage += " " + (o->get_required() ? name : "[" + name + "]") + (o->get_items_expected_max() > 1 ? "..." : "");
+            if (message == o->get_name() + suffix) missing = name;
+        }
+        if (!missing.empty())
+            return Error(ErrorKind::usage, fmt::format("cairn {}: missing {} (usage: {} [options])", sub->get_name(), missing, usage));
+    }
+    return Error(ErrorKind::usage, message);
+}
+
 } // namespace
 
 std::string unknown_option_message(const CLI::App& command, const std::string& word) {
@@ -101,6 +122,24 @@ std::string unknown_option_message(const CLI::App& command, const std::string& w
     std::string near = util::closest(option, names);
     return fmt::format("unknown option '{}'{}", option, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
 }
+
+namespace {
+
+CLI::Validator number_check(bool allow_zero) {
+    return CLI::Validator(
+        [allow_zero](std::string& text) -> std::string {
+            double v = 0;
+            if (!CLI::detail::lexical_cast(text, v)) return "'" + text + "' is not a number";
+            if (v < 0 || (v == 0 && !allow_zero) || v != v) return allow_zero ? "must be >= 0" : "must be > 0";
+            return {};
+        },
+        allow_zero ? "NUMBER>=0" : "NUMBER>0");
+}
+
+} // namespace
+
+CLI::Validator non_negative_number() { return number_check(true); }
+CLI::Validator positive_number() { return number_check(false); }
 
 int main(int argc, char** argv) {
     git::Library libgit2;
@@ -143,6 +182,8 @@ int main(int argc, char** argv) {
             app.parse(args);
         } catch (const CLI::ExtrasError&) {
             throw unexpected_arguments(app, given, app.remaining(true));
+        } catch (const CLI::RequiredError& e) {
+            throw missing_argument(app, given, e);
         }
         if (app.get_subcommands().empty()) {
             std::cerr << app.help();

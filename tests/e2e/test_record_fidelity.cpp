@@ -169,6 +169,13 @@ TEST_CASE("unknown options and stray words of cairn run are usage errors that ru
         Result ls = repo.cairn({"ls", "--filtr", "status=finished"});
         CHECK(ls.code == 2);
         CHECK(contains(ls.err, "unknown option '--filtr' (did you mean '--filter'?)"));
+        Result diff = repo.cairn({"diff", "last"});
+        CHECK(diff.code == 2);
+        CHECK(contains(diff.err, "cairn diff: missing <run_b> (usage: cairn diff <run_a> <run_b> [options])"));
+        Result rtol = repo.cairn({"rerun", "last", "--rtol", "-1"});
+        CHECK(rtol.code == 2);
+        CHECK(contains(rtol.err, "--rtol: must be >= 0"));
+        CHECK(rtol.err.size() < 100); // no range up to the largest double
     }
 }
 
