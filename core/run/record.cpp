@@ -6,7 +6,6 @@
 #include <cmath>
 #include <ctime>
 #include <functional>
-#include <regex>
 
 #include <fmt/format.h>
 #include <re2/re2.h>
@@ -42,11 +41,12 @@ template <typename T> std::optional<T> parse_int(std::string_view text) {
 } // namespace
 
 Param parse_param(const std::string& key, const std::string& value) {
-    static const std::regex k_int("[-+]?[0-9]+");
-    static const std::regex k_float("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?|[-+]?(nan|inf)");
-    if (std::regex_match(value, k_int) && parse_int<std::int64_t>(value.front() == '+' ? value.substr(1) : value))
+    // RE2: libstdc++'s std::regex recurses per character and overflowed the stack on a long value.
+    static const re2::RE2 k_int("[-+]?[0-9]+");
+    static const re2::RE2 k_float("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?|[-+]?(nan|inf)");
+    if (re2::RE2::FullMatch(value, k_int) && parse_int<std::int64_t>(value.front() == '+' ? value.substr(1) : value))
         return {key, "int", std::to_string(*parse_int<std::int64_t>(value.front() == '+' ? value.substr(1) : value))};
-    if (std::regex_match(value, k_float)) return {key, "float", format_value(*parse_double(value))};
+    if (re2::RE2::FullMatch(value, k_float)) return {key, "float", format_value(*parse_double(value))};
     if (value == "true" || value == "false") return {key, "bool", value};
     return {key, "string", value};
 }
