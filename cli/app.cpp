@@ -6,11 +6,13 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/output.hpp"
 #include "core/git/git.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
+#include "core/util/strings.hpp"
 
 namespace cairn::cli {
 namespace {
@@ -63,7 +65,81 @@ void register_help(CLI::App& app) {
     });
 }
 
+// Every command name, for "did you mean".
+std::vector<std::string> command_names() {
+    std::vector<std::string> out = {"help"};
+    for (const auto& group : k_command_groups)
+        for (const auto& name : util::split(group.commands, ' ')) out.push_back(name);
+    return out;
+}
+
+// A usage error for arguments CLI11 did not expect: an unknown option with its nearest
+// spelling, or a stray word.
+Error unexpected_arguments(CLI::App& app, const std::vector<std::string>& args, const std::vector<std::string>& extras) {
+    const CLI::App* command = &app;
+    std::string name = "cairn";
+    for (CLI::App* sub : app.get_subcommands({}))
+        if (!args.empty() && sub->get_name() == args.front()) {
+            command = sub;
+            name += " " + args.front();
+        }
+    if (extras.empty()) return Error(ErrorKind::usage, name + ": unexpected arguments");
+    const std::string& first = extras.front();
+    if (util::starts_with(first, "-")) return Error(ErrorKind::usage, name + ": " + unknown_option_message(*command, first));
+    return Error(ErrorKind::usage, fmt::format("{}: unexpected argument '{}'", name, first));
+}
+
+// "cairn diff: missing <run_b> (usage: cairn diff <run_a> <run_b> [options])" for a missing
+// positional argument, instead of CLI11's "run_b is required".
+Error missing_argument(CLI::App& app, const std::vector<std::string>& args, const CLI::RequiredError& e) {
+    std::string message = e.what();
+    const std::string suffix = " is required";
+    for (CLI::App* sub : app.get_subcommands({})) {
+        if (args.empty() || sub->get_name() != args.front()) continue;
+        std::string usage = "cairn " + sub->get_name();
+        std::string missing;
+        for (const CLI::Option* o : sub->get_options()) {
+            if (!o->get_positional()) continue;
+            std::string name = "<" + o->get_name() + ">";
+            usage += " " + (o->get_required() ? name : "[" + name + "]") + (o->get_items_expected_max() > 1 ? "..." : "");
+            if (message == o->get_name() + suffix) missing = name;
+        }
+        if (!missing.empty())
+            return Error(ErrorKind::usage, fmt::format("cairn {}: missing {} (usage: {} [options])", sub->get_name(), missing, usage));
+    }
+    return Error(ErrorKind::usage, message);
+}
+
 } // namespace
+
+std::string unknown_option_message(const CLI::App& command, const std::string& word) {
+    std::string option = word.substr(0, word.find('='));
+    std::vector<std::string> names;
+    for (const CLI::Option* o : command.get_options()) {
+        for (const auto& l : o->get_lnames()) names.push_back("--" + l);
+        for (const auto& s : o->get_snames()) names.push_back("-" + s);
+    }
+    std::string near = util::closest(option, names);
+    return fmt::format("unknown option '{}'{}", option, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+}
+
+namespace {
+
+CLI::Validator number_check(bool allow_zero) {
+    return CLI::Validator(
+        [allow_zero](std::string& text) -> std::string {
+            double v = 0;
+            if (!CLI::detail::lexical_cast(text, v)) return "'" + text + "' is not a number";
+            if (v < 0 || (v == 0 && !allow_zero) || v != v) return allow_zero ? "must be >= 0" : "must be > 0";
+            return {};
+        },
+        allow_zero ? "NUMBER>=0" : "NUMBER>0");
+}
+
+} // namespace
+
+CLI::Validator non_negative_number() { return number_check(true); }
+CLI::Validator positive_number() { return number_check(false); }
 
 int main(int argc, char** argv) {
     git::Library libgit2;
@@ -95,8 +171,20 @@ int main(int argc, char** argv) {
                 args.erase(dashes, args.end());
             }
         }
+        if (!args.empty() && !util::starts_with(args.front(), "-") && !group_of(args.front()) && args.front() != "help") {
+            std::string near = util::closest(args.front(), command_names());
+            throw Error(ErrorKind::usage, fmt::format("unknown command '{}'{}; see 'cairn help'", args.front(),
+                                                      near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+        }
+        std::vector<std::string> given = args;
         std::reverse(args.begin(), args.end()); // CLI11 takes the arguments in reverse order
-        app.parse(args);
+        try {
+            app.parse(args);
+        } catch (const CLI::ExtrasError&) {
+            throw unexpected_arguments(app, given, app.remaining(true));
+        } catch (const CLI::RequiredError& e) {
+            throw missing_argument(app, given, e);
+        }
         if (app.get_subcommands().empty()) {
             std::cerr << app.help();
             return static_cast<int>(ErrorKind::usage);

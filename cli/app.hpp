@@ -8,7 +8,8 @@
 
 namespace CLI {
 class App;
-}
+class Validator;
+} // namespace CLI
 
 namespace cairn::cli {
 
@@ -23,6 +24,14 @@ struct Context {
     // CLI11 parses it so that the user's command reaches us untouched.
     std::optional<std::vector<std::string>> passthrough;
 };
+
+// "unknown option '--parm' (did you mean '--param'?)" for an option `command` does not have.
+[[nodiscard]] std::string unknown_option_message(const CLI::App& command, const std::string& word);
+
+// Checks for numeric options whose errors read "must be >= 0" / "must be > 0" (CLI11's own
+// print a range up to the largest double).
+[[nodiscard]] CLI::Validator non_negative_number();
+[[nodiscard]] CLI::Validator positive_number();
 
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);

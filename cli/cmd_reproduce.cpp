@@ -123,8 +123,8 @@ void register_rerun(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("rerun", "Re-run a recorded run from its record and say whether it reproduced");
     cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N")->required();
     cmd->add_option("--rtol", o->rtol, "Relative tolerance for metrics: |new-old| <= atol + rtol*|old| (default 0)")
-        ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--atol", o->atol, "Absolute tolerance for metrics (default 0)")->check(CLI::NonNegativeNumber);
+        ->check(non_negative_number());
+    cmd->add_option("--atol", o->atol, "Absolute tolerance for metrics (default 0)")->check(non_negative_number());
     cmd->add_flag("--upstream", o->upstream, "First re-run the runs that produced this run's inputs, feeding their outputs forward");
     cmd->add_flag("--keep", o->keep, "Keep the worktree(s) under .cairn/tmp/ and print where");
     cmd->add_flag("--dry-run", o->dry_run, "Print what would be materialised and run, and stop");
@@ -372,7 +372,7 @@ void register_lineage(CLI::App& app, Context& ctx) {
     cmd->add_option("target", o->target, "A workspace path, an object id (sha256:<prefix>) or a run")->required();
     auto* up = cmd->add_flag("--upstream", o->upstream, "What produced the target, and on up (the default)");
     cmd->add_flag("--downstream", o->downstream, "What was made from the target, and on down")->excludes(up);
-    cmd->add_option("--depth", o->depth, "At most N runs deep (default: no limit)")->check(CLI::PositiveNumber);
+    cmd->add_option("--depth", o->depth, "At most N runs deep (default: no limit)")->check(positive_number());
     cmd->add_option("--format", o->format, "tree, dot (Graphviz), mermaid or json")
         ->check(CLI::IsMember({"tree", "dot", "mermaid", "json"}));
     cmd->footer("Examples:\n  cairn lineage model.bin\n  cairn lineage data/raw --downstream\n"

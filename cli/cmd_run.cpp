@@ -44,6 +44,9 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.key("name"), w.string(r.name);
     w.key("experiment"), w.string(r.experiment);
     w.key("status"), w.string(r.status);
+    w.key("reason");
+    if (r.reason.empty()) w.null();
+    else w.string(r.reason);
     w.key("exit_code"), w.integer(r.exit_code);
     w.key("start"), w.string(run::format_time(r.start_ms));
     w.key("end");
@@ -152,7 +155,17 @@ void register_run(CLI::App& app, Context& ctx) {
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
         opts.inputs = ws.relative_paths(ctx.cwd, o->inputs);
         opts.outputs = ws.relative_paths(ctx.cwd, o->outputs);
-        opts.command = ctx.passthrough ? *ctx.passthrough : cmd->remaining();
+        // prefix_command() hands over everything from the first word CLI11 does not know: an
+        // unknown option (`--parm`) or, before `--`, a stray word would otherwise be dropped.
+        std::vector<std::string> rest = cmd->remaining();
+        if (!rest.empty() && util::starts_with(rest.front(), "-"))
+            throw Error(ErrorKind::usage, "cairn run: " + unknown_option_message(*cmd, rest.front()));
+        if (ctx.passthrough && !rest.empty())
+            throw Error(ErrorKind::usage,
+                        fmt::format("cairn run: unexpected argument '{}' before '--' (the command goes after '--': "
+                                    "cairn run [options] -- COMMAND...)",
+                                    rest.front()));
+        opts.command = ctx.passthrough ? *ctx.passthrough : rest;
         if (opts.command.empty()) throw Error(ErrorKind::usage, "cairn run: no command given (write it after --)");
         auto rel = ctx.cwd.lexically_relative(ws.root());
         opts.cwd = rel == "." ? "" : rel.string();
@@ -367,7 +380,8 @@ void register_show(CLI::App& app, Context& ctx) {
             return;
         }
         std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + printable(r.name) + ")") << "\n";
-        std::cout << fmt::format("status:     {} (exit {})\n", printable(r.status), r.exit_code);
+        std::cout << fmt::format("status:     {} (exit {}){}\n", printable(r.status), r.exit_code,
+                                 r.reason.empty() ? "" : ": " + printable(r.reason));
         std::cout << fmt::format("command:    {}\n", printable(fmt::format("{}", fmt::join(r.command, " "))));
         std::cout << fmt::format("started:    {} ({}), {:.1f}s\n", run::format_time(r.start_ms), relative_time(r.start_ms),
                                  static_cast<double>(r.end_ms - r.start_ms) / 1000.0);

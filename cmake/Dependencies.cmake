@@ -7,6 +7,8 @@ find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.1)
+# RE2: patterns from config.yaml or the command line run in linear time (libre2-dev).
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 
 # libgit2 for cairn_core and the unit tests: `cairn_libgit2`.
 #

@@ -65,6 +65,7 @@ std::string serialize_index(const std::map<std::string, IndexEntry>& entries) {
         attr("experiment", r.experiment);
         attr("cwd", r.cwd);
         attr("status", r.status);
+        if (!r.reason.empty()) attr("reason", r.reason);
         attr("exit_code", std::to_string(r.exit_code));
         attr("start_ms", std::to_string(r.start_ms));
         attr("end_ms", std::to_string(r.end_ms));
@@ -123,6 +124,7 @@ std::optional<std::map<std::string, IndexEntry>> parse_index(const std::string& 
             else if (k == "experiment") r.experiment = v;
             else if (k == "cwd") r.cwd = v;
             else if (k == "status") r.status = v;
+            else if (k == "reason") r.reason = v;
             else if (k == "exit_code") r.exit_code = static_cast<int>(to_i64(v));
             else if (k == "start_ms") r.start_ms = to_i64(v);
             else if (k == "end_ms") r.end_ms = to_i64(v);

@@ -8,11 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <regex>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/fs/atomic_file.hpp"
@@ -27,13 +27,14 @@
 namespace cairn::run {
 namespace {
 
-// The YAML 1.2 core schema's resolution of plain scalars (yaml.org/spec/1.2.2, 10.3.2).
-const std::regex& k_int10() {
-    static const std::regex re("[-+]?[0-9]+");
+// The YAML 1.2 core schema's resolution of plain scalars (yaml.org/spec/1.2.2, 10.3.2). RE2:
+// libstdc++'s std::regex recurses per character and overflows the stack on a long value.
+const re2::RE2& k_int10() {
+    static const re2::RE2 re("[-+]?[0-9]+");
     return re;
 }
-const std::regex& k_float() {
-    static const std::regex re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+const re2::RE2& k_float() {
+    static const re2::RE2 re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
     return re;
 }
 
@@ -53,13 +54,13 @@ Param resolve_param(const std::string& key, const std::string& text) {
     bool hex = text.size() > 2 && text.compare(0, 2, "0x") == 0 &&
                text.find_first_not_of("0123456789abcdefABCDEF", 2) == std::string::npos;
     bool oct = text.size() > 2 && text.compare(0, 2, "0o") == 0 && text.find_first_not_of("01234567", 2) == std::string::npos;
-    if (hex || oct || std::regex_match(text, k_int10())) {
+    if (hex || oct || re2::RE2::FullMatch(text, k_int10())) {
         Param p{key, "int", text};
         // Too large for 64 bits: still a number, but only a float can hold it.
         if (!param_integer(p)) p.type = "float";
         return p;
     }
-    if (std::regex_match(text, k_float()) || is_inf(text) || is_one_of(text, {".nan", ".NaN", ".NAN"}))
+    if (re2::RE2::FullMatch(text, k_float()) || is_inf(text) || is_one_of(text, {".nan", ".NaN", ".NAN"}))
         return {key, "float", text};
     return {key, "string", text};
 }

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <ctime>
 #include <functional>
-#include <regex>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/cache/tree.hpp"
@@ -86,63 +86,84 @@ std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std
 }
 
 void ScalarCapture::feed(std::string_view chunk) {
-    for (char c : chunk) {
-        if (c == '\n') {
-            line(m_partial);
-            m_partial.clear();
-        } else if (m_partial.size() < 4096) {
-            m_partial += c;
-        }
+    while (!chunk.empty()) {
+        std::size_t nl = chunk.find('\n');
+        std::string_view piece = chunk.substr(0, nl);
+        // An overlong line is skipped whole: matching its first part could invent a metric.
+        if (!m_overlong && m_partial.size() + piece.size() <= k_line_limit)
+            m_partial.append(piece);
+        else
+            m_overlong = true;
+        if (nl == std::string_view::npos) return;
+        if (!m_overlong) line(m_partial);
+        m_partial.clear();
+        m_overlong = false;
+        chunk.remove_prefix(nl + 1);
     }
 }
 
-std::vector<MetricPoint> ScalarCapture::finish() {
-    if (!m_partial.empty()) line(m_partial);
-    m_partial.clear();
-    return std::move(m_points);
+std::vector<MetricPoint> ScalarCapture::take() {
+    std::vector<MetricPoint> out = std::move(m_points);
+    m_points.clear();
+    return out;
 }
 
+std::vector<MetricPoint> ScalarCapture::finish() {
+    if (!m_partial.empty() && !m_overlong) line(m_partial);
+    m_partial.clear();
+    m_overlong = false;
+    return take();
+}
+
+// The key starts the line, as in Guild's default patterns: an indented `  lr: 0.3` (a printed
+// config, a nested YAML dump) is not a metric.
 const std::string ScalarCapture::k_default_pattern =
-    R"(\s*([A-Za-z_][A-Za-z0-9_./-]*)\s*:\s*([-+]?(?:[0-9]+\.?[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))\s*(?:\(step\s*(-?[0-9]+)\))?\s*\r?)";
+    R"(([A-Za-z_][A-Za-z0-9_./-]*)\s*:\s*([-+]?(?:[0-9]+\.?[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))\s*(?:\(step\s*(-?[0-9]+)\))?\s*\r?)";
 
 ScalarCapture::ScalarCapture(const std::vector<std::string>& patterns, const std::string& where)
     : m_sources(patterns), m_where(where) {
-    // Compiling a std::regex costs ~0.3 ms, a tenth of a `cairn run -- true`: the built-in
-    // pattern (known to be valid) waits for the first line of output; the user's are checked now.
+    // The built-in pattern (known to be valid) is compiled on the first line of output, so that
+    // `cairn run -- true` does not pay for it; the user's are checked now.
     if (patterns != std::vector<std::string>{k_default_pattern}) compile();
 }
 
+ScalarCapture::~ScalarCapture() = default;
+
 void ScalarCapture::compile() {
     m_compiled = true;
-    const std::string& where = m_where;
+    re2::RE2::Options options;
+    options.set_log_errors(false);
     for (const auto& p : m_sources) {
-        try {
-            std::regex re(p);
-            if (re.mark_count() < 2)
-                fail(ErrorKind::input, "{}: pattern '{}' needs two groups: (key) and (value)", where, p);
-            m_patterns.push_back(std::move(re));
-        } catch (const std::regex_error& e) {
-            fail(ErrorKind::input, "{}: invalid pattern '{}': {}", where, p, e.what());
-        }
+        auto re = std::make_unique<re2::RE2>(p, options);
+        if (!re->ok()) fail(ErrorKind::input, "{}: invalid pattern '{}': {}", m_where, p, re->error());
+        if (re->NumberOfCapturingGroups() < 2)
+            fail(ErrorKind::input, "{}: pattern '{}' needs two groups: (key) and (value)", m_where, p);
+        m_patterns.push_back(std::move(re));
     }
 }
 
 void ScalarCapture::line(std::string_view text) {
     if (!m_compiled) compile();
-    static const std::regex k_step(R"(\s*step\s*:\s*(-?[0-9]+)\s*\r?)");
-    std::string s(text);
-    std::smatch m;
-    if (std::regex_match(s, m, k_step)) {
-        m_step = std::stoll(m[1].str());
+    static const re2::RE2 k_step(R"(step\s*:\s*(-?[0-9]+)\s*\r?)");
+    re2::StringPiece input(text.data(), text.size());
+    re2::StringPiece step_text;
+    if (re2::RE2::FullMatch(input, k_step, &step_text)) {
+        if (auto step = parse_int<std::int64_t>(std::string_view(step_text.data(), step_text.size()))) m_step = *step;
         return;
     }
+    // m[0] is the whole line, m[1] the key, m[2] the value, m[3] the step (null when absent).
+    re2::StringPiece m[4];
     bool matched = false;
-    for (const auto& re : m_patterns)
-        if ((matched = std::regex_match(s, m, re))) break;
+    for (const auto& re : m_patterns) {
+        int groups = std::min(re->NumberOfCapturingGroups(), 3);
+        for (auto& g : m) g = re2::StringPiece();
+        if ((matched = re->Match(input, 0, input.size(), re2::RE2::ANCHOR_BOTH, m, groups + 1))) break;
+    }
     if (!matched) return;
-    std::string step = m.size() > 3 && m[3].matched ? m[3].str() : m_step >= 0 ? std::to_string(m_step) : "-";
+    auto str = [](const re2::StringPiece& p) { return std::string(p.data() ? p.data() : "", p.size()); };
+    std::string step = m[3].data() ? str(m[3]) : m_step >= 0 ? std::to_string(m_step) : "-";
     try {
-        if (auto p = parse_metric_line(m[1].str() + " " + m[2].str() + " " + step, &m_next,
+        if (auto p = parse_metric_line(str(m[1]) + " " + str(m[2]) + " " + step, &m_next,
                                        std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now().time_since_epoch())
                                            .count(),
@@ -219,6 +240,130 @@ std::vector<MetricPoint> read_metric_file(const std::string& text, const std::st
         fail(ErrorKind::input, "{}:{}: {}", where, e.mark.line + 1, e.msg);
     }
     return out;
+}
+
+bool looks_secret(std::string_view name) {
+    std::string upper(name);
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (const char* word : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL"})
+        if (upper.find(word) != std::string::npos) return true;
+    // AUTH, AUTH_TOKEN, OAUTH, AUTHORIZATION, but not the author of a commit or an authority.
+    for (std::size_t at = upper.find("AUTH"); at != std::string::npos; at = upper.find("AUTH", at + 1)) {
+        std::string_view rest = std::string_view(upper).substr(at + 4);
+        if (!util::starts_with(rest, "OR") || util::starts_with(rest, "ORIZ") || util::starts_with(rest, "ORIS")) return true;
+    }
+    return false;
+}
+
+std::string redact_urls(std::string_view text) {
+    std::string out(text);
+    for (std::size_t scheme = out.find("://"); scheme != std::string::npos; scheme = out.find("://", scheme + 3)) {
+        std::size_t start = scheme + 3;
+        std::size_t end = out.find_first_of("/?# \t\n\"'", start);
+        if (end == std::string::npos) end = out.size();
+        std::size_t at = out.rfind('@', end == 0 ? 0 : end - 1);
+        if (at == std::string::npos || at < start) continue;
+        std::size_t colon = out.find(':', start);
+        if (colon == std::string::npos || colon > at || colon + 1 == at) continue;
+        out.replace(colon + 1, at - colon - 1, k_redacted);
+    }
+    return out;
+}
+
+namespace {
+
+// Redacts one word of a command (an argument, or a word of a shell script in one). `pending`
+// says that the previous word was a secret option whose value is this word.
+std::string redact_bare_word(const std::string& word, bool& pending);
+
+// Shell quotes around a word of a script (`'--api-key=V'`, `--token "V"`) are kept around it.
+std::string redact_word(const std::string& word, bool& pending) {
+    std::size_t lead = std::min(word.find_first_not_of("'\""), word.size());
+    std::size_t trail = word.size() - std::max(lead, std::min(word.find_last_not_of("'\"") + 1, word.size()));
+    if (lead == 0 && trail == 0) return redact_bare_word(word, pending);
+    std::string core = word.substr(lead, word.size() - lead - trail);
+    return word.substr(0, lead) + redact_bare_word(core, pending) + word.substr(word.size() - trail);
+}
+
+std::string redact_bare_word(const std::string& word, bool& pending) {
+    bool value_of_previous = pending;
+    pending = false;
+    if (value_of_previous && !util::starts_with(word, "-")) return std::string(k_redacted);
+    std::size_t dashes = word.find_first_not_of('-');
+    if (dashes >= 1 && dashes <= 2 && std::isalpha(static_cast<unsigned char>(word[dashes]))) {
+        std::size_t eq = word.find('=');
+        std::string_view name = std::string_view(word).substr(dashes, eq == std::string::npos ? std::string::npos : eq - dashes);
+        // `--no-auth` and the like are switches, not options with values.
+        bool negated = util::starts_with(name, "no-") || util::starts_with(name, "no_");
+        if (looks_secret(name) && !negated) {
+            if (eq == std::string::npos) {
+                pending = true;
+                return word;
+            }
+            if (eq + 1 < word.size()) return word.substr(0, eq + 1) + std::string(k_redacted);
+        }
+    } else if (std::size_t eq = word.find('='); eq != std::string::npos && eq > 0) {
+        // Environment assignments, as `env` and shells take them: upper-case names only, so
+        // that `model.key_dim=64` (Hydra, argparse-style) is left alone.
+        std::string_view name = std::string_view(word).substr(0, eq);
+        bool variable = std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        }) && !(name[0] >= '0' && name[0] <= '9');
+        if (variable && looks_secret(name) && eq + 1 < word.size()) return word.substr(0, eq + 1) + std::string(k_redacted);
+    }
+    return redact_urls(word);
+}
+
+} // namespace
+
+std::vector<std::string> redact_command(const std::vector<std::string>& argv) {
+    std::vector<std::string> out;
+    out.reserve(argv.size());
+    bool pending = false;
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const std::string& arg = argv[i];
+        if (i == 0) {
+            out.push_back(redact_urls(arg));
+            continue;
+        }
+        if (arg.find_first_of(" \t\n") == std::string::npos) {
+            out.push_back(redact_word(arg, pending));
+            continue;
+        }
+        // A shell script (`sh -c '...'`) or a value with spaces: its words are redacted in place,
+        // the spacing kept. As a whole it can still be the value of a secret option.
+        if (pending) {
+            pending = false;
+            out.push_back(std::string(k_redacted));
+            continue;
+        }
+        std::string script;
+        bool inner = false;
+        for (std::size_t pos = 0; pos < arg.size();) {
+            std::size_t end = arg.find_first_of(" \t\n", pos);
+            if (end == pos) {
+                end = arg.find_first_not_of(" \t\n", pos);
+                if (end == std::string::npos) end = arg.size();
+                script += arg.substr(pos, end - pos);
+            } else {
+                if (end == std::string::npos) end = arg.size();
+                script += redact_word(arg.substr(pos, end - pos), inner);
+            }
+            pos = end;
+        }
+        out.push_back(std::move(script));
+    }
+    return out;
+}
+
+std::optional<std::string> redacted_argument(const std::vector<std::string>& command) {
+    for (std::size_t i = 0; i < command.size(); ++i) {
+        if (command[i].find(k_redacted) == std::string::npos) continue;
+        // A value on its own is named with its option: `--token <redacted>`.
+        if (command[i] == k_redacted && i > 0 && util::starts_with(command[i - 1], "-")) return command[i - 1] + " " + command[i];
+        return command[i];
+    }
+    return std::nullopt;
 }
 
 std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
@@ -298,6 +443,7 @@ std::string to_run_yaml(const RunRecord& r) {
         out << YAML::Key << "duration_s" << YAML::Value << static_cast<double>(r.end_ms - r.start_ms) / 1000.0;
     }
     out << YAML::Key << "status" << YAML::Value << r.status;
+    if (!r.reason.empty()) out << YAML::Key << "reason" << YAML::Value << r.reason;
     out << YAML::Key << "exit_code" << YAML::Value << r.exit_code;
     out << YAML::Key << "host" << YAML::Value << r.host;
     out << YAML::Key << "user" << YAML::Value << r.user;
@@ -472,6 +618,7 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
     r.start_ms = f.time("start");
     r.end_ms = f.time("end");
     r.status = f.text("status");
+    r.reason = f.text("reason");
     r.exit_code = f.integer("exit_code", 0);
     r.host = f.text("host");
     r.user = f.text("user");

@@ -5,12 +5,15 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <regex>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/run/params.hpp"
+namespace re2 {
+class RE2;
+}
 
 namespace cairn::run {
 
@@ -29,21 +32,30 @@ struct MetricPoint {
 [[nodiscard]] std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>* next_step,
                                                            std::int64_t default_ms, const std::string& where);
 
-// Guild-style scalars captured from a command's stdout: a line `KEY: NUMBER` is a point, with
-// `(step N)` after it or the step set by an earlier `step: N` line; otherwise each key counts its
-// own steps. Feed it output as it arrives; it splits lines itself.
+// Guild-style scalars captured from a command's stdout: a line that starts with `KEY: NUMBER` is
+// a point, with `(step N)` after it or the step set by an earlier `step: N` line; otherwise each
+// key counts its own steps. Indented lines (a printed config) are not. Feed it output as it
+// arrives; it splits lines itself.
 class ScalarCapture {
 public:
-    // The built-in pattern: `KEY: NUMBER` with an optional `(step N)`.
+    // The built-in pattern: `KEY: NUMBER` at the start of the line with an optional `(step N)`.
     static const std::string k_default_pattern;
+    // Lines longer than this are not matched (they are still in the log).
+    static constexpr std::size_t k_line_limit = 64u << 10;
 
-    // `patterns` are ECMAScript regular expressions matched against whole lines: group 1 is the
-    // key, group 2 the value, an optional group 3 the step. Throws Error(input) naming `where`
-    // for an invalid expression or one with fewer than two groups.
+    // `patterns` are RE2 regular expressions (linear time, whatever the input) matched against
+    // whole lines: group 1 is the key, group 2 the value, an optional group 3 the step. Throws
+    // Error(input) naming `where` for an invalid expression or one with fewer than two groups.
     explicit ScalarCapture(const std::vector<std::string>& patterns = {k_default_pattern},
                            const std::string& where = "run.capture");
+    ~ScalarCapture();
+    ScalarCapture(const ScalarCapture&) = delete;
+    ScalarCapture& operator=(const ScalarCapture&) = delete;
+
     void feed(std::string_view chunk);
-    // Points captured so far (a final line without a newline included).
+    // The points captured since the last take() or finish(), in order.
+    [[nodiscard]] std::vector<MetricPoint> take();
+    // take(), after matching a final line that has no newline.
     [[nodiscard]] std::vector<MetricPoint> finish();
 
 private:
@@ -52,8 +64,9 @@ private:
     std::vector<std::string> m_sources;
     std::string m_where;
     bool m_compiled = false;
-    std::vector<std::regex> m_patterns;
+    std::vector<std::unique_ptr<re2::RE2>> m_patterns;
     std::string m_partial;
+    bool m_overlong = false; // the current line passed k_line_limit
     std::int64_t m_step = -1;
     std::map<std::string, std::int64_t> m_next;
     std::vector<MetricPoint> m_points;
@@ -69,6 +82,27 @@ private:
 [[nodiscard]] std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where,
                                                         std::int64_t unix_ms,
                                                         std::map<std::string, std::int64_t> next_steps = {});
+
+// What a stored copy holds in place of a secret value.
+inline constexpr std::string_view k_redacted = "<redacted>";
+
+// True for a variable or option name that may hold a secret: it contains TOKEN, SECRET,
+// PASSWORD, PASSWD, KEY, CREDENTIAL or AUTH (but not AUTHOR, AUTHORS, AUTHORITY), in any case.
+[[nodiscard]] bool looks_secret(std::string_view name);
+
+// `text` with the password of every URL `scheme://user:password@host...` replaced by <redacted>.
+[[nodiscard]] std::string redact_urls(std::string_view text);
+
+// A command as the record stores it (run.yaml, the commit message, the run index): after the
+// program name, the value of an option whose name looks secret (`--api-key=V`, `-password=V`,
+// or `--token V` with the value as the next argument) and of an upper-case `NAME=V` whose name
+// looks secret (`env API_TOKEN=V ...`) is <redacted>; the same inside an argument holding a
+// shell script (`sh -c '... --api-key=V'`); URL passwords are redacted everywhere.
+[[nodiscard]] std::vector<std::string> redact_command(const std::vector<std::string>& argv);
+
+// The first argument of a stored command that holds <redacted> (with its option before it when
+// it is a value on its own: `--token <redacted>`), or nullopt.
+[[nodiscard]] std::optional<std::string> redacted_argument(const std::vector<std::string>& command);
 
 // Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
 [[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
@@ -91,6 +125,7 @@ struct RunRecord {
     std::string cwd; // relative to the workspace root; "." for the root
     std::int64_t start_ms = 0, end_ms = 0;
     std::string status; // running, finished, failed, interrupted, crashed
+    std::string reason; // why a run whose command exited 0 is failed (a declared output not written)
     int exit_code = 0;
     std::string host, user, os, cpu, cairn_version;
     std::string executable, executable_hash;

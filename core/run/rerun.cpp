@@ -296,6 +296,15 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
                  "<remote> 'refs/cairn/*:refs/cairn/*')",
                  step.original.git_snapshot.substr(0, 12), step.original.id.substr(0, 8));
         for (const auto& m : step.missing) missing.push_back(fmt::format("run {}: {}", step.original.id.substr(0, 8), m));
+        // The record holds no secret, so its command is not the one that ran: running it would
+        // pass `<redacted>` to the program.
+        if (auto arg = redacted_argument(step.original.command))
+            fail(ErrorKind::input,
+                 "run {} cannot be re-run: its command was recorded with a secret redacted ('{}'), and cairn "
+                 "never stores secrets. Have the program read the secret from an environment variable instead "
+                 "(e.g. API_KEY=... in the environment, not on the command line): variables outside run.env "
+                 "are recorded by name only, and a re-run takes their values from its own environment",
+                 step.original.id.substr(0, 8), *arg);
     }
     // (plan_rerun left out the objects an earlier step will produce.)
     if (!missing.empty()) {

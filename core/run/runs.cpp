@@ -43,14 +43,6 @@ std::string new_run_id() {
     return out;
 }
 
-bool looks_secret(const std::string& name) {
-    std::string upper = name;
-    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    for (const char* word : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL"})
-        if (upper.find(word) != std::string::npos) return true;
-    return false;
-}
-
 std::string user_name() {
     if (const char* u = std::getenv("USER"); u && *u) return u;
     if (struct passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
@@ -305,7 +297,6 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     r.id = new_run_id();
     r.name = options.name;
     r.experiment = options.experiment;
-    r.command = options.command; // placeholders are filled in once the params are known
     r.cwd = options.cwd.empty() ? "." : options.cwd;
     r.tags = options.tags;
     r.host = fs::host_name();
@@ -341,8 +332,11 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     for (const auto& [k, p] : cli_params) merged.insert_or_assign(k, p);
     r.params.clear();
     for (auto& [k, p] : merged) r.params.push_back(std::move(p));
-    // A replay's argv is the recorded one, placeholders already filled in.
-    if (!replay) r.command = substitute_params(options.command, r.params);
+    // A replay's argv is the recorded one, placeholders already filled in. The real argv is
+    // only for the process: every stored copy (run.yaml, the commit message, the index) holds
+    // the redacted one.
+    std::vector<std::string> argv = replay ? options.command : substitute_params(options.command, r.params);
+    r.command = redact_command(argv);
 
     // The command's environment: cairn's own, with a replay's recorded variables put back:
     // allow-listed ones set as recorded (redacted ones keep today's value), allow-listed ones the
@@ -351,7 +345,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     std::vector<std::string> env_unset;
     if (replay) {
         for (const auto& [k, v] : replay->env)
-            if (v != "<redacted>") env_set[k] = v;
+            if (v.find(k_redacted) == std::string::npos) env_set[k] = v;
         for (const auto& k : ws.config().env_allow)
             if (!replay->env.count(k) &&
                 std::find(replay->env_names.begin(), replay->env_names.end(), k) == replay->env_names.end())
@@ -370,7 +364,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     // Resolved once, through the command's own PATH: the executable recorded is the one run.
     auto path_var = child_env.find("PATH");
     std::optional<std::filesystem::path> exe = process::find_executable(
-        r.command.at(0), command_cwd, path_var == child_env.end() ? process::k_default_path : path_var->second.c_str());
+        argv.at(0), command_cwd, path_var == child_env.end() ? process::k_default_path : path_var->second.c_str());
     if (exe) {
         r.executable = exe->string();
         // Recorded relative to the workspace when it lies inside it, so that a replica's copy
@@ -380,14 +374,14 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         r.executable_hash = executable_hash(ws, *exe);
     } else if (replay && env_set.count("PATH")) {
         fail(ErrorKind::input, "command not found: {} (in the worktree, with the PATH the run recorded: {})",
-             r.command.at(0), env_set.at("PATH"));
+             argv.at(0), env_set.at("PATH"));
     } else {
         fail(ErrorKind::input, "command not found: {}", r.command.at(0));
     }
     const auto& allow = ws.config().env_allow;
     for (const auto& [key, value] : child_env) {
         if (std::find(allow.begin(), allow.end(), key) != allow.end())
-            r.env[key] = looks_secret(key) ? "<redacted>" : value;
+            r.env[key] = looks_secret(key) ? std::string(k_redacted) : redact_urls(value);
         else
             r.env_names.push_back(key);
     }
@@ -408,11 +402,13 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         snap.dirty = replay->git_dirty;
         r.large_files = replay->large_files;
     } else {
-        // The declared outputs are recorded as data; left in the code snapshot, a previous run's
-        // model would be committed to git with every later run.
+        // The declared inputs and outputs are recorded as data; left in the code snapshot, a
+        // previous run's model or a dataset would be committed to git with every later run.
+        std::vector<std::string> data_paths = options.outputs;
+        data_paths.insert(data_paths.end(), options.inputs.begin(), options.inputs.end());
         snap = ws.repo().snapshot_workdir(ws.store_dir() / "runs" / ("." + r.id + ".index"),
                                           fmt::format("cairn: code snapshot for run {}", r.id.substr(0, 8)),
-                                          k_snapshot_file_limit, options.outputs);
+                                          k_snapshot_file_limit, data_paths);
     }
     std::vector<std::string> warnings = files.warnings(cli_params, options.command);
     if (!snap.nested.empty())
@@ -469,8 +465,21 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     }
 
     process::Command cmd;
-    cmd.argv = r.command;
-    if (options.capture_stdout) cmd.on_stdout = [&capture](std::string_view chunk) { capture.feed(chunk); };
+    cmd.argv = std::move(argv);
+    // Captured points go to the staging metrics file as they arrive, so that a crashed run keeps
+    // them; those that could not be written there are kept here for the record.
+    std::vector<MetricPoint> captured_unsaved;
+    if (options.capture_stdout)
+        cmd.on_stdout = [&](std::string_view chunk) {
+            capture.feed(chunk);
+            auto points = capture.take();
+            if (points.empty()) return;
+            try {
+                append_metrics(staging, points);
+            } catch (const Error&) {
+                captured_unsaved.insert(captured_unsaved.end(), points.begin(), points.end());
+            }
+        };
     cmd.cwd = command_cwd;
     if (options.stdout_to_stderr) cmd.stdout_fd = STDERR_FILENO;
     cmd.log_fd = log.get();
@@ -494,6 +503,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         warnings.push_back(fmt::format("the run's log stops early (the command ran on): {}", outcome.log_error));
 
     r.metrics = read_live_metrics(staging / "metrics.tsv");
+    for (auto& p : captured_unsaved) r.metrics.push_back(std::move(p));
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
     std::vector<std::string> missing_metric_files, bad_metric_files;
     for (const auto& m : options.metric_files) {
@@ -529,7 +539,15 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         for (const auto& p : stored.paths) r.outputs[p.data_path] = p.digest.id();
     }
 
-
+    // A command that exits 0 without writing what it declared did not do its job: the run is
+    // recorded as failed, with the reason.
+    if (r.status == "finished" && (!missing_outputs.empty() || !missing_metric_files.empty())) {
+        r.status = "failed";
+        std::vector<std::string> reasons;
+        for (const auto& o : missing_outputs) reasons.push_back(fmt::format("declared output {} was not written", o));
+        for (const auto& m : missing_metric_files) reasons.push_back(fmt::format("declared metrics file {} was not written", m));
+        r.reason = fmt::format("{}", fmt::join(reasons, "; "));
+    }
     commit_run(ws, r, fs::read_file(staging / "log.txt") + (outcome.log_error.empty() ? "" : log_stop_note(outcome.log_error)));
     ended.clear();
     std::error_code ec;
@@ -538,12 +556,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         fail(ErrorKind::input, "run {} recorded without the metrics of: {}", r.id.substr(0, 8),
              fmt::join(bad_metric_files, "; "));
     // A replay reports what is missing in its verdict instead.
-    if (!missing_metric_files.empty() && r.status == "finished" && !replay)
-        fail(ErrorKind::input, "run {} recorded, but its metrics file(s) do not exist: {}", r.id.substr(0, 8),
-             fmt::join(missing_metric_files, ", "));
-    if (!missing_outputs.empty() && r.status == "finished" && !replay)
-        fail(ErrorKind::input, "run {} recorded, but its declared output(s) do not exist: {}", r.id.substr(0, 8),
-             fmt::join(missing_outputs, ", "));
+    if (!r.reason.empty() && !replay) fail(ErrorKind::input, "run {} failed: {}", r.id.substr(0, 8), r.reason);
     return {r, outcome.exit_code, warnings};
 }
 

@@ -1,5 +1,7 @@
 #include "core/util/strings.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace cairn::util {
@@ -53,6 +55,32 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
         if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 0;
     if (n == 2 && c < 0xc2) return 0; // overlong
     return n;
+}
+
+std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
+    // Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+    auto distance = [](std::string_view a, std::string_view b) {
+        std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+        for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+        for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+        for (std::size_t i = 1; i <= a.size(); ++i)
+            for (std::size_t j = 1; j <= b.size(); ++j) {
+                std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        return d[a.size()][b.size()];
+    };
+    std::string best;
+    std::size_t best_distance = std::min<std::size_t>(3, (word.size() + 1) / 2);
+    for (const auto& c : candidates) {
+        std::size_t dist = distance(word, c);
+        if (dist < best_distance) {
+            best_distance = dist;
+            best = c;
+        }
+    }
+    return best;
 }
 
 } // namespace cairn::util

@@ -24,4 +24,8 @@ namespace cairn::util {
 [[nodiscard]] bool starts_with(std::string_view text, std::string_view prefix);
 [[nodiscard]] bool ends_with(std::string_view text, std::string_view suffix);
 
+// The candidate nearest to `word` (a typo: at most 2 edits, a swap of neighbours counting as
+// one, and fewer than half its length), for "did you mean" hints; empty when none is near.
+[[nodiscard]] std::string closest(std::string_view word, const std::vector<std::string>& candidates);
+
 } // namespace cairn::util

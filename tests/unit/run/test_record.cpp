@@ -45,7 +45,7 @@ TEST_CASE("metric lines: explicit and automatic steps, non-finite values, errors
 TEST_CASE("stdout scalars in the style of Guild", "[run]") {
     run::ScalarCapture c;
     c.feed("epoch 1 starting\nloss: 0.5\nacc: 0.7 (step 3)\nstep: 10\nlos");
-    c.feed("s: 0.25\nval/loss: 1e-2\nnote: not a number\n  f1 :nan\nlast: 4");
+    c.feed("s: 0.25\nval/loss: 1e-2\nnote: not a number\nf1 :nan\n  lr: 0.3\nlast: 4");
     auto points = c.finish();
     REQUIRE(points.size() == 6);
     CHECK(points[0].key == "loss");
