@@ -22,11 +22,13 @@
 namespace cairn::fuzz {
 
 // Reports a failed property (`what`, with the two sides printed) and aborts.
-[[noreturn]] inline void property_failed(const char* target, const std::string& what, const std::string& first = {},
+[[noreturn]] inline void property_failed(const char* target, const std::string& what,
+                                         const std::string& first = {},
                                          const std::string& second = {}) {
     std::fprintf(stderr, "\n==cairn-fuzz== %s: property failed: %s\n", target, what.c_str());
     if (!first.empty() || !second.empty())
-        std::fprintf(stderr, "--- first:\n%s\n--- second:\n%s\n---\n", first.c_str(), second.c_str());
+        std::fprintf(stderr, "--- first:\n%s\n--- second:\n%s\n---\n", first.c_str(),
+                     second.c_str());
     std::abort();
 }
 
@@ -38,10 +40,11 @@ template <typename Body> void run_one(const char* target, Body&& body) {
     } catch (const cairn::Error&) {
     } catch (const std::exception& e) {
         int status = 0;
-        std::unique_ptr<char, decltype(&std::free)> name(abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status),
-                                                         &std::free);
-        std::fprintf(stderr, "\n==cairn-fuzz== %s: exception other than cairn::Error escaped: %s: %s\n", target,
-                     status == 0 && name ? name.get() : typeid(e).name(), e.what());
+        std::unique_ptr<char, decltype(&std::free)> name(
+            abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status), &std::free);
+        std::fprintf(stderr,
+                     "\n==cairn-fuzz== %s: exception other than cairn::Error escaped: %s: %s\n",
+                     target, status == 0 && name ? name.get() : typeid(e).name(), e.what());
         std::abort();
     } catch (...) {
         std::fprintf(stderr, "\n==cairn-fuzz== %s: a non-std exception escaped\n", target);
@@ -65,7 +68,9 @@ inline bool same(const std::vector<run::MetricPoint>& a, const std::vector<run::
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
         bool value = a[i].value == b[i].value || (std::isnan(a[i].value) && std::isnan(b[i].value));
-        if (a[i].key != b[i].key || a[i].step != b[i].step || !value || a[i].unix_ms != b[i].unix_ms) return false;
+        if (a[i].key != b[i].key || a[i].step != b[i].step || !value ||
+            a[i].unix_ms != b[i].unix_ms)
+            return false;
     }
     return true;
 }

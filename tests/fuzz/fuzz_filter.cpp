@@ -21,8 +21,14 @@ std::vector<run::RunRecord> make_runs() {
     a.user = "alice";
     a.host = "build-01";
     a.tags = {{"team", "a"}, {"odd key", "x y"}};
-    a.params = {{"lr", "float", "0.1"}, {"epochs", "int", "3"}, {"model", "string", "resnet"}, {"aug", "bool", "true"}};
-    a.metrics = {{"acc", 0, 0.5, 1}, {"acc", 1, 0.9, 2}, {"loss", 0, std::nan(""), 3}, {"loss", 1, -INFINITY, 4}};
+    a.params = {{"lr", "float", "0.1"},
+                {"epochs", "int", "3"},
+                {"model", "string", "resnet"},
+                {"aug", "bool", "true"}};
+    a.metrics = {{"acc", 0, 0.5, 1},
+                 {"acc", 1, 0.9, 2},
+                 {"loss", 0, std::nan(""), 3},
+                 {"loss", 1, -INFINITY, 4}};
     run::RunRecord b;
     b.id = "00000000000000000000000000000001";
     b.status = "crashed";
@@ -51,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::run_one("filter", [&] {
         query::Filter filter = query::Filter::parse(input);
         must_not_throw("Filter::matches", [&] {
-            for (const auto& r : k_runs) (void)filter.matches(r);
+            for (const auto& r : k_runs)
+                (void)filter.matches(r);
         });
     });
     fuzz::run_one("filter", [&] {
@@ -59,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         must_not_throw("sort_runs", [&] {
             std::vector<run::RunRecord> runs = k_runs;
             query::sort_runs(runs, {key});
-            for (const auto& r : k_runs) (void)key.field.eval(r);
+            for (const auto& r : k_runs)
+                (void)key.field.eval(r);
         });
     });
     return 0;

@@ -39,25 +39,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cairn::fuzz::run_one("metrics_file", [&] {
         std::vector<MetricPoint> points;
         switch (kind) {
-        case 'j': points = read_metric_file(text, "metrics.json", k_now, {{"loss", 3}}); break;
-        case 'y': points = read_metric_file(text, "metrics.yaml", k_now); break;
-        case 'c': points = read_metric_file(text, "metrics.csv", k_now); break;
-        case 't': points = read_metric_file(text, "metrics.tsv", k_now); break;
-        default: points = read_live(text); break;
+        case 'j':
+            points = read_metric_file(text, "metrics.json", k_now, {{"loss", 3}});
+            break;
+        case 'y':
+            points = read_metric_file(text, "metrics.yaml", k_now);
+            break;
+        case 'c':
+            points = read_metric_file(text, "metrics.csv", k_now);
+            break;
+        case 't':
+            points = read_metric_file(text, "metrics.tsv", k_now);
+            break;
+        default:
+            points = read_live(text);
+            break;
         }
         std::string written = to_metrics_tsv(points);
         RunRecord again;
         try {
             parse_metrics_tsv(written, "metrics.tsv", again);
         } catch (const cairn::Error& e) {
-            cairn::fuzz::property_failed("metrics_file",
-                                         std::string("metrics.tsv written from accepted points does not parse: ") +
-                                             e.what(),
-                                         written);
+            cairn::fuzz::property_failed(
+                "metrics_file",
+                std::string("metrics.tsv written from accepted points does not parse: ") + e.what(),
+                written);
         }
         if (!cairn::fuzz::same(points, again.metrics))
-            cairn::fuzz::property_failed("metrics_file", "points do not survive metrics.tsv", written,
-                                         to_metrics_tsv(again.metrics));
+            cairn::fuzz::property_failed("metrics_file", "points do not survive metrics.tsv",
+                                         written, to_metrics_tsv(again.metrics));
     });
     return 0;
 }

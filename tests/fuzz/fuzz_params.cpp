@@ -15,7 +15,8 @@ constexpr const char* k_where = "params.yaml";
 
 std::string show(const std::vector<Param>& params) {
     std::string out;
-    for (const auto& p : params) out += p.key + " (" + p.type + ") = " + p.text + "\n";
+    for (const auto& p : params)
+        out += p.key + " (" + p.type + ") = " + p.text + "\n";
     return out;
 }
 
@@ -30,16 +31,18 @@ void check_override(const std::string& text, const std::vector<Param>& before, c
     try {
         after = cairn::run::flatten_params_yaml(edited, k_where);
     } catch (const cairn::Error& e) {
-        cairn::fuzz::property_failed("params", std::string("an overridden file does not parse: ") + e.what(), text,
-                                     edited);
+        cairn::fuzz::property_failed(
+            "params", std::string("an overridden file does not parse: ") + e.what(), text, edited);
     }
     std::vector<Param> expected = before;
     for (auto& p : expected)
         if (p.key == value.key) p = value;
     if (!cairn::fuzz::same(expected, after))
-        cairn::fuzz::property_failed("params", "overriding '" + value.key + "' with " + value.type + " '" + value.text +
-                                                   "' changed other values or read back differently:\n" + edited,
-                                     show(expected), show(after));
+        cairn::fuzz::property_failed(
+            "params",
+            "overriding '" + value.key + "' with " + value.type + " '" + value.text +
+                "' changed other values or read back differently:\n" + edited,
+            show(expected), show(after));
 }
 
 } // namespace
@@ -49,7 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cairn::fuzz::run_one("params", [&] {
         std::vector<Param> params = cairn::run::flatten_params_yaml(input, k_where);
         if (params.empty()) return;
-        // Dotted names are ambiguous (`a.b: 1` and `a: {b: 2}`): only a key flattened once is checked.
+        // Dotted names are ambiguous (`a.b: 1` and `a: {b: 2}`): only a key flattened once is
+        // checked.
         const Param& first = params.front();
         if (params.size() > 1 && params[1].key == first.key) return;
         check_override(input, params, first);

@@ -27,11 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         try {
             again = Pointer::parse(written, display);
         } catch (const cairn::Error& e) {
-            cairn::fuzz::property_failed("pointer", std::string("a serialized pointer does not parse: ") + e.what(),
-                                         written);
+            cairn::fuzz::property_failed(
+                "pointer", std::string("a serialized pointer does not parse: ") + e.what(),
+                written);
         }
         if (!same(p, again))
-            cairn::fuzz::property_failed("pointer", "parse(serialize(p)) != p", written, again.serialize());
+            cairn::fuzz::property_failed("pointer", "parse(serialize(p)) != p", written,
+                                         again.serialize());
     });
     return 0;
 }

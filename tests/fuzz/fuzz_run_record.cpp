@@ -14,10 +14,11 @@ using cairn::fuzz::same;
 namespace {
 
 auto fields(const RunRecord& r) {
-    return std::tie(r.id, r.name, r.experiment, r.command, r.cwd, r.start_ms, r.end_ms, r.status, r.exit_code, r.host,
-                    r.user, r.os, r.cpu, r.cairn_version, r.executable, r.executable_hash, r.git_base, r.git_branch,
-                    r.git_snapshot, r.git_dirty, r.env, r.env_names, r.tags, r.log_object, r.param_files,
-                    r.metric_files, r.capture, r.reproduces);
+    return std::tie(r.id, r.name, r.experiment, r.command, r.cwd, r.start_ms, r.end_ms, r.status,
+                    r.exit_code, r.host, r.user, r.os, r.cpu, r.cairn_version, r.executable,
+                    r.executable_hash, r.git_base, r.git_branch, r.git_snapshot, r.git_dirty, r.env,
+                    r.env_names, r.tags, r.log_object, r.param_files, r.metric_files, r.capture,
+                    r.reproduces);
 }
 
 // Reads `written` back with `parse`; a refusal is a finding (the writer produced what its own
@@ -26,8 +27,9 @@ template <typename Parse> void reread(const char* what, const std::string& writt
     try {
         parse();
     } catch (const cairn::Error& e) {
-        cairn::fuzz::property_failed("run_record", std::string(what) + " written by cairn does not parse: " + e.what(),
-                                     written);
+        cairn::fuzz::property_failed(
+            "run_record", std::string(what) + " written by cairn does not parse: " + e.what(),
+            written);
     }
 }
 
@@ -42,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         RunRecord again;
         reread("run.yaml", written, [&] { parse_run_yaml(written, "run.yaml", again); });
         if (fields(r) != fields(again))
-            cairn::fuzz::property_failed("run_record", "run.yaml: parse(write(r)) != r", written, to_run_yaml(again));
+            cairn::fuzz::property_failed("run_record", "run.yaml: parse(write(r)) != r", written,
+                                         to_run_yaml(again));
     });
     cairn::fuzz::run_one("run_record", [&] {
         RunRecord r;
@@ -61,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::map<std::string, std::string> again;
         reread("outputs.yaml", written, [&] { parse_paths_yaml(written, "outputs.yaml", again); });
         if (paths != again)
-            cairn::fuzz::property_failed("run_record", "outputs.yaml: parse(write(p)) != p", written, to_paths_yaml(again));
+            cairn::fuzz::property_failed("run_record", "outputs.yaml: parse(write(p)) != p",
+                                         written, to_paths_yaml(again));
     });
     cairn::fuzz::run_one("run_record", [&] {
         RunRecord r;

@@ -1,4 +1,5 @@
-// Tree objects: Tree::parse, and the round trip parse(serialize(t)) == t. Input: the object's bytes.
+// Tree objects: Tree::parse, and the round trip parse(serialize(t)) == t. Input: the object's
+// bytes.
 
 #include "core/cache/tree.hpp"
 #include "tests/fuzz/fuzz.hpp"
@@ -9,7 +10,8 @@ using cairn::cache::TreeEntry;
 namespace {
 
 bool same(const TreeEntry& a, const TreeEntry& b) {
-    return a.name == b.name && a.kind == b.kind && a.size == b.size && a.files == b.files && a.digest == b.digest;
+    return a.name == b.name && a.kind == b.kind && a.size == b.size && a.files == b.files &&
+           a.digest == b.digest;
 }
 
 bool same(const Tree& a, const Tree& b) {
@@ -32,9 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         try {
             again = Tree::parse(written, "serialized tree");
         } catch (const cairn::Error& e) {
-            cairn::fuzz::property_failed("tree", std::string("a serialized tree does not parse: ") + e.what(), written);
+            cairn::fuzz::property_failed(
+                "tree", std::string("a serialized tree does not parse: ") + e.what(), written);
         }
-        if (!same(tree, again)) cairn::fuzz::property_failed("tree", "parse(serialize(t)) != t", written, again.serialize());
+        if (!same(tree, again))
+            cairn::fuzz::property_failed("tree", "parse(serialize(t)) != t", written,
+                                         again.serialize());
     });
     return 0;
 }
