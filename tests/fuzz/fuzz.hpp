@@ -21,14 +21,31 @@
 
 namespace cairn::fuzz {
 
-// Reports a failed property (`what`, with the two sides printed) and aborts.
+// `text` with bytes outside printable ASCII (newline and tab kept) as \xNN, so that a report
+// shows where two strings differ.
+inline std::string escape(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if ((c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+// Reports a failed property (`what`, with the two sides printed, escaped) and aborts.
 [[noreturn]] inline void property_failed(const char* target, const std::string& what,
                                          const std::string& first = {},
                                          const std::string& second = {}) {
-    std::fprintf(stderr, "\n==cairn-fuzz== %s: property failed: %s\n", target, what.c_str());
+    std::fprintf(stderr, "\n==cairn-fuzz== %s: property failed: %s\n", target,
+                 escape(what).c_str());
     if (!first.empty() || !second.empty())
-        std::fprintf(stderr, "--- first:\n%s\n--- second:\n%s\n---\n", first.c_str(),
-                     second.c_str());
+        std::fprintf(stderr, "--- first:\n%s\n--- second:\n%s\n---\n", escape(first).c_str(),
+                     escape(second).c_str());
     std::abort();
 }
 
@@ -61,6 +78,13 @@ inline bool same(const std::vector<run::Param>& a, const std::vector<run::Param>
     for (std::size_t i = 0; i < a.size(); ++i)
         if (a[i].key != b[i].key || a[i].type != b[i].type || a[i].text != b[i].text) return false;
     return true;
+}
+
+inline std::string show(const std::vector<run::Param>& params) {
+    std::string out;
+    for (const auto& p : params)
+        out += p.key + " (" + p.type + ") = " + p.text + "\n";
+    return out;
 }
 
 // Equal points; nan equals nan.

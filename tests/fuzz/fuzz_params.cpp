@@ -13,13 +13,6 @@ namespace {
 
 constexpr const char* k_where = "params.yaml";
 
-std::string show(const std::vector<Param>& params) {
-    std::string out;
-    for (const auto& p : params)
-        out += p.key + " (" + p.type + ") = " + p.text + "\n";
-    return out;
-}
-
 void check_override(const std::string& text, const std::vector<Param>& before, const Param& value) {
     std::string edited;
     try {
@@ -42,7 +35,7 @@ void check_override(const std::string& text, const std::vector<Param>& before, c
             "params",
             "overriding '" + value.key + "' with " + value.type + " '" + value.text +
                 "' changed other values or read back differently:\n" + edited,
-            show(expected), show(after));
+            cairn::fuzz::show(expected), cairn::fuzz::show(after));
 }
 
 } // namespace

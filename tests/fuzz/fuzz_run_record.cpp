@@ -54,8 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         RunRecord again;
         reread("params.yaml", written, [&] { parse_params_yaml(written, "params.yaml", again); });
         if (!same(r.params, again.params))
-            cairn::fuzz::property_failed("run_record", "params.yaml: parse(write(p)) != p", written,
-                                         to_params_yaml(again.params));
+            cairn::fuzz::property_failed("run_record", "params.yaml: parse(write(p)) != p",
+                                         cairn::fuzz::show(r.params),
+                                         cairn::fuzz::show(again.params));
     });
     cairn::fuzz::run_one("run_record", [&] {
         std::map<std::string, std::string> paths;

@@ -112,7 +112,7 @@ fuzz_one() {
         return 0
     fi
     local what artifact
-    what=$(grep -m1 -E '==cairn-fuzz==|ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:' \
+    what=$(grep -a -m1 -E '==cairn-fuzz==|ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:' \
         "$dir/log" | sed 's/^ *//' || true)
     artifact=$(ls "$dir/artifacts/" 2>/dev/null | head -1 || true)
     {
