@@ -136,7 +136,7 @@ void Adder::check_target(const std::string& rel) const {
     check_not_in_git(m_ws, rel, S_ISDIR(st->st_mode));
     // The pointer's `path` (the last component) is read back with the rule for stored names, and
     // git refuses the pointer's own path when a directory above is a spelling of .git.
-    for (const auto& part : rel_path)
+    for (const auto& part : stdfs::path(rel))
         if (auto why = cache::unsafe_component_reason(part.string()))
             fail(ErrorKind::input, "'{}' has a name cairn refuses to store ('{}': {})", rel, part.string(), *why);
 }
