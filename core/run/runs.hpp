@@ -73,7 +73,10 @@ enum class LogKind { param, tag, artifact };
 // tags may change; an artifact is a workspace-relative path stored when the run ends.
 void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::string& key, const std::string& value);
 
-// Every recorded run, newest first (after recovering crashed ones). Malformed refs are skipped and reported in *skipped.
+// Every run, newest first: the recorded ones (after recovering crashed ones) and those in
+// progress, read from their staging directories without writing to them (status "running",
+// end 0, no commit, the metrics, params and tags logged so far). Malformed refs and staging
+// directories are skipped and reported in *skipped.
 [[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<std::string>* skipped = nullptr);
 
 // Finds a run in a listing (newest first) by name: a unique id prefix of at least 4 hex digits,
@@ -82,20 +85,28 @@ void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::s
 [[nodiscard]] const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name);
 
 // The whole record (metric series included) of a run from a listing, read from its commit.
+// Throws Error(busy) for a run still in progress: it has no record yet.
 [[nodiscard]] RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed);
 
-// load_run(find_run(list_runs())): for commands that name one run.
+// What there is to see of a listed run: load_run() for a recorded one, the listing itself (all
+// it logged so far) for one in progress. For read-only views (show, metrics, diff).
+[[nodiscard]] RunRecord view_run(workspace::Workspace& ws, const RunRecord& listed);
+
+// load_run(find_run(list_runs())): for commands that name one run and need its record.
 [[nodiscard]] RunRecord resolve(workspace::Workspace& ws, const std::string& name);
 
 // Sets (value) or removes (nullopt) tags on a recorded run by rewriting its commit's run.yaml
-// (same parents, same other files) and moving its ref. Returns the updated record.
+// (same parents, same other files) and moving its ref. Returns the updated record. Throws
+// Error(busy) for a run in progress.
 RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
                    const std::map<std::string, std::optional<std::string>>& changes);
 
-// Deletes a run's ref. Its objects stay in the cache until `cairn gc`.
+// Deletes a run's ref. Its objects stay in the cache until `cairn gc`. Throws Error(busy) for a
+// run in progress.
 void remove_run(workspace::Workspace& ws, const RunRecord& record);
 
-// The whole log of a run (from the cache when it was stored there, else the log.txt blob).
+// The whole log of a run (from the cache when it was stored there, else the log.txt blob; for a
+// run in progress, what its staging log holds so far).
 [[nodiscard]] std::string read_log(workspace::Workspace& ws, const RunRecord& record);
 
 } // namespace cairn::run
