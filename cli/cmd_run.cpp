@@ -386,9 +386,10 @@ void register_ls(CLI::App& app, Context& ctx) {
                 for (std::size_t i = 0; i < ncols; ++i) w += width[i] + (i ? 2 : 0);
                 return w;
             };
-            for (std::size_t i = 1; i < ncols; ++i)
-                if (i == 1 || i >= base.size())
-                    width[i] = std::min(width[i], std::max(k_value_width, display_width(rows[0][i])));
+            if (total_width() > *term)
+                for (std::size_t i = 1; i < ncols; ++i)
+                    if (i == 1 || i >= base.size())
+                        width[i] = std::min(width[i], std::max(k_value_width, display_width(rows[0][i])));
             while (total_width() > *term && ncols > base.size()) {
                 left_out.push_back(rows[0][--ncols]);
                 width.pop_back();
@@ -405,13 +406,19 @@ void register_ls(CLI::App& app, Context& ctx) {
             std::cout << (r == 0 ? paint(line, Color::bold) : line) << "\n";
         }
         if (!left_out.empty()) {
-            constexpr std::size_t k_named = 8;
-            std::string names = fmt::format("{}", fmt::join(left_out.begin(), left_out.begin() + std::min(left_out.size(), k_named), ", "));
-            if (left_out.size() > k_named) names += fmt::format(" and {} more", left_out.size() - k_named);
-            std::cout << paint(fmt::format("({} column{} left out to fit the terminal: {}; see them with --columns, --csv or --json)",
-                                           left_out.size(), left_out.size() == 1 ? "" : "s", names),
-                               Color::dim)
-                      << "\n";
+            // Wrapped to the terminal's width, as the table is.
+            std::size_t term = *terminal_width();
+            std::string line = fmt::format("{} column{} left out to fit (see --columns, --csv):", left_out.size(),
+                                           left_out.size() == 1 ? "" : "s");
+            for (std::size_t i = 0; i < left_out.size(); ++i) {
+                std::string word = left_out[i] + (i + 1 < left_out.size() ? "," : "");
+                if (display_width(line) + 1 + display_width(word) > term) {
+                    std::cout << paint(fit(line, term), Color::dim) << "\n";
+                    line = " ";
+                }
+                line += " " + word;
+            }
+            std::cout << paint(fit(line, term), Color::dim) << "\n";
         }
     });
 }
