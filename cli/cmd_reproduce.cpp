@@ -196,26 +196,6 @@ void register_rerun(CLI::App& app, Context& ctx) {
     });
 }
 
-// Columns a string takes on a terminal (UTF-8: continuation bytes take none).
-std::size_t display_width(std::string_view s) {
-    std::size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
-}
-
-// `s` cut to `width` columns, with "..." at the end when cut.
-std::string fit(const std::string& s, std::size_t width) {
-    if (display_width(s) <= width) return s;
-    std::string out;
-    std::size_t cols = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if ((c & 0xC0) != 0x80 && ++cols > width - 3) break;
-        out += s[i];
-    }
-    return out + "...";
-}
-
 std::string short_object(const std::string& id) { return id.substr(0, 19); }
 
 std::string run_label(const run::RunRecord& r) {

@@ -47,12 +47,14 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.key("reason");
     if (r.reason.empty()) w.null();
     else w.string(r.reason);
-    w.key("exit_code"), w.integer(r.exit_code);
+    w.key("exit_code");
+    if (r.commit.empty() && r.status == "running") w.null();
+    else w.integer(r.exit_code);
     w.key("start"), w.string(run::format_time(r.start_ms));
     w.key("end");
     if (r.end_ms) w.string(run::format_time(r.end_ms));
     else w.null();
-    w.key("duration_s"), w.number(static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
+    w.key("duration_s"), w.number(static_cast<double>(r.duration_ms()) / 1000.0);
     w.key("command");
     w.begin_array();
     for (const auto& a : r.command) w.string(a);
@@ -239,20 +241,45 @@ void register_log(CLI::App& app, Context& ctx) {
     });
 }
 
+// Stored text (names, values, commands, log lines) on its way to a person: the one place where
+// it is made safe to print.
+std::string shown(const std::string& text) { return printable(text); }
+
+// Column headers for the listed fields: a param or metric is named by its key unless another
+// column has the same header, then by its qualified name (params.lr, metrics.lr), so that every
+// header is unique (`base` holds the fixed columns' headers).
+std::vector<std::string> column_headers(const std::vector<std::string>& base, const std::vector<query::FieldRef>& fields) {
+    std::vector<std::string> headers = base;
+    std::vector<bool> qualified(fields.size(), false);
+    for (const auto& f : fields) headers.push_back(f.scope == "attributes" || !f.aggregate.empty() ? f.text() : f.name);
+    // Qualified names differ from each other and from the bare fixed ones; qualifying one may
+    // make it collide with another's key, which is then qualified in turn.
+    for (bool again = true; again;) {
+        again = false;
+        std::map<std::string, std::size_t> count;
+        for (const auto& h : headers) ++count[h];
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            std::string& h = headers[base.size() + i];
+            if (count[h] > 1 && !qualified[i]) h = fields[i].text(), qualified[i] = true, again = true;
+        }
+    }
+    return headers;
+}
+
 void register_ls(CLI::App& app, Context& ctx) {
     struct Options {
         bool json = false, csv = false;
-        std::size_t limit = 0;
+        std::optional<std::int64_t> limit;
         std::string filter, columns;
         std::vector<std::string> sort, runs;
     };
     auto o = std::make_shared<Options>();
-    auto* cmd = app.add_subcommand("ls", "List recorded runs, newest first");
+    auto* cmd = app.add_subcommand("ls", "List runs, newest first, running ones included");
     cmd->add_option("runs", o->runs, "Only these runs (id prefix, name, last, last~N)");
     auto* json = cmd->add_flag("--json", o->json, "Print every run as JSON");
     cmd->add_flag("--csv", o->csv, "Print the table as CSV")->excludes(json);
     cmd->add_option("--columns", o->columns, "Comma-separated fields to show instead of the params and metrics that differ");
-    cmd->add_option("-n,--limit", o->limit, "Show at most N runs");
+    cmd->add_option("-n,--limit", o->limit, "Show at most N runs (0: none)");
     cmd->add_option("--filter", o->filter, "Only runs matching EXPR, e.g. \"metrics.acc > 0.9 and params.model = 'resnet'\"");
     cmd->add_option("--sort", o->sort, "Sort by KEY (metrics.acc, params.lr, start, ...); -KEY for descending")
         ->allow_extra_args(false);
@@ -260,8 +287,13 @@ void register_ls(CLI::App& app, Context& ctx) {
                 "  cairn ls --filter \"metrics.acc > 0.5 and (params.model = 'resnet' or tags.stage like 'prod%')\" \\\n"
                 "           --sort -metrics.acc -n 20\n"
                 "  cairn ls --filter 'min(metrics.loss) < 0.1 and exists(params.lr)'\n"
-                "Operators: = != < <= > >= like ilike, and, or, not, parentheses; aggregates min() max() count().");
+                "  cairn ls --filter \"status = 'running'\"\n"
+                "Operators: = != < <= > >= like ilike, and, or, not, parentheses; aggregates min() max() count().\n"
+                "On a terminal the table fits its width ($COLUMNS, else the terminal's); columns that do not\n"
+                "fit are left out and named below it.");
     cmd->callback([o, &ctx] {
+        if (o->limit && *o->limit < 0)
+            throw Error(ErrorKind::usage, fmt::format("-n/--limit: expected a number of runs (0 or more), got {}", *o->limit));
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         // Parse before reading anything: a typo in the filter fails fast.
@@ -269,11 +301,18 @@ void register_ls(CLI::App& app, Context& ctx) {
         if (!o->filter.empty()) filter = query::Filter::parse(o->filter);
         std::vector<query::SortKey> keys;
         for (const auto& k : o->sort) keys.push_back(query::parse_sort_key(k));
+        const std::vector<std::string> base = {"id", "name", "status", "start", "duration"};
         std::vector<query::FieldRef> chosen;
-        if (!o->columns.empty())
-            for (const auto& c : util::split(o->columns, ',')) chosen.push_back(query::parse_field(std::string(util::trim(c))));
+        if (!o->columns.empty()) {
+            std::set<std::string> seen(base.begin(), base.end()); // the fixed columns are always there
+            for (const auto& c : util::split(o->columns, ',')) {
+                query::FieldRef f = query::parse_field(std::string(util::trim(c)));
+                if (seen.insert(f.text()).second) chosen.push_back(f);
+            }
+        }
         auto runs = run::list_runs(ws, &skipped);
         for (const auto& s : skipped) print_warning("skipping " + s.reason);
+        const std::size_t total = runs.size();
         if (!o->runs.empty()) {
             std::set<std::string> wanted;
             for (const auto& name : o->runs) wanted.insert(run::find_run(runs, name, skipped).id);
@@ -284,7 +323,7 @@ void register_ls(CLI::App& app, Context& ctx) {
             runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !filter->matches(r); }),
                        runs.end());
         query::sort_runs(runs, keys);
-        if (o->limit && runs.size() > o->limit) runs.resize(o->limit);
+        if (o->limit && runs.size() > static_cast<std::size_t>(*o->limit)) runs.resize(static_cast<std::size_t>(*o->limit));
         if (o->json) {
             std::string out;
             JsonWriter w(out);
@@ -295,7 +334,10 @@ void register_ls(CLI::App& app, Context& ctx) {
             return;
         }
         if (runs.empty() && !o->csv) {
-            std::cout << "No runs recorded yet (use 'cairn run -- <command>').\n";
+            if (total == 0)
+                std::cout << "No runs recorded yet (use 'cairn run -- <command>').\n";
+            else if (!o->limit || *o->limit > 0)
+                std::cout << fmt::format("No run matches the filter ({} run{} in all).\n", total, total == 1 ? "" : "s");
             return;
         }
         if (chosen.empty()) {
@@ -315,27 +357,23 @@ void register_ls(CLI::App& app, Context& ctx) {
         auto cell = [&](const run::RunRecord& r, const query::FieldRef& f) -> std::string {
             query::Value v = f.eval(r);
             if (std::holds_alternative<double>(v)) return o->csv ? run::format_value(std::get<double>(v)) : number_text(std::get<double>(v));
-            if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+            if (std::holds_alternative<std::string>(v)) return shown(std::get<std::string>(v));
             if (std::holds_alternative<bool>(v)) return std::get<bool>(v) ? "true" : "false";
             return o->csv ? "" : "-";
         };
         std::vector<std::vector<std::string>> rows;
-        std::vector<std::string> header = {"id", "name", "status", "start", "duration"};
-        for (const auto& f : chosen)
-            header.push_back(printable(f.scope == "attributes" ? f.name : f.aggregate.empty() ? f.name : f.text()));
-        rows.push_back(header);
+        rows.push_back(column_headers(base, chosen));
         for (const auto& r : runs) {
-            std::vector<std::string> row = {o->csv ? r.id : r.id.substr(0, 8), r.name.empty() && !o->csv ? "-" : printable(r.name),
-                                            printable(r.status),
+            double seconds = static_cast<double>(r.duration_ms()) / 1000.0;
+            std::vector<std::string> row = {o->csv ? r.id : r.id.substr(0, 8), r.name.empty() && !o->csv ? "-" : shown(r.name), shown(r.status),
                                             o->csv ? run::format_time(r.start_ms) : relative_time(r.start_ms),
-                                            o->csv ? run::format_value(static_cast<double>(r.end_ms - r.start_ms) / 1000.0)
-                                                   : fmt::format("{:.1f}s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0)};
-            for (const auto& f : chosen) row.push_back(printable(cell(r, f)));
+                                            o->csv ? run::format_value(seconds) : fmt::format("{:.1f}s", seconds)};
+            for (const auto& f : chosen) row.push_back(shown(cell(r, f)));
             rows.push_back(row);
         }
         if (o->csv) {
             auto quote = [](const std::string& v) {
-                if (v.find_first_of(",\"\n") == std::string::npos) return v;
+                if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
                 std::string out = "\"";
                 for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
                 return out + "\"";
@@ -347,14 +385,53 @@ void register_ls(CLI::App& app, Context& ctx) {
             }
             return;
         }
-        std::vector<std::size_t> width(header.size(), 0);
+        std::size_t ncols = rows[0].size();
+        std::vector<std::size_t> width(ncols, 0);
         for (const auto& row : rows)
-            for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+            for (std::size_t i = 0; i < ncols; ++i) width[i] = std::max(width[i], display_width(row[i]));
+        std::vector<std::string> left_out;
+        if (auto term = terminal_width()) {
+            // Long values are cut first (never below their header), then columns are left out
+            // from the right; the fixed columns stay.
+            constexpr std::size_t k_value_width = 20;
+            auto total_width = [&] {
+                std::size_t w = 0;
+                for (std::size_t i = 0; i < ncols; ++i) w += width[i] + (i ? 2 : 0);
+                return w;
+            };
+            if (total_width() > *term)
+                for (std::size_t i = 1; i < ncols; ++i)
+                    if (i == 1 || i >= base.size())
+                        width[i] = std::min(width[i], std::max(k_value_width, display_width(rows[0][i])));
+            while (total_width() > *term && ncols > base.size()) {
+                left_out.push_back(rows[0][--ncols]);
+                width.pop_back();
+            }
+            std::reverse(left_out.begin(), left_out.end());
+        }
         for (std::size_t r = 0; r < rows.size(); ++r) {
             std::string line;
-            for (std::size_t i = 0; i < rows[r].size(); ++i)
-                line += fmt::format("{:<{}}", rows[r][i], width[i] + (i + 1 < rows[r].size() ? 2 : 0));
+            for (std::size_t i = 0; i < ncols; ++i) {
+                std::string text = fit(rows[r][i], width[i]);
+                line += text;
+                if (i + 1 < ncols) line += std::string(width[i] - display_width(text) + 2, ' ');
+            }
             std::cout << (r == 0 ? paint(line, Color::bold) : line) << "\n";
+        }
+        if (!left_out.empty()) {
+            // Wrapped to the terminal's width, as the table is.
+            std::size_t term = *terminal_width();
+            std::string line = fmt::format("{} column{} left out to fit (see --columns, --csv):", left_out.size(),
+                                           left_out.size() == 1 ? "" : "s");
+            for (std::size_t i = 0; i < left_out.size(); ++i) {
+                std::string word = left_out[i] + (i + 1 < left_out.size() ? "," : "");
+                if (display_width(line) + 1 + display_width(word) > term) {
+                    std::cout << paint(fit(line, term), Color::dim) << "\n";
+                    line = " ";
+                }
+                line += " " + word;
+            }
+            std::cout << paint(fit(line, term), Color::dim) << "\n";
         }
     });
 }
@@ -365,13 +442,13 @@ void register_show(CLI::App& app, Context& ctx) {
         bool json = false;
     };
     auto o = std::make_shared<Options>();
-    auto* cmd = app.add_subcommand("show", "Show everything recorded about one run");
+    auto* cmd = app.add_subcommand("show", "Show everything recorded about one run (so far, for a running one)");
     cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N")->required();
     cmd->add_flag("--json", o->json, "Print the run as JSON");
     cmd->footer("Examples:\n  cairn show last\n  cairn show 1a2b --json");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto r = run::resolve(ws, o->run);
+        auto r = run::view_run(ws, run::find_run(run::list_runs(ws), o->run));
         if (o->json) {
             std::string out;
             JsonWriter w(out);
@@ -379,30 +456,34 @@ void register_show(CLI::App& app, Context& ctx) {
             std::cout << out << "\n";
             return;
         }
-        std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + printable(r.name) + ")") << "\n";
-        std::cout << fmt::format("status:     {} (exit {}){}\n", printable(r.status), r.exit_code,
-                                 r.reason.empty() ? "" : ": " + printable(r.reason));
-        std::cout << fmt::format("command:    {}\n", printable(fmt::format("{}", fmt::join(r.command, " "))));
-        std::cout << fmt::format("started:    {} ({}), {:.1f}s\n", run::format_time(r.start_ms), relative_time(r.start_ms),
-                                 static_cast<double>(r.end_ms - r.start_ms) / 1000.0);
-        std::cout << fmt::format("code:       {} on {}{}\n", printable(r.git_snapshot.substr(0, 12)),
-                                 r.git_branch.empty() ? "(detached)" : printable(r.git_branch), r.git_dirty ? " (dirty work tree)" : "");
-        if (!r.experiment.empty()) std::cout << "experiment: " << printable(r.experiment) << "\n";
+        const bool running = r.commit.empty();
+        std::cout << paint("run " + r.id, Color::bold) << (r.name.empty() ? "" : "  (" + shown(r.name) + ")") << "\n";
+        if (running)
+            std::cout << "status:     running (recorded when it ends; metrics and log so far)\n";
+        else
+            std::cout << fmt::format("status:     {} (exit {}){}\n", shown(r.status), r.exit_code,
+                                     r.reason.empty() ? "" : ": " + shown(r.reason));
+        std::cout << fmt::format("command:    {}\n", shown(shell_command(r.command)));
+        std::cout << fmt::format("started:    {} ({}), {:.1f}s{}\n", run::format_time(r.start_ms), relative_time(r.start_ms),
+                                 static_cast<double>(r.duration_ms()) / 1000.0, running ? " so far" : "");
+        std::cout << fmt::format("code:       {} on {}{}\n", shown(r.git_snapshot.substr(0, 12)),
+                                 r.git_branch.empty() ? "(detached)" : shown(r.git_branch), r.git_dirty ? " (dirty work tree)" : "");
+        if (!r.experiment.empty()) std::cout << "experiment: " << shown(r.experiment) << "\n";
         if (!r.params.empty()) std::cout << "params:\n";
-        for (const auto& p : r.params) std::cout << fmt::format("  {} = {} ({})\n", printable(p.key), printable(p.text), p.type);
+        for (const auto& p : r.params) std::cout << fmt::format("  {} = {} ({})\n", shown(p.key), shown(p.text), p.type);
         auto summary = r.metric_summary();
         if (!summary.empty()) std::cout << "metrics:                 last        min        max  points\n";
         for (const auto& [k, s] : summary)
-            std::cout << fmt::format("  {:<20} {:>10} {:>10} {:>10} {:>7}\n", printable(k), number_text(s.last), number_text(s.min),
+            std::cout << fmt::format("  {:<20} {:>10} {:>10} {:>10} {:>7}\n", shown(k), number_text(s.last), number_text(s.min),
                                      number_text(s.max), s.count);
-        for (const auto& [p, id] : r.inputs) std::cout << fmt::format("input:      {} {}\n", printable(p), id.substr(0, 19));
-        for (const auto& [p, id] : r.outputs) std::cout << fmt::format("output:     {} {}\n", printable(p), id.substr(0, 19));
+        for (const auto& [p, id] : r.inputs) std::cout << fmt::format("input:      {} {}\n", shown(p), id.substr(0, 19));
+        for (const auto& [p, id] : r.outputs) std::cout << fmt::format("output:     {} {}\n", shown(p), id.substr(0, 19));
         std::string log = run::read_log(ws, r);
         auto lines = util::split(log, '\n');
         if (!lines.empty() && lines.back().empty()) lines.pop_back();
         if (!lines.empty()) std::cout << "log (last lines):\n";
         for (std::size_t i = lines.size() > 10 ? lines.size() - 10 : 0; i < lines.size(); ++i)
-            std::cout << "  " << printable(lines[i]) << "\n";
+            std::cout << "  " << shown(lines[i]) << "\n";
     });
 }
 
@@ -422,8 +503,8 @@ void register_diff(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
-        auto d = run::diff_runs(ws, run::load_run(ws, run::find_run(runs, o->a, skipped)),
-                                run::load_run(ws, run::find_run(runs, o->b, skipped)), o->patch);
+        auto d = run::diff_runs(ws, run::view_run(ws, run::find_run(runs, o->a, skipped)),
+                                run::view_run(ws, run::find_run(runs, o->b, skipped)), o->patch);
         if (o->json) {
             nlohmann::json metrics = nlohmann::json::array();
             for (const auto& m : d.metrics) {
@@ -556,7 +637,7 @@ void register_metrics(CLI::App& app, Context& ctx) {
     cmd->footer("Examples:\n  cairn metrics last loss\n  cairn metrics baseline acc --csv > acc.csv");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto r = run::resolve(ws, o->run);
+        auto r = run::view_run(ws, run::find_run(run::list_runs(ws), o->run));
         std::vector<const run::MetricPoint*> points;
         for (const auto& p : r.metrics)
             if (p.key == o->key) points.push_back(&p);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -165,6 +166,57 @@ std::string relative_time(std::int64_t ms) {
 std::string number_text(double v) {
     if (!std::isfinite(v)) return run::format_value(v);
     return fmt::format("{:.5g}", v);
+}
+
+std::size_t display_width(std::string_view s) {
+    std::size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+std::string fit(const std::string& s, std::size_t width) {
+    if (display_width(s) <= width) return s;
+    if (width <= 3) return std::string(width, '.');
+    std::string out;
+    std::size_t cols = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if ((c & 0xC0) != 0x80 && ++cols > width - 3) break;
+        out += s[i];
+    }
+    return out + "...";
+}
+
+std::optional<std::size_t> terminal_width() {
+    if (::isatty(STDOUT_FILENO) == 0) return std::nullopt;
+    if (const char* columns = std::getenv("COLUMNS"); columns && *columns) {
+        char* end = nullptr;
+        long n = std::strtol(columns, &end, 10);
+        if (*end == '\0' && n > 0) return static_cast<std::size_t>(n);
+    }
+    struct winsize size {};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+    return 80;
+}
+
+std::string shell_command(const std::vector<std::string>& argv) {
+    std::string out;
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const std::string& word = argv[i];
+        if (i) out += ' ';
+        // A first word with '=' would be read by sh as a variable assignment.
+        bool plain = !word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                             "0123456789_@%+=:,./-") == std::string::npos &&
+                     (i || word.find('=') == std::string::npos);
+        if (plain) {
+            out += word;
+            continue;
+        }
+        out += '\'';
+        for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        out += '\'';
+    }
+    return out;
 }
 
 nlohmann::json changes_json(const std::vector<run::ValueChange>& list) {

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -82,5 +84,16 @@ private:
 [[nodiscard]] std::string relative_time(std::int64_t unix_ms);
 // A number with 5 significant digits (nan, inf as such).
 [[nodiscard]] std::string number_text(double v);
+
+// Columns a string takes on a terminal (UTF-8: continuation bytes take none).
+[[nodiscard]] std::size_t display_width(std::string_view s);
+// `s` cut to `width` columns, with "..." at the end when cut.
+[[nodiscard]] std::string fit(const std::string& s, std::size_t width);
+// The width of the terminal stdout writes to, nullopt when it is not a terminal: $COLUMNS when
+// it holds a positive number (as git does), else the terminal's size (TIOCGWINSZ), else 80.
+[[nodiscard]] std::optional<std::size_t> terminal_width();
+// `argv` as one POSIX sh command line that can be pasted: plain words as they are, others in
+// single quotes (a ' inside written '\'').
+[[nodiscard]] std::string shell_command(const std::vector<std::string>& argv);
 
 } // namespace cairn::cli

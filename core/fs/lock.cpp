@@ -72,4 +72,13 @@ bool FileLock::try_lock(const stdfs::path& path, LockMode mode) {
     return ::flock(fd.get(), flock_op(mode) | LOCK_NB) == 0;
 }
 
+bool FileLock::is_held(const stdfs::path& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+        if (errno == ENOENT || errno == ENOTDIR) return false;
+        fail_errno("cannot open lock file " + path.string(), errno);
+    }
+    return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+}
+
 } // namespace cairn::fs

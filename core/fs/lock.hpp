@@ -32,6 +32,10 @@ public:
     // Tries once without waiting; returns false when the lock is held by someone else.
     [[nodiscard]] static bool try_lock(const stdfs::path& path, LockMode mode);
 
+    // True when another process holds a lock on `path`. Opens it read-only and never creates
+    // it: a missing file is not held. Takes nothing that outlives the call.
+    [[nodiscard]] static bool is_held(const stdfs::path& path);
+
 private:
     Fd m_fd;
 };

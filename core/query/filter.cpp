@@ -213,7 +213,7 @@ Value FieldRef::eval(const run::RunRecord& r) const {
     if (name == "status") return r.status;
     if (name == "start") return run::format_time(r.start_ms);
     if (name == "end") return r.end_ms ? Value(run::format_time(r.end_ms)) : Value();
-    if (name == "duration") return static_cast<double>(r.end_ms - r.start_ms) / 1000.0;
+    if (name == "duration") return static_cast<double>(r.duration_ms()) / 1000.0;
     if (name == "exit_code") return static_cast<double>(r.exit_code);
     if (name == "user") return r.user;
     if (name == "host") return r.host;

@@ -399,6 +399,14 @@ std::map<std::string, MetricSummary> RunRecord::metric_summary() const {
     return out;
 }
 
+std::int64_t RunRecord::duration_ms() const {
+    if (end_ms) return end_ms - start_ms;
+    std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    return std::max<std::int64_t>(now - start_ms, 0);
+}
+
 std::string format_time(std::int64_t unix_ms) {
     std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
     std::tm tm{};

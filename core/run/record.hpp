@@ -150,6 +150,8 @@ struct RunRecord {
 
     // Per metric: last, min, max, count, step (from `summary` when the series is not loaded).
     [[nodiscard]] std::map<std::string, MetricSummary> metric_summary() const;
+    // end - start in milliseconds; for a running run (end 0), the time it has run so far.
+    [[nodiscard]] std::int64_t duration_ms() const;
 };
 
 // A path read from a run record (untrusted: refs come from other machines) that cairn will

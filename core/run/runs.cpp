@@ -110,14 +110,13 @@ std::string command_line(const std::vector<std::string>& argv) {
     return out;
 }
 
-std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file) {
+// The points of a staging metrics.tsv, numbered as the recorder numbers them.
+std::vector<MetricPoint> parse_live_metrics(std::string_view text) {
     std::vector<MetricPoint> out;
-    auto text = fs::read_file_if_exists(file);
-    if (!text) return out;
     std::map<std::string, std::int64_t> next;
     std::size_t line_no = 0;
     std::int64_t fallback = now_ms();
-    for (const auto& line : util::split(*text, '\n')) {
+    for (const auto& line : util::split(text, '\n')) {
         ++line_no;
         // A program may die mid-line: a malformed last line is dropped, not fatal to the record.
         try {
@@ -126,6 +125,11 @@ std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file) {
         }
     }
     return out;
+}
+
+std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file) {
+    auto text = fs::read_file_if_exists(file);
+    return text ? parse_live_metrics(*text) : std::vector<MetricPoint>{};
 }
 
 std::string commit_message(const RunRecord& r) {
@@ -599,6 +603,56 @@ RunRecord load(workspace::Workspace& ws, const std::string& id, const std::strin
     return r;
 }
 
+std::filesystem::path staging_dir(workspace::Workspace& ws, const std::string& id) {
+    return ws.store_dir() / "runs" / id;
+}
+
+// The runs in progress, read from their staging directories without writing to them: a live
+// cairn holds the directory's lock from before it appears until the run is committed. What a
+// run logged so far is taken up to the last complete line (the next may be half written).
+std::vector<RunRecord> running_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped) {
+    std::vector<RunRecord> out;
+    std::filesystem::path runs_dir = ws.store_dir() / "runs";
+    if (!fs::lstat_path(runs_dir)) return out;
+    auto complete_lines = [](std::optional<std::string> text) {
+        if (!text) return std::string();
+        text->resize(text->rfind('\n') == std::string::npos ? 0 : text->rfind('\n') + 1);
+        return std::move(*text);
+    };
+    for (const auto& entry : fs::list_dir(runs_dir)) {
+        if (entry.type != fs::EntryType::directory || !is_run_id(entry.name)) continue;
+        std::filesystem::path staging = runs_dir / entry.name;
+        try {
+            // A free lock is a dead run that recover_crashed left alone.
+            if (!fs::FileLock::is_held(staging / "lock")) continue;
+            auto run_yaml = fs::read_file_if_exists(staging / "run.yaml");
+            if (!run_yaml) continue; // finished and cleaned up meanwhile: its ref is read next
+            RunRecord r;
+            parse_run_yaml(*run_yaml, (staging / "run.yaml").string(), r);
+            if (r.id != entry.name) fail(ErrorKind::input, "{}: run.yaml names another run ({})", staging.string(), r.id);
+            if (auto t = fs::read_file_if_exists(staging / "params.yaml")) parse_params_yaml(*t, (staging / "params.yaml").string(), r);
+            if (auto t = fs::read_file_if_exists(staging / "inputs.yaml")) parse_paths_yaml(*t, (staging / "inputs.yaml").string(), r.inputs);
+            r.metrics = parse_live_metrics(complete_lines(fs::read_file_if_exists(staging / "metrics.tsv")));
+            apply_logged(staging, r);
+            r.status = "running";
+            r.end_ms = 0;
+            r.exit_code = 0;
+            r.commit.clear();
+            out.push_back(std::move(r));
+        } catch (const Error& e) {
+            if (fs::lstat_path(staging) && skipped) skipped->push_back({entry.name, e.what()});
+        }
+    }
+    return out;
+}
+
+// Refuses what needs a run's record (its commit) for a run still in progress.
+void require_recorded(workspace::Workspace& ws, const RunRecord& r) {
+    if (!r.commit.empty()) return;
+    fail(ErrorKind::busy, "run {} is still running ({}); it is recorded when it ends", r.id.substr(0, 8),
+         fs::describe_lock_holder(staging_dir(ws, r.id) / "lock"));
+}
+
 } // namespace
 
 std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
@@ -688,6 +742,9 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
 
 std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped) {
     recover_crashed(ws);
+    // Staging before refs: a run that ends in between is then seen twice (and its ref wins),
+    // never not at all.
+    std::vector<RunRecord> running = running_runs(ws, skipped);
     std::filesystem::path index_dir = ws.store_dir() / "index";
     std::map<std::string, IndexEntry> cached;
     if (auto text = fs::read_file_if_exists(index_dir / "runs"))
@@ -726,6 +783,8 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRu
     std::vector<RunRecord> out;
     out.reserve(fresh.size());
     for (auto& [id, e] : fresh) out.push_back(std::move(e.record));
+    for (auto& r : running)
+        if (!fresh.count(r.id)) out.push_back(std::move(r));
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
         return a.start_ms != b.start_ms ? a.start_ms > b.start_ms : a.id > b.id;
     });
@@ -767,7 +826,14 @@ const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string&
     fail(ErrorKind::input, "'{}' is ambiguous; it names {} runs:{}", name, matches.size(), list);
 }
 
-RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed) { return load(ws, listed.id, listed.commit); }
+RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed) {
+    require_recorded(ws, listed);
+    return load(ws, listed.id, listed.commit);
+}
+
+RunRecord view_run(workspace::Workspace& ws, const RunRecord& listed) {
+    return listed.commit.empty() ? listed : load(ws, listed.id, listed.commit);
+}
 
 RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
     std::vector<SkippedRun> skipped;
@@ -777,6 +843,7 @@ RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
 
 RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
                    const std::map<std::string, std::optional<std::string>>& changes) {
+    require_recorded(ws, record);
     RunRecord r = record;
     for (const auto& [k, v] : changes) {
         if (v)
@@ -795,11 +862,14 @@ RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
 }
 
 void remove_run(workspace::Workspace& ws, const RunRecord& record) {
+    require_recorded(ws, record);
     if (!ws.repo().delete_ref(std::string(k_ref_prefix) + record.id))
         fail(ErrorKind::input, "run {} no longer exists", record.id.substr(0, 8));
 }
 
 std::string read_log(workspace::Workspace& ws, const RunRecord& record) {
+    if (record.commit.empty()) // running: what its log holds so far
+        return fs::read_file_if_exists(staging_dir(ws, record.id) / "log.txt").value_or("");
     if (auto d = hash::Digest::from_id(record.log_object); d && ws.cache().has(*d)) return ws.cache().read_verified(*d);
     return ws.repo().read_blob(record.commit, "log.txt").value_or("");
 }

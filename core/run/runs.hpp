@@ -79,8 +79,11 @@ struct SkippedRun {
     std::string reason; // the error, naming the ref, the file and the field
 };
 
-// Every recorded run, newest first (after recovering crashed ones). Refs whose record is
-// malformed (or of a newer version) are left out and reported in *skipped.
+// Every run, newest first: the recorded ones (after recovering crashed ones) and those in
+// progress, read from their staging directories without writing to them (status "running",
+// end 0, no commit, the metrics, params and tags logged so far). Refs whose record is malformed
+// (or of a newer version) and unreadable staging directories are left out and reported in
+// *skipped.
 [[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped = nullptr);
 
 // Finds a run in a listing (newest first) by name: a unique id prefix of at least 4 hex digits,
@@ -91,20 +94,28 @@ struct SkippedRun {
                                         const std::vector<SkippedRun>& skipped = {});
 
 // The whole record (metric series included) of a run from a listing, read from its commit.
+// Throws Error(busy) for a run still in progress: it has no record yet.
 [[nodiscard]] RunRecord load_run(workspace::Workspace& ws, const RunRecord& listed);
 
-// load_run(find_run(list_runs())): for commands that name one run.
+// What there is to see of a listed run: load_run() for a recorded one, the listing itself (all
+// it logged so far) for one in progress. For read-only views (show, metrics, diff).
+[[nodiscard]] RunRecord view_run(workspace::Workspace& ws, const RunRecord& listed);
+
+// load_run(find_run(list_runs())): for commands that name one run and need its record.
 [[nodiscard]] RunRecord resolve(workspace::Workspace& ws, const std::string& name);
 
 // Sets (value) or removes (nullopt) tags on a recorded run by rewriting its commit's run.yaml
-// (same parents, same other files) and moving its ref. Returns the updated record.
+// (same parents, same other files) and moving its ref. Returns the updated record. Throws
+// Error(busy) for a run in progress.
 RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
                    const std::map<std::string, std::optional<std::string>>& changes);
 
-// Deletes a run's ref. Its objects stay in the cache until `cairn gc`.
+// Deletes a run's ref. Its objects stay in the cache until `cairn gc`. Throws Error(busy) for a
+// run in progress.
 void remove_run(workspace::Workspace& ws, const RunRecord& record);
 
-// The whole log of a run (from the cache when it was stored there, else the log.txt blob).
+// The whole log of a run (from the cache when it was stored there, else the log.txt blob; for a
+// run in progress, what its staging log holds so far).
 [[nodiscard]] std::string read_log(workspace::Workspace& ws, const RunRecord& record);
 
 } // namespace cairn::run
