@@ -448,7 +448,9 @@ void register_show(CLI::App& app, Context& ctx) {
     cmd->footer("Examples:\n  cairn show last\n  cairn show 1a2b --json");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto r = run::view_run(ws, run::find_run(run::list_runs(ws), o->run));
+        std::vector<run::SkippedRun> skipped;
+        auto runs = run::list_runs(ws, &skipped);
+        auto r = run::view_run(ws, run::find_run(runs, o->run, skipped));
         if (o->json) {
             std::string out;
             JsonWriter w(out);
@@ -463,7 +465,8 @@ void register_show(CLI::App& app, Context& ctx) {
         else
             std::cout << fmt::format("status:     {} (exit {}){}\n", shown(r.status), r.exit_code,
                                      r.reason.empty() ? "" : ": " + shown(r.reason));
-        std::cout << fmt::format("command:    {}\n", shown(shell_command(r.command)));
+        // Quoted for a shell, so a tab or newline inside single quotes is pasted as it is.
+        std::cout << fmt::format("command:    {}\n", printable(shell_command(r.command), Lines::multi));
         std::cout << fmt::format("started:    {} ({}), {:.1f}s{}\n", run::format_time(r.start_ms), relative_time(r.start_ms),
                                  static_cast<double>(r.duration_ms()) / 1000.0, running ? " so far" : "");
         std::cout << fmt::format("code:       {} on {}{}\n", shown(r.git_snapshot.substr(0, 12)),
@@ -637,7 +640,9 @@ void register_metrics(CLI::App& app, Context& ctx) {
     cmd->footer("Examples:\n  cairn metrics last loss\n  cairn metrics baseline acc --csv > acc.csv");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto r = run::view_run(ws, run::find_run(run::list_runs(ws), o->run));
+        std::vector<run::SkippedRun> skipped;
+        auto runs = run::list_runs(ws, &skipped);
+        auto r = run::view_run(ws, run::find_run(runs, o->run, skipped));
         std::vector<const run::MetricPoint*> points;
         for (const auto& p : r.metrics)
             if (p.key == o->key) points.push_back(&p);

@@ -648,7 +648,8 @@ std::vector<RunRecord> running_runs(workspace::Workspace& ws, std::vector<Skippe
 
 // Refuses what needs a run's record (its commit) for a run still in progress.
 void require_recorded(workspace::Workspace& ws, const RunRecord& r) {
-    if (!r.commit.empty()) return;
+    // No commit and no live staging: a ref whose record cannot be read (`cairn rm` removes those).
+    if (!r.commit.empty() || !fs::FileLock::is_held(staging_dir(ws, r.id) / "lock")) return;
     fail(ErrorKind::busy, "run {} is still running ({}); it is recorded when it ends", r.id.substr(0, 8),
          fs::describe_lock_holder(staging_dir(ws, r.id) / "lock"));
 }
