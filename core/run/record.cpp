@@ -39,6 +39,24 @@ template <typename T> std::optional<T> parse_int(std::string_view text) {
     return v;
 }
 
+
+// Steps stay far from the integer limits, so that "the next step" can always be computed.
+constexpr std::int64_t k_max_step = std::int64_t{1} << 62;
+
+void check_step(std::int64_t step, const std::string& where, const std::string& key) {
+    if (step > k_max_step || step < -k_max_step)
+        fail(ErrorKind::input, "{}: step {} of metric '{}' is out of range (at most 2^62 in size)", where, step, key);
+}
+
+// A metric key is stored as the first field of a metrics.tsv line: no tab, newline or other
+// control character may be in it.
+void check_metric_key(const std::string& key, const std::string& where) {
+    if (key.empty()) fail(ErrorKind::input, "{}: a metric needs a name", where);
+    for (unsigned char c : key)
+        if (c < 0x20 || c == 0x7f)
+            fail(ErrorKind::input, "{}: metric name '{}' holds a control character", where, key);
+}
+
 } // namespace
 
 std::string format_value(double value) {
@@ -65,6 +83,7 @@ std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std
         fail(ErrorKind::input, "{}: expected 'KEY VALUE [STEP [UNIX_MS]]', got '{}'", where, std::string(line));
     MetricPoint p;
     p.key = fields[0];
+    check_metric_key(p.key, where);
     auto value = parse_double(fields[1]);
     if (!value) fail(ErrorKind::input, "{}: metric '{}' has a value that is not a number: '{}'", where, p.key, fields[1]);
     p.value = *value;
@@ -72,6 +91,7 @@ std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std
         auto step = parse_int<std::int64_t>(fields[2]);
         if (!step) fail(ErrorKind::input, "{}: step '{}' of metric '{}' is not an integer", where, fields[2], p.key);
         p.step = *step;
+        check_step(p.step, where, p.key);
     } else {
         p.step = next_step ? (*next_step)[p.key] : -1;
     }
@@ -177,8 +197,10 @@ std::vector<MetricPoint> read_metric_file(const std::string& text, const std::st
                                           std::map<std::string, std::int64_t> next) {
     std::vector<MetricPoint> out;
     auto add = [&](const std::string& key, double value, std::optional<std::int64_t> step) {
+        check_metric_key(key, where);
         std::int64_t& n = next[key];
         std::int64_t s = step.value_or(n);
+        check_step(s, where, key);
         n = s + 1;
         out.push_back({key, s, value, unix_ms});
     };
@@ -613,7 +635,18 @@ void check_record_version(const YAML::Node& root, const std::string& where, cons
 
 } // namespace
 
+namespace {
+
+// cairn writes its records as UTF-8 text (YAML cannot hold other bytes in a string, and yaml-cpp
+// would write U+FFFD for them): anything else was not written by cairn.
+void require_utf8(const std::string& text, const std::string& where) {
+    if (!util::is_utf8(text)) fail(ErrorKind::input, "{}: not UTF-8 text (cairn writes its records as UTF-8)", where);
+}
+
+} // namespace
+
 void parse_run_yaml(const std::string& text, const std::string& where, RunRecord& r) {
+    require_utf8(text, where);
     YAML::Node root = workspace::parse_yaml(text, where);
     if (!root.IsMap()) fail(ErrorKind::input, "{}: not a run record (expected a mapping)", workspace::where(where, root));
     check_record_version(root, where, "run record");
@@ -658,6 +691,7 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
 }
 
 void parse_params_yaml(const std::string& text, const std::string& where, RunRecord& r) {
+    require_utf8(text, where);
     YAML::Node root = workspace::parse_yaml(text, where);
     if (!root || root.IsNull()) return;
     if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping of parameters", workspace::where(where, root));
@@ -673,6 +707,7 @@ void parse_params_yaml(const std::string& text, const std::string& where, RunRec
 }
 
 void parse_paths_yaml(const std::string& text, const std::string& where, std::map<std::string, std::string>& out) {
+    require_utf8(text, where);
     YAML::Node root = workspace::parse_yaml(text, where);
     if (!root || root.IsNull()) return;
     if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping of paths to object ids", workspace::where(where, root));
@@ -695,6 +730,7 @@ void parse_metrics_tsv(const std::string& text, const std::string& where, RunRec
         if (!step || !value || !ms)
             fail(ErrorKind::input, "{}:{}: malformed metric line (expected KEY<TAB>STEP<TAB>VALUE<TAB>UNIX_MS, integers for "
                  "STEP and UNIX_MS)", where, line_no);
+        check_metric_key(fields[0], fmt::format("{}:{}", where, line_no));
         r.metrics.push_back({fields[0], *step, *value, *ms});
     }
 }

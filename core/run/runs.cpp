@@ -340,6 +340,17 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     // only for the process: every stored copy (run.yaml, the commit message, the index) holds
     // the redacted one.
     std::vector<std::string> argv = replay ? options.command : substitute_params(options.command, r.params);
+    // A record is UTF-8 text: bytes that are not would be recorded as U+FFFD, not as what ran.
+    for (std::size_t i = 0; i < argv.size(); ++i)
+        if (!util::is_utf8(argv[i]))
+            fail(ErrorKind::input, "argument {} of the command is not UTF-8 text, which a run record cannot hold as it is", i + 1);
+    for (const auto& p : r.params)
+        if (!util::is_utf8(p.key) || !util::is_utf8(p.text))
+            fail(ErrorKind::input, "parameter '{}' is not UTF-8 text, which a run record cannot hold as it is", p.key);
+    for (const auto& [k, v] : r.tags)
+        if (!util::is_utf8(k) || !util::is_utf8(v)) fail(ErrorKind::input, "tag '{}' is not UTF-8 text", k);
+    if (!util::is_utf8(r.name) || !util::is_utf8(r.experiment))
+        fail(ErrorKind::input, "the run's name and experiment must be UTF-8 text");
     r.command = redact_command(argv);
 
     // The command's environment: cairn's own, with a replay's recorded variables put back:
@@ -709,13 +720,24 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
             if (!ended->log_error.empty()) log += log_stop_note(ended->log_error);
             std::vector<std::string> declared = util::split(fs::read_file_if_exists(staging / "outputs.txt").value_or(""), '\n');
             declared.insert(declared.end(), artifacts.begin(), artifacts.end());
-            std::vector<std::string> changed;
+            std::vector<std::string> changed, missing;
             for (const auto& o : declared) {
-                if (o.empty() || std::find(outputs.begin(), outputs.end(), o) != outputs.end() || !fs::lstat_path(ws.absolute(o))) continue;
+                if (o.empty() || std::find(outputs.begin(), outputs.end(), o) != outputs.end()) continue;
+                if (!fs::lstat_path(ws.absolute(o))) {
+                    missing.push_back(o);
+                    continue;
+                }
                 if (newest_mtime_ms(ws.absolute(o)) > r.end_ms)
                     changed.push_back(o);
                 else
                     outputs.push_back(o);
+            }
+            // The same rule as a run recorded at once: exit 0 without what it declared is a failure.
+            if (r.status == "finished" && !missing.empty()) {
+                r.status = "failed";
+                std::vector<std::string> reasons;
+                for (const auto& o : missing) reasons.push_back(fmt::format("declared output {} was not written", o));
+                r.reason = fmt::format("{}", fmt::join(reasons, "; "));
             }
             log += fmt::format("\n[cairn: recorded after its cairn process ended, from its staging directory; the command "
                                "had ended with exit {}{}]\n",

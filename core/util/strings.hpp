@@ -21,6 +21,9 @@ namespace cairn::util {
 // there are not one (a stray continuation byte, a truncated or overlong sequence).
 [[nodiscard]] std::size_t utf8_length(std::string_view text, std::size_t i);
 
+// True when all of `text` is valid UTF-8.
+[[nodiscard]] bool is_utf8(std::string_view text);
+
 [[nodiscard]] bool starts_with(std::string_view text, std::string_view prefix);
 [[nodiscard]] bool ends_with(std::string_view text, std::string_view suffix);
 

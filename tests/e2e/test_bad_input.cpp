@@ -322,3 +322,47 @@ TEST_CASE("control characters from stored data are escaped on the terminal", "[e
     CHECK_FALSE(has_raw_control(pointer_error.err));
     CHECK(contains(pointer_error.err, "malformed hash '\\x1b[31m'"));
 }
+
+TEST_CASE("a command, parameter or name that is not UTF-8 is refused before anything runs", "[e2e][badinput]") {
+    Repo repo;
+    Result arg = repo.cairn({"run", "--", "touch", "ran-\xff"});
+    CHECK(arg.code == 3);
+    CHECK(contains(arg.err, "argument 2 of the command is not UTF-8 text"));
+    Result param = repo.cairn({"run", "-p", "x=\xfe", "--", "touch", "ran"});
+    CHECK(param.code == 3);
+    CHECK(contains(param.err, "parameter 'x' is not UTF-8 text"));
+    Result name = repo.cairn({"run", "-n", "n\xc3", "--", "touch", "ran"});
+    CHECK(name.code == 3);
+    CHECK_FALSE(repo.exists("ran"));
+    CHECK(repo.ok({"ls", "--json"}).json().empty());
+}
+
+TEST_CASE("run records that are not UTF-8 are refused by readers", "[e2e][badinput]") {
+    Repo repo;
+    repo.ok({"run", "-n", "good", "--", "true"});
+    std::string id = repo.ok({"ls", "--json"}).json()[0]["id"];
+    std::string ref = "refs/cairn/runs/" + id;
+    // A params.yaml blob with a byte that is not UTF-8, in a commit of its own on the run's ref.
+    repo.write("bad-params.yaml", "x: \"a\xfc\xd2\"\n");
+    std::string blob = repo.git({"hash-object", "-w", "bad-params.yaml"}).out;
+    blob.pop_back();
+    std::string tree = repo.git({"ls-tree", ref}).out;
+    std::string mktree_input;
+    for (const auto& line : cairn::util::split(tree, '\n')) {
+        if (line.empty()) continue;
+        if (contains(line, "\tparams.yaml"))
+            mktree_input += "100644 blob " + blob + "\tparams.yaml\n";
+        else
+            mktree_input += line + "\n";
+    }
+    repo.write("tree.txt", mktree_input);
+    Result mk = run_process({"sh", "-c", "git mktree < tree.txt"}, repo.root(), repo.env());
+    REQUIRE(mk.code == 0);
+    std::string new_tree = mk.out.substr(0, mk.out.size() - 1);
+    std::string commit = repo.git({"commit-tree", new_tree, "-m", "forged"}).out;
+    commit.pop_back();
+    REQUIRE(repo.git({"update-ref", ref, commit}).code == 0);
+    Result show = repo.cairn({"show", id});
+    CHECK(show.code == 3);
+    CHECK(contains(show.err, "params.yaml: not UTF-8 text"));
+}

@@ -115,3 +115,38 @@ TEST_CASE("gc running alongside add never removes what add is storing", "[e2e][c
         CHECK(contains(repo.ok({"status"}).out, "up to date"));
     }
 }
+
+TEST_CASE("a run recorded from staging after its command ended follows the same failed rule", "[e2e][crash]") {
+    // A live run's staging directory, copied aside, stands for one whose cairn died after the
+    // command ended (its outcome written, its record not): the next reader records it.
+    Repo repo;
+    repo.write_script("slow.sh", "#!/bin/sh\ntouch started\nwhile [ ! -e stop ]; do sleep 0.05; done\n");
+    repo.commit("slow");
+    auto child = repo.spawn({"run", "-n", "late", "-o", "model.bin", "--", "./slow.sh"});
+    for (int i = 0; i < 3000 && !repo.exists("started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(repo.exists("started"));
+    stdfs::path staging;
+    for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+        if (e.is_directory() && e.path().filename().string()[0] != '.') staging = e.path();
+    REQUIRE(!staging.empty());
+    stdfs::path aside = repo.root().parent_path() / "staging-copy";
+    stdfs::copy(staging, aside, stdfs::copy_options::recursive);
+    child->signal(SIGKILL);
+    child->wait();
+    repo.write("stop", ""); // the command, in a process group of its own, ends too
+    stdfs::remove_all(staging);
+    stdfs::copy(aside, staging, stdfs::copy_options::recursive);
+    // The command ended with exit 0 (the outcome file is overwritten in place, as cairn does).
+    std::string outcome = "status finished\nexit_code 0\nend_ms 1700000000000\n";
+    outcome.resize(511, ' ');
+    repo.write(stdfs::relative(staging / "outcome", repo.root()).string(), outcome + "\n");
+    REQUIRE(repo.read(stdfs::relative(staging / "outputs.txt", repo.root()).string()) == "model.bin\n");
+
+    auto runs = repo.ok({"ls", "--json"}).json();
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0]["name"] == "late");
+    CHECK(runs[0]["status"] == "failed");
+    CHECK(runs[0]["exit_code"] == 0);
+    CHECK(runs[0]["reason"] == "declared output model.bin was not written");
+    CHECK(!repo.exists(stdfs::relative(staging, repo.root()).string()));
+}

@@ -260,3 +260,16 @@ TEST_CASE("run record files are strict: version 1, typed fields named with file:
     CHECK_THAT(other_error([&] { (void)run::read_metric_file("? [x]\n: 2\n", "m.yaml", 0); }),
                Catch::StartsWith("m.yaml:1: a metric name must be a plain name"));
 }
+
+TEST_CASE("metric names with control characters and steps near the integer limit are refused", "[run]") {
+    using cairn::run::parse_metric_line;
+    using cairn::run::read_metric_file;
+    std::map<std::string, std::int64_t> next;
+    CHECK_THROWS_WITH(parse_metric_line("l\x01oss 1", &next, 0, "m"), Catch::Contains("control character"));
+    CHECK_THROWS_WITH(parse_metric_line("loss 1 9223372036854775807", &next, 0, "m"), Catch::Contains("out of range"));
+    CHECK(parse_metric_line("loss 1 4611686018427387904", &next, 0, "m")->step == (std::int64_t{1} << 62));
+    CHECK_THROWS_WITH(read_metric_file("{\"a\\tb\": 1}", "m.json", 0), Catch::Contains("control character"));
+    CHECK_THROWS_WITH(read_metric_file("step,x\n9223372036854775807,1\n", "m.csv", 0), Catch::Contains("out of range"));
+    cairn::run::RunRecord r;
+    CHECK_THROWS_WITH(cairn::run::parse_metrics_tsv("a\x1b[31m\t0\t1\t0\n", "metrics.tsv", r), Catch::Contains("control character"));
+}
