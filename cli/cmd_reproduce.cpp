@@ -48,6 +48,7 @@ nlohmann::json step_json(const run::StepReport& s) {
             {"fed_inputs", changes_json(s.fed_inputs)},
             {"causes", changes_json(s.causes)},
             {"nondeterministic", s.nondeterministic},
+            {"log_tail", s.log_tail},
             {"worktree", s.worktree.empty() ? nlohmann::json() : nlohmann::json(s.worktree)}};
 }
 
@@ -90,6 +91,11 @@ void print_step(const run::StepReport& s) {
     std::string exit_verdict = s.exit_same ? "same" : "different";
     std::cout << fmt::format("  {:<30} {:>12} {:>12} {:>10}  {}\n", "exit code", s.original.exit_code, s.rerun.exit_code, "",
                              paint(exit_verdict, verdict_color(exit_verdict)));
+    if (!s.exit_same) {
+        std::cout << fmt::format("  the re-run exited {} where the run exited {}; the end of its log:\n", s.rerun.exit_code,
+                                 s.original.exit_code);
+        for (const auto& line : s.log_tail) std::cout << "    | " << printable(line) << "\n";
+    }
     if (s.verdict == "diverged") {
         if (s.nondeterministic) {
             std::cout << "  nothing recorded differs between the two runs (same code, inputs, params, executable,\n"

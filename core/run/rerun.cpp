@@ -356,6 +356,14 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
             util::check_interrupted();
         }
         fs::make_dirs(replica.absolute(orig.cwd == "." ? "" : orig.cwd));
+        // As DVC does: the directories the declared outputs go in exist (a directory the work tree
+        // had but git does not track, e.g. an empty one made with mkdir, is not in the snapshot).
+        for (const auto& [path, id] : orig.outputs) {
+            std::string parent = stdfs::path(path).parent_path().string();
+            if (parent.empty()) continue;
+            replica.check_no_symlinks(parent);
+            fs::make_dirs(replica.absolute(parent));
+        }
 
         RunOptions ro;
         ro.experiment = orig.experiment;
@@ -410,6 +418,14 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
         }
         sr.exit_same = orig.exit_code == sr.rerun.exit_code;
         any_differs |= !sr.exit_same;
+        if (!sr.exit_same) {
+            // The first thing to look at: why the command failed (or stopped failing) this time.
+            constexpr std::size_t k_tail_lines = 10;
+            std::vector<std::string> lines = util::split(read_log(ws, sr.rerun), '\n');
+            while (!lines.empty() && lines.back().empty()) lines.pop_back();
+            std::size_t from = lines.size() > k_tail_lines ? lines.size() - k_tail_lines : 0;
+            sr.log_tail.assign(lines.begin() + static_cast<std::ptrdiff_t>(from), lines.end());
+        }
         sr.verdict = any_differs ? "diverged" : any_tolerance ? "reproduced within tolerance" : "reproduced";
 
         if (sr.verdict == "diverged") {
@@ -422,7 +438,7 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
                 auto it = sr.rerun.inputs.find(path);
                 if (it != sr.rerun.inputs.end() && it->second != id) sr.causes.push_back({"input " + path, id, it->second});
             }
-            sr.nondeterministic = sr.causes.empty();
+            sr.nondeterministic = sr.causes.empty() && sr.exit_same;
         }
         report.steps.push_back(std::move(sr));
     }

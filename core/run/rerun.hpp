@@ -58,7 +58,8 @@ struct StepReport {
     std::string verdict;                 // "reproduced", "reproduced within tolerance", "diverged", "interrupted"
     std::vector<ValueChange> causes;     // record differences that could explain a divergence
     std::vector<ValueChange> fed_inputs; // inputs whose id differs from the recorded one (fed forward)
-    bool nondeterministic = false;       // diverged with nothing in the records to explain it
+    bool nondeterministic = false;       // diverged with nothing in the records to explain it (same exit code)
+    std::vector<std::string> log_tail;   // when the exit code differs: the last lines of the re-run's log
     std::string worktree;                // kept worktree (with --keep)
 };
 

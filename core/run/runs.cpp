@@ -111,25 +111,34 @@ std::string command_line(const std::vector<std::string>& argv) {
 }
 
 // The points of a staging metrics.tsv, numbered as the recorder numbers them.
-std::vector<MetricPoint> parse_live_metrics(std::string_view text) {
+// Lines of the staging metrics file that are not metric points.
+struct BadMetricLines {
+    std::size_t count = 0;
+    std::string first; // "line N: <error>"
+};
+
+std::vector<MetricPoint> parse_live_metrics(std::string_view text, BadMetricLines* bad = nullptr) {
     std::vector<MetricPoint> out;
     std::map<std::string, std::int64_t> next;
     std::size_t line_no = 0;
     std::int64_t fallback = now_ms();
-    for (const auto& line : util::split(text, '\n')) {
+    std::vector<std::string> lines = util::split(text, '\n');
+    for (std::size_t i = 0; i < lines.size(); ++i) {
         ++line_no;
-        // A program may die mid-line: a malformed last line is dropped, not fatal to the record.
         try {
-            if (auto p = parse_metric_line(line, &next, fallback, fmt::format("metrics line {}", line_no))) out.push_back(*p);
-        } catch (const Error&) {
+            if (auto p = parse_metric_line(lines[i], &next, fallback, fmt::format("line {}", line_no))) out.push_back(*p);
+        } catch (const Error& e) {
+            // A program may die mid-line: an unfinished last line is dropped without a word.
+            bool unfinished = i + 1 == lines.size();
+            if (bad && !unfinished && bad->count++ == 0) bad->first = e.what();
         }
     }
     return out;
 }
 
-std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file) {
+std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file, BadMetricLines* bad = nullptr) {
     auto text = fs::read_file_if_exists(file);
-    return text ? parse_live_metrics(*text) : std::vector<MetricPoint>{};
+    return text ? parse_live_metrics(*text, bad) : std::vector<MetricPoint>{};
 }
 
 std::string commit_message(const RunRecord& r) {
@@ -517,7 +526,12 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     if (!outcome.log_error.empty())
         warnings.push_back(fmt::format("the run's log stops early (the command ran on): {}", outcome.log_error));
 
-    r.metrics = read_live_metrics(staging / "metrics.tsv");
+    BadMetricLines bad_lines;
+    r.metrics = read_live_metrics(staging / "metrics.tsv", &bad_lines);
+    if (bad_lines.count)
+        warnings.push_back(fmt::format("{} line(s) of $CAIRN_METRICS_FILE are not 'KEY VALUE [STEP [UNIX_MS]]' and were "
+                                       "left out; the first: {}",
+                                       bad_lines.count, bad_lines.first));
     for (auto& p : captured_unsaved) r.metrics.push_back(std::move(p));
     for (auto& p : capture.finish()) r.metrics.push_back(std::move(p));
     std::vector<std::string> missing_metric_files, bad_metric_files;
