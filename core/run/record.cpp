@@ -1,6 +1,7 @@
 #include "core/run/record.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -430,23 +431,34 @@ std::int64_t RunRecord::duration_ms() const {
 }
 
 std::string format_time(std::int64_t unix_ms) {
-    std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+    // Floor division: a time before 1970 (a clock set wrong) still prints as a valid time.
+    std::int64_t ms = ((unix_ms % 1000) + 1000) % 1000;
+    std::time_t secs = static_cast<std::time_t>((unix_ms - ms) / 1000);
     std::tm tm{};
     ::gmtime_r(&secs, &tm);
-    char buf[32];
+    char buf[64];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    return fmt::format("{}.{:03d}Z", buf, static_cast<int>(unix_ms % 1000));
+    return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms));
 }
 
 std::optional<std::int64_t> parse_time(const std::string& text) {
+    // Exactly the form format_time writes (YYYY-MM-DDTHH:MM:SS.mmmZ, from 1970 on): sscanf alone
+    // would take signs, short fields and days that do not exist.
+    if (text.size() != 24) return std::nullopt;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char want = i == 4 || i == 7 ? '-' : i == 10 ? 'T' : i == 13 || i == 16 ? ':' : i == 19 ? '.' : i == 23 ? 'Z' : '0';
+        if (want == '0' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != want) return std::nullopt;
+    }
     std::tm tm{};
     int ms = 0;
     if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                    &tm.tm_min, &tm.tm_sec, &ms) != 7)
+                    &tm.tm_min, &tm.tm_sec, &ms) != 7 || tm.tm_year < 1970)
         return std::nullopt;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
+    std::int64_t out = static_cast<std::int64_t>(::timegm(&tm)) * 1000 + ms;
+    if (format_time(out) != text) return std::nullopt; // February 30th, hour 25, ...
+    return out;
 }
 
 void check_record_path(const RunRecord& r, const std::string& path, const char* what) {

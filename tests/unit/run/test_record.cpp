@@ -273,3 +273,14 @@ TEST_CASE("metric names with control characters and steps near the integer limit
     cairn::run::RunRecord r;
     CHECK_THROWS_WITH(cairn::run::parse_metrics_tsv("a\x1b[31m\t0\t1\t0\n", "metrics.tsv", r), Catch::Contains("control character"));
 }
+
+TEST_CASE("record times are read only in the exact form cairn writes", "[run]") {
+    CHECK(run::parse_time("2026-11-27T17:53:12.001Z") == 1795801992001);
+    CHECK(run::format_time(1795801992001) == "2026-11-27T17:53:12.001Z");
+    for (const char* bad : {"1970-01-01T00:00:00.-901Z", "1013-01-27T17:53:13.000Z", "2026-02-30T00:00:00.000Z",
+                            "2026-11-27T25:00:00.000Z", "26-01-27T17:53:13.000Z", "2026-11-27T17:53:12Z",
+                            "2026-11-27 17:53:12.001Z", "+026-11-27T17:53:12.001Z"})
+        CHECK_FALSE(run::parse_time(bad));
+    // Before 1970 (a clock set wrong) still prints as a time, never with a negative millisecond.
+    CHECK(run::format_time(-1) == "1969-12-31T23:59:59.999Z");
+}
