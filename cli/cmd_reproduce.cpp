@@ -134,7 +134,9 @@ void register_rerun(CLI::App& app, Context& ctx) {
                 "Examples:\n  cairn rerun last\n  cairn rerun baseline --rtol 1e-6\n  cairn rerun 1a2b --upstream --json");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto plan = run::plan_rerun(ws, o->run, o->upstream);
+        std::string note;
+        auto plan = run::plan_rerun(ws, o->run, o->upstream, &note);
+        if (!note.empty()) print_warning(note);
         if (o->dry_run) {
             nlohmann::json steps = nlohmann::json::array();
             for (const auto& s : plan) {
@@ -363,6 +365,7 @@ void register_lineage(CLI::App& app, Context& ctx) {
         run::LineageIndex index(run::list_runs(ws, &skipped));
         for (const auto& s : skipped) print_warning("skipping " + s.reason);
         auto target = run::resolve_lineage_target(ws, index, ctx.cwd, o->target);
+        if (!target.note.empty()) print_warning(target.note);
         auto direction = o->downstream ? run::Direction::downstream : run::Direction::upstream;
         auto graph = run::walk_lineage(index, ws.repo(), target, direction, o->depth);
         // A path whose bytes no run produced: runs that wrote earlier versions of it.
@@ -410,7 +413,9 @@ void register_apply(CLI::App& app, Context& ctx) {
                 "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto r = run::resolve(ws, o->run);
+        std::string note;
+        auto r = run::resolve(ws, o->run, &note);
+        if (!note.empty()) print_warning(note);
         run::ApplyOptions ao;
         ao.outputs_only = o->outputs_only;
         ao.force = o->force;

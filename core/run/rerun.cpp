@@ -257,10 +257,10 @@ std::string metric_verdict(double old_value, double new_value, double rtol, doub
     return "differs";
 }
 
-std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream) {
+std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream, std::string* note) {
     std::vector<SkippedRun> skipped;
     LineageIndex lineage(list_runs(ws, &skipped));
-    const RunRecord& listed = find_run(lineage.runs(), name, skipped);
+    const RunRecord& listed = find_run(lineage.runs(), name, skipped, note);
     std::vector<RerunStep> plan;
     std::set<std::string> visiting, done, produced;
     // Depth first, producers before their consumers; a cycle (possible only with records from

@@ -69,8 +69,10 @@ struct RerunReport {
 };
 
 // The steps `cairn rerun RUN [--upstream]` would take, in order, with every object it needs
-// checked against the cache. Throws Error(input) for an unknown run or an unsafe record.
-[[nodiscard]] std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream);
+// checked against the cache. Throws Error(input) for an unknown run or an unsafe record. `note`
+// as for find_run.
+[[nodiscard]] std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream,
+                                                std::string* note = nullptr);
 
 // Runs the plan. Throws Error(integrity) naming every missing object (and the run that produced
 // it) before anything runs, Error(environment) when a code snapshot is not in the repository.
