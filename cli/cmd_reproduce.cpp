@@ -127,7 +127,8 @@ void register_rerun(CLI::App& app, Context& ctx) {
     cmd->add_option("--atol", o->atol, "Absolute tolerance for metrics (default 0)")->check(non_negative_number());
     cmd->add_flag("--upstream", o->upstream, "First re-run the runs that produced this run's inputs, feeding their outputs forward");
     cmd->add_flag("--keep", o->keep, "Keep the worktree(s) under .cairn/tmp/ and print where");
-    cmd->add_flag("--dry-run", o->dry_run, "Print what would be materialised and run, and stop");
+    cmd->add_flag("--dry-run", o->dry_run,
+                  "Print what would be materialised and run, and stop (exiting as the re-run would if it cannot run)");
     cmd->add_flag("--json", o->json, "Print the report as JSON");
     cmd->footer("Exit status: 0 reproduced (or within tolerance), 1 diverged, 130 interrupted, 3 or more when it\n"
                 "could not run (missing objects, unknown run).\n\n"
@@ -157,6 +158,7 @@ void register_rerun(CLI::App& app, Context& ctx) {
             }
             if (o->json) {
                 print_json({{"dry_run", true}, {"steps", steps}});
+                run::check_plan(ws, plan);
                 return;
             }
             for (std::size_t n = 0; n < plan.size(); ++n) {
@@ -176,6 +178,8 @@ void register_rerun(CLI::App& app, Context& ctx) {
                 std::cout << fmt::format("  run in {}: {}\n", printable(r.cwd), printable(fmt::format("{}", fmt::join(r.command, " "))));
                 for (const auto& m : s.missing) std::cout << "  " << paint("missing: ", Color::red) << printable(m) << "\n";
             }
+            // The plan is printed either way; the exit status is the one the re-run would have.
+            run::check_plan(ws, plan);
             return;
         }
         run::RerunOptions ro;

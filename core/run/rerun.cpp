@@ -286,8 +286,7 @@ std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& n
     return plan;
 }
 
-RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
-                  util::Progress& progress) {
+void check_plan(workspace::Workspace& ws, const std::vector<RerunStep>& plan) {
     std::vector<std::string> missing;
     for (const auto& step : plan) {
         if (!ws.repo().has_commit(step.original.git_snapshot))
@@ -312,7 +311,11 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
         for (const auto& m : missing) list += "\n  " + m;
         fail(ErrorKind::integrity, "{} object(s) needed to re-run are missing from the cache:{}", missing.size(), list);
     }
+}
 
+RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
+                  util::Progress& progress) {
+    check_plan(ws, plan);
     RerunReport report;
     std::map<std::string, std::string> fed; // original output id -> the re-run's id
     for (std::size_t n = 0; n < plan.size(); ++n) {

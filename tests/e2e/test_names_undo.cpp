@@ -6,6 +6,18 @@
 
 using namespace cairn::e2e;
 
+namespace {
+
+// No re-run left a worktree behind.
+bool rerun_dirs_empty(const Repo& repo) {
+    if (!repo.exists(".cairn/tmp")) return true;
+    for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/tmp")))
+        if (e.path().filename().string().rfind("rerun-", 0) == 0) return false;
+    return true;
+}
+
+} // namespace
+
 TEST_CASE("a reused name warns at run time and then names its latest run; NAME~N the earlier ones", "[e2e][undo]") {
     Repo repo;
     Result first = repo.cairn({"run", "-n", "base", "--", "true"});
@@ -66,4 +78,31 @@ TEST_CASE("a run named with a tilde is found by its own name first", "[e2e][undo
     std::string tilde_id = repo.ok({"show", "last", "--json"}).json()["id"];
     CHECK(repo.ok({"show", "v~1", "--json"}).json()["id"] == tilde_id);
     CHECK(repo.ok({"show", "v", "--json"}).json()["id"] == repo.ok({"show", "last~1", "--json"}).json()["id"]);
+}
+
+TEST_CASE("rerun --dry-run prints the plan and exits as the re-run would when objects are missing", "[e2e][undo]") {
+    Repo repo;
+    repo.write_script("gen.sh", "#!/bin/sh\ncat in.txt > out.txt\n");
+    repo.write(".gitignore", "in.txt\nout.txt\n");
+    repo.commit();
+    repo.write("in.txt", "input bytes\n");
+    repo.ok({"run", "-n", "gen", "-d", "in.txt", "-o", "out.txt", "--", "./gen.sh"});
+    CHECK(repo.cairn({"rerun", "gen", "--dry-run"}).code == 0);
+    std::string in_id = repo.ok({"show", "gen", "--json"}).json()["inputs"]["in.txt"];
+    stdfs::remove(repo.path(Repo::object_rel(in_id)));
+
+    Result real = repo.cairn({"rerun", "gen"});
+    REQUIRE(real.code == 6);
+    Result dry = repo.cairn({"rerun", "gen", "--dry-run"});
+    CHECK(dry.code == real.code);
+    CHECK(contains(dry.out, "missing: "));
+    CHECK(contains(dry.err, "cairn: error: 1 object(s) needed to re-run are missing"));
+    CHECK(contains(dry.err, in_id.substr(0, 19)));
+    Result json = repo.cairn({"rerun", "gen", "--dry-run", "--json"});
+    CHECK(json.code == 6);
+    auto j = json.json(); // the plan is still printed, and parseable
+    CHECK(j["dry_run"] == true);
+    REQUIRE(j["steps"][0]["missing"].size() == 1);
+    CHECK(contains(j["steps"][0]["missing"][0].get<std::string>(), in_id.substr(0, 19)));
+    CHECK(rerun_dirs_empty(repo));
 }
