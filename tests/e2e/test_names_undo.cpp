@@ -106,3 +106,16 @@ TEST_CASE("rerun --dry-run prints the plan and exits as the re-run would when ob
     CHECK(contains(j["steps"][0]["missing"][0].get<std::string>(), in_id.substr(0, 19)));
     CHECK(rerun_dirs_empty(repo));
 }
+
+TEST_CASE("fsck separates the kind of a problem from the pointer it names", "[e2e][undo]") {
+    Repo repo;
+    repo.write("data/raw/wine.csv", "a,b\n1,2\n");
+    repo.ok({"add", "data/raw/wine.csv"});
+    repo.write("data/raw/wine.csv.cairn", "# broken\nversion: 9\n");
+    Result r = repo.cairn({"fsck"});
+    CHECK(r.code == 1);
+    INFO(r.out);
+    CHECK(contains(r.out, "bad pointer "));
+    CHECK(contains(r.out, " data/raw/wine.csv.cairn:2: pointer version 9 is not supported"));
+    CHECK(!contains(r.out, "pointerdata/"));
+}
