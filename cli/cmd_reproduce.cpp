@@ -403,20 +403,43 @@ void register_lineage(CLI::App& app, Context& ctx) {
 void register_apply(CLI::App& app, Context& ctx) {
     struct Options {
         std::string run;
-        bool outputs_only = false, force = false, json = false;
+        bool outputs_only = false, force = false, undo = false, json = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("apply", "Bring a run's outputs and code into the work tree, to continue from it");
-    cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N")->required();
-    cmd->add_flag("--outputs-only", o->outputs_only, "Restore the run's outputs only, not its code");
+    auto* run_opt = cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N");
+    auto* outputs_only = cmd->add_flag("--outputs-only", o->outputs_only, "Restore the run's outputs only, not its code");
     cmd->add_flag("--force", o->force,
-                  "Overwrite uncommitted changes, after saving them to refs/cairn/apply/stash (and output bytes to the cache)");
+                  "Overwrite uncommitted changes, after saving them to refs/cairn/apply/stash (and output bytes to the cache);\n"
+                  "with --undo, discard changes made since the apply");
+    cmd->add_flag("--undo", o->undo, "Put back the code and data the last 'apply --force' saved, and drop that stash")
+        ->excludes(run_opt)
+        ->excludes(outputs_only);
     cmd->add_flag("--json", o->json, "Print what was done as JSON");
     cmd->footer("HEAD and the index do not move: the applied files show up in 'git status' as changes.\n"
                 "Tracked data whose pointer file the code changes is checked out as well.\n\n"
-                "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force");
+                "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force\n"
+                "  cairn apply --undo");
     cmd->callback([o, &ctx] {
+        if (!o->undo && o->run.empty()) throw Error(ErrorKind::usage, "cairn apply: give a run, or --undo");
         auto ws = workspace::Workspace::discover(ctx.cwd);
+        if (o->undo) {
+            StderrProgress progress;
+            auto res = run::undo_apply(ws, o->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved,
+                                       progress);
+            if (o->json) {
+                print_json({{"undone", res.run},
+                            {"stash", {{"ref", run::k_apply_stash_ref}, {"commit", res.stash_commit}}},
+                            {"code_files", res.code_files},
+                            {"data", res.data},
+                            {"removed", res.removed}});
+                return;
+            }
+            std::cout << fmt::format("undid the apply of run {}: {} code file(s), {} data path(s) restored, {} removed\n",
+                                     res.run.substr(0, 8), res.code_files.size(), res.data.size(), res.removed.size());
+            std::cout << fmt::format("dropped {} (commit {})\n", run::k_apply_stash_ref, res.stash_commit.substr(0, 12));
+            return;
+        }
         std::string note;
         auto r = run::resolve(ws, o->run, &note);
         if (!note.empty()) print_warning(note);
@@ -439,10 +462,11 @@ void register_apply(CLI::App& app, Context& ctx) {
         }
         if (!res.stash_commit.empty()) {
             std::cout << fmt::format("saved your uncommitted work as {} (commit {})\n", res.stash_ref, res.stash_commit.substr(0, 12));
-            std::cout << fmt::format("  get it back with: git checkout {} -- .\n", res.stash_ref);
+            std::cout << "  get it back, code and data, with: cairn apply --undo\n";
         }
         for (const auto& [p, id] : res.saved_outputs)
-            std::cout << fmt::format("saved the previous {} in the cache as {}\n", printable(p), id);
+            std::cout << fmt::format("saved the previous {} in the cache as {} (cairn checkout --object {} -o {})\n",
+                                     printable(p), id, id.substr(7, 12), printable(p));
         std::cout << fmt::format("applied run {}{}: {} code file(s), {} output(s), {} tracked data path(s)\n",
                                  r.id.substr(0, 8), r.name.empty() ? "" : " (" + printable(r.name) + ")", res.code_files.size(),
                                  res.outputs.size(), res.data.size());

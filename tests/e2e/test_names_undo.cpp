@@ -119,3 +119,178 @@ TEST_CASE("fsck separates the kind of a problem from the pointer it names", "[e2
     CHECK(contains(r.out, " data/raw/wine.csv.cairn:2: pointer version 9 is not supported"));
     CHECK(!contains(r.out, "pointerdata/"));
 }
+
+namespace {
+
+std::string trimmed(const std::string& s) {
+    std::string out = s;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+}
+
+bool has_ref(const Repo& repo, const std::string& ref) {
+    return repo.git({"rev-parse", "--verify", "-q", ref}).code == 0;
+}
+
+// gen.sh writes model.txt from p.txt; data.txt is tracked data. Run "good" at commit a (p.txt
+// = a, data A), run "later" at commit b (p.txt = b, data B), which is HEAD.
+void runs_with_data(const Repo& repo) {
+    repo.write_script("gen.sh", "#!/bin/sh\necho \"model of $(cat p.txt)\" > model.txt\n");
+    repo.write("p.txt", "a\n");
+    repo.write(".gitignore", "model.txt\n");
+    repo.write("data.txt", "data A\n");
+    repo.ok({"add", "data.txt"});
+    repo.commit("a");
+    repo.ok({"run", "-n", "good", "-o", "model.txt", "--", "./gen.sh"});
+    repo.write("p.txt", "b\n");
+    repo.write("data.txt", "data B\n");
+    repo.ok({"add", "data.txt"});
+    repo.commit("b");
+    repo.ok({"run", "-n", "later", "-o", "model.txt", "--", "./gen.sh"});
+    REQUIRE(repo.read("model.txt") == "model of b\n");
+}
+
+} // namespace
+
+TEST_CASE("apply --undo puts back the code and the data apply --force saved, then drops the stash", "[e2e][undo]") {
+    Repo repo;
+    runs_with_data(repo);
+    const std::string pointer_b = repo.read("data.txt.cairn");
+    repo.write_script("gen.sh", "#!/bin/sh\necho edited > model.txt\n"); // uncommitted edit
+    repo.write("model.txt", "hand-made model\n");                         // in no run, not in the cache
+    repo.write("notes.txt", "my notes\n");                                // untracked, not ignored
+
+    Result forced = repo.cairn({"apply", "good", "--force"});
+    INFO(forced.err);
+    REQUIRE(forced.code == 0);
+    CHECK(contains(forced.out, "get it back, code and data, with: cairn apply --undo"));
+    CHECK(contains(forced.out, "cairn checkout --object "));
+    REQUIRE(repo.read("model.txt") == "model of a\n");
+    REQUIRE(repo.read("p.txt") == "a\n");
+    REQUIRE(repo.read("data.txt") == "data A\n"); // tracked data followed its pointer
+    REQUIRE(has_ref(repo, "refs/cairn/apply/stash"));
+    std::string stash = trimmed(repo.git({"rev-parse", "refs/cairn/apply/stash"}).out);
+
+    // gc keeps the saved bytes: the stash names them.
+    repo.ok({"gc"});
+    Result undo = repo.cairn({"apply", "--undo", "--json"});
+    INFO(undo.err);
+    REQUIRE(undo.code == 0);
+    auto j = undo.json();
+    CHECK(j["stash"]["commit"] == stash);
+    CHECK(j["undone"] == repo.ok({"show", "good", "--json"}).json()["id"]);
+    CHECK(repo.read("gen.sh") == "#!/bin/sh\necho edited > model.txt\n");
+    CHECK(repo.read("p.txt") == "b\n");
+    CHECK(repo.read("model.txt") == "hand-made model\n");
+    CHECK(repo.read("notes.txt") == "my notes\n");
+    CHECK(repo.read("data.txt.cairn") == pointer_b);
+    CHECK(repo.read("data.txt") == "data B\n");
+    // Data and pointers agree again, and the stash is dropped (as git stash pop does).
+    CHECK(repo.cairn({"status", "--check"}).code == 0);
+    CHECK(!has_ref(repo, "refs/cairn/apply/stash"));
+    CHECK(trimmed(repo.git({"status", "--porcelain"}).out) == " M gen.sh\n?? notes.txt");
+
+    Result again = repo.cairn({"apply", "--undo"});
+    CHECK(again.code == 3);
+    CHECK(contains(again.err, "nothing to undo"));
+}
+
+TEST_CASE("apply --undo refuses changes made since the apply unless --force, and removes outputs apply created",
+          "[e2e][undo]") {
+    Repo repo;
+    runs_with_data(repo);
+    repo.write_script("gen.sh", "#!/bin/sh\necho edited > model.txt\n");
+    stdfs::remove(repo.path("model.txt")); // the apply creates it
+    repo.ok({"apply", "good", "--force"});
+    REQUIRE(repo.read("model.txt") == "model of a\n");
+
+    repo.write("p.txt", "edited after the apply\n");
+    repo.write("data.txt", "edited data\n");
+    Result refused = repo.cairn({"apply", "--undo"});
+    CHECK(refused.code == 3);
+    CHECK(contains(refused.err, "would overwrite changes made since"));
+    CHECK(contains(refused.err, "p.txt (changed since the apply)"));
+    CHECK(contains(refused.err, "data data.txt"));
+    CHECK(!contains(refused.err, "gen.sh")); // what apply wrote is not in the way
+    // Nothing changed, the stash is kept.
+    CHECK(repo.read("p.txt") == "edited after the apply\n");
+    CHECK(repo.read("gen.sh") != "#!/bin/sh\necho edited > model.txt\n");
+    CHECK(has_ref(repo, "refs/cairn/apply/stash"));
+
+    Result forced = repo.cairn({"apply", "--undo", "--force", "--json"});
+    INFO(forced.err);
+    REQUIRE(forced.code == 0);
+    CHECK(forced.json()["removed"] == nlohmann::json::array({"model.txt"}));
+    CHECK(!repo.exists("model.txt"));
+    CHECK(repo.read("p.txt") == "b\n");
+    CHECK(repo.read("gen.sh") == "#!/bin/sh\necho edited > model.txt\n");
+    CHECK(repo.read("data.txt") == "data B\n");
+    CHECK(repo.cairn({"status", "--check"}).code == 0);
+}
+
+TEST_CASE("apply --undo and apply usage errors", "[e2e][undo]") {
+    Repo repo;
+    repo.ok({"run", "-n", "r", "--", "true"});
+    CHECK(repo.cairn({"apply"}).code == 2);
+    CHECK(repo.cairn({"apply", "--undo", "r"}).code == 2);
+    CHECK(repo.cairn({"apply", "--undo", "--outputs-only"}).code == 2);
+    Result none = repo.cairn({"apply", "--undo"});
+    CHECK(none.code == 3);
+    CHECK(contains(none.err, "nothing to undo: there is no refs/cairn/apply/stash"));
+    // A stash without the record of saved data (a plain commit): says how to get the files back.
+    repo.commit("base");
+    REQUIRE(repo.git({"update-ref", "refs/cairn/apply/stash", "HEAD"}).code == 0);
+    Result old = repo.cairn({"apply", "--undo"});
+    CHECK(old.code == 3);
+    CHECK(contains(old.err, "has no record of the data it saved"));
+}
+
+TEST_CASE("checkout --object writes a file or directory object by id at a path", "[e2e][undo]") {
+    Repo repo;
+    repo.write("model.bin", "weights v1\n");
+    repo.write("dir/a.txt", "a\n");
+    repo.write("dir/sub/b.txt", "b\n");
+    repo.ok({"add", "model.bin", "dir"});
+    std::string file_id = sha256_id_of_file(repo.path("model.bin"));
+    std::string dir_pointer = repo.read("dir.cairn");
+    auto hash_at = dir_pointer.find("sha256:");
+    REQUIRE(hash_at != std::string::npos);
+    std::string dir_id = dir_pointer.substr(hash_at, 71);
+
+    // A file, by an 8-digit prefix without sha256:, into a new directory.
+    Result r = repo.cairn({"checkout", "--object", file_id.substr(7, 8), "-o", "restored/model.bin"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(repo.read("restored/model.bin") == "weights v1\n");
+    // A tree becomes a directory.
+    Result d = repo.cairn({"checkout", "--object", dir_id.substr(0, 19), "-o", "copy", "--json"});
+    INFO(d.err);
+    REQUIRE(d.code == 0);
+    CHECK(d.json()["object"] == dir_id);
+    CHECK(repo.read("copy/a.txt") == "a\n");
+    CHECK(repo.read("copy/sub/b.txt") == "b\n");
+    // From a subdirectory, -o is relative to it.
+    repo.ok({"checkout", "--object", file_id, "-o", "again.bin"}, "copy/sub");
+    CHECK(repo.read("copy/sub/again.bin") == "weights v1\n");
+
+    // Unsaved bytes at the target are refused unless --force.
+    repo.write("restored/model.bin", "precious, never added\n");
+    Result refused = repo.cairn({"checkout", "--object", file_id, "-o", "restored/model.bin"});
+    CHECK(refused.code == 3);
+    CHECK(contains(refused.err, "not in the cache"));
+    CHECK(repo.read("restored/model.bin") == "precious, never added\n");
+    repo.ok({"checkout", "--object", file_id, "-o", "restored/model.bin", "--force"});
+    CHECK(repo.read("restored/model.bin") == "weights v1\n");
+
+    // Bad ids and targets.
+    CHECK(repo.cairn({"checkout", "--object", file_id.substr(0, 13), "-o", "x"}).code == 3); // 6 digits
+    Result unknown = repo.cairn({"checkout", "--object", "sha256:0000000000", "-o", "x"});
+    CHECK(unknown.code == 3);
+    CHECK(contains(unknown.err, "the cache has no object"));
+    CHECK(repo.cairn({"checkout", "--object", file_id}).code == 2);                  // no -o
+    CHECK(repo.cairn({"checkout", "-o", "x"}).code == 2);                            // no --object
+    CHECK(repo.cairn({"checkout", "dir", "--object", file_id, "-o", "x"}).code == 2); // both
+    CHECK(repo.cairn({"checkout", "--object", file_id, "-o", "../outside"}).code != 0);
+    CHECK(repo.cairn({"checkout", "--object", file_id, "-o", ".git/x"}).code != 0);
+    CHECK(!repo.exists("x"));
+}
