@@ -14,6 +14,7 @@
 #include "core/run/rerun.hpp"
 #include "core/run/runs.hpp"
 #include "core/util/error.hpp"
+#include "core/util/interrupt.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/workspace.hpp"
 
@@ -130,8 +131,8 @@ void register_rerun(CLI::App& app, Context& ctx) {
     cmd->add_flag("--dry-run", o->dry_run,
                   "Print what would be materialised and run, and stop (exiting as the re-run would if it cannot run)");
     cmd->add_flag("--json", o->json, "Print the report as JSON");
-    cmd->footer("Exit status: 0 reproduced (or within tolerance), 1 diverged, 130 interrupted, 3 or more when it\n"
-                "could not run (missing objects, unknown run).\n\n"
+    cmd->footer("Exit status: 0 reproduced (or within tolerance), 1 diverged, 130/143 interrupted (SIGINT/SIGTERM),\n"
+                "3 or more when it could not run (missing objects, unknown run).\n\n"
                 "Examples:\n  cairn rerun last\n  cairn rerun baseline --rtol 1e-6\n  cairn rerun 1a2b --upstream --json");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
@@ -198,7 +199,8 @@ void register_rerun(CLI::App& app, Context& ctx) {
             for (const auto& s : report.steps) print_step(s);
             std::cout << "\nverdict: " << paint(report.verdict, verdict_color(report.verdict)) << "\n";
         }
-        ctx.exit_code = report.interrupted ? 130 : report.verdict == "diverged" ? 1 : 0;
+        int signal = util::received_signal();
+        ctx.exit_code = report.interrupted ? (signal > 0 ? 128 + signal : 130) : report.verdict == "diverged" ? 1 : 0;
     });
 }
 

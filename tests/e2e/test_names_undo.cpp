@@ -1,5 +1,8 @@
 // Reused run names (NAME is the latest, NAME~N the ones before), rerun --dry-run's exit status,
 // apply --undo and checkout --object.
+#include <csignal>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "tests/e2e/harness.hpp"
@@ -293,4 +296,58 @@ TEST_CASE("checkout --object writes a file or directory object by id at a path",
     CHECK(repo.cairn({"checkout", "--object", file_id, "-o", "../outside"}).code != 0);
     CHECK(repo.cairn({"checkout", "--object", file_id, "-o", ".git/x"}).code != 0);
     CHECK(!repo.exists("x"));
+}
+
+TEST_CASE("SIGTERM during a rerun exits 128 + SIGTERM, as cairn run and a shell report it", "[e2e][undo]") {
+    Repo repo;
+    repo.write_script("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready.tmp\"; "
+                                 "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\necho done\n");
+    repo.commit();
+    repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
+    auto env = repo.env();
+    env["SLOW"] = "1";
+    Child child({CAIRN_EXE, "rerun", "slow"}, repo.root(), env);
+    bool ready = false;
+    for (int i = 0; i < 1000 && !ready; ++i) {
+        if (repo.exists(".cairn/runs"))
+            for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+                ready |= stdfs::exists(e.path() / "ready");
+        if (!ready) ::usleep(10000);
+    }
+    REQUIRE(ready);
+    child.signal(SIGTERM);
+    CHECK(child.wait() == 128 + SIGTERM);
+    CHECK(repo.ok({"show", "last", "--json"}).json()["status"] == "interrupted");
+    CHECK(rerun_dirs_empty(repo));
+}
+
+TEST_CASE("the secret names config.yaml's comment lists are the ones redacted", "[e2e][undo]") {
+    Repo repo;
+    std::string config = repo.read(".cairn/config.yaml");
+    auto at = config.find("Values of names containing ");
+    REQUIRE(at != std::string::npos);
+    auto end = config.find(" are never recorded", at);
+    REQUIRE(end != std::string::npos);
+    std::string list = config.substr(at, end - at);
+    std::vector<std::string> words;
+    for (const char* w : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH"}) {
+        CHECK(contains(list, w));
+        words.push_back(w);
+    }
+    // Each one, even allow-listed, is recorded as <redacted>.
+    std::string env_list = "[PATH";
+    auto env = repo.env();
+    for (const auto& w : words) {
+        env["MY_" + w + "_X"] = "s3cret";
+        env_list += ", MY_" + w + "_X";
+    }
+    env_list += "]";
+    auto line = config.find("  env: [");
+    REQUIRE(line != std::string::npos);
+    config.replace(line, config.find('\n', line) - line, "  env: " + env_list);
+    repo.write(".cairn/config.yaml", config);
+    Result r = run_process({CAIRN_EXE, "run", "--", "true"}, repo.root(), env);
+    REQUIRE(r.code == 0);
+    auto recorded = repo.ok({"show", "last", "--json"}).json()["env"];
+    for (const auto& w : words) CHECK(recorded["MY_" + w + "_X"] == "<redacted>");
 }
