@@ -21,7 +21,8 @@ bool rerun_dirs_empty(const Repo& repo) {
 
 } // namespace
 
-TEST_CASE("a reused name warns at run time and then names its latest run; NAME~N the earlier ones", "[e2e][undo]") {
+TEST_CASE("a reused name warns at run time and then names its latest run; NAME~N the earlier ones",
+          "[e2e][undo]") {
     Repo repo;
     Result first = repo.cairn({"run", "-n", "base", "--", "true"});
     REQUIRE(first.code == 0);
@@ -30,7 +31,8 @@ TEST_CASE("a reused name warns at run time and then names its latest run; NAME~N
 
     Result second = repo.cairn({"run", "-n", "base", "--", "true"});
     REQUIRE(second.code == 0);
-    CHECK(contains(second.err, "cairn: warning: the name 'base' is already used by run " + old_id.substr(0, 8)));
+    CHECK(contains(second.err, "cairn: warning: the name 'base' is already used by run " +
+                                   old_id.substr(0, 8)));
     CHECK(contains(second.err, "'base~1' the earlier one"));
     std::string new_id = repo.ok({"show", "last", "--json"}).json()["id"];
     REQUIRE(new_id != old_id);
@@ -80,10 +82,12 @@ TEST_CASE("a run named with a tilde is found by its own name first", "[e2e][undo
     repo.ok({"run", "-n", "v~1", "--", "true"});
     std::string tilde_id = repo.ok({"show", "last", "--json"}).json()["id"];
     CHECK(repo.ok({"show", "v~1", "--json"}).json()["id"] == tilde_id);
-    CHECK(repo.ok({"show", "v", "--json"}).json()["id"] == repo.ok({"show", "last~1", "--json"}).json()["id"]);
+    CHECK(repo.ok({"show", "v", "--json"}).json()["id"] ==
+          repo.ok({"show", "last~1", "--json"}).json()["id"]);
 }
 
-TEST_CASE("rerun --dry-run prints the plan and exits as the re-run would when objects are missing", "[e2e][undo]") {
+TEST_CASE("rerun --dry-run prints the plan and exits as the re-run would when objects are missing",
+          "[e2e][undo]") {
     Repo repo;
     repo.write_script("gen.sh", "#!/bin/sh\ncat in.txt > out.txt\n");
     repo.write(".gitignore", "in.txt\nout.txt\n");
@@ -127,7 +131,8 @@ namespace {
 
 std::string trimmed(const std::string& s) {
     std::string out = s;
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+        out.pop_back();
     return out;
 }
 
@@ -155,13 +160,14 @@ void runs_with_data(const Repo& repo) {
 
 } // namespace
 
-TEST_CASE("apply --undo puts back the code and the data apply --force saved, then drops the stash", "[e2e][undo]") {
+TEST_CASE("apply --undo puts back the code and the data apply --force saved, then drops the stash",
+          "[e2e][undo]") {
     Repo repo;
     runs_with_data(repo);
     const std::string pointer_b = repo.read("data.txt.cairn");
     repo.write_script("gen.sh", "#!/bin/sh\necho edited > model.txt\n"); // uncommitted edit
-    repo.write("model.txt", "hand-made model\n");                         // in no run, not in the cache
-    repo.write("notes.txt", "my notes\n");                                // untracked, not ignored
+    repo.write("model.txt", "hand-made model\n"); // in no run, not in the cache
+    repo.write("notes.txt", "my notes\n");        // untracked, not ignored
 
     Result forced = repo.cairn({"apply", "good", "--force"});
     INFO(forced.err);
@@ -198,7 +204,8 @@ TEST_CASE("apply --undo puts back the code and the data apply --force saved, the
     CHECK(contains(again.err, "nothing to undo"));
 }
 
-TEST_CASE("apply --undo refuses changes made since the apply unless --force, and removes outputs apply created",
+TEST_CASE("apply --undo refuses changes made since the apply unless --force, and removes outputs "
+          "apply created",
           "[e2e][undo]") {
     Repo repo;
     runs_with_data(repo);
@@ -261,7 +268,8 @@ TEST_CASE("checkout --object writes a file or directory object by id at a path",
     std::string dir_id = dir_pointer.substr(hash_at, 71);
 
     // A file, by an 8-digit prefix without sha256:, into a new directory.
-    Result r = repo.cairn({"checkout", "--object", file_id.substr(7, 8), "-o", "restored/model.bin"});
+    Result r =
+        repo.cairn({"checkout", "--object", file_id.substr(7, 8), "-o", "restored/model.bin"});
     INFO(r.err);
     REQUIRE(r.code == 0);
     CHECK(repo.read("restored/model.bin") == "weights v1\n");
@@ -286,22 +294,26 @@ TEST_CASE("checkout --object writes a file or directory object by id at a path",
     CHECK(repo.read("restored/model.bin") == "weights v1\n");
 
     // Bad ids and targets.
-    CHECK(repo.cairn({"checkout", "--object", file_id.substr(0, 13), "-o", "x"}).code == 3); // 6 digits
+    CHECK(repo.cairn({"checkout", "--object", file_id.substr(0, 13), "-o", "x"}).code ==
+          3); // 6 digits
     Result unknown = repo.cairn({"checkout", "--object", "sha256:0000000000", "-o", "x"});
     CHECK(unknown.code == 3);
     CHECK(contains(unknown.err, "the cache has no object"));
-    CHECK(repo.cairn({"checkout", "--object", file_id}).code == 2);                  // no -o
-    CHECK(repo.cairn({"checkout", "-o", "x"}).code == 2);                            // no --object
+    CHECK(repo.cairn({"checkout", "--object", file_id}).code == 2);                   // no -o
+    CHECK(repo.cairn({"checkout", "-o", "x"}).code == 2);                             // no --object
     CHECK(repo.cairn({"checkout", "dir", "--object", file_id, "-o", "x"}).code == 2); // both
     CHECK(repo.cairn({"checkout", "--object", file_id, "-o", "../outside"}).code != 0);
     CHECK(repo.cairn({"checkout", "--object", file_id, "-o", ".git/x"}).code != 0);
     CHECK(!repo.exists("x"));
 }
 
-TEST_CASE("SIGTERM during a rerun exits 128 + SIGTERM, as cairn run and a shell report it", "[e2e][undo]") {
+TEST_CASE("SIGTERM during a rerun exits 128 + SIGTERM, as cairn run and a shell report it",
+          "[e2e][undo]") {
     Repo repo;
-    repo.write_script("slow.sh", "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready.tmp\"; "
-                                 "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\necho done\n");
+    repo.write_script(
+        "slow.sh",
+        "#!/bin/sh\nif [ -n \"$SLOW\" ]; then echo $$ > \"$CAIRN_RUN_DIR/ready.tmp\"; "
+        "mv \"$CAIRN_RUN_DIR/ready.tmp\" \"$CAIRN_RUN_DIR/ready\"; exec sleep 30; fi\necho done\n");
     repo.commit();
     repo.ok({"run", "-n", "slow", "--", "./slow.sh"});
     auto env = repo.env();
@@ -349,5 +361,6 @@ TEST_CASE("the secret names config.yaml's comment lists are the ones redacted", 
     Result r = run_process({CAIRN_EXE, "run", "--", "true"}, repo.root(), env);
     REQUIRE(r.code == 0);
     auto recorded = repo.ok({"show", "last", "--json"}).json()["env"];
-    for (const auto& w : words) CHECK(recorded["MY_" + w + "_X"] == "<redacted>");
+    for (const auto& w : words)
+        CHECK(recorded["MY_" + w + "_X"] == "<redacted>");
 }
