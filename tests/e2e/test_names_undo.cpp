@@ -1,6 +1,8 @@
 // Reused run names (NAME is the latest, NAME~N the ones before), rerun --dry-run's exit status,
 // apply --undo and checkout --object.
 #include <csignal>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -363,4 +365,32 @@ TEST_CASE("the secret names config.yaml's comment lists are the ones redacted", 
     auto recorded = repo.ok({"show", "last", "--json"}).json()["env"];
     for (const auto& w : words)
         CHECK(recorded["MY_" + w + "_X"] == "<redacted>");
+}
+
+TEST_CASE("cairn's own work stopped by SIGTERM exits 143 and by SIGINT 130", "[e2e][undo]") {
+    for (int sig : {SIGTERM, SIGINT}) {
+        Repo repo;
+        repo.write("f.txt", "x\n");
+        // Hold the store lock, so that `cairn add` waits for it (checking for signals).
+        stdfs::path lock_path = repo.path(".cairn/lock");
+        int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
+                        0644); // not inherited: the child opens its own
+        REQUIRE(fd >= 0);
+        REQUIRE(::flock(fd, LOCK_EX) == 0);
+        Child child({CAIRN_EXE, "add", "f.txt"}, repo.root(), repo.env());
+        // It is waiting once it has the lock file open.
+        bool waiting = false;
+        for (int i = 0; i < 1000 && !waiting; ++i) {
+            std::error_code ec;
+            for (const auto& e :
+                 stdfs::directory_iterator("/proc/" + std::to_string(child.pid()) + "/fd", ec))
+                waiting |= stdfs::read_symlink(e.path(), ec) == lock_path;
+            if (!waiting) ::usleep(10000);
+        }
+        REQUIRE(waiting);
+        child.signal(sig);
+        CHECK(child.wait() == 128 + sig);
+        ::close(fd);
+        CHECK(!repo.exists("f.txt.cairn"));
+    }
 }
