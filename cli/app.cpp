@@ -198,6 +198,9 @@ int main(int argc, char** argv) {
         return static_cast<int>(ErrorKind::usage);
     } catch (const Error& e) {
         print_error(e.what());
+        // 128 + the signal, as a shell reports a process the signal ended: 130 for SIGINT, 143
+        // for SIGTERM, the same as `cairn run` passes on from a command the signal stopped.
+        if (e.kind() == ErrorKind::interrupted && util::received_signal() > 0) return 128 + util::received_signal();
         return e.exit_code();
     } catch (const std::bad_alloc&) {
         print_error("out of memory");

@@ -150,21 +150,42 @@ void register_status(CLI::App& app, Context& ctx) {
 void register_checkout(CLI::App& app, Context& ctx) {
     struct Options {
         std::vector<std::string> paths;
+        std::string object, output;
         bool force = false;
         bool json = false;
     };
     auto opts = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("checkout", "Make tracked data in the workspace match its pointer files");
-    cmd->add_option("paths", opts->paths, "Limit to these tracked paths or directories");
+    auto* paths_opt = cmd->add_option("paths", opts->paths, "Limit to these tracked paths or directories");
+    auto* object = cmd->add_option("--object", opts->object,
+                                   "Write this cache object instead (sha256:<hex>, 8+ digits of a unique prefix) to -o PATH");
+    auto* output = cmd->add_option("-o,--output", opts->output, "Where --object goes: a file, or a directory for a tree object");
+    object->excludes(paths_opt)->needs(output);
+    output->needs(object);
     cmd->add_flag("-f,--force", opts->force, "Overwrite or remove data that is not in the cache");
     cmd->add_flag("--json", opts->json, "Print what was restored as JSON");
     cmd->footer("Examples:\n"
                 "  git checkout v1 && cairn checkout    # data as it was at v1\n"
                 "  cairn checkout data/images           # undo local edits to one directory\n"
+                "  cairn checkout --object sha256:1a2b3c4d -o model.bin   # bytes by id (e.g. saved by apply)\n"
                 "Data that is not in the cache is never overwritten without --force.");
     cmd->callback([opts, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         StderrProgress progress;
+        auto overwrite = opts->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved;
+        if (!opts->object.empty()) {
+            auto digest = workspace::find_object(ws, opts->object);
+            auto d = workspace::checkout_object(ws, digest, ws.relative_path(ctx.cwd, opts->output), overwrite, progress);
+            if (opts->json) {
+                print_json({{"object", digest.id()},
+                            {"paths",
+                             {{{"path", d.data_path}, {"written", d.written}, {"removed", d.removed}, {"dirs_created", d.dirs_created}}}}});
+                return;
+            }
+            std::cout << fmt::format("wrote {} to {} ({} written, {} removed)\n", digest.id(), printable(d.data_path), d.written,
+                                     d.removed);
+            return;
+        }
         auto done = workspace::checkout(ws, ws.relative_paths(ctx.cwd, opts->paths),
                                         opts->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved,
                                         progress);

@@ -14,6 +14,7 @@
 #include "core/run/rerun.hpp"
 #include "core/run/runs.hpp"
 #include "core/util/error.hpp"
+#include "core/util/interrupt.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/workspace.hpp"
 
@@ -133,14 +134,17 @@ void register_rerun(CLI::App& app, Context& ctx) {
     cmd->add_option("--atol", o->atol, "Absolute tolerance for metrics (default 0)")->check(non_negative_number());
     cmd->add_flag("--upstream", o->upstream, "First re-run the runs that produced this run's inputs, feeding their outputs forward");
     cmd->add_flag("--keep", o->keep, "Keep the worktree(s) under .cairn/tmp/ and print where");
-    cmd->add_flag("--dry-run", o->dry_run, "Print what would be materialised and run, and stop");
+    cmd->add_flag("--dry-run", o->dry_run,
+                  "Print what would be materialised and run, and stop (exiting as the re-run would if it cannot run)");
     cmd->add_flag("--json", o->json, "Print the report as JSON");
-    cmd->footer("Exit status: 0 reproduced (or within tolerance), 1 diverged, 130 interrupted, 3 or more when it\n"
-                "could not run (missing objects, unknown run).\n\n"
+    cmd->footer("Exit status: 0 reproduced (or within tolerance), 1 diverged, 130/143 interrupted (SIGINT/SIGTERM),\n"
+                "3 or more when it could not run (missing objects, unknown run).\n\n"
                 "Examples:\n  cairn rerun last\n  cairn rerun baseline --rtol 1e-6\n  cairn rerun 1a2b --upstream --json");
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto plan = run::plan_rerun(ws, o->run, o->upstream);
+        std::string note;
+        auto plan = run::plan_rerun(ws, o->run, o->upstream, &note);
+        if (!note.empty()) print_warning(note);
         if (o->dry_run) {
             nlohmann::json steps = nlohmann::json::array();
             for (const auto& s : plan) {
@@ -161,6 +165,7 @@ void register_rerun(CLI::App& app, Context& ctx) {
             }
             if (o->json) {
                 print_json({{"dry_run", true}, {"steps", steps}});
+                run::check_plan(ws, plan);
                 return;
             }
             for (std::size_t n = 0; n < plan.size(); ++n) {
@@ -180,6 +185,8 @@ void register_rerun(CLI::App& app, Context& ctx) {
                 std::cout << fmt::format("  run in {}: {}\n", printable(r.cwd), printable(fmt::format("{}", fmt::join(r.command, " "))));
                 for (const auto& m : s.missing) std::cout << "  " << paint("missing: ", Color::red) << printable(m) << "\n";
             }
+            // The plan is printed either way; the exit status is the one the re-run would have.
+            run::check_plan(ws, plan);
             return;
         }
         run::RerunOptions ro;
@@ -198,7 +205,8 @@ void register_rerun(CLI::App& app, Context& ctx) {
             for (const auto& s : report.steps) print_step(s);
             std::cout << "\nverdict: " << paint(report.verdict, verdict_color(report.verdict)) << "\n";
         }
-        ctx.exit_code = report.interrupted ? 130 : report.verdict == "diverged" ? 1 : 0;
+        int signal = util::received_signal();
+        ctx.exit_code = report.interrupted ? (signal > 0 ? 128 + signal : 130) : report.verdict == "diverged" ? 1 : 0;
     });
 }
 
@@ -369,6 +377,7 @@ void register_lineage(CLI::App& app, Context& ctx) {
         run::LineageIndex index(run::list_runs(ws, &skipped));
         for (const auto& s : skipped) print_warning("skipping " + s.reason);
         auto target = run::resolve_lineage_target(ws, index, ctx.cwd, o->target);
+        if (!target.note.empty()) print_warning(target.note);
         auto direction = o->downstream ? run::Direction::downstream : run::Direction::upstream;
         auto graph = run::walk_lineage(index, ws.repo(), target, direction, o->depth);
         // A path whose bytes no run produced: runs that wrote earlier versions of it.
@@ -402,21 +411,46 @@ void register_lineage(CLI::App& app, Context& ctx) {
 void register_apply(CLI::App& app, Context& ctx) {
     struct Options {
         std::string run;
-        bool outputs_only = false, force = false, json = false;
+        bool outputs_only = false, force = false, undo = false, json = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("apply", "Bring a run's outputs and code into the work tree, to continue from it");
-    cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N")->required();
-    cmd->add_flag("--outputs-only", o->outputs_only, "Restore the run's outputs only, not its code");
+    auto* run_opt = cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N");
+    auto* outputs_only = cmd->add_flag("--outputs-only", o->outputs_only, "Restore the run's outputs only, not its code");
     cmd->add_flag("--force", o->force,
-                  "Overwrite uncommitted changes, after saving them to refs/cairn/apply/stash (and output bytes to the cache)");
+                  "Overwrite uncommitted changes, after saving them to refs/cairn/apply/stash (and output bytes to the cache);\n"
+                  "with --undo, discard changes made since the apply");
+    cmd->add_flag("--undo", o->undo, "Put back the code and data the last 'apply --force' saved, and drop that stash")
+        ->excludes(run_opt)
+        ->excludes(outputs_only);
     cmd->add_flag("--json", o->json, "Print what was done as JSON");
     cmd->footer("HEAD and the index do not move: the applied files show up in 'git status' as changes.\n"
                 "Tracked data whose pointer file the code changes is checked out as well.\n\n"
-                "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force");
+                "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force\n"
+                "  cairn apply --undo");
     cmd->callback([o, &ctx] {
+        if (!o->undo && o->run.empty()) throw Error(ErrorKind::usage, "cairn apply: give a run, or --undo");
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto r = run::resolve(ws, o->run);
+        if (o->undo) {
+            StderrProgress progress;
+            auto res = run::undo_apply(ws, o->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved,
+                                       progress);
+            if (o->json) {
+                print_json({{"undone", res.run},
+                            {"stash", {{"ref", run::k_apply_stash_ref}, {"commit", res.stash_commit}}},
+                            {"code_files", res.code_files},
+                            {"data", res.data},
+                            {"removed", res.removed}});
+                return;
+            }
+            std::cout << fmt::format("undid the apply of run {}: {} code file(s), {} data path(s) restored, {} removed\n",
+                                     res.run.substr(0, 8), res.code_files.size(), res.data.size(), res.removed.size());
+            std::cout << fmt::format("dropped {} (commit {})\n", run::k_apply_stash_ref, res.stash_commit.substr(0, 12));
+            return;
+        }
+        std::string note;
+        auto r = run::resolve(ws, o->run, &note);
+        if (!note.empty()) print_warning(note);
         run::ApplyOptions ao;
         ao.outputs_only = o->outputs_only;
         ao.force = o->force;
@@ -436,10 +470,11 @@ void register_apply(CLI::App& app, Context& ctx) {
         }
         if (!res.stash_commit.empty()) {
             std::cout << fmt::format("saved your uncommitted work as {} (commit {})\n", res.stash_ref, res.stash_commit.substr(0, 12));
-            std::cout << fmt::format("  get it back with: git checkout {} -- .\n", res.stash_ref);
+            std::cout << "  get it back, code and data, with: cairn apply --undo\n";
         }
         for (const auto& [p, id] : res.saved_outputs)
-            std::cout << fmt::format("saved the previous {} in the cache as {}\n", printable(p), id);
+            std::cout << fmt::format("saved the previous {} in the cache as {} (cairn checkout --object {} -o {})\n",
+                                     printable(p), id, id.substr(7, 12), printable(p));
         std::cout << fmt::format("applied run {}{}: {} code file(s), {} output(s), {} tracked data path(s)\n",
                                  r.id.substr(0, 8), r.name.empty() ? "" : " (" + printable(r.name) + ")", res.code_files.size(),
                                  res.outputs.size(), res.data.size());

@@ -116,6 +116,22 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.end_object();
 }
 
+// run::find_run, with its note on a shared name shown on stderr (stdout may be --json).
+const run::RunRecord& find_noted(const std::vector<run::RunRecord>& runs, const std::string& name,
+                                 const std::vector<run::SkippedRun>& skipped) {
+    std::string note;
+    const run::RunRecord& found = run::find_run(runs, name, skipped, &note);
+    if (!note.empty()) print_warning(note);
+    return found;
+}
+
+run::RunRecord resolve_noted(workspace::Workspace& ws, const std::string& name) {
+    std::string note;
+    run::RunRecord found = run::resolve(ws, name, &note);
+    if (!note.empty()) print_warning(note);
+    return found;
+}
+
 void register_run(CLI::App& app, Context& ctx) {
     struct Options {
         std::string name, experiment;
@@ -171,6 +187,18 @@ void register_run(CLI::App& app, Context& ctx) {
         if (opts.command.empty()) throw Error(ErrorKind::usage, "cairn run: no command given (write it after --)");
         auto rel = ctx.cwd.lexically_relative(ws.root());
         opts.cwd = rel == "." ? "" : rel.string();
+        if (!opts.name.empty()) {
+            // Names are not unique (a name is a label, as in MLflow): say which run it took over from.
+            auto runs = run::list_runs(ws);
+            std::vector<const run::RunRecord*> same;
+            for (const auto& r : runs)
+                if (r.name == opts.name) same.push_back(&r);
+            if (!same.empty()) print_warning(fmt::format(
+                "the name '{}' is already used by {}{} (started {}); '{}' now names this new run, '{}~1' {}", opts.name,
+                same.size() == 1 ? "run " : fmt::format("{} runs, the latest ", same.size()), same[0]->id.substr(0, 8),
+                run::format_time(same[0]->start_ms), opts.name, opts.name,
+                same.size() == 1 ? "the earlier one" : fmt::format("to '{}~{}' the earlier ones", opts.name, same.size())));
+        }
         StderrProgress progress;
         auto result = run::execute(ws, opts, progress);
         for (const auto& w : result.warnings) print_warning(w);
@@ -315,7 +343,7 @@ void register_ls(CLI::App& app, Context& ctx) {
         const std::size_t total = runs.size();
         if (!o->runs.empty()) {
             std::set<std::string> wanted;
-            for (const auto& name : o->runs) wanted.insert(run::find_run(runs, name, skipped).id);
+            for (const auto& name : o->runs) wanted.insert(find_noted(runs, name, skipped).id);
             runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !wanted.count(r.id); }),
                        runs.end());
         }
@@ -450,7 +478,7 @@ void register_show(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
-        auto r = run::view_run(ws, run::find_run(runs, o->run, skipped));
+        auto r = run::view_run(ws, find_noted(runs, o->run, skipped));
         if (o->json) {
             std::string out;
             JsonWriter w(out);
@@ -506,8 +534,8 @@ void register_diff(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
-        auto d = run::diff_runs(ws, run::view_run(ws, run::find_run(runs, o->a, skipped)),
-                                run::view_run(ws, run::find_run(runs, o->b, skipped)), o->patch);
+        auto d = run::diff_runs(ws, run::view_run(ws, find_noted(runs, o->a, skipped)),
+                                run::view_run(ws, find_noted(runs, o->b, skipped)), o->patch);
         if (o->json) {
             nlohmann::json metrics = nlohmann::json::array();
             for (const auto& m : d.metrics) {
@@ -580,7 +608,7 @@ void register_tag(CLI::App& app, Context& ctx) {
     cmd->callback([o, &ctx] {
         if (o->set.empty() && o->remove.empty()) throw Error(ErrorKind::usage, "cairn tag: give KEY=VALUE or --remove KEY");
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        auto r = run::resolve(ws, o->run);
+        auto r = resolve_noted(ws, o->run);
         std::map<std::string, std::optional<std::string>> changes;
         for (const auto& t : o->set) {
             auto [key, value] = split_assignment(t, "tag");
@@ -617,7 +645,7 @@ void register_rm(CLI::App& app, Context& ctx) {
                 records.push_back(std::move(r));
                 continue;
             }
-            records.push_back(run::find_run(listed, name, skipped));
+            records.push_back(find_noted(listed, name, skipped));
         }
         for (const auto& r : records) {
             run::remove_run(ws, r);
@@ -642,7 +670,7 @@ void register_metrics(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
-        auto r = run::view_run(ws, run::find_run(runs, o->run, skipped));
+        auto r = run::view_run(ws, find_noted(runs, o->run, skipped));
         std::vector<const run::MetricPoint*> points;
         for (const auto& p : r.metrics)
             if (p.key == o->key) points.push_back(&p);

@@ -36,7 +36,8 @@ void register_fsck(CLI::App& app, Context& ctx) {
             return;
         }
         for (const auto& p : result.problems)
-            std::cout << paint(fmt::format("{:<17}", p.kind), Color::red) << (p.object.empty() ? "" : p.object + "  ")
+            // The separator is outside the padding: a kind as long as the column still gets one.
+            std::cout << paint(fmt::format("{:<16}", p.kind), Color::red) << ' ' << (p.object.empty() ? "" : p.object + "  ")
                       << printable(p.detail, Lines::multi) << "\n";
         std::cout << fmt::format("checked {} objects ({}): {}\n", result.objects, util::human_size(result.bytes),
                                  result.problems.empty() ? "no problems"

@@ -333,6 +333,11 @@ TreeHandle commit_tree(git_repository* repo, const std::string& commit) {
 
 } // namespace
 
+std::string Repository::tree_of(const std::string& commit) const {
+    TreeHandle tree = commit_tree(m_repo, commit);
+    return oid_hex(*git_tree_id(tree.get()));
+}
+
 std::string Repository::write_blob(std::string_view content) const {
     git_oid oid;
     check(git_blob_create_from_buffer(&oid, m_repo, content.data(), content.size()), "cannot write a blob");

@@ -88,6 +88,8 @@ public:
     // returns its id. Does not move any ref.
     [[nodiscard]] std::string write_commit(const std::string& tree, const std::vector<std::string>& parents,
                                            const std::string& message) const;
+    // The id of a commit's tree.
+    [[nodiscard]] std::string tree_of(const std::string& commit) const;
     // Creates `name` pointing at `commit`; Error(io) if it exists.
     void create_ref(const std::string& name, const std::string& commit, const std::string& log_message) const;
 

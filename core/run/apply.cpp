@@ -1,8 +1,11 @@
 #include "core/run/apply.hpp"
 
 #include <algorithm>
+#include <set>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include "core/fs/file.hpp"
 #include "core/run/runs.hpp"
@@ -11,6 +14,7 @@
 #include "core/workspace/add.hpp"
 #include "core/workspace/checkout.hpp"
 #include "core/workspace/compare.hpp"
+#include "core/workspace/yaml_util.hpp"
 
 namespace cairn::run {
 namespace {
@@ -25,6 +29,76 @@ workspace::Pointer output_pointer(workspace::Workspace& ws, const std::string& p
     } catch (const Error& e) {
         throw Error(e.kind(), "output " + path + ": " + e.what());
     }
+}
+
+// What an apply saved of the data it overwrote (the stash's saved.cairn).
+struct StashData {
+    std::string run;
+    std::string code; // the commit whose files the apply wrote; "" with --outputs-only
+    struct Entry {
+        std::string before;  // the bytes the path held before the apply; "" if it did not exist
+        std::string applied; // the bytes the apply wrote there; "" if it wrote none
+    };
+    std::map<std::string, Entry> data;
+};
+
+std::string stash_data_text(const StashData& s) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "version" << YAML::Value << 1;
+    out << YAML::Key << "run" << YAML::Value << s.run;
+    out << YAML::Key << "code" << YAML::Value << s.code;
+    out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
+    for (const auto& [path, e] : s.data) {
+        out << YAML::Key << path << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "before" << YAML::Value << e.before;
+        out << YAML::Key << "applied" << YAML::Value << e.applied;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap << YAML::EndMap;
+    return "# cairn apply stash: the data 'cairn apply --undo' restores. Written by 'cairn apply --force'.\n" +
+           std::string(out.c_str()) + "\n";
+}
+
+// The one reader of saved.cairn: it comes from a ref, so every field is checked.
+StashData parse_stash_data(const std::string& text, const std::string& display) {
+    YAML::Node root = workspace::parse_yaml(text, display);
+    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping", display);
+    auto scalar = [&](const YAML::Node& node, const char* field) {
+        if (!node || !node.IsScalar()) fail(ErrorKind::input, "{}: '{}' must be a string", workspace::where(display, node ? node : root), field);
+        return node.Scalar();
+    };
+    auto object_id = [&](const YAML::Node& node, const char* field) {
+        std::string id = scalar(node, field);
+        if (!id.empty() && !hash::Digest::from_id(id))
+            fail(ErrorKind::input, "{}: '{}' is not an object id: '{}'", workspace::where(display, node), field, id);
+        return id;
+    };
+    if (scalar(root["version"], "version") != "1")
+        fail(ErrorKind::input, "{}: version {} is not supported by this cairn (it reads version 1)", display,
+             root["version"].Scalar());
+    StashData s;
+    s.run = scalar(root["run"], "run");
+    s.code = scalar(root["code"], "code");
+    if (!s.code.empty() && (s.code.size() != 40 || s.code.find_first_not_of("0123456789abcdef") != std::string::npos))
+        fail(ErrorKind::input, "{}: 'code' is not a commit id: '{}'", workspace::where(display, root["code"]), s.code);
+    YAML::Node data = root["data"];
+    if (!data || !data.IsMap()) fail(ErrorKind::input, "{}: 'data' must be a mapping", workspace::where(display, data ? data : root));
+    for (const auto& item : data) {
+        std::string path = scalar(item.first, "data");
+        for (const auto& part : util::split(path, '/'))
+            if (auto why = cache::unsafe_component_reason(part))
+                fail(ErrorKind::input, "{}: refusing the unsafe path '{}' ('{}': {})", workspace::where(display, item.first), path,
+                     part, *why);
+        if (!item.second.IsMap()) fail(ErrorKind::input, "{}: '{}' must be a mapping", workspace::where(display, item.second), path);
+        s.data[path] = {object_id(item.second["before"], "before"), object_id(item.second["applied"], "applied")};
+    }
+    return s;
+}
+
+bool under_any(const std::string& path, const std::map<std::string, StashData::Entry>& data) {
+    return std::any_of(data.begin(), data.end(),
+                       [&](const auto& d) { return path == d.first || util::starts_with(path, d.first + "/"); });
 }
 
 } // namespace
@@ -79,7 +153,13 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
     }
 
     if (!in_the_way.empty()) {
-        // Save first. Output bytes go to the cache (they may be ignored by git, or large).
+        // Save first. Output bytes go to the cache (they may be ignored by git, or large), and
+        // the stash records which, for `apply --undo`.
+        StashData saved;
+        saved.run = run.id;
+        if (code) saved.code = run.git_snapshot;
+        for (const auto& [path, p] : outputs) saved.data[path].applied = run.outputs.at(path);
+        for (const auto& [path, p] : tracked) saved.data[path].applied = p.digest.id();
         std::vector<std::string> present;
         for (const auto& [path, p] : outputs)
             if (fs::lstat_path(ws.absolute(path))) present.push_back(path);
@@ -88,6 +168,7 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
         if (!present.empty()) {
             auto stored = workspace::add(ws, present, progress, workspace::Track::store_only);
             for (const auto& a : stored.paths) {
+                saved.data[a.data_path].before = a.digest.id();
                 auto recorded = run.outputs.find(a.data_path);
                 if (recorded == run.outputs.end() || recorded->second != a.digest.id())
                     result.saved_outputs.emplace_back(a.data_path, a.digest.id());
@@ -99,23 +180,35 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
                                           k_snapshot_file_limit);
         if (!snap.left_out.empty()) {
             auto stored = workspace::add(ws, snap.left_out, progress, workspace::Track::store_only);
-            for (const auto& a : stored.paths) result.saved_outputs.emplace_back(a.data_path, a.digest.id());
+            for (const auto& a : stored.paths) {
+                saved.data[a.data_path].before = a.digest.id();
+                result.saved_outputs.emplace_back(a.data_path, a.digest.id());
+            }
         }
-        if (snap.dirty && !snap.commit.empty()) {
+        {
+            // The stash: the work tree's files (so `git checkout <stash> -- .` works too), with
+            // HEAD and a commit of saved.cairn as parents. Reachable from refs/cairn/, that file
+            // keeps the saved objects from gc.
+            std::string meta = repo.write_commit(
+                repo.write_tree({{std::string(k_apply_stash_data), repo.write_blob(stash_data_text(saved))}}), {},
+                fmt::format("cairn: data saved before applying run {}", run.id.substr(0, 8)));
+            std::vector<std::string> parents;
+            if (!snap.base.empty()) parents.push_back(snap.base);
+            parents.push_back(meta);
+            std::string stash = repo.write_commit(snap.commit.empty() ? repo.write_tree({}) : repo.tree_of(snap.commit), parents,
+                                                  fmt::format("cairn: work tree saved before applying run {}", run.id.substr(0, 8)));
             std::string ref(k_apply_stash_ref);
             std::string previous;
             for (const auto& r : repo.list_refs(ref))
                 if (r.name == ref) previous = r.target;
             if (previous.empty()) {
-                repo.create_ref(ref, snap.commit, "cairn apply: save work tree");
+                repo.create_ref(ref, stash, "cairn apply: save work tree");
             } else {
-                if (previous != snap.commit) {
-                    std::string keep = ref + "-" + previous.substr(0, 12);
-                    if (repo.list_refs(keep).empty()) repo.create_ref(keep, previous, "cairn apply: older stash");
-                }
-                repo.update_ref(ref, snap.commit, previous, "cairn apply: save work tree");
+                std::string keep = ref + "-" + previous.substr(0, 12);
+                if (repo.list_refs(keep).empty()) repo.create_ref(keep, previous, "cairn apply: older stash");
+                repo.update_ref(ref, stash, previous, "cairn apply: save work tree");
             }
-            result.stash_commit = snap.commit;
+            result.stash_commit = stash;
             result.stash_ref = ref;
         }
     }
@@ -131,6 +224,96 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
     }
     auto done = workspace::restore_data(ws, outputs, workspace::Overwrite::force, progress);
     for (const auto& d : done) result.outputs.push_back(d.data_path);
+    return result;
+}
+
+UndoResult undo_apply(workspace::Workspace& ws, workspace::Overwrite overwrite, util::Progress& progress) {
+    auto& repo = ws.repo();
+    const std::string ref(k_apply_stash_ref);
+    UndoResult result;
+    for (const auto& r : repo.list_refs(ref))
+        if (r.name == ref) result.stash_commit = r.target;
+    if (result.stash_commit.empty())
+        fail(ErrorKind::input, "nothing to undo: there is no {} ('cairn apply --force' saves your work there when it "
+                               "overwrites uncommitted changes)", ref);
+    std::optional<std::string> text;
+    for (const auto& parent : repo.parents(result.stash_commit))
+        if ((text = repo.read_blob(parent, std::string(k_apply_stash_data)))) break;
+    if (!text)
+        fail(ErrorKind::input, "{} ({}) has no record of the data it saved (made by an older cairn?); get its files back "
+                               "with 'git checkout {} -- .' and then 'cairn checkout'", ref, result.stash_commit.substr(0, 12), ref);
+    StashData saved = parse_stash_data(*text, ref + ":" + std::string(k_apply_stash_data));
+    result.run = saved.run;
+
+    // Code: what differs from the stash is in the way unless the apply wrote it.
+    std::set<std::string> in_the_way;
+    auto written_by_apply = [&](const std::string& path) {
+        if (saved.code.empty()) return false;
+        auto st = fs::lstat_path(ws.absolute(path));
+        if (!st || !S_ISREG(st->st_mode)) return false;
+        auto blob = repo.read_blob(saved.code, path);
+        return blob && *blob == fs::read_file(ws.absolute(path));
+    };
+    for (const auto& p : repo.uncommitted_in_the_way(result.stash_commit))
+        if (!under_any(p, saved.data) && !written_by_apply(p)) in_the_way.insert(p + " (changed since the apply)");
+    // Files the apply added that the stash lacks are untracked now, and removed when unchanged.
+    std::vector<std::string> added;
+    if (!saved.code.empty())
+        for (const auto& c : repo.diff_commits(result.stash_commit, saved.code)) {
+            if (c.status != 'A' || under_any(c.path, saved.data) || !fs::lstat_path(ws.absolute(c.path))) continue;
+            if (written_by_apply(c.path)) added.push_back(c.path);
+            else in_the_way.insert(c.path + " (changed since the apply)");
+        }
+
+    // Data: back to the bytes saved, or removed where the apply created it.
+    std::vector<std::pair<std::string, workspace::Pointer>> restore, created;
+    auto pointer_of = [&](const std::string& path, const std::string& id) {
+        return workspace::pointer_to_object(ws.cache(), std::filesystem::path(path).filename().string(),
+                                            *hash::Digest::from_id(id));
+    };
+    for (const auto& [path, e] : saved.data) {
+        if (!e.before.empty()) restore.emplace_back(path, pointer_of(path, e.before));
+        else if (fs::lstat_path(ws.absolute(path))) {
+            if (e.applied.empty()) in_the_way.insert(path + " (not there before the apply)");
+            else created.emplace_back(path, pointer_of(path, e.applied));
+        }
+    }
+    for (const auto& u : workspace::unsaved_data_in_the_way(ws, restore, progress)) in_the_way.insert("data " + u);
+    for (const auto& u : workspace::unsaved_data_in_the_way(ws, created, progress)) in_the_way.insert("data " + u);
+    if (!in_the_way.empty() && overwrite != workspace::Overwrite::force) {
+        std::string list;
+        std::size_t n = 0;
+        for (const auto& p : in_the_way)
+            if (++n <= 20) list += "\n  " + p;
+        if (in_the_way.size() > 20) list += fmt::format("\n  ... and {} more", in_the_way.size() - 20);
+        fail(ErrorKind::input,
+             "undoing the apply of run {} would overwrite changes made since:{}\ncommit them (or 'cairn add' the data), "
+             "or use --force to discard them",
+             saved.run.substr(0, 8), list);
+    }
+
+    if (!saved.code.empty())
+        for (const auto& c : repo.diff_commits(saved.code, result.stash_commit))
+            if (!under_any(c.path, saved.data)) result.code_files.push_back(c.path);
+    repo.checkout_into_workdir(result.stash_commit);
+    for (const auto& p : added) {
+        ws.check_no_symlinks(p);
+        fs::remove_file(ws.absolute(p));
+        result.code_files.push_back(p);
+    }
+    for (const auto& d : workspace::restore_data(ws, restore, workspace::Overwrite::force, progress))
+        result.data.push_back(d.data_path);
+    for (const auto& [path, p] : created) {
+        ws.check_no_symlinks(path);
+        std::error_code ec;
+        std::filesystem::remove_all(ws.absolute(path), ec);
+        if (ec) fail(ErrorKind::io, "cannot remove {}: {}", path, ec.message());
+        result.removed.push_back(path);
+    }
+    // Dropped once restored, as `git stash pop` does; older stashes stay as stash-<commit>.
+    repo.delete_ref(ref);
+    std::sort(result.code_files.begin(), result.code_files.end());
+    result.code_files.erase(std::unique(result.code_files.begin(), result.code_files.end()), result.code_files.end());
     return result;
 }
 

@@ -7,11 +7,14 @@
 
 #include "core/run/record.hpp"
 #include "core/util/progress.hpp"
+#include "core/workspace/checkout.hpp"
 #include "core/workspace/workspace.hpp"
 
 namespace cairn::run {
 
 inline constexpr std::string_view k_apply_stash_ref = "refs/cairn/apply/stash";
+// In the stash's last parent: the data saved to the cache (docs/format.md, "Apply stash").
+inline constexpr std::string_view k_apply_stash_data = "saved.cairn";
 
 struct ApplyOptions {
     bool outputs_only = false; // leave the code alone
@@ -31,9 +34,27 @@ struct ApplyResult {
 // Tracked data whose pointer file the code changes is checked out too. Without force, throws
 // Error(input) listing the uncommitted changes it would overwrite (code files modified since
 // HEAD, output or tracked-data bytes not in the cache) and changes nothing. With force,
-// saves them first: the work tree as a commit on refs/cairn/apply/stash (the previous stash is
-// kept as refs/cairn/apply/stash-<commit>), output bytes in the cache.
+// saves them first: output and tracked-data bytes in the cache, and the work tree as a commit
+// on refs/cairn/apply/stash whose last parent records those data paths and ids (the previous
+// stash is kept as refs/cairn/apply/stash-<commit>); undo_apply() brings both back.
 [[nodiscard]] ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOptions& options,
                                 util::Progress& progress);
+
+struct UndoResult {
+    std::string stash_commit;             // the stash restored (its ref is then deleted)
+    std::string run;                      // the run whose apply it undid
+    std::vector<std::string> code_files;  // code files put back as the stash has them, or removed
+    std::vector<std::string> data;        // data paths restored from the cache
+    std::vector<std::string> removed;     // data paths the apply had created, removed
+};
+
+// `cairn apply --undo`: restores the work tree saved by the last `apply --force` from
+// refs/cairn/apply/stash, the code files as the stash commit has them and the data through
+// the checkout engine, then deletes the ref (as `git stash pop` drops the stash). Files and
+// data changed since the apply (neither what the stash saved nor what the apply wrote, and for
+// data not in the cache) are in the way: Error(input) naming them, nothing changed, unless
+// Overwrite::force. Error(input) when there is no stash or it has no record of saved data;
+// Error(integrity) naming any saved object the cache lacks.
+[[nodiscard]] UndoResult undo_apply(workspace::Workspace& ws, workspace::Overwrite overwrite, util::Progress& progress);
 
 } // namespace cairn::run

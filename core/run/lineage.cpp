@@ -277,7 +277,7 @@ LineageTarget resolve_lineage_target(workspace::Workspace& ws, const LineageInde
     }
     try {
         target = {};
-        target.run = &find_run(index.runs(), text);
+        target.run = &find_run(index.runs(), text, {}, &target.note);
         return target;
     } catch (const Error& e) {
         if (std::string(e.what()).find("ambiguous") != std::string::npos) throw;

@@ -71,6 +71,7 @@ struct LineageTarget {
     const RunRecord* run = nullptr; // a run, or else
     std::string object;             // an object id
     std::string path;               // and the workspace path it was found at ("" for an id)
+    std::string note;               // for a name several runs share: the others (see find_run)
 };
 
 // Resolves what the user named: `sha256:<hex>` (a unique prefix of 4+ digits among the objects

@@ -257,10 +257,10 @@ std::string metric_verdict(double old_value, double new_value, double rtol, doub
     return "differs";
 }
 
-std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream) {
+std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream, std::string* note) {
     std::vector<SkippedRun> skipped;
     LineageIndex lineage(list_runs(ws, &skipped));
-    const RunRecord& listed = find_run(lineage.runs(), name, skipped);
+    const RunRecord& listed = find_run(lineage.runs(), name, skipped, note);
     std::vector<RerunStep> plan;
     std::set<std::string> visiting, done, produced;
     // Depth first, producers before their consumers; a cycle (possible only with records from
@@ -286,8 +286,7 @@ std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& n
     return plan;
 }
 
-RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
-                  util::Progress& progress) {
+void check_plan(workspace::Workspace& ws, const std::vector<RerunStep>& plan) {
     std::vector<std::string> missing;
     for (const auto& step : plan) {
         if (!ws.repo().has_commit(step.original.git_snapshot))
@@ -312,7 +311,11 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
         for (const auto& m : missing) list += "\n  " + m;
         fail(ErrorKind::integrity, "{} object(s) needed to re-run are missing from the cache:{}", missing.size(), list);
     }
+}
 
+RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
+                  util::Progress& progress) {
+    check_plan(ws, plan);
     RerunReport report;
     std::map<std::string, std::string> fed; // original output id -> the re-run's id
     for (std::size_t n = 0; n < plan.size(); ++n) {

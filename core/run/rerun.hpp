@@ -70,11 +70,18 @@ struct RerunReport {
 };
 
 // The steps `cairn rerun RUN [--upstream]` would take, in order, with every object it needs
-// checked against the cache. Throws Error(input) for an unknown run or an unsafe record.
-[[nodiscard]] std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream);
+// checked against the cache. Throws Error(input) for an unknown run or an unsafe record. `note`
+// as for find_run.
+[[nodiscard]] std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream,
+                                                std::string* note = nullptr);
 
-// Runs the plan. Throws Error(integrity) naming every missing object (and the run that produced
-// it) before anything runs, Error(environment) when a code snapshot is not in the repository.
+// Throws what rerun() throws before anything runs (`rerun --dry-run` exits as the re-run
+// would): Error(environment) when a code snapshot is not in the repository, Error(input) for a
+// command recorded with a secret redacted, Error(integrity) naming every missing object (and
+// the run that produced it).
+void check_plan(workspace::Workspace& ws, const std::vector<RerunStep>& plan);
+
+// Runs the plan, after check_plan().
 [[nodiscard]] RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
                                 util::Progress& progress);
 

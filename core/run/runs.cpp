@@ -829,7 +829,7 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRu
 }
 
 const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name,
-                          const std::vector<SkippedRun>& skipped) {
+                          const std::vector<SkippedRun>& skipped, std::string* note) {
     if (name == "last" || util::starts_with(name, "last~")) {
         std::size_t n = 0;
         if (name.size() > 5) {
@@ -843,20 +843,52 @@ const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string&
             fail(ErrorKind::input, "'{}': there {} only {} run(s)", name, runs.size() == 1 ? "is" : "are", runs.size());
         return runs[n];
     }
-    std::vector<const RunRecord*> matches;
-    for (const auto& r : runs)
-        if (r.name == name) matches.push_back(&r);
-    if (matches.empty() && name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos)
+    auto named = [&](const std::string& wanted) {
+        std::vector<const RunRecord*> out;
+        for (const auto& r : runs)
+            if (r.name == wanted) out.push_back(&r);
+        return out;
+    };
+    // A reused name means its latest run (the listing is newest first), as a branch name means
+    // its tip; NAME~N counts back from there. A name spelled with '~' itself still matches first.
+    std::vector<const RunRecord*> matches = named(name);
+    if (!matches.empty()) {
+        if (matches.size() > 1 && note) {
+            *note = fmt::format("'{}' names {} runs; using the latest, {} (started {}); the others:", name, matches.size(),
+                                matches[0]->id.substr(0, 8), format_time(matches[0]->start_ms));
+            for (std::size_t i = 1; i < matches.size() && i <= 10; ++i)
+                *note += fmt::format("\n  {}~{}  {}  started {}", name, i, matches[i]->id.substr(0, 8),
+                                     format_time(matches[i]->start_ms));
+            if (matches.size() > 11) *note += fmt::format("\n  ... and {} more", matches.size() - 11);
+        }
+        return *matches.front();
+    }
+    if (auto tilde = name.rfind('~'); tilde != std::string::npos && tilde > 0) {
+        std::string base = name.substr(0, tilde), count = name.substr(tilde + 1);
+        matches = named(base);
+        if (!matches.empty()) {
+            if (count.empty() || count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos)
+                fail(ErrorKind::input, "'{}': expected {}~N with N a number", name, base);
+            std::size_t n = std::stoul(count);
+            if (n >= matches.size())
+                fail(ErrorKind::input, "'{}': only {} run(s) are named '{}' ({}~0 to {}~{})", name, matches.size(), base,
+                     base, base, matches.size() - 1);
+            return *matches[n];
+        }
+    }
+    bool id_prefix = name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (id_prefix)
         for (const auto& r : runs)
             if (util::starts_with(r.id, name)) matches.push_back(&r);
     if (matches.size() == 1) return *matches.front();
-    bool id_prefix = name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
     if (matches.empty())
         for (const auto& s : skipped)
             if (s.id == name || (id_prefix && util::starts_with(s.id, name)))
                 fail(ErrorKind::input, "run {} cannot be read: {}\n(remove it with 'cairn rm {}')", s.id.substr(0, 8),
                      s.reason, s.id);
-    if (matches.empty()) fail(ErrorKind::input, "no run named '{}' (a run is named by an id prefix of 4+ hex digits, its name, last or last~N)", name);
+    if (matches.empty())
+        fail(ErrorKind::input,
+             "no run named '{}' (a run is named by an id prefix of 4+ hex digits, its name, NAME~N, last or last~N)", name);
     std::string list;
     for (std::size_t i = 0; i < matches.size() && i < 10; ++i)
         list += fmt::format("\n  {} {}", matches[i]->id.substr(0, 12), matches[i]->name);
@@ -872,10 +904,10 @@ RunRecord view_run(workspace::Workspace& ws, const RunRecord& listed) {
     return listed.commit.empty() ? listed : load(ws, listed.id, listed.commit);
 }
 
-RunRecord resolve(workspace::Workspace& ws, const std::string& name) {
+RunRecord resolve(workspace::Workspace& ws, const std::string& name, std::string* note) {
     std::vector<SkippedRun> skipped;
     auto runs = list_runs(ws, &skipped);
-    return load_run(ws, find_run(runs, name, skipped));
+    return load_run(ws, find_run(runs, name, skipped, note));
 }
 
 RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,

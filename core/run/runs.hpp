@@ -86,12 +86,14 @@ struct SkippedRun {
 // *skipped.
 [[nodiscard]] std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped = nullptr);
 
-// Finds a run in a listing (newest first) by name: a unique id prefix of at least 4 hex digits,
-// a run name, `last` or `last~N`. Throws Error(input) for an unknown or ambiguous name, listing
-// candidates; for a name that matches none of `runs` but the id of a run in `skipped`, the error
-// is why that run's record could not be read.
+// Finds a run in a listing (newest first) by name: a run name (the latest run of that name when
+// several share it), NAME~N (the Nth before it), a unique id prefix of at least 4 hex digits,
+// `last` or `last~N`. When a name is shared, *note (if given) is set to a message listing the
+// other runs of that name, and stays untouched otherwise. Throws Error(input) for an unknown
+// name or an ambiguous id prefix, listing candidates; for a name that matches none of `runs` but
+// the id of a run in `skipped`, the error is why that run's record could not be read.
 [[nodiscard]] const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name,
-                                        const std::vector<SkippedRun>& skipped = {});
+                                        const std::vector<SkippedRun>& skipped = {}, std::string* note = nullptr);
 
 // The whole record (metric series included) of a run from a listing, read from its commit.
 // Throws Error(busy) for a run still in progress: it has no record yet.
@@ -101,8 +103,9 @@ struct SkippedRun {
 // it logged so far) for one in progress. For read-only views (show, metrics, diff).
 [[nodiscard]] RunRecord view_run(workspace::Workspace& ws, const RunRecord& listed);
 
-// load_run(find_run(list_runs())): for commands that name one run and need its record.
-[[nodiscard]] RunRecord resolve(workspace::Workspace& ws, const std::string& name);
+// load_run(find_run(list_runs())): for commands that name one run and need its record; `note`
+// as for find_run.
+[[nodiscard]] RunRecord resolve(workspace::Workspace& ws, const std::string& name, std::string* note = nullptr);
 
 // Sets (value) or removes (nullopt) tags on a recorded run by rewriting its commit's run.yaml
 // (same parents, same other files) and moving its ref. Returns the updated record. Throws

@@ -9,8 +9,10 @@
 #include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
+#include "core/fs/walk.hpp"
 #include "core/util/error.hpp"
 #include "core/util/parallel.hpp"
+#include "core/util/strings.hpp"
 #include "core/workspace/compare.hpp"
 
 namespace cairn::workspace {
@@ -184,6 +186,40 @@ std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<
     }
     ws.stat_cache().save();
     return out;
+}
+
+hash::Digest find_object(Workspace& ws, const std::string& id) {
+    std::string hex = util::starts_with(id, "sha256:") ? id.substr(7) : id;
+    if (hex.size() < 8 || hex.size() > 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+        fail(ErrorKind::input, "'{}': an object id is sha256: and 8 to 64 lowercase hex digits", id);
+    // Objects live at sha256/<2 hex>/<62 hex>: one directory holds every candidate.
+    std::vector<std::string> matches;
+    stdfs::path dir = ws.cache().root() / "sha256" / hex.substr(0, 2);
+    if (fs::lstat_path(dir))
+        for (const auto& e : fs::list_dir(dir)) {
+            std::string full = hex.substr(0, 2) + e.name;
+            if (full.size() == 64 && util::starts_with(full, hex)) matches.push_back("sha256:" + full);
+        }
+    if (matches.empty()) fail(ErrorKind::input, "the cache has no object {} ('cairn pull' fetches missing ones)", id);
+    if (matches.size() > 1) {
+        std::sort(matches.begin(), matches.end());
+        fail(ErrorKind::input, "'{}' is ambiguous; it names {} objects:{}", id, matches.size(), list_paths(matches));
+    }
+    return *hash::Digest::from_id(matches.front());
+}
+
+CheckedOut checkout_object(Workspace& ws, const hash::Digest& object, const std::string& path, Overwrite overwrite,
+                           util::Progress& progress) {
+    if (path.empty()) fail(ErrorKind::usage, "-o/--output: give a path inside the workspace, not its root");
+    Pointer pointer = pointer_to_object(ws.cache(), stdfs::path(path).filename().string(), object);
+    // Unlike a pointer's data, PATH may be anywhere: its directory is made as `git checkout` would.
+    std::string parent = stdfs::path(path).parent_path().string();
+    if (!parent.empty()) {
+        ws.check_no_symlinks(parent);
+        fs::make_dirs(ws.absolute(parent));
+    }
+    auto done = restore_data(ws, {{path, pointer}}, overwrite, progress);
+    return done.front();
 }
 
 } // namespace cairn::workspace

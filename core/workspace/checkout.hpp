@@ -36,6 +36,17 @@ struct CheckedOut {
 std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
                                      Overwrite overwrite, util::Progress& progress);
 
+// The object a user names by id: `sha256:<hex>` or bare hex, a prefix of at least 8 digits that
+// names exactly one object in the cache. Throws Error(input) for a malformed, unknown or
+// ambiguous id (listing the candidates).
+[[nodiscard]] hash::Digest find_object(Workspace& ws, const std::string& id);
+
+// `cairn checkout --object ID -o PATH`: restore_data() of the object (find_object) at the
+// workspace-relative `path`, a directory for a tree object, else a file. Unsaved data at `path`
+// is Error(input) unless Overwrite::force.
+[[nodiscard]] CheckedOut checkout_object(Workspace& ws, const hash::Digest& object, const std::string& path,
+                                         Overwrite overwrite, util::Progress& progress);
+
 // The check restore_data() makes first, alone, writing nothing: the workspace files it would
 // overwrite or remove whose bytes are not in the cache. Throws Error(integrity) naming every
 // object the cache lacks.

@@ -17,7 +17,8 @@ std::string Config::default_text() {
            "  type: reflink,copy\n"
            "run:\n"
            "  # Environment variables whose values runs record (all others: names only).\n"
-           "  # Values of names containing TOKEN, SECRET, PASSWORD, KEY or CREDENTIAL are never recorded.\n"
+           "  # Values of names containing TOKEN, SECRET, PASSWORD, PASSWD, KEY, CREDENTIAL or AUTH\n"
+           "  # (not AUTHOR or AUTHORITY) are never recorded, listed here or not.\n"
            "  env: [PATH, PYTHONPATH, VIRTUAL_ENV, CONDA_DEFAULT_ENV, CUDA_VISIBLE_DEVICES, OMP_NUM_THREADS, LANG, TZ]\n";
 }
 

@@ -71,7 +71,7 @@ TEST_CASE("apply refuses to overwrite uncommitted work, and with --force saves i
     INFO(forced.err);
     REQUIRE(forced.code == 0);
     CHECK(contains(forced.out, "saved your uncommitted work as refs/cairn/apply/stash"));
-    CHECK(contains(forced.out, "git checkout refs/cairn/apply/stash -- ."));
+    CHECK(contains(forced.out, "cairn apply --undo"));
     CHECK(repo.read("model.txt") == "model of a\n");
     CHECK(repo.read("p.txt") == "a\n");
     CHECK(cairn::util::starts_with(repo.read("gen.sh"), "#!/bin/sh\necho \"model of"));

@@ -160,11 +160,11 @@ TEST_CASE("naming runs: prefix, name, last~N; unknown and ambiguous names", "[e2
     CHECK(contains(unknown.err, "no run named 'nope'"));
     Result past = repo.cairn({"show", "last~7"});
     CHECK(past.code == 3);
-    // Two runs with the same name are ambiguous and both are listed.
+    // A reused name means its latest run (test_names_undo.cpp has the rest).
     repo.ok({"run", "-n", "alpha", "--", "true"});
-    Result ambiguous = repo.cairn({"show", "alpha"});
-    CHECK(ambiguous.code == 3);
-    CHECK(contains(ambiguous.err, "ambiguous"));
+    Result reused = repo.cairn({"show", "alpha", "--json"});
+    CHECK(reused.code == 0);
+    CHECK(reused.json()["id"] == repo.ok({"show", "last", "--json"}).json()["id"]);
 }
 
 TEST_CASE("ls skips a malformed ref under refs/cairn/runs with a warning", "[e2e][run]") {
