@@ -413,6 +413,10 @@ std::string append_key(const std::string& t, const YAML::Node& map, const std::v
 
 std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
                                  const std::string& where) {
+    // The edit works on byte positions yaml-cpp reports, which are only byte offsets for UTF-8
+    // text (yaml-cpp reads UTF-16 and UTF-32 too, detected from NUL bytes).
+    if (!util::is_utf8(text) || text.find('\0') != std::string::npos)
+        fail(ErrorKind::input, "{}: not UTF-8 text; cairn edits only UTF-8 parameter files", where);
     YAML::Node root = workspace::parse_yaml(text, where);
     if (root && !root.IsNull() && !root.IsMap())
         fail(ErrorKind::input, "{}: a parameters file must be a mapping", workspace::where(where, root));

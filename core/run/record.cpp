@@ -652,7 +652,9 @@ namespace {
 // cairn writes its records as UTF-8 text (YAML cannot hold other bytes in a string, and yaml-cpp
 // would write U+FFFD for them): anything else was not written by cairn.
 void require_utf8(const std::string& text, const std::string& where) {
-    if (!util::is_utf8(text)) fail(ErrorKind::input, "{}: not UTF-8 text (cairn writes its records as UTF-8)", where);
+    // A NUL byte makes yaml-cpp guess another encoding: not text cairn wrote either.
+    if (!util::is_utf8(text) || text.find('\0') != std::string::npos)
+        fail(ErrorKind::input, "{}: not UTF-8 text (cairn writes its records as UTF-8)", where);
 }
 
 } // namespace

@@ -63,6 +63,10 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
     for (std::size_t k = 1; k < n; ++k)
         if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 0;
     if (n == 2 && c < 0xc2) return 0; // overlong
+    // RFC 3629: no overlong 3- and 4-byte forms, no surrogates, nothing above U+10FFFF.
+    auto c1 = static_cast<unsigned char>(s[i + 1 < s.size() ? i + 1 : i]);
+    if (n == 3 && ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f))) return 0;
+    if (n == 4 && (c > 0xf4 || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))) return 0;
     return n;
 }
 

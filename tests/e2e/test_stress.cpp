@@ -342,10 +342,17 @@ TEST_CASE("stress: gc racing add and run loses nothing", "[e2e][stress][concurre
         std::string dir = "batch" + std::to_string(i);
         repo.make_tree(dir, 300, 30, 1024, static_cast<unsigned>(200 + i));
         auto add = repo.spawn({"add", dir});
-        auto run = repo.spawn({"run", "-n", "r" + std::to_string(i), "-o", "out", "--", "./gen.sh", std::to_string(1000 + i)});
+        // The run's stderr is kept, so that a failure says why.
+        const std::string err_file = (repo.root().parent_path() / ("run-" + std::to_string(i) + ".err")).string();
+        Child run({"sh", "-c", std::string("exec \"$0\" run -n r") + std::to_string(i) + " -o out -- ./gen.sh " +
+                                   std::to_string(1000 + i) + " 2>\"$1\"",
+                   CAIRN_EXE, err_file},
+                  repo.root(), repo.env());
         auto gc = repo.spawn({"gc"});
         STRESS_CHECK(t, add->wait() == 0);
-        STRESS_CHECK(t, run->wait() == 0);
+        int run_code = run.wait();
+        INFO("run's stderr: " << cairn::test::read_text(err_file));
+        STRESS_CHECK(t, run_code == 0);
         STRESS_CHECK(t, gc->wait() == 0);
         check_store(t, repo);
         for (const auto& r : runs_json(repo))

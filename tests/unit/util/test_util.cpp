@@ -29,3 +29,12 @@ TEST_CASE("human sizes and string helpers", "[util]") {
     CHECK(util::ends_with("data.cairn", ".cairn"));
     CHECK_FALSE(util::ends_with("cairn", ".cairn"));
 }
+
+TEST_CASE("UTF-8 validity follows RFC 3629", "[util]") {
+    using cairn::util::is_utf8;
+    CHECK(is_utf8("plain"));
+    CHECK(is_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
+    for (const char* bad : {"\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf0\x80\x80\xaf",
+                            "\xf4\x90\x80\x80", "\xf6\x96\x9b\xbc", "\x80"})
+        CHECK_FALSE(is_utf8(bad));
+}
