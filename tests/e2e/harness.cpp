@@ -12,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/util/strings.hpp"
+
 extern char** environ;
 
 namespace cairn::e2e {
@@ -185,6 +187,28 @@ void Repo::make_tree(const std::string& dir, int count, int per_dir, std::size_t
     for (int i = 0; i < count; ++i)
         write(dir + "/d" + std::to_string(i / per_dir) + "/f" + std::to_string(i),
               random_bytes(size, seed * 1000003u + static_cast<unsigned>(i)));
+}
+
+void forge_record_file(const Repo& repo, const std::string& id, const std::string& file, const std::string& content) {
+    auto trimmed = [](std::string text) {
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+        return text;
+    };
+    std::string ref = "refs/cairn/runs/" + id;
+    repo.write("forged.txt", content);
+    std::string blob = trimmed(repo.git({"hash-object", "-w", "forged.txt"}).out);
+    std::string tree_text;
+    for (const auto& line : cairn::util::split(repo.git({"ls-tree", ref}).out, '\n'))
+        if (!line.empty() && line.find("\t" + file) == std::string::npos) tree_text += line + "\n";
+    tree_text += "100644 blob " + blob + "\t" + file + "\n";
+    repo.write("forged-tree.txt", tree_text);
+    Result mktree = run_process({"sh", "-c", "git mktree < forged-tree.txt"}, repo.root(), repo.env());
+    REQUIRE(mktree.code == 0);
+    std::string parent = trimmed(repo.git({"rev-parse", ref + "^"}).out);
+    std::string commit = trimmed(repo.git({"commit-tree", trimmed(mktree.out), "-p", parent, "-m", "forged"}).out);
+    REQUIRE(repo.git({"update-ref", ref, commit}).code == 0);
+    stdfs::remove(repo.path("forged.txt"));
+    stdfs::remove(repo.path("forged-tree.txt"));
 }
 
 std::string Repo::object_rel(const std::string& id) {

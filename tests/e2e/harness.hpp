@@ -83,6 +83,10 @@ private:
     std::map<std::string, std::string> m_env;
 };
 
+// Replaces (or adds) `file` in the tree of run `id`'s commit (parent kept), as a forged record
+// fetched from elsewhere, or one written by a future cairn, would be. Requires git to succeed.
+void forge_record_file(const Repo& repo, const std::string& id, const std::string& file, const std::string& content);
+
 // "sha256:<hex>" of a string, computed independently of cairn (by `sha256sum`).
 [[nodiscard]] std::string sha256_id_of_file(const stdfs::path& path);
 

@@ -13,8 +13,6 @@ using namespace cairn::e2e;
 
 namespace {
 
-std::string trim(const std::string& s) { return std::string(cairn::util::trim(s)); }
-
 std::string repeat(const std::string& s, int n) {
     std::string out;
     for (int i = 0; i < n; ++i) out += s;
@@ -31,24 +29,6 @@ Result cairn_bounded(const Repo& repo, const std::vector<std::string>& args) {
 
 std::string last_run_id(const Repo& repo) { return repo.ok({"ls", "--json", "-n", "1"}).json()[0]["id"]; }
 
-// Replaces (or adds) `file` in the tree of run `id`'s commit, as a forged or future record.
-void forge_record_file(const Repo& repo, const std::string& id, const std::string& file, const std::string& content) {
-    std::string ref = "refs/cairn/runs/" + id;
-    repo.write("forged.txt", content);
-    std::string blob = trim(repo.git({"hash-object", "-w", "forged.txt"}).out);
-    std::string tree_text;
-    for (const auto& line : cairn::util::split(repo.git({"ls-tree", ref}).out, '\n'))
-        if (!line.empty() && line.find("\t" + file) == std::string::npos) tree_text += line + "\n";
-    tree_text += "100644 blob " + blob + "\t" + file + "\n";
-    repo.write("forged-tree.txt", tree_text);
-    Result mktree = run_process({"sh", "-c", "git mktree < forged-tree.txt"}, repo.root(), repo.env());
-    REQUIRE(mktree.code == 0);
-    std::string parent = trim(repo.git({"rev-parse", ref + "^"}).out);
-    std::string commit = trim(repo.git({"commit-tree", trim(mktree.out), "-p", parent, "-m", "forged"}).out);
-    REQUIRE(repo.git({"update-ref", ref, commit}).code == 0);
-    stdfs::remove(repo.path("forged.txt"));
-    stdfs::remove(repo.path("forged-tree.txt"));
-}
 
 std::string pointer(const std::string& path, const std::string& hash, const std::string& size,
                     const std::string& extra = "") {
@@ -341,27 +321,7 @@ TEST_CASE("run records that are not UTF-8 are refused by readers", "[e2e][badinp
     Repo repo;
     repo.ok({"run", "-n", "good", "--", "true"});
     std::string id = repo.ok({"ls", "--json"}).json()[0]["id"];
-    std::string ref = "refs/cairn/runs/" + id;
-    // A params.yaml blob with a byte that is not UTF-8, in a commit of its own on the run's ref.
-    repo.write("bad-params.yaml", "x: \"a\xfc\xd2\"\n");
-    std::string blob = repo.git({"hash-object", "-w", "bad-params.yaml"}).out;
-    blob.pop_back();
-    std::string tree = repo.git({"ls-tree", ref}).out;
-    std::string mktree_input;
-    for (const auto& line : cairn::util::split(tree, '\n')) {
-        if (line.empty()) continue;
-        if (contains(line, "\tparams.yaml"))
-            mktree_input += "100644 blob " + blob + "\tparams.yaml\n";
-        else
-            mktree_input += line + "\n";
-    }
-    repo.write("tree.txt", mktree_input);
-    Result mk = run_process({"sh", "-c", "git mktree < tree.txt"}, repo.root(), repo.env());
-    REQUIRE(mk.code == 0);
-    std::string new_tree = mk.out.substr(0, mk.out.size() - 1);
-    std::string commit = repo.git({"commit-tree", new_tree, "-m", "forged"}).out;
-    commit.pop_back();
-    REQUIRE(repo.git({"update-ref", ref, commit}).code == 0);
+    forge_record_file(repo, id, "params.yaml", "x: \"a\xfc\xd2\"\n");
     Result show = repo.cairn({"show", id});
     CHECK(show.code == 3);
     CHECK(contains(show.err, "params.yaml: not UTF-8 text"));

@@ -391,28 +391,9 @@ TEST_CASE("rerun and apply refuse a record whose paths leave the workspace", "[e
     repo.commit();
     repo.ok({"run", "-n", "good", "-o", "out.txt", "--", "./make.sh"});
     std::string id = last_run_id(repo);
-    std::string ref = "refs/cairn/runs/" + id;
     // A forged record (as a fetched ref could be): the output path climbs out of the repository.
     std::string out_id = repo.ok({"show", id, "--json"}).json()["outputs"]["out.txt"];
-    repo.write("forged-outputs.yaml", "../escaped.txt: " + out_id + "\n");
-    std::string blob = trim(repo.git({"hash-object", "-w", "forged-outputs.yaml"}).out);
-    std::string listing = repo.git({"ls-tree", ref}).out;
-    std::string tree_text;
-    for (const auto& line : cairn::util::split(listing, '\n')) {
-        if (line.empty()) continue;
-        if (line.find("\toutputs.yaml") != std::string::npos)
-            tree_text += "100644 blob " + blob + "\toutputs.yaml\n";
-        else
-            tree_text += line + "\n";
-    }
-    repo.write("forged-tree.txt", tree_text);
-    Result mktree = run_process({"sh", "-c", "git mktree < forged-tree.txt"}, repo.root(), repo.env());
-    REQUIRE(mktree.code == 0);
-    std::string parent = trim(repo.git({"rev-parse", ref + "^"}).out);
-    std::string commit = trim(repo.git({"commit-tree", trim(mktree.out), "-p", parent, "-m", "forged"}).out);
-    REQUIRE(repo.git({"update-ref", ref, commit}).code == 0);
-    stdfs::remove(repo.path("forged-outputs.yaml"));
-    stdfs::remove(repo.path("forged-tree.txt"));
+    forge_record_file(repo, id, "outputs.yaml", "../escaped.txt: " + out_id + "\n");
 
     Result rerun = repo.cairn({"rerun", id});
     CHECK(rerun.code == 3);
