@@ -3,11 +3,13 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include "core/fs/file.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
 #include "core/util/strings.hpp"
@@ -44,15 +46,25 @@ FileLock::FileLock(const stdfs::path& path, LockMode mode, std::chrono::millisec
     : m_fd(open_lock_file(path)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     bool noticed = false;
-    while (::flock(m_fd.get(), flock_op(mode) | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK && errno != EINTR) fail_errno("cannot lock " + path.string(), errno);
-        util::check_interrupted();
-        if (!noticed && on_wait) on_wait(describe_lock_holder(path));
-        noticed = true;
-        if (std::chrono::steady_clock::now() > deadline)
-            fail(ErrorKind::busy, "{} is locked by {}; gave up waiting", path.string(),
-                 describe_lock_holder(path));
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (true) {
+        while (::flock(m_fd.get(), flock_op(mode) | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK && errno != EINTR) fail_errno("cannot lock " + path.string(), errno);
+            util::check_interrupted();
+            if (!noticed && on_wait) on_wait(describe_lock_holder(path));
+            noticed = true;
+            if (std::chrono::steady_clock::now() > deadline)
+                fail(ErrorKind::busy, "{} is locked by {}; gave up waiting", path.string(),
+                     describe_lock_holder(path));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        // The file locked must still be the one at `path`: gc removes what a dead process left
+        // while holding its lock, and may have done so between our open and our flock.
+        struct stat held {}, now {};
+        if (::fstat(m_fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+            held.st_dev == now.st_dev)
+            break;
+        make_dirs(path.parent_path());
+        m_fd = open_lock_file(path);
     }
     if (mode == LockMode::exclusive) {
         std::string who = fmt::format("{} {}\n", ::getpid(), host_name());
@@ -70,6 +82,16 @@ FileLock::~FileLock() {
 bool FileLock::try_lock(const stdfs::path& path, LockMode mode) {
     Fd fd = open_lock_file(path);
     return ::flock(fd.get(), flock_op(mode) | LOCK_NB) == 0;
+}
+
+std::optional<FileLock> FileLock::try_lock_existing(const stdfs::path& path, LockMode mode) {
+    Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd.valid()) {
+        if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+        fail_errno("cannot open lock file " + path.string(), errno);
+    }
+    if (::flock(fd.get(), flock_op(mode) | LOCK_NB) != 0) return std::nullopt;
+    return FileLock(std::move(fd));
 }
 
 bool FileLock::is_held(const stdfs::path& path) {

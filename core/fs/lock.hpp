@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/fs/file.hpp"
@@ -32,11 +33,20 @@ public:
     // Tries once without waiting; returns false when the lock is held by someone else.
     [[nodiscard]] static bool try_lock(const stdfs::path& path, LockMode mode);
 
+    // Tries once, without waiting and without creating the file: the lock, held, when `path`
+    // exists and nobody holds it; nullopt otherwise. For removing what a dead process left
+    // (remove it while holding this): a missing lock file may be one being created right now.
+    [[nodiscard]] static std::optional<FileLock> try_lock_existing(const stdfs::path& path, LockMode mode);
+
+    FileLock(FileLock&&) noexcept = default;
+    FileLock& operator=(FileLock&&) noexcept = default;
+
     // True when another process holds a lock on `path`. Opens it read-only and never creates
     // it: a missing file is not held. Takes nothing that outlives the call.
     [[nodiscard]] static bool is_held(const stdfs::path& path);
 
 private:
+    explicit FileLock(Fd fd) : m_fd(std::move(fd)) {}
     Fd m_fd;
 };
 

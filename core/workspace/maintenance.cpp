@@ -301,6 +301,18 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
     }
     progress.end();
 
+    // A directory a dead process left (a rerun worktree, a run being prepared): its lock file
+    // exists and nobody holds it (removed while gc holds it, so that a creator that opened the
+    // file just before sees it was removed and makes it again), or it has no lock file and is
+    // over an hour old (its creator died between making it and locking it; a live one locks it
+    // at once). Never by taking a lock whose file gc would create.
+    auto abandoned = [](const stdfs::path& dir, std::optional<fs::FileLock>& held) {
+        held = fs::FileLock::try_lock_existing(dir / "lock", fs::LockMode::exclusive);
+        if (held) return true;
+        if (fs::lstat_path(dir / "lock")) return false;
+        auto st = fs::lstat_path(dir);
+        return st && fs::mtime_ns(*st) < state::now_ns() - 3600ll * 1000000000;
+    };
     // Nobody else holds the store lock, so every temp file left in tmp/ is a leftover.
     for (const auto& e : fs::list_dir(ws.cache().tmp_dir())) {
         if (e.type == fs::EntryType::directory) {
@@ -308,7 +320,8 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
             // otherwise left by a rerun that was killed.
             stdfs::path dir = ws.cache().tmp_dir() / e.name;
             if (!util::starts_with(e.name, "rerun-") || fs::lstat_path(dir / "kept")) continue;
-            if (!fs::FileLock::try_lock(dir / "lock", fs::LockMode::exclusive)) continue;
+            std::optional<fs::FileLock> held;
+            if (!abandoned(dir, held)) continue;
             if (mode == GcMode::remove) {
                 std::error_code ec;
                 stdfs::remove_all(dir, ec);
@@ -339,7 +352,8 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
             if (e.name.empty() || e.name[0] != '.') continue;
             stdfs::path path = runs / e.name;
             if (e.type == fs::EntryType::directory) {
-                if (!fs::FileLock::try_lock(path / "lock", fs::LockMode::exclusive)) continue;
+                std::optional<fs::FileLock> held;
+                if (!abandoned(path, held)) continue;
                 if (mode == GcMode::remove) {
                     std::error_code ec;
                     stdfs::remove_all(path, ec);
