@@ -410,6 +410,11 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
             r.env_names.push_back(key);
     }
 
+    // Until the staging directory names them, the objects stored for this run (inputs, large
+    // untracked files) are referenced by nothing gc can see: the store lock, shared, keeps gc out
+    // until then; gc counts the ids in staging directories as live (docs/safety.md).
+    std::optional<fs::FileLock> store_lock;
+    store_lock.emplace(ws.store_lock_path(), fs::LockMode::shared);
     if (!options.inputs.empty()) {
         auto stored = workspace::add(ws, options.inputs, progress, workspace::Track::store_only);
         for (const auto& p : stored.paths) r.inputs[p.data_path] = p.digest.id();
@@ -475,7 +480,9 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     write_new(preparing / "inputs.yaml", to_paths_yaml(r.inputs));
     write_new(preparing / "outcome", std::string(k_outcome_size - 1, ' ') + "\n");
     if (!options.outputs.empty()) write_new(preparing / "outputs.txt", fmt::format("{}\n", fmt::join(options.outputs, "\n")));
+    if (!r.large_files.empty()) write_new(preparing / "large_files.yaml", to_paths_yaml(r.large_files));
     if (::rename(preparing.c_str(), staging.c_str()) != 0) fail_errno("cannot create " + staging.string(), errno);
+    store_lock.reset(); // the staging directory names them now
     fs::Fd log(::open((staging / "log.txt").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!log.valid()) fail_errno("cannot create the run log", errno);
 
@@ -563,6 +570,8 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         else
             missing_outputs.push_back(o);
     }
+    // The outputs' objects are named by nothing until the commit: gc waits until it exists.
+    store_lock.emplace(ws.store_lock_path(), fs::LockMode::shared);
     if (!present.empty()) {
         auto stored = workspace::add(ws, present, progress, workspace::Track::store_only);
         for (const auto& p : stored.paths) r.outputs[p.data_path] = p.digest.id();
@@ -578,6 +587,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         r.reason = fmt::format("{}", fmt::join(reasons, "; "));
     }
     commit_run(ws, r, fs::read_file(staging / "log.txt") + (outcome.log_error.empty() ? "" : log_stop_note(outcome.log_error)));
+    store_lock.reset();
     ended.clear();
     std::error_code ec;
     std::filesystem::remove_all(staging, ec);
@@ -705,6 +715,8 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
             parse_run_yaml(*run_yaml, (staging / "run.yaml").string(), r);
             if (auto t = fs::read_file_if_exists(staging / "params.yaml")) parse_params_yaml(*t, "params.yaml", r);
             if (auto t = fs::read_file_if_exists(staging / "inputs.yaml")) parse_paths_yaml(*t, "inputs.yaml", r.inputs);
+            if (auto t = fs::read_file_if_exists(staging / "large_files.yaml"))
+                parse_paths_yaml(*t, "large_files.yaml", r.large_files);
         } catch (const Error&) {
             continue; // leave it for a human; never delete what we cannot read
         }

@@ -236,6 +236,16 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
         collect(file.pointer_path, fs::read_file(ws.absolute(file.pointer_path)));
         places.push_back(file.data_path);
     }
+    // Runs in progress (and crashed ones not yet recorded): what their staging directories name
+    // (inputs, large files) is live. A run holds the store lock, shared, from storing those
+    // objects until its staging names them, and from storing its outputs until its commit.
+    if (stdfs::path runs_dir = ws.store_dir() / "runs"; fs::lstat_path(runs_dir))
+        for (const auto& e : fs::list_dir(runs_dir)) {
+            if (e.type != fs::EntryType::directory) continue;
+            for (const auto& f : fs::list_dir(runs_dir / e.name))
+                if (f.type == fs::EntryType::file && util::ends_with(f.name, ".yaml"))
+                    if (auto text = fs::read_file_if_exists(runs_dir / e.name / f.name)) collect(f.name, *text);
+        }
 
     // Expand trees. Ids found in text do not say whether they name a tree, so a root is treated
     // as one when its bytes start like one: a data file that happens to look like a tree can

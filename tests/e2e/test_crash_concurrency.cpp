@@ -150,3 +150,30 @@ TEST_CASE("a run recorded from staging after its command ended follows the same 
     CHECK(runs[0]["reason"] == "declared output model.bin was not written");
     CHECK(!repo.exists(stdfs::relative(staging, repo.root()).string()));
 }
+
+TEST_CASE("gc during a run keeps the objects the run stored for its inputs and large files", "[e2e][gc][concurrency]") {
+    Repo repo;
+    // Untracked data given with -d, and a large untracked file: both go to the cache, named only
+    // by the run (its staging directory, then its commit).
+    repo.write_script("slow.sh", "#!/bin/sh\ntouch started\nwhile [ ! -e stop ]; do sleep 0.05; done\n");
+    repo.write(".gitignore", "started\nstop\n");
+    repo.commit("slow");
+    repo.write("data/raw.csv", random_bytes(4096, 21));
+    repo.write("big.bin", random_bytes((10u << 20) + 1, 22));
+    const std::string raw_id = sha256_id_of_file(repo.path("data/raw.csv"));
+    const std::string big_id = sha256_id_of_file(repo.path("big.bin"));
+    auto child = repo.spawn({"run", "-n", "long", "-d", "data", "--", "./slow.sh"});
+    for (int i = 0; i < 3000 && !repo.exists("started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(repo.exists("started"));
+    repo.ok({"gc"});
+    CHECK(repo.exists(Repo::object_rel(raw_id)));
+    CHECK(repo.exists(Repo::object_rel(big_id)));
+    repo.write("stop", "");
+    REQUIRE(child->wait() == 0);
+    repo.ok({"gc"});
+    CHECK(repo.exists(Repo::object_rel(raw_id)));
+    CHECK(repo.exists(Repo::object_rel(big_id)));
+    CHECK(repo.ok({"fsck", "--json"}).json()["ok"] == true);
+    stdfs::remove_all(repo.path("data"));
+    CHECK(repo.cairn({"rerun", "long", "--dry-run"}).code == 0);
+}
