@@ -23,6 +23,19 @@ Fd open_lock_file(const stdfs::path& path) {
     return Fd(fd);
 }
 
+// For a lock that guards a directory of its own (a run being staged, a rerun worktree): gc
+// removes such a directory, holding its lock, when its creator seems dead; a creator that made
+// the directory a moment before makes it again.
+Fd open_lock_file_making_dir(const stdfs::path& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        make_dirs(path.parent_path());
+        fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    }
+    if (fd < 0) fail_errno("cannot open lock file " + path.string(), errno);
+    return Fd(fd);
+}
+
 int flock_op(LockMode mode) { return mode == LockMode::shared ? LOCK_SH : LOCK_EX; }
 
 } // namespace
@@ -43,7 +56,7 @@ std::string describe_lock_holder(const stdfs::path& path) {
 
 FileLock::FileLock(const stdfs::path& path, LockMode mode, std::chrono::milliseconds timeout,
                    const WaitNotice& on_wait)
-    : m_fd(open_lock_file(path)) {
+    : m_fd(open_lock_file_making_dir(path)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     bool noticed = false;
     while (true) {
@@ -63,8 +76,7 @@ FileLock::FileLock(const stdfs::path& path, LockMode mode, std::chrono::millisec
         if (::fstat(m_fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
             held.st_dev == now.st_dev)
             break;
-        make_dirs(path.parent_path());
-        m_fd = open_lock_file(path);
+        m_fd = open_lock_file_making_dir(path);
     }
     if (mode == LockMode::exclusive) {
         std::string who = fmt::format("{} {}\n", ::getpid(), host_name());
@@ -84,12 +96,8 @@ bool FileLock::try_lock(const stdfs::path& path, LockMode mode) {
     return ::flock(fd.get(), flock_op(mode) | LOCK_NB) == 0;
 }
 
-std::optional<FileLock> FileLock::try_lock_existing(const stdfs::path& path, LockMode mode) {
-    Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd.valid()) {
-        if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-        fail_errno("cannot open lock file " + path.string(), errno);
-    }
+std::optional<FileLock> FileLock::try_lock_held(const stdfs::path& path, LockMode mode) {
+    Fd fd = open_lock_file(path);
     if (::flock(fd.get(), flock_op(mode) | LOCK_NB) != 0) return std::nullopt;
     return FileLock(std::move(fd));
 }

@@ -33,10 +33,11 @@ public:
     // Tries once without waiting; returns false when the lock is held by someone else.
     [[nodiscard]] static bool try_lock(const stdfs::path& path, LockMode mode);
 
-    // Tries once, without waiting and without creating the file: the lock, held, when `path`
-    // exists and nobody holds it; nullopt otherwise. For removing what a dead process left
-    // (remove it while holding this): a missing lock file may be one being created right now.
-    [[nodiscard]] static std::optional<FileLock> try_lock_existing(const stdfs::path& path, LockMode mode);
+    // Tries once without waiting (creating the file if missing): the lock, held, or nullopt when
+    // someone else holds it. For removing what a dead process left, while holding this: a
+    // process that locks the file a moment later notices that it was removed (the constructor
+    // checks that the file it locked is still at its path) and makes it, and its directory, again.
+    [[nodiscard]] static std::optional<FileLock> try_lock_held(const stdfs::path& path, LockMode mode);
 
     FileLock(FileLock&&) noexcept = default;
     FileLock& operator=(FileLock&&) noexcept = default;

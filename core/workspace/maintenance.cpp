@@ -311,17 +311,30 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
     }
     progress.end();
 
-    // A directory a dead process left (a rerun worktree, a run being prepared): its lock file
-    // exists and nobody holds it (removed while gc holds it, so that a creator that opened the
-    // file just before sees it was removed and makes it again), or it has no lock file and is
-    // over an hour old (its creator died between making it and locking it; a live one locks it
-    // at once). Never by taking a lock whose file gc would create.
+    // A directory a dead process left (a rerun worktree, a run being prepared) is one whose lock
+    // gc can take; it is removed while gc holds that lock, so that a creator locking it a moment
+    // later sees the removal and makes its directory again (FileLock checks the file it locked).
+    // Everything but the lock file first: when something stops the removal (a killed rerun's
+    // command still writing in its worktree, say), the lock file stays and the next gc goes on.
+    auto remove_lock_last = [](const stdfs::path& dir) {
+        std::error_code ec;
+        for (const auto& e : fs::list_dir(dir)) {
+            if (e.name == "lock") continue;
+            stdfs::path p = dir / e.name;
+            // Files a worktree checked out read-only must not stop the removal.
+            for (auto it = stdfs::recursive_directory_iterator(p, ec); !ec && it != stdfs::recursive_directory_iterator();
+                 it.increment(ec))
+                if (it->is_directory(ec)) stdfs::permissions(it->path(), stdfs::perms::owner_all, stdfs::perm_options::add, ec);
+            ec.clear();
+            stdfs::remove_all(p, ec);
+            if (ec) return;
+        }
+        stdfs::remove(dir / "lock", ec);
+        stdfs::remove(dir, ec);
+    };
     auto abandoned = [](const stdfs::path& dir, std::optional<fs::FileLock>& held) {
-        held = fs::FileLock::try_lock_existing(dir / "lock", fs::LockMode::exclusive);
-        if (held) return true;
-        if (fs::lstat_path(dir / "lock")) return false;
-        auto st = fs::lstat_path(dir);
-        return st && fs::mtime_ns(*st) < state::now_ns() - 3600ll * 1000000000;
+        held = fs::FileLock::try_lock_held(dir / "lock", fs::LockMode::exclusive);
+        return held.has_value();
     };
     // Nobody else holds the store lock, so every temp file left in tmp/ is a leftover.
     for (const auto& e : fs::list_dir(ws.cache().tmp_dir())) {
@@ -332,10 +345,7 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
             if (!util::starts_with(e.name, "rerun-") || fs::lstat_path(dir / "kept")) continue;
             std::optional<fs::FileLock> held;
             if (!abandoned(dir, held)) continue;
-            if (mode == GcMode::remove) {
-                std::error_code ec;
-                stdfs::remove_all(dir, ec);
-            }
+            if (mode == GcMode::remove) remove_lock_last(dir);
             ++result.temp_files;
             continue;
         }
@@ -364,10 +374,7 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
             if (e.type == fs::EntryType::directory) {
                 std::optional<fs::FileLock> held;
                 if (!abandoned(path, held)) continue;
-                if (mode == GcMode::remove) {
-                    std::error_code ec;
-                    stdfs::remove_all(path, ec);
-                }
+                if (mode == GcMode::remove) remove_lock_last(path);
                 ++result.temp_files;
             } else if (auto st = fs::lstat_path(path); st && fs::mtime_ns(*st) < state::now_ns() - 3600ll * 1000000000) {
                 if (mode == GcMode::remove) fs::remove_file(path);
