@@ -189,6 +189,13 @@ void Repo::make_tree(const std::string& dir, int count, int per_dir, std::size_t
               random_bytes(size, seed * 1000003u + static_cast<unsigned>(i)));
 }
 
+std::string git_out(const Repo& repo, const std::vector<std::string>& args) {
+    Result r = repo.git(args);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return r.out;
+}
+
 void forge_record_file(const Repo& repo, const std::string& id, const std::string& file, const std::string& content) {
     auto trimmed = [](std::string text) {
         while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();

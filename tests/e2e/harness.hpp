@@ -83,6 +83,9 @@ private:
     std::map<std::string, std::string> m_env;
 };
 
+// git's stdout for `args` in the repository, requiring exit 0.
+[[nodiscard]] std::string git_out(const Repo& repo, const std::vector<std::string>& args);
+
 // Replaces (or adds) `file` in the tree of run `id`'s commit (parent kept), as a forged record
 // fetched from elsewhere, or one written by a future cairn, would be. Requires git to succeed.
 void forge_record_file(const Repo& repo, const std::string& id, const std::string& file, const std::string& content);

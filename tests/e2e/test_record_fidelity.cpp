@@ -14,13 +14,6 @@ using namespace cairn::e2e;
 
 namespace {
 
-std::string git_out(const Repo& repo, const std::vector<std::string>& args) {
-    Result r = repo.git(args);
-    INFO(r.err);
-    REQUIRE(r.code == 0);
-    return r.out;
-}
-
 // Every byte cairn and git stored: the raw files under .git and .cairn (index, refs, logs,
 // packs, staging, the run index) plus every git object uncompressed (loose ones are zlib'd).
 std::string everything_stored(const Repo& repo) {

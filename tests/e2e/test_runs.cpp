@@ -12,13 +12,6 @@ using namespace cairn::e2e;
 
 namespace {
 
-std::string git_out(const Repo& repo, const std::vector<std::string>& args) {
-    Result r = repo.git(args);
-    INFO(r.err);
-    REQUIRE(r.code == 0);
-    return r.out;
-}
-
 // Waits until the command of a run in progress has written $CAIRN_RUN_DIR/ready.
 bool wait_for_ready(const Repo& repo) {
     for (int i = 0; i < 1000; ++i) {
