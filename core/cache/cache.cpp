@@ -1,5 +1,6 @@
 #include "core/cache/cache.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <fcntl.h>
@@ -413,6 +414,21 @@ fs::LinkType Cache::materialize(const Digest& digest, const stdfs::path& dst,
         return type;
     }
     fail(ErrorKind::io, "cannot link {} with any of the configured link types", dst.string());
+}
+
+std::vector<Digest> Cache::find_by_prefix(std::string_view hex_prefix) const {
+    std::vector<Digest> out;
+    if (hex_prefix.size() < 2) return out;
+    std::string fan(hex_prefix.substr(0, 2));
+    stdfs::path dir = m_root / "sha256" / fan;
+    if (!fs::lstat_path(dir)) return out;
+    for (const auto& e : fs::list_dir(dir)) {
+        std::string hex = fan + e.name;
+        if (hex.compare(0, hex_prefix.size(), hex_prefix) != 0) continue;
+        if (auto d = Digest::from_hex(hex); d && hex.size() == 64) out.push_back(*d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 void Cache::remove(const Digest& digest) { fs::remove_file(object_path(digest)); }

@@ -103,6 +103,10 @@ public:
     fs::LinkType materialize(const Digest& digest, const stdfs::path& dst,
                              const std::vector<fs::LinkType>& order, bool executable);
 
+    // The objects whose hex id starts with `hex_prefix` (2 to 64 lowercase hex digits), sorted:
+    // one fan-out directory holds every candidate.
+    [[nodiscard]] std::vector<Digest> find_by_prefix(std::string_view hex_prefix) const;
+
     // Deletes an object (gc only).
     void remove(const Digest& digest);
 

@@ -217,12 +217,8 @@ LineageTarget resolve_lineage_target(workspace::Workspace& ws, const LineageInde
             for (const auto& [p, id] : r.outputs)
                 if (util::starts_with(id, text)) matches.insert(id);
         }
-        if (matches.empty()) {
-            std::filesystem::path dir = ws.cache().root() / "sha256" / hex.substr(0, 2);
-            if (fs::lstat_path(dir))
-                for (const auto& e : fs::list_dir(dir))
-                    if (util::starts_with(hex.substr(0, 2) + e.name, hex)) matches.insert("sha256:" + hex.substr(0, 2) + e.name);
-        }
+        if (matches.empty())
+            for (const auto& d : ws.cache().find_by_prefix(hex)) matches.insert(d.id());
         if (matches.empty()) fail(ErrorKind::input, "no run read or wrote an object {}, and the cache has none", text);
         if (matches.size() > 1) {
             std::string list;

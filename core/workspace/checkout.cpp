@@ -192,20 +192,14 @@ hash::Digest find_object(Workspace& ws, const std::string& id) {
     std::string hex = util::starts_with(id, "sha256:") ? id.substr(7) : id;
     if (hex.size() < 8 || hex.size() > 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
         fail(ErrorKind::input, "'{}': an object id is sha256: and 8 to 64 lowercase hex digits", id);
-    // Objects live at sha256/<2 hex>/<62 hex>: one directory holds every candidate.
-    std::vector<std::string> matches;
-    stdfs::path dir = ws.cache().root() / "sha256" / hex.substr(0, 2);
-    if (fs::lstat_path(dir))
-        for (const auto& e : fs::list_dir(dir)) {
-            std::string full = hex.substr(0, 2) + e.name;
-            if (full.size() == 64 && util::starts_with(full, hex)) matches.push_back("sha256:" + full);
-        }
-    if (matches.empty()) fail(ErrorKind::input, "the cache has no object {} ('cairn pull' fetches missing ones)", id);
-    if (matches.size() > 1) {
-        std::sort(matches.begin(), matches.end());
+    std::vector<hash::Digest> found = ws.cache().find_by_prefix(hex);
+    if (found.empty()) fail(ErrorKind::input, "the cache has no object {} ('cairn pull' fetches missing ones)", id);
+    if (found.size() > 1) {
+        std::vector<std::string> matches;
+        for (const auto& d : found) matches.push_back(d.id());
         fail(ErrorKind::input, "'{}' is ambiguous; it names {} objects:{}", id, matches.size(), list_paths(matches));
     }
-    return *hash::Digest::from_id(matches.front());
+    return found.front();
 }
 
 CheckedOut checkout_object(Workspace& ws, const hash::Digest& object, const std::string& path, Overwrite overwrite,
