@@ -124,7 +124,7 @@ private:
 };
 
 void Adder::check_target(const std::string& rel) const {
-    if (m_track == Track::store_only) {
+    if (m_track != Track::pointers) {
         if (!fs::lstat_path(m_ws.absolute(rel))) fail(ErrorKind::input, "'{}' does not exist", rel);
         return;
     }
@@ -213,7 +213,8 @@ void Adder::hash_jobs() {
         if (::fstat(fd.get(), &before) != 0) fail_errno("cannot stat " + job.key, errno);
         if (!S_ISREG(before.st_mode)) fail(ErrorKind::input, "'{}' is not a regular file", job.key);
         job.executable = (before.st_mode & S_IXUSR) != 0;
-        if (auto known = m_ws.stat_cache().lookup(job.key, before); known && m_ws.cache().has(*known)) {
+        auto known = m_ws.stat_cache().lookup(job.key, before);
+        if (known && (m_track == Track::hash_only || m_ws.cache().has(*known))) {
             job.digest = *known;
             job.size = static_cast<std::uint64_t>(before.st_size);
             m_progress.advance(1, 0);
@@ -221,7 +222,9 @@ void Adder::hash_jobs() {
         }
         std::int64_t started = state::now_ns();
         cache::Cache::PutResult put;
-        if (adopt && S_ISREG(before.st_mode) && before.st_nlink == 1 && !job.via_symlink) {
+        if (m_track == Track::hash_only) {
+            put.digest = hash::hash_fd(fd.get(), job.key, &put.size);
+        } else if (adopt && S_ISREG(before.st_mode) && before.st_nlink == 1 && !job.via_symlink) {
             // Link type hardlink: hash, then make the file itself the object (no copy).
             put.digest = hash::hash_fd(fd.get(), job.key, &put.size);
             if (!m_ws.cache().has(put.digest) &&
@@ -264,9 +267,15 @@ cache::TreeEntry Adder::build_tree(const std::string& name, const DirNode& node)
                                     job.size, 1, job.digest});
         }
     }
-    auto put = m_ws.cache().put_bytes(tree.serialize(), &m_batch);
-    if (put.added) ++m_new_objects;
-    return {name, cache::EntryKind::directory, tree.total_size(), tree.total_files(), put.digest};
+    hash::Digest digest;
+    if (m_track == Track::hash_only) {
+        digest = hash::hash_bytes(tree.serialize());
+    } else {
+        auto put = m_ws.cache().put_bytes(tree.serialize(), &m_batch);
+        if (put.added) ++m_new_objects;
+        digest = put.digest;
+    }
+    return {name, cache::EntryKind::directory, tree.total_size(), tree.total_files(), digest};
 }
 
 AddResult Adder::run(const std::vector<std::string>& paths) {
@@ -323,7 +332,7 @@ AddResult Adder::run(const std::vector<std::string>& paths) {
     // Every object is durable before any pointer names it.
     m_batch.commit(m_ws.cache().tmp_dir());
     result.new_objects = m_new_objects.load();
-    if (m_track == Track::store_only) {
+    if (m_track != Track::pointers) {
         m_ws.stat_cache().save();
         return result;
     }

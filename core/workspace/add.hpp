@@ -29,7 +29,8 @@ struct AddResult {
 
 enum class Track {
     pointers,  // cairn add: write pointer files and .gitignore entries, apply the link type
-    store_only // run inputs/outputs: only store the bytes and report their ids
+    store_only, // run inputs/outputs: only store the bytes and report their ids
+    hash_only   // pipeline staleness: only compute the ids (from the stat cache where it can); nothing is stored
 };
 
 // Adds workspace-relative paths (already checked by Workspace::relative_path). Objects are

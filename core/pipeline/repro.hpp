@@ -1,0 +1,69 @@
+#pragma once
+// `cairn repro`: runs the stale stages of a pipeline in dependency order, each as a recorded
+// run, restoring outputs from earlier runs (the run cache) where it can, and `cairn status`'s
+// view of the stages.
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/pipeline/pipeline.hpp"
+#include "core/pipeline/stale.hpp"
+#include "core/util/progress.hpp"
+
+namespace cairn::workspace {
+class Workspace;
+}
+
+namespace cairn::pipeline {
+
+struct ReproOptions {
+    std::vector<std::string> targets; // stage names (a foreach/matrix group name selects its items); empty: all
+    bool force = false;        // run the selected stages even when up to date (never frozen ones)
+    bool dry_run = false;      // say what would run and why; change nothing
+    bool downstream = false;   // the targets and the stages after them, instead of before
+    bool single_item = false;  // the targets only
+    bool keep_going = false;   // after a failure, go on with the stages that do not depend on it
+    bool run_cache = true;     // restore outputs of an earlier run with the same inputs
+    unsigned jobs = 1;         // stages run at once (above 1: each in a child `self_exe repro`)
+    bool stdout_to_stderr = false;   // the commands' stdout goes to stderr (for --json)
+    std::filesystem::path self_exe;  // the cairn binary, for jobs above 1
+    std::function<void(const std::string&)> notice; // one line per event ("stage train: running")
+};
+
+struct StageResult {
+    enum class Outcome { up_to_date, frozen, would_run, ran, restored, failed, skipped, interrupted };
+    std::string stage;
+    Outcome outcome = Outcome::up_to_date;
+    std::vector<Reason> reasons;
+    std::string run;       // the run recorded (ran, failed, interrupted) or restored from
+    int exit_code = 0;
+    std::string message;   // failed/skipped: why
+};
+
+struct ReproReport {
+    std::vector<StageResult> stages; // in the order decided
+    bool failed = false;
+    bool interrupted = false;
+};
+
+[[nodiscard]] std::string_view to_string(StageResult::Outcome outcome);
+
+// Runs `options.targets` of `p` (see ReproOptions). Throws Error(input) for an unknown target,
+// a malformed lock file or params file; failures of stages are in the report.
+[[nodiscard]] ReproReport repro(workspace::Workspace& ws, const Pipeline& p, const ReproOptions& options,
+                                util::Progress& progress);
+
+// Every stage's state (for `cairn status`): up to date, frozen, or would run with its reasons
+// (a stage after a stale one is stale with reason `upstream`).
+[[nodiscard]] std::vector<StageResult> stage_status(workspace::Workspace& ws, const Pipeline& p, util::Progress& progress);
+
+// The report as `cairn repro --json` prints it, and back (a child repro's report).
+[[nodiscard]] nlohmann::json to_json(const ReproReport& report);
+[[nodiscard]] nlohmann::json to_json(const StageResult& result);
+[[nodiscard]] ReproReport report_from_json(const nlohmann::json& j);
+
+} // namespace cairn::pipeline

@@ -1,0 +1,73 @@
+#pragma once
+// Whether a stage must run: its command, dependencies, params and outputs now, against its entry
+// in cairn.lock.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/pipeline/lock.hpp"
+#include "core/pipeline/pipeline.hpp"
+#include "core/util/progress.hpp"
+
+namespace cairn::workspace {
+class Workspace;
+}
+
+namespace cairn::pipeline {
+
+// Why a stage is stale.
+struct Reason {
+    enum class Kind { never_run, always_changed, forced, command, dependency, param, output, upstream };
+    Kind kind = Kind::never_run;
+    std::string subject; // the path, param key or upstream stage; empty for the others
+    std::string change;  // "modified", "added", "removed", "missing", "deleted", "changed"
+    [[nodiscard]] std::string describe() const; // one line for people
+    [[nodiscard]] std::string kind_name() const; // for --json
+};
+
+// A stage's state now.
+struct StageCheck {
+    bool frozen = false;
+    std::vector<Reason> reasons; // empty: up to date (or frozen)
+    // The stage as it would be locked now: the command, the dependencies that exist (hashed),
+    // the referenced param values. Outputs are not filled in (they are known after the run).
+    LockedStage current;
+    std::vector<std::string> missing_deps; // workspace-relative
+    std::vector<std::string> missing_params; // "file: key"
+    [[nodiscard]] bool stale() const { return !frozen && !reasons.empty(); }
+};
+
+// Hashes files for staleness checks, remembering each path (and each params file) once.
+class Probe {
+public:
+    explicit Probe(workspace::Workspace& ws, util::Progress& progress) : m_ws(ws), m_progress(progress) {}
+    // The id, size and file count of the file or directory at workspace-relative `rel` (hashed
+    // through the stat cache, stored nowhere), or nullopt when it does not exist.
+    [[nodiscard]] std::optional<LockedPath> path(const std::string& rel);
+    // read_params(), once per file.
+    [[nodiscard]] const nlohmann::json& params(const std::string& file);
+    // Forgets what it knows (after a stage ran and changed files).
+    void forget() { m_paths.clear(); m_params.clear(); }
+
+private:
+    workspace::Workspace& m_ws;
+    util::Progress& m_progress;
+    std::map<std::string, std::optional<LockedPath>> m_paths;
+    std::map<std::string, nlohmann::json> m_params;
+};
+
+// Checks `stage` against `locked` (its cairn.lock entry, if any). Outputs are checked when the
+// stage is otherwise up to date. Params files that are missing or malformed throw Error(input).
+[[nodiscard]] StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* locked);
+
+// The shell command a stage's `cmd` list runs (one after another, stopping at the first failure).
+[[nodiscard]] std::vector<std::string> stage_argv(const Stage& stage);
+
+// The run-cache key of a stage in a given state: sha256 of its command, dependency ids and
+// param values (canonical JSON). Two executions with the same key are expected to write the
+// same outputs.
+[[nodiscard]] std::string stage_key(const LockedStage& current);
+
+} // namespace cairn::pipeline
