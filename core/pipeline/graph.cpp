@@ -18,12 +18,16 @@ struct Producer {
 };
 
 // The outputs a path depends on: one it equals or lies inside, or ones inside it.
-void producers_of(const std::string& path, const std::map<std::string, Producer>& outs, std::vector<Producer>& found) {
+void producers_of(const std::string& path, const std::map<std::string, Producer>& outs,
+                  std::vector<Producer>& found) {
     if (auto it = outs.find(path); it != outs.end()) found.push_back(it->second);
-    for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
-        if (auto it = outs.find(path.substr(0, slash)); it != outs.end()) found.push_back(it->second);
+    for (std::size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1))
+        if (auto it = outs.find(path.substr(0, slash)); it != outs.end())
+            found.push_back(it->second);
     std::string prefix = path + "/";
-    for (auto it = outs.lower_bound(prefix); it != outs.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+    for (auto it = outs.lower_bound(prefix);
+         it != outs.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
         found.push_back(it->second);
 }
 
@@ -36,7 +40,8 @@ Graph build_graph(const Pipeline& p) {
     g.downstream.resize(n);
     std::map<std::string, Producer> outs;
     for (std::size_t i = 0; i < n; ++i)
-        for (const auto& o : p.stages[i].outs) outs.emplace(o.path, Producer{i, &o});
+        for (const auto& o : p.stages[i].outs)
+            outs.emplace(o.path, Producer{i, &o});
 
     // Why each edge exists, for the cycle message: (stage, upstream) -> the dependency's path.
     std::map<std::pair<std::size_t, std::size_t>, std::string> reason;
@@ -46,37 +51,43 @@ Graph build_graph(const Pipeline& p) {
         auto add = [&](const std::string& path) {
             std::vector<Producer> producers;
             producers_of(path, outs, producers);
-            for (const auto& pr : producers) found.emplace_back(path, pr);
+            for (const auto& pr : producers)
+                found.emplace_back(path, pr);
         };
-        for (const auto& d : s.deps) add(d.path);
-        for (const auto& ref : s.params) add(ref.file);
+        for (const auto& d : s.deps)
+            add(d.path);
+        for (const auto& ref : s.params)
+            add(ref.file);
         for (const auto& [path, pr] : found) {
             reason.emplace(std::make_pair(i, pr.stage), path);
             g.upstream[i].push_back(pr.stage);
         }
         std::sort(g.upstream[i].begin(), g.upstream[i].end());
-        g.upstream[i].erase(std::unique(g.upstream[i].begin(), g.upstream[i].end()), g.upstream[i].end());
-        for (std::size_t up : g.upstream[i]) g.downstream[up].push_back(i);
+        g.upstream[i].erase(std::unique(g.upstream[i].begin(), g.upstream[i].end()),
+                            g.upstream[i].end());
+        for (std::size_t up : g.upstream[i])
+            g.downstream[up].push_back(i);
     }
 
     // A cycle: depth-first search in file order, iterative (the input sets the depth), for a
     // stage reached again while it is on the path.
-    std::vector<int> state(n, 0); // 0 unseen, 1 on the path, 2 done
+    std::vector<int> state(n, 0);                          // 0 unseen, 1 on the path, 2 done
     std::vector<std::pair<std::size_t, std::size_t>> path; // stage, next upstream to look at
     auto report = [&](std::size_t up) {
-        auto start = std::find_if(path.begin(), path.end(), [&](const auto& e) { return e.first == up; });
+        auto start =
+            std::find_if(path.begin(), path.end(), [&](const auto& e) { return e.first == up; });
         std::string chain, why;
         for (auto it = start; it != path.end(); ++it) {
             std::size_t next = it + 1 == path.end() ? up : (it + 1)->first;
             chain += fmt::format("{} -> ", p.stages[it->first].name);
             if (!why.empty()) why += ", ";
-            why += fmt::format("'{}' depends on '{}' from '{}'", p.stages[it->first].name, reason[{it->first, next}],
-                               p.stages[next].name);
+            why += fmt::format("'{}' depends on '{}' from '{}'", p.stages[it->first].name,
+                               reason[{it->first, next}], p.stages[next].name);
         }
         chain += p.stages[up].name;
         const Stage& first = p.stages[up];
-        fail(ErrorKind::input, "{}:{}: stage '{}': dependency cycle: {} ({})", first.mark.file, first.mark.line, first.name,
-             chain, why);
+        fail(ErrorKind::input, "{}:{}: stage '{}': dependency cycle: {} ({})", first.mark.file,
+             first.mark.line, first.name, chain, why);
     };
     for (std::size_t root = 0; root < n; ++root) {
         if (state[root] != 0) continue;
@@ -142,9 +153,11 @@ std::vector<std::size_t> select_stages(const Pipeline& p, const std::string& nam
         if (util::starts_with(p.stages[i].name, name + "@")) out.push_back(i);
     if (!out.empty()) return out;
     std::vector<std::string> names;
-    for (const auto& s : p.stages) names.push_back(s.name);
+    for (const auto& s : p.stages)
+        names.push_back(s.name);
     std::string near = util::closest(name, names);
-    fail(ErrorKind::input, "no stage '{}' in {}{}", name, p.file, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+    fail(ErrorKind::input, "no stage '{}' in {}{}", name, p.file,
+         near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
 }
 
 } // namespace cairn::pipeline

@@ -15,11 +15,13 @@ std::string shell_quote(const std::string& s) {
     if (s.empty()) return "''";
     bool safe = true;
     for (unsigned char c : s)
-        if (!(std::isalnum(c) || std::string_view("@%+=:,./-_").find(static_cast<char>(c)) != std::string_view::npos))
+        if (!(std::isalnum(c) ||
+              std::string_view("@%+=:,./-_").find(static_cast<char>(c)) != std::string_view::npos))
             safe = false;
     if (safe) return s;
     std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\"'\"'") : std::string(1, c);
+    for (char c : s)
+        out += c == '\'' ? std::string("'\"'\"'") : std::string(1, c);
     return out + "'";
 }
 
@@ -29,7 +31,8 @@ std::string python_str(const Value& v) {
     return scalar_text(v);
 }
 
-void flatten(const Value& v, const std::string& prefix, std::vector<std::pair<std::string, const Value*>>& out) {
+void flatten(const Value& v, const std::string& prefix,
+             std::vector<std::pair<std::string, const Value*>>& out) {
     for (const auto& [k, item] : v.items()) {
         std::string key = prefix.empty() ? k : prefix + "." + k;
         if (item.is_object())
@@ -39,7 +42,8 @@ void flatten(const Value& v, const std::string& prefix, std::vector<std::pair<st
     }
 }
 
-void all_paths(const Value& v, const std::string& prefix, std::vector<std::string>& out, int depth) {
+void all_paths(const Value& v, const std::string& prefix, std::vector<std::string>& out,
+               int depth) {
     if (!v.is_object() || depth > k_max_value_depth || out.size() > 10000) return;
     for (const auto& [k, item] : v.items()) {
         std::string key = prefix.empty() ? k : prefix + "." + k;
@@ -52,9 +56,12 @@ void validate(const Value& value, const std::string& inner, Field field) {
     if (field == Field::iterable || !(value.is_object() || value.is_array())) return;
     if (value.is_object() && field == Field::cmd) return;
     if (value.is_object())
-        throw ResolveError(fmt::format("'${{{}}}' is a mapping, which can only be interpolated into a cmd (as --key "
-                                       "value flags)", inner));
-    throw ResolveError(fmt::format("'${{{}}}' is a list, which cannot be interpolated here", inner));
+        throw ResolveError(fmt::format(
+            "'${{{}}}' is a mapping, which can only be interpolated into a cmd (as --key "
+            "value flags)",
+            inner));
+    throw ResolveError(
+        fmt::format("'${{{}}}' is a list, which cannot be interpolated here", inner));
 }
 
 } // namespace
@@ -80,14 +87,18 @@ std::vector<Match> find_matches(const std::string& text) {
     return out;
 }
 
-bool has_interpolation(const std::string& text) { return !find_matches(text).empty(); }
+bool has_interpolation(const std::string& text) {
+    return !find_matches(text).empty();
+}
 
 std::vector<std::string> parse_expression(const std::string& inner) {
     auto bad = [&](std::string_view why) {
-        throw ResolveError(fmt::format("'${{{}}}': {} (expected a key path such as 'train.lr' or 'layers[0]')", inner, why));
+        throw ResolveError(fmt::format(
+            "'${{{}}}': {} (expected a key path such as 'train.lr' or 'layers[0]')", inner, why));
     };
     auto word_end = [&](std::size_t i) {
-        while (i < inner.size() && inner[i] != '.' && inner[i] != '[' && inner[i] != ']') ++i;
+        while (i < inner.size() && inner[i] != '.' && inner[i] != '[' && inner[i] != ']')
+            ++i;
         return i;
     };
     std::vector<std::string> parts;
@@ -122,8 +133,10 @@ std::string cmd_flags(const Value& mapping) {
             bool first = true;
             for (const auto& item : *v) {
                 if (item.is_array() || item.is_object())
-                    throw ResolveError(fmt::format("cannot interpolate the nested list or mapping in '{}'", k));
-                std::string text = item.is_string() ? shell_quote(item.get<std::string>()) : python_str(item);
+                    throw ResolveError(
+                        fmt::format("cannot interpolate the nested list or mapping in '{}'", k));
+                std::string text =
+                    item.is_string() ? shell_quote(item.get<std::string>()) : python_str(item);
                 out += (first ? "--" + k + " " : std::string()) + text + " ";
                 first = false;
             }
@@ -131,42 +144,47 @@ std::string cmd_flags(const Value& mapping) {
             out += "--" + k + " " + scalar_text(*v) + " ";
         }
     }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
+    while (!out.empty() && out.back() == ' ')
+        out.pop_back();
     return out;
 }
 
 void Context::merge(const Value& data, const std::string& source) {
     for (const auto& [k, v] : data.items())
-        if (m_reserved.count(k)) throw ResolveError(fmt::format("attempted to modify reserved key '{}' in '{}'", k, source));
-    std::function<void(Value&, const Value&, const std::string&)> merge_into = [&](Value& into, const Value& update,
-                                                                                  const std::string& prefix) {
-        for (const auto& [k, v] : update.items()) {
-            std::string path = prefix.empty() ? k : prefix + "." + k;
-            auto it = into.find(k);
-            if (it != into.end() && it->is_object() && v.is_object()) {
-                merge_into(*it, v, path);
-                continue;
-            }
-            if (it != into.end()) {
-                std::string existing = "<unknown>";
-                for (std::string p = path;; p = p.substr(0, p.rfind('.'))) {
-                    if (auto s = m_sources.find(p); s != m_sources.end()) {
-                        existing = s->second;
-                        break;
-                    }
-                    if (p.find('.') == std::string::npos) break;
+        if (m_reserved.count(k))
+            throw ResolveError(
+                fmt::format("attempted to modify reserved key '{}' in '{}'", k, source));
+    std::function<void(Value&, const Value&, const std::string&)> merge_into =
+        [&](Value& into, const Value& update, const std::string& prefix) {
+            for (const auto& [k, v] : update.items()) {
+                std::string path = prefix.empty() ? k : prefix + "." + k;
+                auto it = into.find(k);
+                if (it != into.end() && it->is_object() && v.is_object()) {
+                    merge_into(*it, v, path);
+                    continue;
                 }
-                throw ResolveError(
-                    fmt::format("cannot redefine '{}' from '{}' as it already exists in '{}'", path, source, existing));
+                if (it != into.end()) {
+                    std::string existing = "<unknown>";
+                    for (std::string p = path;; p = p.substr(0, p.rfind('.'))) {
+                        if (auto s = m_sources.find(p); s != m_sources.end()) {
+                            existing = s->second;
+                            break;
+                        }
+                        if (p.find('.') == std::string::npos) break;
+                    }
+                    throw ResolveError(
+                        fmt::format("cannot redefine '{}' from '{}' as it already exists in '{}'",
+                                    path, source, existing));
+                }
+                into[k] = v;
+                m_sources[path] = source;
             }
-            into[k] = v;
-            m_sources[path] = source;
-        }
-    };
+        };
     merge_into(m_data, data, "");
 }
 
-void Context::load_file(const workspace::Workspace& ws, const std::string& item, const std::string& wdir) {
+void Context::load_file(const workspace::Workspace& ws, const std::string& item,
+                        const std::string& wdir) {
     std::size_t colon = item.find(':');
     std::string written = item.substr(0, colon);
     std::optional<std::vector<std::string>> keys;
@@ -178,7 +196,8 @@ void Context::load_file(const workspace::Workspace& ws, const std::string& item,
     }
     if (written.empty()) throw ResolveError(fmt::format("'{}' names no file", item));
     if (std::filesystem::path(written).is_absolute())
-        throw ResolveError(fmt::format("'{}': an absolute path; write it relative to the pipeline file", written));
+        throw ResolveError(
+            fmt::format("'{}': an absolute path; write it relative to the pipeline file", written));
     std::string path = (std::filesystem::path(wdir) / written).lexically_normal().string();
     if (path.empty() || path == "." || util::starts_with(path, "../") || path == "..")
         throw ResolveError(fmt::format("'{}' is outside the workspace", written));
@@ -186,11 +205,16 @@ void Context::load_file(const workspace::Workspace& ws, const std::string& item,
     if (auto it = m_imports.find(path); it != m_imports.end()) {
         const auto& imported = it->second;
         if (!keys && !imported) return; // the same whole file named again
-        if (!keys) throw ResolveError(fmt::format("cannot load '{}' as it's partially loaded already", item));
-        if (!imported) throw ResolveError(fmt::format("cannot partially load '{}' as it's already loaded", item));
+        if (!keys)
+            throw ResolveError(
+                fmt::format("cannot load '{}' as it's partially loaded already", item));
+        if (!imported)
+            throw ResolveError(
+                fmt::format("cannot partially load '{}' as it's already loaded", item));
         for (const auto& k : *keys)
             if (std::find(imported->begin(), imported->end(), k) != imported->end())
-                throw ResolveError(fmt::format("cannot load '{}' as it's partially loaded already", item));
+                throw ResolveError(
+                    fmt::format("cannot load '{}' as it's partially loaded already", item));
     }
     Value data;
     try {
@@ -202,7 +226,8 @@ void Context::load_file(const workspace::Workspace& ws, const std::string& item,
         Value selected = Value::object();
         for (const auto& k : *keys) {
             auto it = data.find(k);
-            if (it == data.end()) throw ResolveError(fmt::format("could not find '{}' in '{}'", k, path));
+            if (it == data.end())
+                throw ResolveError(fmt::format("could not find '{}' in '{}'", k, path));
             selected[k] = *it;
         }
         data = std::move(selected);

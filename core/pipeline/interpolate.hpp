@@ -19,7 +19,7 @@ class Workspace;
 namespace cairn::pipeline {
 
 class ResolveError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -49,7 +49,7 @@ struct Match {
 
 // The values `${...}` reads, with where each came from (for "defined twice" errors).
 class Context {
-public:
+  public:
     // Merges the mapping `data`, read from `source` (a file or `vars[0]`), as DVC merges
     // vars: nested mappings merge, anything else defined twice is a ResolveError naming both
     // sources.
@@ -58,7 +58,8 @@ public:
     // Loads one `vars` entry `file[:key1,key2]` (the file relative to `wdir`, both
     // workspace-relative): the whole file, or those top-level keys of it. A file loaded whole
     // twice is loaded once; loading it partially after wholly (or keys twice) is a ResolveError.
-    void load_file(const workspace::Workspace& ws, const std::string& item, const std::string& wdir);
+    void load_file(const workspace::Workspace& ws, const std::string& item,
+                   const std::string& wdir);
 
     // Sets `values` (item, key) for one generated stage; they cannot be redefined by its vars.
     void set_reserved(const Value& values);
@@ -71,12 +72,15 @@ public:
     // and `\${` unescaped to `${`.
     [[nodiscard]] Value resolve_string(const std::string& text, Field field) const;
 
-    [[nodiscard]] bool contains(const std::string& top_key) const { return m_data.contains(top_key); }
+    [[nodiscard]] bool contains(const std::string& top_key) const {
+        return m_data.contains(top_key);
+    }
 
-private:
+  private:
     Value m_data = Value::object();
-    std::map<std::string, std::string> m_sources;                           // dotted path -> source
-    std::map<std::string, std::optional<std::vector<std::string>>> m_imports; // file -> keys (nullopt: whole)
+    std::map<std::string, std::string> m_sources; // dotted path -> source
+    std::map<std::string, std::optional<std::vector<std::string>>>
+        m_imports; // file -> keys (nullopt: whole)
     std::set<std::string> m_reserved;
 };
 

@@ -43,12 +43,14 @@ Value typed_scalar(const YAML::Node& node) {
 
 Value yaml_value_at(const YAML::Node& node, const std::string& display, int depth) {
     if (depth > k_max_value_depth)
-        fail(ErrorKind::input, "{}: nested deeper than {} levels", workspace::where(display, node), k_max_value_depth);
+        fail(ErrorKind::input, "{}: nested deeper than {} levels", workspace::where(display, node),
+             k_max_value_depth);
     if (!node || node.IsNull()) return nullptr;
     if (node.IsScalar()) return typed_scalar(node);
     if (node.IsSequence()) {
         Value out = Value::array();
-        for (const auto& item : node) out.push_back(yaml_value_at(item, display, depth + 1));
+        for (const auto& item : node)
+            out.push_back(yaml_value_at(item, display, depth + 1));
         return out;
     }
     Value out = Value::object();
@@ -57,22 +59,27 @@ Value yaml_value_at(const YAML::Node& node, const std::string& display, int dept
             fail(ErrorKind::input, "{}: a key must be a plain name, not a list or mapping",
                  workspace::where(display, kv.first));
         const std::string& key = kv.first.Scalar();
-        if (out.contains(key)) fail(ErrorKind::input, "{}: key '{}' given twice", workspace::where(display, kv.first), key);
+        if (out.contains(key))
+            fail(ErrorKind::input, "{}: key '{}' given twice", workspace::where(display, kv.first),
+                 key);
         out[key] = yaml_value_at(kv.second, display, depth + 1);
     }
     return out;
 }
 
 Value toml_value(const toml::node& node, int depth) {
-    if (depth > k_max_value_depth) fail(ErrorKind::input, "nested deeper than {} levels", k_max_value_depth);
+    if (depth > k_max_value_depth)
+        fail(ErrorKind::input, "nested deeper than {} levels", k_max_value_depth);
     if (const auto* t = node.as_table()) {
         Value out = Value::object();
-        for (const auto& [k, v] : *t) out[std::string(k.str())] = toml_value(v, depth + 1);
+        for (const auto& [k, v] : *t)
+            out[std::string(k.str())] = toml_value(v, depth + 1);
         return out;
     }
     if (const auto* a = node.as_array()) {
         Value out = Value::array();
-        for (const auto& v : *a) out.push_back(toml_value(v, depth + 1));
+        for (const auto& v : *a)
+            out.push_back(toml_value(v, depth + 1));
         return out;
     }
     if (const auto* s = node.as_string()) return s->get();
@@ -130,12 +137,14 @@ std::string python_float(double v) {
 nlohmann::json to_sorted(const Value& v) {
     if (v.is_object()) {
         nlohmann::json out = nlohmann::json::object();
-        for (const auto& [k, item] : v.items()) out[k] = to_sorted(item);
+        for (const auto& [k, item] : v.items())
+            out[k] = to_sorted(item);
         return out;
     }
     if (v.is_array()) {
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& item : v) out.push_back(to_sorted(item));
+        for (const auto& item : v)
+            out.push_back(to_sorted(item));
         return out;
     }
     if (v.is_boolean()) return v.get<bool>();
@@ -151,8 +160,10 @@ nlohmann::json to_sorted(const Value& v) {
 std::vector<std::string> key_parts(const std::string& key) {
     std::string normal;
     for (char c : key) {
-        if (c == '[') normal += '.';
-        else if (c != ']') normal += c;
+        if (c == '[')
+            normal += '.';
+        else if (c != ']')
+            normal += c;
     }
     return util::split(normal, '.');
 }
@@ -160,7 +171,8 @@ std::vector<std::string> key_parts(const std::string& key) {
 template <typename Json>
 void collect_leaves(const Json& v, const std::string& prefix, std::vector<std::string>& out) {
     if (v.is_object() && !v.empty()) {
-        for (const auto& [k, item] : v.items()) collect_leaves(item, prefix.empty() ? k : prefix + "." + k, out);
+        for (const auto& [k, item] : v.items())
+            collect_leaves(item, prefix.empty() ? k : prefix + "." + k, out);
         return;
     }
     if (!prefix.empty()) out.push_back(prefix);
@@ -180,7 +192,8 @@ const Json* lookup_in(const Json& doc, const std::vector<std::string>& parts) {
             const char* first = part.data();
             if (!part.empty() && part[0] == '+') ++first;
             auto [ptr, ec] = std::from_chars(first, part.data() + part.size(), index);
-            if (ec != std::errc() || ptr != part.data() + part.size() || part.empty()) return nullptr;
+            if (ec != std::errc() || ptr != part.data() + part.size() || part.empty())
+                return nullptr;
             auto size = static_cast<long long>(at->size());
             if (index < 0) index += size;
             if (index < 0 || index >= size) return nullptr;
@@ -194,7 +207,9 @@ const Json* lookup_in(const Json& doc, const std::vector<std::string>& parts) {
 
 } // namespace
 
-Value yaml_value(const YAML::Node& node, const std::string& display) { return yaml_value_at(node, display, 0); }
+Value yaml_value(const YAML::Node& node, const std::string& display) {
+    return yaml_value_at(node, display, 0);
+}
 
 std::string scalar_text(const Value& value) {
     if (value.is_null()) return "None";
@@ -215,7 +230,8 @@ std::string type_name(const Value& value) {
 
 Value read_values(const workspace::Workspace& ws, const std::string& file) {
     if (util::ends_with(file, ".py"))
-        fail(ErrorKind::input, "{}: Python params files are not supported; use YAML, JSON or TOML", file);
+        fail(ErrorKind::input, "{}: Python params files are not supported; use YAML, JSON or TOML",
+             file);
     auto st = fs::lstat_path(ws.absolute(file));
     if (st && S_ISDIR(st->st_mode)) fail(ErrorKind::input, "params file '{}' is a directory", file);
     std::optional<std::string> text = fs::read_file_if_exists(ws.absolute(file));
@@ -228,7 +244,8 @@ Value read_values(const workspace::Workspace& ws, const std::string& file) {
             std::string what = e.what();
             // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
             std::size_t colon = what.find(": ");
-            fail(ErrorKind::input, "{}:{}: {}", file, line_of_offset(*text, e.byte == 0 ? 0 : e.byte - 1),
+            fail(ErrorKind::input, "{}:{}: {}", file,
+                 line_of_offset(*text, e.byte == 0 ? 0 : e.byte - 1),
                  colon == std::string::npos ? what : what.substr(colon + 2));
         }
     } else if (util::ends_with(file, ".toml")) {
@@ -243,11 +260,13 @@ Value read_values(const workspace::Workspace& ws, const std::string& file) {
         YAML::Node root = workspace::parse_yaml(*text, file);
         doc = yaml_value(root, file);
         if (root && !root.IsNull() && !root.IsMap())
-            fail(ErrorKind::input, "{}: a params file must be a mapping, not a {}", workspace::where(file, root),
-                 type_name(doc));
+            fail(ErrorKind::input, "{}: a params file must be a mapping, not a {}",
+                 workspace::where(file, root), type_name(doc));
     }
     if (doc.is_null()) doc = Value::object();
-    if (!doc.is_object()) fail(ErrorKind::input, "{}: a params file must be a mapping, not a {}", file, type_name(doc));
+    if (!doc.is_object())
+        fail(ErrorKind::input, "{}: a params file must be a mapping, not a {}", file,
+             type_name(doc));
     return doc;
 }
 
@@ -259,7 +278,9 @@ const nlohmann::json* lookup(const nlohmann::json& doc, const std::string& key) 
     return lookup_in(doc, key_parts(key));
 }
 
-const Value* lookup_parts(const Value& doc, const std::vector<std::string>& parts) { return lookup_in(doc, parts); }
+const Value* lookup_parts(const Value& doc, const std::vector<std::string>& parts) {
+    return lookup_in(doc, parts);
+}
 
 std::vector<std::string> leaf_keys(const nlohmann::json& doc) {
     std::vector<std::string> out;

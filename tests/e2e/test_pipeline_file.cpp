@@ -77,11 +77,14 @@ TEST_CASE("cairn dag reads the get-started dvc.yaml as written", "[pipeline][dag
     CHECK(json["stages"][0]["outs"][0] == "data/prepared");
     CHECK(json["stages"][3]["name"] == "evaluate");
     CHECK(json["stages"][3]["upstream"] == nlohmann::json::array({"featurize", "train"}));
-    CHECK(json["edges"] == nlohmann::json::parse(
-                               R"([["prepare","featurize"],["featurize","train"],["featurize","evaluate"],["train","evaluate"]])"));
+    CHECK(
+        json["edges"] ==
+        nlohmann::json::parse(
+            R"([["prepare","featurize"],["featurize","train"],["featurize","evaluate"],["train","evaluate"]])"));
 
     std::string tree = repo.ok({"dag"}).out;
-    CHECK(tree == "evaluate\n├── featurize\n│   └── prepare\n└── train\n    └── featurize (see above)\n");
+    CHECK(tree ==
+          "evaluate\n├── featurize\n│   └── prepare\n└── train\n    └── featurize (see above)\n");
     CHECK(repo.ok({"dag", "train"}).out == "train\n└── featurize\n    └── prepare\n");
 
     std::string dot = repo.ok({"dag", "--format", "dot"}).out;
@@ -112,7 +115,8 @@ TEST_CASE("cairn dag without a pipeline file, or with an unknown stage", "[pipel
     auto none = repo.cairn({"dag"});
     CHECK(none.code == 3);
     CHECK(contains(none.err, "cairn: error: no cairn.yaml or dvc.yaml"));
-    repo.write("cairn.yaml", "stages:\n  train:\n    cmd: x\n  build:\n    foreach: [a, b]\n    do:\n      cmd: b ${item}\n");
+    repo.write("cairn.yaml", "stages:\n  train:\n    cmd: x\n  build:\n    foreach: [a, b]\n    "
+                             "do:\n      cmd: b ${item}\n");
     auto unknown = repo.cairn({"dag", "trian"});
     CHECK(unknown.code == 3);
     CHECK(contains(unknown.err, "no stage 'trian' in cairn.yaml (did you mean 'train'?)"));
@@ -133,22 +137,27 @@ TEST_CASE("pipeline file errors reach the user with file, line and stage", "[pip
         return r.err;
     };
     CHECK(error_of("stages:\n  a:\n    cmd: x\n    outz: [o]\n") ==
-          "cairn: error: cairn.yaml:4: stage 'a': unknown key 'outz' in a stage (did you mean 'outs'?)\n");
+          "cairn: error: cairn.yaml:4: stage 'a': unknown key 'outz' in a stage (did you mean "
+          "'outs'?)\n");
     CHECK(contains(error_of("stages:\n  a:\n    cmd: x ${missing.key}\n"),
                    "cairn.yaml:3: stage 'a': cmd: could not find 'missing.key'"));
-    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    deps: [b]\n    outs: [a]\n  b:\n    cmd: y\n    deps: [a]\n"
+    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    deps: [b]\n    outs: [a]\n  b:\n    "
+                            "cmd: y\n    deps: [a]\n"
                             "    outs: [b]\n"),
                    "cairn.yaml:2: stage 'a': dependency cycle: a -> b -> a"));
-    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    outs: [o]\n  b:\n    cmd: y\n    outs: [o]\n"),
-                   "cairn.yaml:7: stage 'b': output 'o' is also an output of stage 'a' (cairn.yaml:4)"));
+    CHECK(contains(
+        error_of("stages:\n  a:\n    cmd: x\n    outs: [o]\n  b:\n    cmd: y\n    outs: [o]\n"),
+        "cairn.yaml:7: stage 'b': output 'o' is also an output of stage 'a' (cairn.yaml:4)"));
     CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    outs: [../../etc]\n"),
                    "cairn.yaml:4: stage 'a': outs: '../../etc' is outside the workspace"));
     repo.write("data.csv", "a,b\n");
     repo.ok({"add", "data.csv"});
-    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    outs:\n      - data.csv\n"),
-                   "cairn.yaml:5: stage 'a': output 'data.csv' is tracked by `cairn add` (data.csv.cairn)"));
-    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    params:\n      - conf.py:\n"),
-                   "cairn.yaml:5: stage 'a': params: 'conf.py': Python params files are not supported"));
+    CHECK(contains(
+        error_of("stages:\n  a:\n    cmd: x\n    outs:\n      - data.csv\n"),
+        "cairn.yaml:5: stage 'a': output 'data.csv' is tracked by `cairn add` (data.csv.cairn)"));
+    CHECK(contains(
+        error_of("stages:\n  a:\n    cmd: x\n    params:\n      - conf.py:\n"),
+        "cairn.yaml:5: stage 'a': params: 'conf.py': Python params files are not supported"));
 }
 
 TEST_CASE("vars, foreach and matrix expand as DVC expands them", "[pipeline][dag]") {
@@ -175,9 +184,10 @@ stages:
 )");
     auto json = repo.ok({"dag", "--json"}).json();
     std::vector<std::string> names;
-    for (const auto& s : json["stages"]) names.push_back(s["name"]);
-    CHECK(names == std::vector<std::string>{"train@us", "train@uk", "sweep@16-relu", "sweep@16-tanh", "sweep@32-relu",
-                                            "sweep@32-tanh"});
+    for (const auto& s : json["stages"])
+        names.push_back(s["name"]);
+    CHECK(names == std::vector<std::string>{"train@us", "train@uk", "sweep@16-relu",
+                                            "sweep@16-tanh", "sweep@32-relu", "sweep@32-tanh"});
     CHECK(json["stages"][1]["cmd"][0] == "train --region uk --lr 1e-05 --data iris --opt adam");
     CHECK(json["stages"][2]["upstream"] == nlohmann::json::array({"train@us"}));
 }

@@ -11,18 +11,22 @@ using namespace cairn::pipeline;
 namespace {
 
 class Fixture {
-public:
+  public:
     Fixture() { (void)workspace::init(m_dir.path(), true); }
-    void write(const std::string& rel, const std::string& text) const { test::write_text(m_dir / rel, text); }
+    void write(const std::string& rel, const std::string& text) const {
+        test::write_text(m_dir / rel, text);
+    }
     [[nodiscard]] Pipeline load_file(const std::string& rel = "dvc.yaml") const {
         auto ws = workspace::Workspace::discover(m_dir.path());
         return pipeline::load(ws, rel);
     }
-    [[nodiscard]] Pipeline load_text(const std::string& text, const std::string& rel = "dvc.yaml") const {
+    [[nodiscard]] Pipeline load_text(const std::string& text,
+                                     const std::string& rel = "dvc.yaml") const {
         write(rel, text);
         return load_file(rel);
     }
-    [[nodiscard]] std::string error_of(const std::string& text, const std::string& rel = "dvc.yaml") const {
+    [[nodiscard]] std::string error_of(const std::string& text,
+                                       const std::string& rel = "dvc.yaml") const {
         try {
             (void)load_text(text, rel);
         } catch (const Error& e) {
@@ -32,15 +36,18 @@ public:
         FAIL("loaded: " << text);
         return "";
     }
-    [[nodiscard]] workspace::Workspace ws() const { return workspace::Workspace::discover(m_dir.path()); }
+    [[nodiscard]] workspace::Workspace ws() const {
+        return workspace::Workspace::discover(m_dir.path());
+    }
 
-private:
+  private:
     test::TempDir m_dir;
 };
 
 std::vector<std::string> names(const Pipeline& p) {
     std::vector<std::string> out;
-    for (const auto& s : p.stages) out.push_back(s.name);
+    for (const auto& s : p.stages)
+        out.push_back(s.name);
     return out;
 }
 
@@ -74,7 +81,8 @@ TEST_CASE("params in all three forms, merged per file as DVC merges them", "[pip
     CHECK(s.wdir == "src");
 
     // params.yaml named whole: its bare keys are not listed separately.
-    Pipeline whole = f.load_text("stages:\n  a:\n    cmd: x\n    params: [lr, {params.yaml: null}]\n");
+    Pipeline whole =
+        f.load_text("stages:\n  a:\n    cmd: x\n    params: [lr, {params.yaml: null}]\n");
     REQUIRE(whole.stages[0].params.size() == 1);
     CHECK(whole.stages[0].params[0].all);
 }
@@ -137,8 +145,10 @@ TEST_CASE("outs, metrics and plots with their options", "[pipeline][load]") {
 
 TEST_CASE("the DVC get-started pipeline, as its tutorial writes dvc.yaml", "[pipeline][load]") {
     Fixture f;
-    f.write("params.yaml", "prepare:\n  split: 0.20\n  seed: 20170428\nfeaturize:\n  max_features: 100\n  ngrams: 1\n"
-                           "train:\n  seed: 20170428\n  n_est: 50\n  min_split: 0.01\n");
+    f.write(
+        "params.yaml",
+        "prepare:\n  split: 0.20\n  seed: 20170428\nfeaturize:\n  max_features: 100\n  ngrams: 1\n"
+        "train:\n  seed: 20170428\n  n_est: 50\n  min_split: 0.01\n");
     Pipeline p = f.load_text(R"(stages:
   prepare:
     cmd: python src/prepare.py data/data.xml
@@ -218,8 +228,9 @@ artifacts:
     CHECK(leaf_keys(params).size() == 7);
 }
 
-TEST_CASE("foreach over a list, a list of mappings, a mapping and an interpolated list (DVC's examples)",
-          "[pipeline][load]") {
+TEST_CASE(
+    "foreach over a list, a list of mappings, a mapping and an interpolated list (DVC's examples)",
+    "[pipeline][load]") {
     Fixture f;
     f.write("params.yaml", "models:\n  us:\n    epochs: 10\n  uk:\n    epochs: 3\nfiles: [a, b]\n");
     Pipeline p = f.load_text(R"(stages:
@@ -252,8 +263,9 @@ TEST_CASE("foreach over a list, a list of mappings, a mapping and an interpolate
       cmd: cp ${item} out/${item}
       outs: ["out/${item}"]
 )");
-    CHECK(names(p) == std::vector<std::string>{"cleanups@raw1", "cleanups@labels1", "train@0", "train@1", "build@us",
-                                               "build@uk", "copy@a", "copy@b"});
+    CHECK(names(p) == std::vector<std::string>{"cleanups@raw1", "cleanups@labels1", "train@0",
+                                               "train@1", "build@us", "build@uk", "copy@a",
+                                               "copy@b"});
     CHECK(p.stages[0].cmd.at(0) == "clean.py \"raw1\"");
     CHECK(p.stages[1].outs.at(0).path == "labels1.cln");
     CHECK(p.stages[3].cmd.at(0) == "python train.py 10 15");
@@ -282,14 +294,15 @@ TEST_CASE("matrix: the cartesian product, named as DVC names it", "[pipeline][lo
       seed: [1]
     cmd: tune ${item.cfg.name} ${item.cfg.lr} ${item.seed}
 )");
-    CHECK(names(p) == std::vector<std::string>{"train@cnn-f1", "train@cnn-f2", "train@xgb-f1", "train@xgb-f2", "tune@cfg0-1",
-                                               "tune@cfg1-1"});
+    CHECK(names(p) == std::vector<std::string>{"train@cnn-f1", "train@cnn-f2", "train@xgb-f1",
+                                               "train@xgb-f2", "tune@cfg0-1", "tune@cfg1-1"});
     CHECK(p.stages[1].cmd.at(0) == "./train.py --feature f2 cnn cnn-f2");
     CHECK(p.stages[2].outs.at(0).path == "xgb-f1.pkl");
     CHECK(p.stages[5].cmd.at(0) == "tune large 0.01 1");
 }
 
-TEST_CASE("vars: inline mappings, params files with key selection, params.yaml by default", "[pipeline][load]") {
+TEST_CASE("vars: inline mappings, params files with key selection, params.yaml by default",
+          "[pipeline][load]") {
     Fixture f;
     f.write("params.yaml", "lr: 0.1\n");
     f.write("conf/custom.yaml", "model: {name: cnn}\nunused: 1\n");
@@ -318,8 +331,10 @@ stages:
     CHECK_THAT(f.error_of("vars: [conf/custom.yaml:nope]\nstages: {}\n"),
                Catch::Contains("dvc.yaml:1: vars: could not find 'nope' in 'conf/custom.yaml'"));
     CHECK_THAT(f.error_of("vars:\n  - lr: 2\nstages: {}\n"),
-               Catch::Contains("dvc.yaml:2: vars: cannot redefine 'lr' from 'vars[0]' as it already exists in 'params.yaml'"));
-    CHECK_THAT(f.error_of("vars:\n  - conf/${x}.yaml\nstages: {}\n"), Catch::Contains("dvc.yaml:2: vars: interpolating is not allowed"));
+               Catch::Contains("dvc.yaml:2: vars: cannot redefine 'lr' from 'vars[0]' as it "
+                               "already exists in 'params.yaml'"));
+    CHECK_THAT(f.error_of("vars:\n  - conf/${x}.yaml\nstages: {}\n"),
+               Catch::Contains("dvc.yaml:2: vars: interpolating is not allowed"));
 }
 
 TEST_CASE("params files: YAML, JSON, TOML; Python refused", "[pipeline][load]") {
@@ -343,37 +358,47 @@ TEST_CASE("params files: YAML, JSON, TOML; Python refused", "[pipeline][load]") 
     CHECK(lookup(t, "a.b")->get<int>() == 2);
     CHECK_THROWS_WITH(read_params(ws, "bad.json"), Catch::StartsWith("bad.json:3:"));
     CHECK_THROWS_WITH(read_params(ws, "bad.toml"), Catch::StartsWith("bad.toml:2:"));
-    CHECK_THROWS_WITH(read_params(ws, "p.py"), Catch::Contains("Python params files are not supported"));
+    CHECK_THROWS_WITH(read_params(ws, "p.py"),
+                      Catch::Contains("Python params files are not supported"));
     CHECK_THROWS_WITH(read_params(ws, "none.yaml"), Catch::Contains("'none.yaml' does not exist"));
     CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    params:\n      - p.py: [A]\n"),
-               Catch::Contains("dvc.yaml:5: stage 'a': params: 'p.py': Python params files are not supported"));
+               Catch::Contains(
+                   "dvc.yaml:5: stage 'a': params: 'p.py': Python params files are not supported"));
 }
 
 TEST_CASE("errors name the file, line and stage", "[pipeline][load]") {
     Fixture f;
     CHECK(f.error_of("stages:\n  train:\n    cmd: x\n    dep: [y]\n") ==
           "dvc.yaml:4: stage 'train': unknown key 'dep' in a stage (did you mean 'deps'?)");
-    CHECK_THAT(f.error_of("stage:\n  a: {cmd: x}\n"), Catch::StartsWith("dvc.yaml:1: unknown key 'stage'"));
-    CHECK_THAT(f.error_of("stages:\n  a:\n    deps: [x]\n"), Catch::StartsWith("dvc.yaml:2: stage 'a': missing 'cmd'"));
-    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs:\n      - y:\n          cache: false\n          persit: true\n"),
+    CHECK_THAT(f.error_of("stage:\n  a: {cmd: x}\n"),
+               Catch::StartsWith("dvc.yaml:1: unknown key 'stage'"));
+    CHECK_THAT(f.error_of("stages:\n  a:\n    deps: [x]\n"),
+               Catch::StartsWith("dvc.yaml:2: stage 'a': missing 'cmd'"));
+    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs:\n      - y:\n          cache: "
+                          "false\n          persit: true\n"),
                Catch::StartsWith("dvc.yaml:5: stage 'a': unknown key 'persit'"));
     CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    frozen: yes\n"),
                Catch::StartsWith("dvc.yaml:4: stage 'a': frozen: expected true or false"));
     // A missing interpolation key, in a generated stage too.
-    CHECK_THAT(f.error_of("stages:\n  a:\n    foreach: [1, 2]\n    do:\n      cmd: x\n      outs: [\"${itme}\"]\n"),
+    CHECK_THAT(f.error_of("stages:\n  a:\n    foreach: [1, 2]\n    do:\n      cmd: x\n      outs: "
+                          "[\"${itme}\"]\n"),
                Catch::StartsWith("dvc.yaml:6: stage 'a@1': outs: could not find 'itme'"));
     CHECK_THAT(f.error_of("stages:\n  a:\n    foreach: ${nothing}\n    do: {cmd: x}\n"),
                Catch::StartsWith("dvc.yaml:3: stage 'a': foreach: could not find 'nothing'"));
     // Two stages writing one output, or one inside another's.
-    CHECK(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [out]\n  b:\n    cmd: y\n    outs: [out]\n") ==
+    CHECK(f.error_of(
+              "stages:\n  a:\n    cmd: x\n    outs: [out]\n  b:\n    cmd: y\n    outs: [out]\n") ==
           "dvc.yaml:7: stage 'b': output 'out' is also an output of stage 'a' (dvc.yaml:4)");
-    CHECK(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [out]\n  b:\n    cmd: y\n    outs: [out/sub]\n") ==
-          "dvc.yaml:7: stage 'b': output 'out/sub' is inside output 'out' of stage 'a' (dvc.yaml:4)");
+    CHECK(
+        f.error_of("stages:\n  a:\n    cmd: x\n    outs: [out]\n  b:\n    cmd: y\n    outs: "
+                   "[out/sub]\n") ==
+        "dvc.yaml:7: stage 'b': output 'out/sub' is inside output 'out' of stage 'a' (dvc.yaml:4)");
     // A cycle.
-    CHECK(f.error_of("stages:\n  a:\n    cmd: x\n    deps: [b.out]\n    outs: [a.out]\n  b:\n    cmd: y\n    deps: [a.out/f]\n"
-                     "    outs: [b.out]\n") ==
-          "dvc.yaml:2: stage 'a': dependency cycle: a -> b -> a ('a' depends on 'b.out' from 'b', 'b' depends on "
-          "'a.out/f' from 'a')");
+    CHECK(f.error_of("stages:\n  a:\n    cmd: x\n    deps: [b.out]\n    outs: [a.out]\n  b:\n    "
+                     "cmd: y\n    deps: [a.out/f]\n"
+                     "    outs: [b.out]\n") == "dvc.yaml:2: stage 'a': dependency cycle: a -> b -> "
+                                               "a ('a' depends on 'b.out' from 'b', 'b' depends on "
+                                               "'a.out/f' from 'a')");
     CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    deps: [o]\n    outs: [o]\n"),
                Catch::Contains("dependency cycle: a -> a"));
     // Paths outside the workspace, absolute, in .git or .cairn.
@@ -383,16 +408,20 @@ TEST_CASE("errors name the file, line and stage", "[pipeline][load]") {
                Catch::StartsWith("dvc.yaml:4: stage 'a': deps: '/etc/passwd' is an absolute path"));
     CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    wdir: ..\n    outs: [o]\n"),
                Catch::StartsWith("dvc.yaml:4: stage 'a': wdir:"));
-    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [.cairn/cache]\n"), Catch::Contains("inside .cairn/"));
-    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [sub/.GIT/x]\n"), Catch::Contains("a spelling of .git"));
+    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [.cairn/cache]\n"),
+               Catch::Contains("inside .cairn/"));
+    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [sub/.GIT/x]\n"),
+               Catch::Contains("a spelling of .git"));
     // Interpolating a mapping or a list into a string.
     f.write("params.yaml", "m: {a: 1}\nl: [1, 2]\n");
     CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    deps: [\"${m}\"]\n"),
                Catch::StartsWith("dvc.yaml:4: stage 'a': deps: '${m}' is a mapping"));
-    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x ${l}\n"), Catch::StartsWith("dvc.yaml:3: stage 'a': cmd: '${l}' is a list"));
+    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x ${l}\n"),
+               Catch::StartsWith("dvc.yaml:3: stage 'a': cmd: '${l}' is a list"));
     // Stage names.
     CHECK_THAT(f.error_of("stages:\n  a@b:\n    cmd: x\n"), Catch::Contains("cannot contain '@'"));
-    CHECK_THAT(f.error_of("stages: [a]\n"), Catch::StartsWith("dvc.yaml:1: 'stages' must be a mapping"));
+    CHECK_THAT(f.error_of("stages: [a]\n"),
+               Catch::StartsWith("dvc.yaml:1: 'stages' must be a mapping"));
     CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: [x\n"), Catch::StartsWith("dvc.yaml:"));
 }
 
@@ -400,18 +429,25 @@ TEST_CASE("an output that a cairn add pointer tracks is refused", "[pipeline][lo
     Fixture f;
     f.write("data/raw.cairn", "placeholder\n");
     f.write("models/best.cairn", "placeholder\n");
-    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [data/raw]\n"),
-               Catch::StartsWith("dvc.yaml:4: stage 'a': output 'data/raw' is tracked by `cairn add` (data/raw.cairn)"));
-    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [models]\n"), Catch::Contains("(models/best.cairn)"));
-    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [data/raw/part]\n"), Catch::Contains("(data/raw.cairn)"));
+    CHECK_THAT(
+        f.error_of("stages:\n  a:\n    cmd: x\n    outs: [data/raw]\n"),
+        Catch::StartsWith(
+            "dvc.yaml:4: stage 'a': output 'data/raw' is tracked by `cairn add` (data/raw.cairn)"));
+    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [models]\n"),
+               Catch::Contains("(models/best.cairn)"));
+    CHECK_THAT(f.error_of("stages:\n  a:\n    cmd: x\n    outs: [data/raw/part]\n"),
+               Catch::Contains("(data/raw.cairn)"));
     // As a dependency it is fine.
     CHECK(f.load_text("stages:\n  a:\n    cmd: x\n    deps: [data/raw]\n").stages.size() == 1);
 }
 
-TEST_CASE("a pipeline file in a subdirectory: paths relative to it and the stage's wdir", "[pipeline][load]") {
+TEST_CASE("a pipeline file in a subdirectory: paths relative to it and the stage's wdir",
+          "[pipeline][load]") {
     Fixture f;
     f.write("sub/params.yaml", "n: 4\n");
-    Pipeline p = f.load_text("stages:\n  a:\n    cmd: x ${n}\n    wdir: w\n    deps: [../in]\n    outs: [out]\n", "sub/dvc.yaml");
+    Pipeline p = f.load_text(
+        "stages:\n  a:\n    cmd: x ${n}\n    wdir: w\n    deps: [../in]\n    outs: [out]\n",
+        "sub/dvc.yaml");
     CHECK(p.wdir == "sub");
     CHECK(p.lock_file == "sub/cairn.lock");
     CHECK(p.stages[0].wdir == "sub/w");
