@@ -268,15 +268,6 @@ nlohmann::json lineage_json(const run::LineageGraph& g, const std::vector<const 
             {"earlier_producers", writers}};
 }
 
-std::string dot_escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
-    }
-    return out;
-}
-
 std::string lineage_dot(const run::LineageGraph& g) {
     std::string out = "digraph lineage {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
     for (const auto& n : g.nodes) {
@@ -293,17 +284,6 @@ std::string lineage_dot(const run::LineageGraph& g) {
     for (const auto& [from, to] : g.flow_edges())
         out += fmt::format("  \"{}\" -> \"{}\";\n", dot_escape(node_key(g.nodes[from])), dot_escape(node_key(g.nodes[to])));
     return out + "}\n";
-}
-
-std::string mermaid_text(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '"') out += "#quot;";
-        else if (c == '<') out += "#lt;";
-        else if (c == '>') out += "#gt;";
-        else out += c;
-    }
-    return out;
 }
 
 std::string lineage_mermaid(const run::LineageGraph& g) {

@@ -227,4 +227,24 @@ nlohmann::json changes_json(const std::vector<run::ValueChange>& list) {
     return arr;
 }
 
+std::string dot_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+std::string mermaid_text(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"') out += "#quot;";
+        else if (c == '<') out += "#lt;";
+        else if (c == '>') out += "#gt;";
+        else out += c;
+    }
+    return out;
+}
+
 } // namespace cairn::cli

@@ -95,5 +95,9 @@ private:
 // `argv` as one POSIX sh command line that can be pasted: plain words as they are, others in
 // single quotes (a ' inside written '\'').
 [[nodiscard]] std::string shell_command(const std::vector<std::string>& argv);
+// `s` inside a Graphviz double-quoted string (`"` and `\` escaped).
+[[nodiscard]] std::string dot_escape(const std::string& s);
+// `s` inside a Mermaid double-quoted label (`"`, `<`, `>` as entities).
+[[nodiscard]] std::string mermaid_text(const std::string& s);
 
 } // namespace cairn::cli

@@ -5,6 +5,11 @@ find_package(fmt REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+# toml++ 3 (libtomlplusplus-dev), header-only: params files in TOML.
+find_path(TOMLPLUSPLUS_INCLUDE_DIR toml++/toml.h)
+if(NOT TOMLPLUSPLUS_INCLUDE_DIR)
+  message(FATAL_ERROR "toml++ not found: install libtomlplusplus-dev (scripts/install-deps.sh)")
+endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.1)
 # RE2: patterns from config.yaml or the command line run in linear time (libre2-dev).

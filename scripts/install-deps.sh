@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config git python3
-          libcli11-dev libyaml-cpp-dev libgit2-dev libssl-dev libfmt-dev catch2 nlohmann-json3-dev libre2-dev
+          libcli11-dev libyaml-cpp-dev libgit2-dev libssl-dev libfmt-dev catch2 nlohmann-json3-dev libre2-dev libtomlplusplus-dev
           clang libclang-rt-dev)  # clang and libFuzzer: the fuzz targets of tests/fuzz/
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(git-annex openssl coreutils hyperfine datalad bc)

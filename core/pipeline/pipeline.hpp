@@ -115,4 +115,12 @@ struct Graph {
 // Builds the graph. Throws Error(input) naming the stages of a cycle ("a -> b -> a").
 [[nodiscard]] Graph build_graph(const Pipeline& p);
 
+// `stage` and every stage it depends on, directly or not, in Graph::order.
+[[nodiscard]] std::vector<std::size_t> with_upstream(const Graph& g, std::size_t stage);
+
+// The stages a user's name selects: the stage of that name, or every stage a `foreach`/`matrix`
+// group of that name generated (`build` selects `build@us`, `build@uk`). Throws Error(input)
+// with the nearest name when none matches.
+[[nodiscard]] std::vector<std::size_t> select_stages(const Pipeline& p, const std::string& name);
+
 } // namespace cairn::pipeline

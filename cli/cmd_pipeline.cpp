@@ -1,0 +1,182 @@
+// `cairn dag`: the stages of the pipeline file (cairn.yaml, or dvc.yaml as written) and how they
+// depend on each other.
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/app.hpp"
+#include "cli/output.hpp"
+#include "core/pipeline/pipeline.hpp"
+#include "core/util/error.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::cli {
+namespace {
+
+struct Selection {
+    const pipeline::Pipeline* p;
+    const pipeline::Graph* g;
+    std::vector<std::size_t> stages; // in topological order
+    std::vector<bool> in;
+};
+
+// Edges upstream -> downstream (the way data flows), both ends selected.
+std::vector<std::pair<std::size_t, std::size_t>> edges(const Selection& s) {
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    for (std::size_t i : s.stages)
+        for (std::size_t up : s.g->upstream[i])
+            if (s.in[up]) out.emplace_back(up, i);
+    return out;
+}
+
+std::string dag_dot(const Selection& s) {
+    std::string out = "digraph pipeline {\n  rankdir=TB;\n  node [shape=box, style=rounded, "
+                      "fontname=\"Helvetica\", fontsize=10];\n";
+    for (std::size_t i : s.stages)
+        out += fmt::format("  \"{}\";\n", dot_escape(s.p->stages[i].name));
+    for (const auto& [from, to] : edges(s))
+        out += fmt::format("  \"{}\" -> \"{}\";\n", dot_escape(s.p->stages[from].name),
+                           dot_escape(s.p->stages[to].name));
+    return out + "}\n";
+}
+
+std::string dag_mermaid(const Selection& s) {
+    std::string out = "flowchart TD\n";
+    for (std::size_t i : s.stages)
+        out += fmt::format("  s{}[\"{}\"]\n", i, mermaid_text(s.p->stages[i].name));
+    for (const auto& [from, to] : edges(s))
+        out += fmt::format("  s{} --> s{}\n", from, to);
+    return out;
+}
+
+nlohmann::json dag_json(const Selection& s) {
+    nlohmann::json stages = nlohmann::json::array();
+    for (std::size_t i : s.stages) {
+        const auto& st = s.p->stages[i];
+        nlohmann::json deps = nlohmann::json::array(), outs = nlohmann::json::array(),
+                       upstream = nlohmann::json::array();
+        for (const auto& d : st.deps)
+            deps.push_back(d.path);
+        for (const auto& o : st.outs)
+            outs.push_back(o.path);
+        for (std::size_t up : s.g->upstream[i])
+            upstream.push_back(s.p->stages[up].name);
+        stages.push_back({{"name", st.name},
+                          {"cmd", st.cmd},
+                          {"wdir", st.wdir},
+                          {"deps", deps},
+                          {"outs", outs},
+                          {"upstream", upstream},
+                          {"frozen", st.frozen},
+                          {"line", st.mark.line}});
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [from, to] : edges(s))
+        list.push_back({s.p->stages[from].name, s.p->stages[to].name});
+    return {{"file", s.p->file}, {"stages", stages}, {"edges", list}};
+}
+
+// Each final stage (nothing selected depends on it), with what it depends on below it.
+void print_tree(const Selection& s) {
+    std::vector<bool> has_downstream(s.in.size(), false);
+    for (const auto& [from, to] : edges(s))
+        has_downstream[from] = true;
+    std::vector<bool> printed(s.in.size(), false);
+    struct Frame {
+        std::size_t stage;
+        std::string prefix; // for this line
+        std::string child_prefix;
+        bool root;
+        bool last;
+    };
+    for (std::size_t root : s.stages) {
+        if (has_downstream[root]) continue;
+        std::vector<Frame> todo = {{root, "", "", true, true}};
+        while (!todo.empty()) {
+            Frame f = std::move(todo.back());
+            todo.pop_back();
+            const auto& st = s.p->stages[f.stage];
+            std::string label = st.name + (st.frozen ? " (frozen)" : "");
+            const auto& ups = s.g->upstream[f.stage];
+            bool again = printed[f.stage] && !ups.empty();
+            if (again) label += " (see above)";
+            std::cout << printable(f.prefix +
+                                   (f.root   ? ""
+                                    : f.last ? "└── "
+                                             : "├── ") +
+                                   label)
+                      << "\n";
+            if (again) continue;
+            printed[f.stage] = true;
+            std::string child_prefix = f.child_prefix + (f.root ? "" : f.last ? "    " : "│   ");
+            // Pushed in reverse so that the first upstream stage prints first.
+            for (std::size_t k = ups.size(); k > 0; --k)
+                todo.push_back({ups[k - 1], child_prefix, child_prefix, false, k == ups.size()});
+        }
+    }
+}
+
+void register_dag(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::string stage, format = "tree", file;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand(
+        "dag", "Show the stages of the pipeline file and how they depend on each other");
+    cmd->add_option("stage", o->stage,
+                    "Only this stage (or foreach/matrix group) and the stages it depends on");
+    auto* format =
+        cmd->add_option("--format", o->format, "tree (default), dot (Graphviz), mermaid or json")
+            ->check(CLI::IsMember({"tree", "dot", "mermaid", "json"}));
+    cmd->add_flag("--json", o->json, "Same as --format json")->excludes(format);
+    cmd->add_option(
+        "-f,--file", o->file,
+        "The pipeline file (default: cairn.yaml, else dvc.yaml, at the workspace root)");
+    cmd->footer("Examples:\n  cairn dag\n  cairn dag train\n  cairn dag --format dot | dot -Tsvg > "
+                "dag.svg\n"
+                "  cairn dag -f other/dvc.yaml --json");
+    cmd->callback([o, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto file = pipeline::pipeline_file(ws, ctx.cwd, o->file);
+        if (!file)
+            throw Error(ErrorKind::input,
+                        "no cairn.yaml or dvc.yaml at the workspace root (name one with -f FILE)");
+        pipeline::Pipeline p = pipeline::load(ws, *file);
+        for (const auto& w : ws.take_warnings())
+            print_warning(w);
+        pipeline::Graph g = pipeline::build_graph(p);
+        Selection s{&p, &g, g.order,
+                    std::vector<bool>(p.stages.size(), !o->stage.empty() ? false : true)};
+        if (!o->stage.empty()) {
+            for (std::size_t chosen : pipeline::select_stages(p, o->stage))
+                for (std::size_t i : pipeline::with_upstream(g, chosen))
+                    s.in[i] = true;
+            s.stages.clear();
+            for (std::size_t i : g.order)
+                if (s.in[i]) s.stages.push_back(i);
+        }
+        std::string fmt_name = o->json ? "json" : o->format;
+        if (fmt_name == "json") {
+            print_json(dag_json(s));
+        } else if (fmt_name == "dot") {
+            std::cout << printable(dag_dot(s), Lines::multi);
+        } else if (fmt_name == "mermaid") {
+            std::cout << printable(dag_mermaid(s), Lines::multi);
+        } else if (s.stages.empty()) {
+            std::cout << fmt::format("no stages in {}\n", printable(p.file));
+        } else {
+            print_tree(s);
+        }
+    });
+}
+
+} // namespace
+
+void register_pipeline(CLI::App& app, Context& ctx) {
+    register_dag(app, ctx);
+}
+
+} // namespace cairn::cli
