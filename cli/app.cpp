@@ -31,7 +31,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"store", register_store, "fsck gc"},
     {"runs", register_runs, "run log ls show metrics diff tag rm"},
     {"reproduce", register_reproduce, "rerun apply lineage"},
-    {"pipeline", register_pipeline, "dag"},
+    {"pipeline", register_pipeline, "repro dag"},
 };
 
 // The group whose command `word` is, or null.

@@ -1,11 +1,15 @@
 // cairn add | status | checkout
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/pipeline/pipeline.hpp"
+#include "core/pipeline/repro.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"
 #include "core/workspace/checkout.hpp"
@@ -99,6 +103,16 @@ void register_status(CLI::App& app, Context& ctx) {
         bool dirty = false;
         for (const auto& s : statuses) dirty |= s.state != workspace::DataState::unchanged;
         if (opts->check && dirty) ctx.exit_code = 1;
+        // The pipeline's stages too, when there is one and no paths narrow the question.
+        std::optional<pipeline::Pipeline> p;
+        std::vector<pipeline::StageResult> stages;
+        if (opts->paths.empty() && !opts->staged)
+            if (auto file = pipeline::pipeline_file(ws, ctx.cwd, "")) {
+                p = pipeline::load(ws, *file);
+                stages = pipeline::stage_status(ws, *p, progress);
+            }
+        std::size_t stale = 0;
+        for (const auto& st : stages) stale += st.outcome == pipeline::StageResult::Outcome::would_run;
         if (opts->json) {
             nlohmann::json paths = nlohmann::json::array();
             for (const auto& s : statuses) {
@@ -110,7 +124,14 @@ void register_status(CLI::App& app, Context& ctx) {
                     item.update({{"added", s.added}, {"modified", s.modified}, {"deleted", s.deleted}});
                 paths.push_back(item);
             }
-            print_json({{"clean", !dirty}, {"paths", paths}});
+            nlohmann::json out = {{"clean", !dirty}, {"paths", paths}};
+            if (p) {
+                nlohmann::json js = nlohmann::json::array();
+                for (const auto& st : stages) js.push_back(pipeline::to_json(st));
+                out["pipeline"] = p->file;
+                out["stages"] = js;
+            }
+            print_json(out);
             return;
         }
         auto color = [](workspace::DataState st) {
@@ -136,7 +157,25 @@ void register_status(CLI::App& app, Context& ctx) {
         if (!to_stage.empty())
             std::cout << "The pointer files in the work tree are not the staged ones; stage them with:\n  git add"
                       << to_stage << "\n";
+        if (p && stale) {
+            std::cout << fmt::format("Stale stages in {}:\n", printable(p->file));
+            for (const auto& st : stages) {
+                if (st.outcome != pipeline::StageResult::Outcome::would_run) continue;
+                std::vector<std::string> why;
+                for (const auto& r : st.reasons) why.push_back(r.describe());
+                std::cout << "  " << paint(printable(st.stage) + ":", Color::yellow) << " "
+                          << printable(fmt::format("{}", fmt::join(why, "; "))) << "\n";
+            }
+        }
         if (opts->check) return;
+        if (p) {
+            if (stale)
+                std::cout << "Use 'cairn repro' to bring the stages up to date.\n";
+            else
+                std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", printable(p->file), stages.size(),
+                                         stages.size() == 1 ? "" : "s");
+        }
+        if (statuses.empty() && p) return;
         if (statuses.empty())
             std::cout << "No data tracked here yet (use 'cairn add <path>').\n";
         else if (!dirty)

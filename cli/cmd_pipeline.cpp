@@ -1,14 +1,18 @@
-// `cairn dag`: the stages of the pipeline file (cairn.yaml, or dvc.yaml as written) and how they
+// `cairn repro` and `cairn dag`: the stages of the pipeline file (cairn.yaml, or dvc.yaml as written) and how they
 // depend on each other.
 
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
 #include "core/pipeline/pipeline.hpp"
+#include "core/pipeline/repro.hpp"
+#include "core/util/interrupt.hpp"
 #include "core/util/error.hpp"
 #include "core/workspace/workspace.hpp"
 
@@ -173,9 +177,100 @@ void register_dag(CLI::App& app, Context& ctx) {
     });
 }
 
+void register_repro(CLI::App& app, Context& ctx) {
+    struct Options {
+        std::vector<std::string> stages;
+        std::string file;
+        bool force = false, dry_run = false, downstream = false, single_item = false, keep_going = false;
+        bool no_run_cache = false, json = false;
+        unsigned jobs = 1;
+    };
+    auto opts = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("repro", "Run the pipeline stages whose command, dependencies, params or outputs changed");
+    cmd->add_option("stages", opts->stages, "Stages to bring up to date (with the stages they depend on); default: all");
+    cmd->add_option("-f,--file", opts->file, "Pipeline file (default: cairn.yaml, else dvc.yaml)");
+    cmd->add_flag("--force", opts->force, "Run the selected stages even when they are up to date");
+    cmd->add_flag("--dry-run", opts->dry_run, "Print what would run and why; change nothing");
+    cmd->add_flag("--downstream", opts->downstream, "The given stages and the stages after them (instead of before)");
+    cmd->add_flag("-s,--single-item", opts->single_item, "Only the given stages, not the stages they depend on");
+    cmd->add_flag("-k,--keep-going", opts->keep_going, "After a failure, go on with the stages that do not depend on it");
+    cmd->add_option("-j,--jobs", opts->jobs, "Stages run at once (default 1)")->check(CLI::Range(1u, 256u));
+    cmd->add_flag("--no-run-cache", opts->no_run_cache, "Run stages even when an earlier run with the same inputs can be restored");
+    cmd->add_flag("--json", opts->json, "Print the stages and what happened to each as JSON");
+    cmd->footer("Examples:\n"
+                "  cairn repro                 # every stale stage, in dependency order\n"
+                "  cairn repro train --dry-run # what training needs to run, and why\n"
+                "  cairn repro -j 4 -k         # independent stages at once; a failure stops only its dependents\n"
+                "Exit status: 0 all selected stages are up to date, 1 a stage failed, 130 interrupted.");
+    cmd->callback([opts, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto file = pipeline::pipeline_file(ws, ctx.cwd, opts->file);
+        if (!file)
+            throw Error(ErrorKind::input,
+                        "no cairn.yaml or dvc.yaml at the workspace root (name one with -f FILE)");
+        pipeline::Pipeline p = pipeline::load(ws, *file);
+        pipeline::ReproOptions ro;
+        ro.targets = opts->stages;
+        ro.force = opts->force;
+        ro.dry_run = opts->dry_run;
+        ro.downstream = opts->downstream;
+        ro.single_item = opts->single_item;
+        ro.keep_going = opts->keep_going;
+        ro.run_cache = !opts->no_run_cache;
+        ro.jobs = opts->jobs;
+        ro.stdout_to_stderr = opts->json;
+        ro.self_exe = std::filesystem::read_symlink("/proc/self/exe");
+        ro.notice = [](const std::string& line) { std::cerr << printable(line) << "\n"; };
+        StderrProgress progress;
+        pipeline::ReproReport report = pipeline::repro(ws, p, ro, progress);
+        for (const auto& w : ws.take_warnings()) print_warning(w);
+        int signal = util::received_signal();
+        ctx.exit_code = report.interrupted ? (signal > 0 ? 128 + signal : 130) : report.failed ? 1 : 0;
+        if (opts->json) {
+            nlohmann::json j = pipeline::to_json(report);
+            j["pipeline"] = p.file;
+            j["dry_run"] = opts->dry_run;
+            print_json(j);
+            return;
+        }
+        using Outcome = pipeline::StageResult::Outcome;
+        std::size_t ran = 0, restored = 0, fresh = 0, failed = 0, would = 0;
+        for (const auto& s : report.stages) {
+            switch (s.outcome) {
+            case Outcome::ran: ++ran; break;
+            case Outcome::restored: ++restored; break;
+            case Outcome::up_to_date:
+            case Outcome::frozen: ++fresh; break;
+            case Outcome::failed: ++failed; break;
+            case Outcome::would_run: ++would; break;
+            default: break;
+            }
+        }
+        if (opts->dry_run) {
+            for (const auto& s : report.stages) {
+                if (s.outcome != Outcome::would_run) continue;
+                std::vector<std::string> why;
+                for (const auto& r : s.reasons) why.push_back(r.describe());
+                std::cout << fmt::format("would run {}: {}\n", printable(s.stage), printable(fmt::format("{}", fmt::join(why, "; "))));
+            }
+            if (would == 0) std::cout << fmt::format("Pipeline {} is up to date; nothing to run.\n", p.file);
+            return;
+        }
+        if (ran + restored + failed == 0 && !report.interrupted) {
+            std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", p.file, fresh, fresh == 1 ? "" : "s");
+            return;
+        }
+        std::cout << fmt::format("{} stage{} ran, {} restored from the run cache, {} up to date{}.\n", ran,
+                                 ran == 1 ? "" : "s", restored, fresh, failed ? fmt::format(", {} failed", failed) : "");
+        if (!report.interrupted && !report.failed)
+            std::cout << fmt::format("Commit the lock file: git add {}\n", p.lock_file);
+    });
+}
+
 } // namespace
 
 void register_pipeline(CLI::App& app, Context& ctx) {
+    register_repro(app, ctx);
     register_dag(app, ctx);
 }
 

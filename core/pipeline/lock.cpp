@@ -10,7 +10,7 @@
 #include "core/fs/lock.hpp"
 #include "core/hash/hash.hpp"
 #include "core/pipeline/pipeline.hpp"
-#include "core/pipeline/yaml_json.hpp"
+#include "core/pipeline/values.hpp"
 #include "core/util/error.hpp"
 #include "core/workspace/workspace.hpp"
 #include "core/workspace/yaml_util.hpp"
@@ -20,6 +20,10 @@ namespace {
 
 using nlohmann::json;
 
+json plain_value(const YAML::Node& node, const std::string& where) {
+    return json::parse(yaml_value(node, where).dump());
+}
+
 // A string as YAML reads it back unchanged: plain when it cannot be taken for anything else,
 // else a JSON string literal (a valid YAML double-quoted scalar).
 std::string quoted(const std::string& s) {
@@ -28,7 +32,7 @@ std::string quoted(const std::string& s) {
     for (unsigned char c : s)
         if (!std::isalnum(c) && k_plain_extra.find(static_cast<char>(c)) == std::string_view::npos) plain = false;
     // Words YAML would type (true, null, .inf, ...) and anything that reads as a number stay quoted.
-    if (plain && (json(s) != yaml_value(YAML::Load(s)))) plain = false;
+    if (plain && (json(s) != plain_value(YAML::Load(s), ""))) plain = false;
     return plain ? s : json(s).dump();
 }
 
@@ -157,7 +161,7 @@ LockFile parse_lock(const std::string& text, const std::string& where) {
                         bad(where, f.second, fmt::format("stage '{}': params of '{}' must be a mapping", name, f.first.as<std::string>()));
                     auto& values = st.params[f.first.as<std::string>()];
                     if (f.second.IsMap())
-                        for (const auto& p : f.second) values[p.first.as<std::string>()] = yaml_value(p.second);
+                        for (const auto& p : f.second) values[p.first.as<std::string>()] = plain_value(p.second, where);
                 }
             } else if (key == "run") {
                 st.run = scalar(where, kv.second, "run");

@@ -46,6 +46,9 @@ public:
     // The id, size and file count of the file or directory at workspace-relative `rel` (hashed
     // through the stat cache, stored nowhere), or nullopt when it does not exist.
     [[nodiscard]] std::optional<LockedPath> path(const std::string& rel);
+    // path() of many paths at once: one pass, hashing in parallel (status and an up-to-date
+    // repro of a large pipeline pay one walk, not one per stage).
+    void prefetch(std::vector<std::string> paths);
     // read_params(), once per file.
     [[nodiscard]] const nlohmann::json& params(const std::string& file);
     // Forgets what it knows (after a stage ran and changed files).
@@ -58,8 +61,7 @@ private:
     std::map<std::string, nlohmann::json> m_params;
 };
 
-// Checks `stage` against `locked` (its cairn.lock entry, if any). Outputs are checked when the
-// stage is otherwise up to date. Params files that are missing or malformed throw Error(input).
+// Checks `stage` against `locked` (its cairn.lock entry, if any). Params files that are missing or malformed throw Error(input).
 [[nodiscard]] StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* locked);
 
 // The shell command a stage's `cmd` list runs (one after another, stopping at the first failure).
