@@ -72,9 +72,9 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.begin_object();
     for (const auto& p : r.params) {
         w.key(p.key);
-        if (auto i = run::param_integer(p)) w.integer(*i);
-        else if (auto d = run::param_number(p)) w.number(*d);
-        else if (auto b = run::param_bool(p)) w.boolean(*b);
+        if (auto i = params::param_integer(p)) w.integer(*i);
+        else if (auto d = params::param_number(p)) w.number(*d);
+        else if (auto b = params::param_bool(p)) w.boolean(*b);
         else w.string(p.text);
     }
     w.end_object();

@@ -197,8 +197,8 @@ Value FieldRef::eval(const run::RunRecord& r) const {
     if (scope == "params") {
         for (const auto& p : r.params) {
             if (p.key != name) continue;
-            if (auto d = run::param_number(p)) return *d;
-            if (auto b = run::param_bool(p)) return *b;
+            if (auto d = params::param_number(p)) return *d;
+            if (auto b = params::param_bool(p)) return *b;
             return p.text;
         }
         return {};

@@ -216,7 +216,7 @@ std::vector<std::string> apply_logged(const std::filesystem::path& staging, RunR
         if (f[0] == "param") {
             bool known = false;
             for (const auto& p : r.params) known |= p.key == f[1];
-            if (!known) r.params.push_back(parse_param(f[1], f[2]));
+            if (!known) r.params.push_back(params::parse_param(f[1], f[2]));
         } else if (f[0] == "tag") {
             r.tags[f[1]] = f[2];
         } else if (f[0] == "artifact") {
@@ -236,7 +236,7 @@ void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::s
         RunRecord r;
         if (auto t = fs::read_file_if_exists(run_dir / "params.yaml")) parse_params_yaml(*t, "params.yaml", r);
         apply_logged(run_dir, r);
-        Param wanted = parse_param(key, value);
+        params::Param wanted = params::parse_param(key, value);
         for (const auto& p : r.params) {
             if (p.key != key) continue;
             if (p.text == wanted.text) return;
@@ -279,7 +279,7 @@ RunRecord new_record(const RunOptions& options) {
     r.cpu = cpu_description();
     r.cairn_version = CAIRN_VERSION;
     if (options.replay) r.reproduces = options.replay->id;
-    for (const auto& [k, v] : options.params) r.params.push_back(parse_param(k, v));
+    for (const auto& [k, v] : options.params) r.params.push_back(params::parse_param(k, v));
     std::sort(r.params.begin(), r.params.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
     for (std::size_t i = 1; i < r.params.size(); ++i)
         if (r.params[i].key == r.params[i - 1].key) fail(ErrorKind::usage, "parameter '{}' given twice", r.params[i].key);
@@ -290,16 +290,16 @@ RunRecord new_record(const RunOptions& options) {
 
 // Parameter files: opened (locked) in `files` and flattened into the record; the overrides (-p
 // values, or a replay's recorded params) win for keys they hold. Returns the overrides.
-std::map<std::string, Param> read_params(workspace::Workspace& ws, const RunOptions& options, ParamFiles& files,
-                                         RunRecord& r) {
+std::map<std::string, params::Param> read_params(workspace::Workspace& ws, const RunOptions& options,
+                                                 params::ParamFiles& files, RunRecord& r) {
     const RunRecord* replay = options.replay;
     std::vector<std::string> param_files = options.param_files;
     if (param_files.empty() && !replay && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
     r.param_files = param_files;
-    std::map<std::string, Param> cli_params;
+    std::map<std::string, params::Param> cli_params;
     for (const auto& p : replay ? replay->params : r.params) cli_params.emplace(p.key, p);
     files.open(param_files, cli_params);
-    std::map<std::string, Param> merged;
+    std::map<std::string, params::Param> merged;
     for (const auto& f : files.files()) {
         for (const auto& p : f.params) {
             auto cli = cli_params.find(p.key);
@@ -315,7 +315,8 @@ std::map<std::string, Param> read_params(workspace::Workspace& ws, const RunOpti
 // The argv to run, and in r.command the one every stored copy (run.yaml, the commit message, the
 // index) holds: redacted. A replay's argv is the recorded one, placeholders already filled in.
 std::vector<std::string> command_argv(const RunOptions& options, RunRecord& r) {
-    std::vector<std::string> argv = options.replay ? options.command : substitute_params(options.command, r.params);
+    std::vector<std::string> argv =
+        options.replay ? options.command : params::substitute_params(options.command, r.params);
     // A record is UTF-8 text: bytes that are not would be recorded as U+FFFD, not as what ran.
     for (std::size_t i = 0; i < argv.size(); ++i)
         if (!util::is_utf8(argv[i]))
@@ -402,9 +403,9 @@ void record_environment(const workspace::Workspace& ws, const std::map<std::stri
 
 // Prepares the record and what the command is started with: params (their files opened in
 // `files`), command, environment, executable. Returns the overrides (for files.warnings()).
-std::map<std::string, Param> prepare(workspace::Workspace& ws, const RunOptions& options, ParamFiles& files,
-                                     RunRecord& r, Launch& launch) {
-    std::map<std::string, Param> cli_params = read_params(ws, options, files, r);
+std::map<std::string, params::Param> prepare(workspace::Workspace& ws, const RunOptions& options,
+                                             params::ParamFiles& files, RunRecord& r, Launch& launch) {
+    std::map<std::string, params::Param> cli_params = read_params(ws, options, files, r);
     launch.argv = command_argv(options, r);
     std::map<std::string, std::string> replayed_env = child_environment(ws, options.replay, launch.env);
     launch.cwd = ws.absolute(options.cwd);
@@ -619,9 +620,10 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     RunRecord r = new_record(options);
     // Locked from before they are read until the command ends: what the record says is what the
     // command reads (docs/guide-runs.md, "Parameters").
-    ParamFiles files(ws, options.replay ? ParamFiles::Mode::replay : ParamFiles::Mode::run, options.notice);
+    params::ParamFiles files(ws, options.replay ? params::ParamFiles::Mode::replay : params::ParamFiles::Mode::run,
+                             options.notice);
     Launch launch;
-    std::map<std::string, Param> cli_params = prepare(ws, options, files, r, launch);
+    std::map<std::string, params::Param> cli_params = prepare(ws, options, files, r, launch);
 
     // Until the staging directory names them, the objects stored for this run (inputs, large
     // untracked files) are referenced by nothing gc can see: the store lock, shared, keeps gc out

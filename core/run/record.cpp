@@ -389,19 +389,6 @@ std::optional<std::string> redacted_argument(const std::vector<std::string>& com
     return std::nullopt;
 }
 
-std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
-    std::vector<std::string> out;
-    for (std::string arg : argv) {
-        for (const auto& p : params) {
-            std::string placeholder = "{" + p.key + "}";
-            for (std::size_t pos = 0; (pos = arg.find(placeholder, pos)) != std::string::npos; pos += p.text.size())
-                arg.replace(pos, placeholder.size(), p.text);
-        }
-        out.push_back(std::move(arg));
-    }
-    return out;
-}
-
 std::map<std::string, MetricSummary> RunRecord::metric_summary() const {
     if (summary && metrics.empty()) return *summary;
     std::map<std::string, MetricSummary> out;
@@ -518,7 +505,7 @@ std::string to_run_yaml(const RunRecord& r) {
     return std::string(out.c_str()) + "\n";
 }
 
-std::string to_params_yaml(const std::vector<Param>& params) {
+std::string to_params_yaml(const std::vector<params::Param>& params) {
     std::string out;
     for (const auto& p : params) {
         YAML::Emitter e;
@@ -716,7 +703,7 @@ void parse_params_yaml(const std::string& text, const std::string& where, RunRec
         std::string value = kv.second.Scalar();
         // Strings were written double-quoted; everything else re-types itself from its text.
         bool quoted = kv.second.Tag() == "!";
-        r.params.push_back(quoted ? Param{key, "string", value} : resolve_param(key, value));
+        r.params.push_back(quoted ? params::Param{key, "string", value} : params::resolve_param(key, value));
     }
 }
 

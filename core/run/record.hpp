@@ -10,7 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/run/params.hpp"
+#include "core/params/params.hpp"
+
 namespace re2 {
 class RE2;
 }
@@ -104,10 +105,6 @@ inline constexpr std::string_view k_redacted = "<redacted>";
 // it is a value on its own: `--token <redacted>`), or nullopt.
 [[nodiscard]] std::optional<std::string> redacted_argument(const std::vector<std::string>& command);
 
-// Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
-[[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
-                                                         const std::vector<Param>& params);
-
 // `nan`, `inf`, `-inf`, or the shortest text that reads back as the same double.
 [[nodiscard]] std::string format_value(double value);
 
@@ -134,7 +131,7 @@ struct RunRecord {
     std::map<std::string, std::string> env;   // allow-listed, secrets redacted
     std::vector<std::string> env_names;       // every other variable, names only
     std::map<std::string, std::string> tags;
-    std::vector<Param> params;
+    std::vector<cairn::params::Param> params;
     std::vector<MetricPoint> metrics;
     std::map<std::string, std::string> inputs, outputs; // path -> object id
     std::map<std::string, std::string> large_files;     // untracked files kept out of the code snapshot
@@ -161,7 +158,7 @@ struct RunRecord {
 void check_record_path(const RunRecord& r, const std::string& path, const char* what);
 
 [[nodiscard]] std::string to_run_yaml(const RunRecord& r);
-[[nodiscard]] std::string to_params_yaml(const std::vector<Param>& params);
+[[nodiscard]] std::string to_params_yaml(const std::vector<params::Param>& params);
 [[nodiscard]] std::string to_paths_yaml(const std::map<std::string, std::string>& paths);
 [[nodiscard]] std::string to_metrics_tsv(const std::vector<MetricPoint>& points);
 

@@ -139,7 +139,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
         } catch (const Error&) {
             continue; // leave it for a human; never delete what we cannot read
         }
-        if (!restore_param_files(ws, staging)) continue; // try again later
+        if (!params::restore_param_files(ws, staging)) continue; // try again later
         r.metrics = read_live_metrics(staging / "metrics.tsv");
         std::vector<std::string> artifacts = apply_logged(staging, r);
         std::string log = fs::read_file_if_exists(staging / "log.txt").value_or("");

@@ -7,20 +7,6 @@
 
 using namespace cairn;
 
-TEST_CASE("parameters are typed from their text", "[run]") {
-    CHECK(run::parse_param("a", "3").type == "int");
-    CHECK(run::parse_param("a", "-12").text == "-12");
-    CHECK(run::parse_param("a", "0.1").type == "float");
-    CHECK(run::parse_param("a", "1e-3").text == "1e-3"); // kept as typed (YAML 1.2 core schema)
-    CHECK(run::parse_param("a", ".nan").type == "float");
-    CHECK(run::parse_param("a", "nan").type == "string");
-    CHECK(run::parse_param("a", "true").type == "bool");
-    CHECK(run::parse_param("a", "True").type == "bool");
-    CHECK(run::parse_param("a", "resnet50").type == "string");
-    CHECK(run::parse_param("a", "1.2.3").type == "string");
-    CHECK(run::parse_param("a", "").type == "string");
-}
-
 TEST_CASE("metric lines: explicit and automatic steps, non-finite values, errors", "[run]") {
     std::map<std::string, std::int64_t> next;
     auto p = run::parse_metric_line("loss 0.5", &next, 7, "t");
@@ -61,12 +47,6 @@ TEST_CASE("stdout scalars in the style of Guild", "[run]") {
     CHECK(points[5].key == "last"); // final line without a newline
 }
 
-TEST_CASE("placeholders in arguments", "[run]") {
-    std::vector<run::Param> params = {run::parse_param("lr", "0.1"), run::parse_param("model", "resnet")};
-    auto out = run::substitute_params({"train.py", "--lr={lr}", "{model}-{model}", "{unknown}", "{}"}, params);
-    CHECK(out == std::vector<std::string>{"train.py", "--lr=0.1", "resnet-resnet", "{unknown}", "{}"});
-}
-
 TEST_CASE("run records round-trip through their files", "[run]") {
     run::RunRecord r;
     r.id = std::string(32, 'a');
@@ -79,7 +59,7 @@ TEST_CASE("run records round-trip through their files", "[run]") {
     r.git_dirty = true;
     r.env = {{"PATH", "/bin"}};
     r.tags = {{"t", "v"}};
-    r.params = {run::parse_param("b", "true"), run::parse_param("s", "123abc"), run::parse_param("z", "007")};
+    r.params = {params::parse_param("b", "true"), params::parse_param("s", "123abc"), params::parse_param("z", "007")};
     run::RunRecord back;
     run::parse_run_yaml(run::to_run_yaml(r), "run.yaml", back);
     run::parse_params_yaml(run::to_params_yaml(r.params), "params.yaml", back);
@@ -140,7 +120,7 @@ TEST_CASE("run index entries round-trip, escapes included; damage is detected", 
     r.start_ms = 10;
     r.end_ms = 20;
     r.git_dirty = true;
-    r.params = {run::parse_param("lr", "0.1"), run::parse_param("s", "x\ty")};
+    r.params = {params::parse_param("lr", "0.1"), params::parse_param("s", "x\ty")};
     r.tags = {{"k", "v"}};
     r.outputs = {{"out dir/f", "sha256:00"}};
     r.env_names = {"HOME"};
@@ -255,7 +235,7 @@ TEST_CASE("run record files are strict: version 1, typed fields named with file:
     CHECK_THAT(other_error([&] { run::parse_metrics_tsv("a\t0\t1\t5\nb\tx\t1\t5\n", "ref:metrics.tsv", r); }),
                Catch::StartsWith("ref:metrics.tsv:2: malformed metric line (expected KEY<TAB>STEP<TAB>VALUE<TAB>UNIX_MS"));
     // Parameter and metric files with keys that are not names.
-    CHECK_THAT(other_error([&] { (void)run::flatten_params_yaml("a: 1\n? [x]\n: 2\n", "params.yaml"); }),
+    CHECK_THAT(other_error([&] { (void)params::flatten_params_yaml("a: 1\n? [x]\n: 2\n", "params.yaml"); }),
                Catch::StartsWith("params.yaml:2: a parameter name must be a plain name"));
     CHECK_THAT(other_error([&] { (void)run::read_metric_file("? [x]\n: 2\n", "m.yaml", 0); }),
                Catch::StartsWith("m.yaml:1: a metric name must be a plain name"));
