@@ -154,7 +154,7 @@ Value coerce(const Value& literal, const Value& field) {
         if (!s.empty() && end == s.c_str() + s.size()) return v;
     }
     if (std::holds_alternative<std::string>(field) && std::holds_alternative<double>(literal))
-        return run::format_value(std::get<double>(literal));
+        return metrics::format_value(std::get<double>(literal));
     if (std::holds_alternative<bool>(field) && std::holds_alternative<std::string>(literal)) {
         if (std::get<std::string>(literal) == "true") return true;
         if (std::get<std::string>(literal) == "false") return false;
@@ -375,7 +375,7 @@ bool eval(const Filter::Node& n, const run::RunRecord& r) {
         if (std::holds_alternative<std::monostate>(v)) return false;
         if (n.op == "like" || n.op == "ilike") {
             std::string text = std::holds_alternative<std::string>(v)   ? std::get<std::string>(v)
-                               : std::holds_alternative<double>(v)      ? run::format_value(std::get<double>(v))
+                               : std::holds_alternative<double>(v)      ? metrics::format_value(std::get<double>(v))
                                                                         : (std::get<bool>(v) ? "true" : "false");
             return like(text, std::get<std::string>(n.literal), n.op == "ilike");
         }

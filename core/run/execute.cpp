@@ -122,30 +122,6 @@ void write_outcome(const std::filesystem::path& staging, const Ended& e) {
 }
 
 } // namespace
-std::vector<MetricPoint> parse_live_metrics(std::string_view text, BadMetricLines* bad) {
-    std::vector<MetricPoint> out;
-    std::map<std::string, std::int64_t> next;
-    std::size_t line_no = 0;
-    std::int64_t fallback = now_ms();
-    std::vector<std::string> lines = util::split(text, '\n');
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-        ++line_no;
-        try {
-            if (auto p = parse_metric_line(lines[i], &next, fallback, fmt::format("line {}", line_no))) out.push_back(*p);
-        } catch (const Error& e) {
-            // A program may die mid-line: an unfinished last line is dropped without a word.
-            bool unfinished = i + 1 == lines.size();
-            if (bad && !unfinished && bad->count++ == 0) bad->first = e.what();
-        }
-    }
-    return out;
-}
-
-std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file, BadMetricLines* bad) {
-    auto text = fs::read_file_if_exists(file);
-    return text ? parse_live_metrics(*text, bad) : std::vector<MetricPoint>{};
-}
-
 std::string commit_message(const RunRecord& r) {
     return fmt::format("run {}: {}", r.id.substr(0, 8), command_line(r.command));
 }
@@ -250,11 +226,11 @@ void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::s
     fs::write_all(fd.get(), line.data(), line.size(), "logged.tsv");
 }
 
-void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points) {
+void append_metrics(const std::filesystem::path& run_dir, const std::vector<metrics::MetricPoint>& points) {
     std::string text;
     for (const auto& p : points)
-        text += fmt::format("{} {} {} {}\n", p.key, format_value(p.value), p.step < 0 ? std::string("-") : std::to_string(p.step),
-                            p.unix_ms);
+        text += fmt::format("{} {} {} {}\n", p.key, metrics::format_value(p.value),
+                            p.step < 0 ? std::string("-") : std::to_string(p.step), p.unix_ms);
     std::filesystem::path file = run_dir / "metrics.tsv";
     fs::Fd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!fd.valid()) fail_errno("cannot open " + file.string(), errno);
@@ -499,10 +475,12 @@ Staging stage(workspace::Workspace& ws, const RunOptions& options, RunRecord& r)
     return {staging, std::move(run_lock), std::move(log)};
 }
 
-// Runs the command with the run's variables, its output passed through and teed to `log`. Stdout scalars go to the staging metrics file as they arrive, so that a crashed run keeps
+// Runs the command with the run's variables, its output passed through and teed to the staging
+// log. Stdout scalars go to the staging metrics file as they arrive, so that a crashed run keeps
 // them; those that could not be written there are added to *unsaved, for the record.
 process::Outcome spawn(Launch launch, const RunOptions& options, const RunRecord& r, const Staging& staging,
-                       const std::string& held_locks, ScalarCapture& capture, std::vector<MetricPoint>& unsaved) {
+                       const std::string& held_locks, metrics::ScalarCapture& capture,
+                       std::vector<metrics::MetricPoint>& unsaved) {
     process::Command cmd;
     cmd.argv = std::move(launch.argv);
     if (options.capture_stdout)
@@ -537,11 +515,12 @@ struct MetricFileProblems {
 
 // Collects the run's metrics once its command ended: the staging metrics file, the captured
 // scalars, then the `-m` files (their points without a step continue each key's count).
-MetricFileProblems collect_metrics(workspace::Workspace& ws, const RunOptions& options, const std::filesystem::path& staging,
-                                   ScalarCapture& capture, std::vector<MetricPoint> unsaved, RunRecord& r,
+MetricFileProblems collect_metrics(workspace::Workspace& ws, const RunOptions& options,
+                                   const std::filesystem::path& staging, metrics::ScalarCapture& capture,
+                                   std::vector<metrics::MetricPoint> unsaved, RunRecord& r,
                                    std::vector<std::string>& warnings) {
-    BadMetricLines bad_lines;
-    r.metrics = read_live_metrics(staging / "metrics.tsv", &bad_lines);
+    metrics::BadMetricLines bad_lines;
+    r.metrics = metrics::read_live_metrics(staging / "metrics.tsv", &bad_lines);
     if (bad_lines.count)
         warnings.push_back(fmt::format("{} line(s) of $CAIRN_METRICS_FILE are not 'KEY VALUE [STEP [UNIX_MS]]' and were "
                                        "left out; the first: {}",
@@ -560,7 +539,7 @@ MetricFileProblems collect_metrics(workspace::Workspace& ws, const RunOptions& o
             }
             std::map<std::string, std::int64_t> next;
             for (const auto& p : r.metrics) next[p.key] = std::max(next[p.key], p.step + 1);
-            for (auto& p : read_metric_file(*text, m, r.end_ms, next)) r.metrics.push_back(std::move(p));
+            for (auto& p : metrics::read_metric_file(*text, m, r.end_ms, next)) r.metrics.push_back(std::move(p));
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::input) throw;
             problems.bad.push_back(e.what());
@@ -615,8 +594,9 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     // (A replay runs in a replica; its caller recovers in the workspace itself.)
     if (!options.replay) recover_crashed(ws);
     // Built first: a bad pattern in config.yaml fails before anything is staged.
-    ScalarCapture capture(ws.config().capture_patterns.value_or(std::vector<std::string>{ScalarCapture::k_default_pattern}),
-                          ".cairn/config.yaml: run.capture");
+    metrics::ScalarCapture capture(
+        ws.config().capture_patterns.value_or(std::vector<std::string>{metrics::ScalarCapture::k_default_pattern}),
+        ".cairn/config.yaml: run.capture");
     RunRecord r = new_record(options);
     // Locked from before they are read until the command ends: what the record says is what the
     // command reads (docs/guide-runs.md, "Parameters").
@@ -644,7 +624,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         throw;
     }
 
-    std::vector<MetricPoint> unsaved;
+    std::vector<metrics::MetricPoint> unsaved;
     process::Outcome outcome = spawn(std::move(launch), options, r, staging, files.held_locks_env(), capture, unsaved);
     staging.log.reset();
     r.end_ms = now_ms();

@@ -61,7 +61,7 @@ inline constexpr std::uint64_t k_snapshot_file_limit = 10ull << 20;
 
 // Appends metric points to the staging metrics file of the run in `run_dir` (CAIRN_RUN_DIR). A
 // negative step is written as '-': the recorder numbers it after the key's previous point.
-void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points);
+void append_metrics(const std::filesystem::path& run_dir, const std::vector<metrics::MetricPoint>& points);
 
 enum class LogKind { param, tag, artifact };
 
@@ -92,19 +92,6 @@ struct Ended {
 // Applies the lines `cairn log param|tag|artifact` left in staging/logged.tsv to a record (a
 // param already in it is kept). Returns the artifact paths.
 std::vector<std::string> apply_logged(const std::filesystem::path& staging, RunRecord& r);
-
-// Lines of the staging metrics file that are not metric points.
-struct BadMetricLines {
-    std::size_t count = 0;
-    std::string first; // "line N: <error>"
-};
-
-// The points of a staging metrics.tsv, numbered as the recorder numbers them. Malformed lines
-// are left out and counted in *bad; an unfinished last line (the writer died mid-line) is
-// dropped without a word.
-[[nodiscard]] std::vector<MetricPoint> parse_live_metrics(std::string_view text, BadMetricLines* bad = nullptr);
-// parse_live_metrics() of `file`; no points when it does not exist.
-[[nodiscard]] std::vector<MetricPoint> read_live_metrics(const std::filesystem::path& file, BadMetricLines* bad = nullptr);
 
 // The run's commit message: `run <short id>: <command>`.
 [[nodiscard]] std::string commit_message(const RunRecord& r);

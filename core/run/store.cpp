@@ -86,7 +86,7 @@ std::vector<RunRecord> running_runs(workspace::Workspace& ws, std::vector<Skippe
             if (r.id != entry.name) fail(ErrorKind::input, "{}: run.yaml names another run ({})", staging.string(), r.id);
             if (auto t = fs::read_file_if_exists(staging / "params.yaml")) parse_params_yaml(*t, (staging / "params.yaml").string(), r);
             if (auto t = fs::read_file_if_exists(staging / "inputs.yaml")) parse_paths_yaml(*t, (staging / "inputs.yaml").string(), r.inputs);
-            r.metrics = parse_live_metrics(complete_lines(fs::read_file_if_exists(staging / "metrics.tsv")));
+            r.metrics = metrics::parse_live_metrics(complete_lines(fs::read_file_if_exists(staging / "metrics.tsv")));
             apply_logged(staging, r);
             r.status = "running";
             r.end_ms = 0;
@@ -140,7 +140,7 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
             continue; // leave it for a human; never delete what we cannot read
         }
         if (!params::restore_param_files(ws, staging)) continue; // try again later
-        r.metrics = read_live_metrics(staging / "metrics.tsv");
+        r.metrics = metrics::read_live_metrics(staging / "metrics.tsv");
         std::vector<std::string> artifacts = apply_logged(staging, r);
         std::string log = fs::read_file_if_exists(staging / "log.txt").value_or("");
         // The last sign of life: the newest write to the staging directory.

@@ -88,7 +88,7 @@ inline std::string show(const std::vector<params::Param>& params) {
 }
 
 // Equal points; nan equals nan.
-inline bool same(const std::vector<run::MetricPoint>& a, const std::vector<run::MetricPoint>& b) {
+inline bool same(const std::vector<metrics::MetricPoint>& a, const std::vector<metrics::MetricPoint>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
         bool value = a[i].value == b[i].value || (std::isnan(a[i].value) && std::isnan(b[i].value));
