@@ -12,7 +12,7 @@
 #include "core/run/apply.hpp"
 #include "core/run/lineage.hpp"
 #include "core/run/rerun.hpp"
-#include "core/run/runs.hpp"
+#include "core/run/store.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
 #include "core/util/strings.hpp"

@@ -12,7 +12,8 @@
 #include "cli/output.hpp"
 #include "core/query/filter.hpp"
 #include "core/run/diff.hpp"
-#include "core/run/runs.hpp"
+#include "core/run/execute.hpp"
+#include "core/run/store.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/workspace.hpp"
@@ -71,9 +72,9 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.begin_object();
     for (const auto& p : r.params) {
         w.key(p.key);
-        if (auto i = run::param_integer(p)) w.integer(*i);
-        else if (auto d = run::param_number(p)) w.number(*d);
-        else if (auto b = run::param_bool(p)) w.boolean(*b);
+        if (auto i = params::param_integer(p)) w.integer(*i);
+        else if (auto d = params::param_number(p)) w.number(*d);
+        else if (auto b = params::param_bool(p)) w.boolean(*b);
         else w.string(p.text);
     }
     w.end_object();
@@ -253,9 +254,9 @@ void register_log(CLI::App& app, Context& ctx) {
                                .count();
         // Validate each point now (a bad line is an error here, not a silent loss later); a step
         // not given is written as '-' and numbered by the recorder in order.
-        std::vector<run::MetricPoint> points;
+        std::vector<metrics::MetricPoint> points;
         auto take = [&](const std::string& line, const std::string& where) {
-            if (auto p = run::parse_metric_line(line, nullptr, now, where)) points.push_back(*p);
+            if (auto p = metrics::parse_metric_line(line, nullptr, now, where)) points.push_back(*p);
         };
         if (o->key.empty() || o->key == "-") {
             std::string line;
@@ -384,7 +385,7 @@ void register_ls(CLI::App& app, Context& ctx) {
         }
         auto cell = [&](const run::RunRecord& r, const query::FieldRef& f) -> std::string {
             query::Value v = f.eval(r);
-            if (std::holds_alternative<double>(v)) return o->csv ? run::format_value(std::get<double>(v)) : number_text(std::get<double>(v));
+            if (std::holds_alternative<double>(v)) return o->csv ? metrics::format_value(std::get<double>(v)) : number_text(std::get<double>(v));
             if (std::holds_alternative<std::string>(v)) return shown(std::get<std::string>(v));
             if (std::holds_alternative<bool>(v)) return std::get<bool>(v) ? "true" : "false";
             return o->csv ? "" : "-";
@@ -395,7 +396,7 @@ void register_ls(CLI::App& app, Context& ctx) {
             double seconds = static_cast<double>(r.duration_ms()) / 1000.0;
             std::vector<std::string> row = {o->csv ? r.id : r.id.substr(0, 8), r.name.empty() && !o->csv ? "-" : shown(r.name), shown(r.status),
                                             o->csv ? run::format_time(r.start_ms) : relative_time(r.start_ms),
-                                            o->csv ? run::format_value(seconds) : fmt::format("{:.1f}s", seconds)};
+                                            o->csv ? metrics::format_value(seconds) : fmt::format("{:.1f}s", seconds)};
             for (const auto& f : chosen) row.push_back(shown(cell(r, f)));
             rows.push_back(row);
         }
@@ -671,7 +672,7 @@ void register_metrics(CLI::App& app, Context& ctx) {
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
         auto r = run::view_run(ws, find_noted(runs, o->run, skipped));
-        std::vector<const run::MetricPoint*> points;
+        std::vector<const metrics::MetricPoint*> points;
         for (const auto& p : r.metrics)
             if (p.key == o->key) points.push_back(&p);
         if (points.empty()) {
@@ -690,7 +691,7 @@ void register_metrics(CLI::App& app, Context& ctx) {
         }
         if (o->csv) {
             std::cout << "step,value,time\n";
-            for (const auto* p : points) std::cout << fmt::format("{},{},{}\n", p->step, run::format_value(p->value), run::format_time(p->unix_ms));
+            for (const auto* p : points) std::cout << fmt::format("{},{},{}\n", p->step, metrics::format_value(p->value), run::format_time(p->unix_ms));
             return;
         }
         std::cout << paint(fmt::format("{:>8}  {:>12}  {}", "step", printable(o->key), "time"), Color::bold) << "\n";

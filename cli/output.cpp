@@ -149,7 +149,7 @@ void StderrProgress::loop() {
 
 nlohmann::json number_json(double v) {
     if (std::isfinite(v)) return v;
-    return run::format_value(v);
+    return metrics::format_value(v);
 }
 
 std::string relative_time(std::int64_t ms) {
@@ -164,7 +164,7 @@ std::string relative_time(std::int64_t ms) {
 }
 
 std::string number_text(double v) {
-    if (!std::isfinite(v)) return run::format_value(v);
+    if (!std::isfinite(v)) return metrics::format_value(v);
     return fmt::format("{:.5g}", v);
 }
 

@@ -154,7 +154,7 @@ Value coerce(const Value& literal, const Value& field) {
         if (!s.empty() && end == s.c_str() + s.size()) return v;
     }
     if (std::holds_alternative<std::string>(field) && std::holds_alternative<double>(literal))
-        return run::format_value(std::get<double>(literal));
+        return metrics::format_value(std::get<double>(literal));
     if (std::holds_alternative<bool>(field) && std::holds_alternative<std::string>(literal)) {
         if (std::get<std::string>(literal) == "true") return true;
         if (std::get<std::string>(literal) == "false") return false;
@@ -197,8 +197,8 @@ Value FieldRef::eval(const run::RunRecord& r) const {
     if (scope == "params") {
         for (const auto& p : r.params) {
             if (p.key != name) continue;
-            if (auto d = run::param_number(p)) return *d;
-            if (auto b = run::param_bool(p)) return *b;
+            if (auto d = params::param_number(p)) return *d;
+            if (auto b = params::param_bool(p)) return *b;
             return p.text;
         }
         return {};
@@ -375,7 +375,7 @@ bool eval(const Filter::Node& n, const run::RunRecord& r) {
         if (std::holds_alternative<std::monostate>(v)) return false;
         if (n.op == "like" || n.op == "ilike") {
             std::string text = std::holds_alternative<std::string>(v)   ? std::get<std::string>(v)
-                               : std::holds_alternative<double>(v)      ? run::format_value(std::get<double>(v))
+                               : std::holds_alternative<double>(v)      ? metrics::format_value(std::get<double>(v))
                                                                         : (std::get<bool>(v) ? "true" : "false");
             return like(text, std::get<std::string>(n.literal), n.op == "ilike");
         }

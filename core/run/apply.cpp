@@ -8,7 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/fs/file.hpp"
-#include "core/run/runs.hpp"
+#include "core/run/execute.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"

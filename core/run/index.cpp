@@ -87,8 +87,8 @@ std::string serialize_index(const std::map<std::string, IndexEntry>& entries) {
         for (const auto& [k, v] : r.inputs) fmt::format_to(it, "i\t{}\t{}\n", escape(k), v);
         for (const auto& [k, v] : r.outputs) fmt::format_to(it, "o\t{}\t{}\n", escape(k), v);
         for (const auto& [k, s] : r.metric_summary())
-            fmt::format_to(it, "m\t{}\t{}\t{}\t{}\t{}\t{}\n", escape(k), format_value(s.last), format_value(s.min),
-                           format_value(s.max), s.count, s.step);
+            fmt::format_to(it, "m\t{}\t{}\t{}\t{}\t{}\t{}\n", escape(k), metrics::format_value(s.last),
+                           metrics::format_value(s.min), metrics::format_value(s.max), s.count, s.step);
     }
     return out;
 }
@@ -155,7 +155,7 @@ std::optional<std::map<std::string, IndexEntry>> parse_index(const std::string& 
         } else if (kind == "n" && f.size() == 2) {
             r.env_names.push_back(unescape(f[1]));
         } else if (kind == "m" && f.size() == 7) {
-            MetricSummary s;
+            metrics::MetricSummary s;
             s.last = to_double(f[2]);
             s.min = to_double(f[3]);
             s.max = to_double(f[4]);

@@ -6,7 +6,7 @@
 
 #include "core/fs/file.hpp"
 #include "core/fs/walk.hpp"
-#include "core/run/runs.hpp"
+#include "core/run/store.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"

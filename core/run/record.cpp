@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <functional>
 
 #include <fmt/format.h>
-#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include "core/cache/tree.hpp"
@@ -19,251 +16,6 @@
 #include "core/workspace/yaml_util.hpp"
 
 namespace cairn::run {
-namespace {
-
-std::optional<double> parse_double(std::string_view text) {
-    std::string s(text);
-    if (s == "nan" || s == "NaN" || s == "-nan") return std::nan("");
-    if (s == "inf" || s == "+inf" || s == "Inf" || s == "infinity") return HUGE_VAL;
-    if (s == "-inf" || s == "-Inf" || s == "-infinity") return -HUGE_VAL;
-    if (s.empty()) return std::nullopt;
-    char* end = nullptr;
-    double v = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size()) return std::nullopt;
-    return v;
-}
-
-template <typename T> std::optional<T> parse_int(std::string_view text) {
-    T v{};
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
-    return v;
-}
-
-
-// Steps stay far from the integer limits, so that "the next step" can always be computed.
-constexpr std::int64_t k_max_step = std::int64_t{1} << 62;
-
-void check_step(std::int64_t step, const std::string& where, const std::string& key) {
-    if (step > k_max_step || step < -k_max_step)
-        fail(ErrorKind::input, "{}: step {} of metric '{}' is out of range (at most 2^62 in size)", where, step, key);
-}
-
-// A metric key is stored as the first field of a metrics.tsv line: no tab, newline or other
-// control character may be in it.
-void check_metric_key(const std::string& key, const std::string& where) {
-    if (key.empty()) fail(ErrorKind::input, "{}: a metric needs a name", where);
-    for (unsigned char c : key)
-        if (c < 0x20 || c == 0x7f)
-            fail(ErrorKind::input, "{}: metric name '{}' holds a control character", where, key);
-}
-
-} // namespace
-
-std::string format_value(double value) {
-    if (std::isnan(value)) return "nan";
-    if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-    return fmt::format("{}", value);
-}
-
-std::optional<MetricPoint> parse_metric_line(std::string_view line, std::map<std::string, std::int64_t>* next_step,
-                                             std::int64_t default_ms, const std::string& where) {
-    std::vector<std::string> fields;
-    std::string current;
-    for (char c : line) {
-        if (c == ' ' || c == '\t' || c == '\r') {
-            if (!current.empty()) fields.push_back(std::move(current));
-            current.clear();
-        } else {
-            current += c;
-        }
-    }
-    if (!current.empty()) fields.push_back(std::move(current));
-    if (fields.empty()) return std::nullopt;
-    if (fields.size() < 2 || fields.size() > 4)
-        fail(ErrorKind::input, "{}: expected 'KEY VALUE [STEP [UNIX_MS]]', got '{}'", where, std::string(line));
-    MetricPoint p;
-    p.key = fields[0];
-    check_metric_key(p.key, where);
-    auto value = parse_double(fields[1]);
-    if (!value) fail(ErrorKind::input, "{}: metric '{}' has a value that is not a number: '{}'", where, p.key, fields[1]);
-    p.value = *value;
-    if (fields.size() >= 3 && fields[2] != "-") {
-        auto step = parse_int<std::int64_t>(fields[2]);
-        if (!step) fail(ErrorKind::input, "{}: step '{}' of metric '{}' is not an integer", where, fields[2], p.key);
-        p.step = *step;
-        check_step(p.step, where, p.key);
-    } else {
-        p.step = next_step ? (*next_step)[p.key] : -1;
-    }
-    if (next_step) (*next_step)[p.key] = p.step + 1;
-    p.unix_ms = default_ms;
-    if (fields.size() == 4) {
-        auto ms = parse_int<std::int64_t>(fields[3]);
-        if (!ms) fail(ErrorKind::input, "{}: time '{}' is not milliseconds since the epoch", where, fields[3]);
-        p.unix_ms = *ms;
-    }
-    return p;
-}
-
-void ScalarCapture::feed(std::string_view chunk) {
-    while (!chunk.empty()) {
-        std::size_t nl = chunk.find('\n');
-        std::string_view piece = chunk.substr(0, nl);
-        // An overlong line is skipped whole: matching its first part could invent a metric.
-        if (!m_overlong && m_partial.size() + piece.size() <= k_line_limit)
-            m_partial.append(piece);
-        else
-            m_overlong = true;
-        if (nl == std::string_view::npos) return;
-        if (!m_overlong) line(m_partial);
-        m_partial.clear();
-        m_overlong = false;
-        chunk.remove_prefix(nl + 1);
-    }
-}
-
-std::vector<MetricPoint> ScalarCapture::take() {
-    std::vector<MetricPoint> out = std::move(m_points);
-    m_points.clear();
-    return out;
-}
-
-std::vector<MetricPoint> ScalarCapture::finish() {
-    if (!m_partial.empty() && !m_overlong) line(m_partial);
-    m_partial.clear();
-    m_overlong = false;
-    return take();
-}
-
-// The key starts the line, as in Guild's default patterns: an indented `  lr: 0.3` (a printed
-// config, a nested YAML dump) is not a metric.
-const std::string ScalarCapture::k_default_pattern =
-    R"(([A-Za-z_][A-Za-z0-9_./-]*)\s*:\s*([-+]?(?:[0-9]+\.?[0-9]*(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))\s*(?:\(step\s*(-?[0-9]+)\))?\s*\r?)";
-
-ScalarCapture::ScalarCapture(const std::vector<std::string>& patterns, const std::string& where)
-    : m_sources(patterns), m_where(where) {
-    // The built-in pattern (known to be valid) is compiled on the first line of output, so that
-    // `cairn run -- true` does not pay for it; the user's are checked now.
-    if (patterns != std::vector<std::string>{k_default_pattern}) compile();
-}
-
-ScalarCapture::~ScalarCapture() = default;
-
-void ScalarCapture::compile() {
-    m_compiled = true;
-    re2::RE2::Options options;
-    options.set_log_errors(false);
-    for (const auto& p : m_sources) {
-        auto re = std::make_unique<re2::RE2>(p, options);
-        if (!re->ok()) fail(ErrorKind::input, "{}: invalid pattern '{}': {}", m_where, p, re->error());
-        if (re->NumberOfCapturingGroups() < 2)
-            fail(ErrorKind::input, "{}: pattern '{}' needs two groups: (key) and (value)", m_where, p);
-        m_patterns.push_back(std::move(re));
-    }
-}
-
-void ScalarCapture::line(std::string_view text) {
-    if (!m_compiled) compile();
-    static const re2::RE2 k_step(R"(step\s*:\s*(-?[0-9]+)\s*\r?)");
-    re2::StringPiece input(text.data(), text.size());
-    re2::StringPiece step_text;
-    if (re2::RE2::FullMatch(input, k_step, &step_text)) {
-        if (auto step = parse_int<std::int64_t>(std::string_view(step_text.data(), step_text.size()))) m_step = *step;
-        return;
-    }
-    // m[0] is the whole line, m[1] the key, m[2] the value, m[3] the step (null when absent).
-    re2::StringPiece m[4];
-    bool matched = false;
-    for (const auto& re : m_patterns) {
-        int groups = std::min(re->NumberOfCapturingGroups(), 3);
-        for (auto& g : m) g = re2::StringPiece();
-        if ((matched = re->Match(input, 0, input.size(), re2::RE2::ANCHOR_BOTH, m, groups + 1))) break;
-    }
-    if (!matched) return;
-    auto str = [](const re2::StringPiece& p) { return std::string(p.data() ? p.data() : "", p.size()); };
-    std::string step = m[3].data() ? str(m[3]) : m_step >= 0 ? std::to_string(m_step) : "-";
-    try {
-        if (auto p = parse_metric_line(str(m[1]) + " " + str(m[2]) + " " + step, &m_next,
-                                       std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count(),
-                                       "stdout"))
-            m_points.push_back(*p);
-    } catch (const Error&) {
-    }
-}
-
-std::vector<MetricPoint> read_metric_file(const std::string& text, const std::string& where, std::int64_t unix_ms,
-                                          std::map<std::string, std::int64_t> next) {
-    std::vector<MetricPoint> out;
-    auto add = [&](const std::string& key, double value, std::optional<std::int64_t> step) {
-        check_metric_key(key, where);
-        std::int64_t& n = next[key];
-        std::int64_t s = step.value_or(n);
-        check_step(s, where, key);
-        n = s + 1;
-        out.push_back({key, s, value, unix_ms});
-    };
-    if (util::ends_with(where, ".csv") || util::ends_with(where, ".tsv")) {
-        char sep = util::ends_with(where, ".csv") ? ',' : '\t';
-        auto lines = util::split(text, '\n');
-        if (lines.empty() || util::trim(lines[0]).empty()) return out;
-        std::vector<std::string> header;
-        for (const auto& h : util::split(std::string(util::trim(lines[0])), sep)) header.emplace_back(util::trim(h));
-        for (std::size_t i = 1; i < lines.size(); ++i) {
-            std::string line(util::trim(lines[i]));
-            if (line.empty()) continue;
-            auto cells = util::split(line, sep);
-            if (cells.size() != header.size())
-                fail(ErrorKind::input, "{}:{}: {} fields where the header has {}", where, i + 1, cells.size(), header.size());
-            std::optional<std::int64_t> step;
-            for (std::size_t c = 0; c < cells.size(); ++c)
-                if (header[c] == "step") step = parse_int<std::int64_t>(util::trim(cells[c]));
-            for (std::size_t c = 0; c < cells.size(); ++c) {
-                if (header[c] == "step") continue;
-                if (auto v = parse_double(util::trim(cells[c]))) add(header[c], *v, step);
-            }
-        }
-        return out;
-    }
-    YAML::Node root = workspace::parse_yaml(text, where);
-    std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& prefix) {
-        if (node.IsScalar()) {
-            if (auto v = parse_double(node.as<std::string>()); v && !prefix.empty()) add(prefix, *v, std::nullopt);
-        } else if (node.IsMap()) {
-            for (const auto& kv : node) {
-                if (!kv.first.IsScalar())
-                    fail(ErrorKind::input, "{}: a metric name must be a plain name", workspace::where(where, kv.first));
-                std::string key = kv.first.Scalar();
-                walk(kv.second, prefix.empty() ? key : prefix + "." + key);
-            }
-        } else if (node.IsSequence()) {
-            for (const auto& item : node) {
-                if (item.IsMap()) {
-                    std::optional<std::int64_t> step;
-                    if (item["step"] && item["step"].IsScalar()) step = parse_int<std::int64_t>(item["step"].as<std::string>());
-                    for (const auto& kv : item) {
-                        if (!kv.first.IsScalar())
-                            fail(ErrorKind::input, "{}: a metric name must be a plain name", workspace::where(where, kv.first));
-                        std::string key = kv.first.Scalar();
-                        if (key == "step" || !kv.second.IsScalar()) continue;
-                        if (auto v = parse_double(kv.second.as<std::string>()))
-                            add(prefix.empty() ? key : prefix + "." + key, *v, step);
-                    }
-                } else {
-                    walk(item, prefix);
-                }
-            }
-        }
-    };
-    try {
-        walk(root, "");
-    } catch (const YAML::Exception& e) {
-        fail(ErrorKind::input, "{}:{}: {}", where, e.mark.line + 1, e.msg);
-    }
-    return out;
-}
 
 bool looks_secret(std::string_view name) {
     std::string upper(name);
@@ -389,25 +141,12 @@ std::optional<std::string> redacted_argument(const std::vector<std::string>& com
     return std::nullopt;
 }
 
-std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
-    std::vector<std::string> out;
-    for (std::string arg : argv) {
-        for (const auto& p : params) {
-            std::string placeholder = "{" + p.key + "}";
-            for (std::size_t pos = 0; (pos = arg.find(placeholder, pos)) != std::string::npos; pos += p.text.size())
-                arg.replace(pos, placeholder.size(), p.text);
-        }
-        out.push_back(std::move(arg));
-    }
-    return out;
-}
-
-std::map<std::string, MetricSummary> RunRecord::metric_summary() const {
+std::map<std::string, metrics::MetricSummary> RunRecord::metric_summary() const {
     if (summary && metrics.empty()) return *summary;
-    std::map<std::string, MetricSummary> out;
+    std::map<std::string, metrics::MetricSummary> out;
     for (const auto& p : metrics) {
         auto [it, fresh] = out.try_emplace(p.key);
-        MetricSummary& s = it->second;
+        metrics::MetricSummary& s = it->second;
         if (fresh) {
             s.min = s.max = p.value;
         } else {
@@ -518,7 +257,7 @@ std::string to_run_yaml(const RunRecord& r) {
     return std::string(out.c_str()) + "\n";
 }
 
-std::string to_params_yaml(const std::vector<Param>& params) {
+std::string to_params_yaml(const std::vector<params::Param>& params) {
     std::string out;
     for (const auto& p : params) {
         YAML::Emitter e;
@@ -543,9 +282,9 @@ std::string to_paths_yaml(const std::map<std::string, std::string>& paths) {
     return std::string(out.c_str()) + "\n";
 }
 
-std::string to_metrics_tsv(const std::vector<MetricPoint>& points) {
+std::string to_metrics_tsv(const std::vector<metrics::MetricPoint>& points) {
     std::string out;
-    for (const auto& p : points) out += fmt::format("{}\t{}\t{}\t{}\n", p.key, p.step, format_value(p.value), p.unix_ms);
+    for (const auto& p : points) out += fmt::format("{}\t{}\t{}\t{}\n", p.key, p.step, metrics::format_value(p.value), p.unix_ms);
     return out;
 }
 
@@ -597,7 +336,7 @@ public:
     [[nodiscard]] int integer(const char* key, int fallback) const {
         YAML::Node n = m_map[key];
         if (!n) return fallback;
-        auto v = n.IsScalar() ? parse_int<int>(n.Scalar()) : std::nullopt;
+        auto v = n.IsScalar() ? util::parse_integer<int>(n.Scalar()) : std::nullopt;
         if (!v) bad(n, key, "an integer");
         return *v;
     }
@@ -637,7 +376,7 @@ void check_record_version(const YAML::Node& root, const std::string& where, cons
     YAML::Node v = root["version"];
     if (!v) fail(ErrorKind::input, "{}: missing 'version' (a {} says version: 1)", where, what);
     if (v.IsScalar() && v.Scalar() == "1") return;
-    auto n = v.IsScalar() ? parse_int<std::int64_t>(v.Scalar()) : std::nullopt;
+    auto n = v.IsScalar() ? util::parse_integer<std::int64_t>(v.Scalar()) : std::nullopt;
     if (n && *n > 1)
         fail(ErrorKind::input, "{}: {} version {} is not supported by this cairn (it reads version 1); upgrade cairn",
              workspace::where(where, v), what, *n);
@@ -716,7 +455,7 @@ void parse_params_yaml(const std::string& text, const std::string& where, RunRec
         std::string value = kv.second.Scalar();
         // Strings were written double-quoted; everything else re-types itself from its text.
         bool quoted = kv.second.Tag() == "!";
-        r.params.push_back(quoted ? Param{key, "string", value} : resolve_param(key, value));
+        r.params.push_back(quoted ? params::Param{key, "string", value} : params::resolve_param(key, value));
     }
 }
 
@@ -738,13 +477,13 @@ void parse_metrics_tsv(const std::string& text, const std::string& where, RunRec
         ++line_no;
         if (line.empty()) continue;
         auto fields = util::split(line, '\t');
-        auto step = fields.size() == 4 ? parse_int<std::int64_t>(fields[1]) : std::nullopt;
-        auto value = fields.size() == 4 ? parse_double(fields[2]) : std::nullopt;
-        auto ms = fields.size() == 4 ? parse_int<std::int64_t>(fields[3]) : std::nullopt;
+        auto step = fields.size() == 4 ? util::parse_integer<std::int64_t>(fields[1]) : std::nullopt;
+        auto value = fields.size() == 4 ? metrics::parse_value(fields[2]) : std::nullopt;
+        auto ms = fields.size() == 4 ? util::parse_integer<std::int64_t>(fields[3]) : std::nullopt;
         if (!step || !value || !ms)
             fail(ErrorKind::input, "{}:{}: malformed metric line (expected KEY<TAB>STEP<TAB>VALUE<TAB>UNIX_MS, integers for "
                  "STEP and UNIX_MS)", where, line_no);
-        check_metric_key(fields[0], fmt::format("{}:{}", where, line_no));
+        metrics::check_metric_key(fields[0], fmt::format("{}:{}", where, line_no));
         r.metrics.push_back({fields[0], *step, *value, *ms});
     }
 }

@@ -1,7 +1,9 @@
 #pragma once
 // Small string helpers shared by core and cli.
 
+#include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +32,14 @@ namespace cairn::util {
 // The candidate nearest to `word` (a typo: at most 2 edits, a swap of neighbours counting as
 // one, and fewer than half its length), for "did you mean" hints; empty when none is near.
 [[nodiscard]] std::string closest(std::string_view word, const std::vector<std::string>& candidates);
+
+// All of `text` as a decimal integer of type T; nullopt when it is empty, holds anything else,
+// or is out of T's range.
+template <typename T> [[nodiscard]] std::optional<T> parse_integer(std::string_view text) {
+    T v{};
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+    return v;
+}
 
 } // namespace cairn::util

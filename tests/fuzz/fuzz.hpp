@@ -73,14 +73,14 @@ inline std::string bytes(const std::uint8_t* data, std::size_t size) {
     return std::string(reinterpret_cast<const char*>(data), size);
 }
 
-inline bool same(const std::vector<run::Param>& a, const std::vector<run::Param>& b) {
+inline bool same(const std::vector<params::Param>& a, const std::vector<params::Param>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
         if (a[i].key != b[i].key || a[i].type != b[i].type || a[i].text != b[i].text) return false;
     return true;
 }
 
-inline std::string show(const std::vector<run::Param>& params) {
+inline std::string show(const std::vector<params::Param>& params) {
     std::string out;
     for (const auto& p : params)
         out += p.key + " (" + p.type + ") = " + p.text + "\n";
@@ -88,7 +88,7 @@ inline std::string show(const std::vector<run::Param>& params) {
 }
 
 // Equal points; nan equals nan.
-inline bool same(const std::vector<run::MetricPoint>& a, const std::vector<run::MetricPoint>& b) {
+inline bool same(const std::vector<metrics::MetricPoint>& a, const std::vector<metrics::MetricPoint>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
         bool value = a[i].value == b[i].value || (std::isnan(a[i].value) && std::isnan(b[i].value));

@@ -36,7 +36,7 @@ std::vector<run::RunRecord> make_runs() {
     b.reproduces = a.id;
     run::RunRecord c;
     c.id = "ffffffffffffffffffffffffffffffff";
-    c.summary = std::map<std::string, run::MetricSummary>{{"acc", {0.7, 0.1, 0.8, 4, 5}}};
+    c.summary = std::map<std::string, metrics::MetricSummary>{{"acc", {0.7, 0.1, 0.8, 4, 5}}};
     return {a, b, c};
 }
 

@@ -10,6 +10,7 @@
 #include "tests/fuzz/fuzz.hpp"
 
 using namespace cairn::run;
+using namespace cairn::metrics;
 
 namespace {
 

@@ -16,7 +16,7 @@ run::RunRecord make_run(const std::string& name, double acc, const std::string& 
     r.status = "finished";
     r.start_ms = 1000;
     r.end_ms = 3500;
-    r.params = {run::parse_param("model", model), run::parse_param("lr", std::to_string(lr)), run::parse_param("deep", "true")};
+    r.params = {params::parse_param("model", model), params::parse_param("lr", std::to_string(lr)), params::parse_param("deep", "true")};
     r.metrics = {{"acc", 0, acc / 2, 0}, {"acc", 1, acc, 0}, {"val/loss", 0, 1 - acc, 0}};
     r.tags = {{"stage", "prod-1"}};
     return r;

@@ -1,4 +1,4 @@
-// What the record keeps of a command's stdout (ScalarCapture) and of its command line (redaction).
+// What the record keeps of a command line: secrets redacted.
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -7,62 +7,6 @@
 #include "core/util/error.hpp"
 
 using namespace cairn;
-
-TEST_CASE("a pattern that backtracks exponentially runs in linear time on a long line", "[run][capture]") {
-    // std::regex took minutes on this line (nested quantifiers, no match): RE2 does not backtrack.
-    run::ScalarCapture c({"(a+)+b=([0-9]+)"});
-    c.feed(std::string(30000, 'a') + "!\n");
-    c.feed(std::string(30000, 'a') + "b=7\n");
-    c.feed("aab=5\n");
-    auto points = c.finish();
-    REQUIRE(points.size() == 2);
-    CHECK(points[0].key == std::string(30000, 'a'));
-    CHECK(points[0].value == 7);
-    CHECK(points[1].key == "aa");
-    CHECK(points[1].value == 5);
-}
-
-TEST_CASE("capture patterns use RE2 syntax; invalid ones and too few groups are errors", "[run][capture]") {
-    run::ScalarCapture c({R"(\[(\w+)\] = (\d+(?:\.\d+)?) @ (\d+))"});
-    c.feed("[acc] = 0.5 @ 3\n");
-    auto points = c.finish();
-    REQUIRE(points.size() == 1);
-    CHECK(points[0].step == 3);
-    // Backreferences and lookaround are not RE2 (they need backtracking).
-    for (std::string bad : {"(unclosed", R"((\w+)=(\d+)\1)", "(?=x)(a)(b)"}) {
-        DYNAMIC_SECTION(bad) {
-            CHECK_THROWS_WITH(run::ScalarCapture({bad}, "config.yaml: run.capture"),
-                              Catch::Contains("config.yaml: run.capture: invalid pattern"));
-        }
-    }
-    CHECK_THROWS_WITH(run::ScalarCapture({"(a)b"}), Catch::Contains("needs two groups"));
-}
-
-TEST_CASE("only lines that start with the key are captured by default", "[run][capture]") {
-    run::ScalarCapture c;
-    c.feed("config:\n  lr: 0.3\n\tepochs: 5\n    loss: 9\nloss: 0.5\n lr : 1\n");
-    auto points = c.finish();
-    REQUIRE(points.size() == 1);
-    CHECK(points[0].key == "loss");
-    CHECK(points[0].value == 0.5);
-}
-
-TEST_CASE("take() hands out each point once; lines over the limit are skipped whole", "[run][capture]") {
-    run::ScalarCapture c;
-    c.feed("loss: 1\nlo");
-    auto first = c.take();
-    REQUIRE(first.size() == 1);
-    CHECK(c.take().empty());
-    c.feed("ss: 2\n");
-    auto second = c.take();
-    REQUIRE(second.size() == 1);
-    CHECK(second[0].step == 1);
-    // A line longer than the limit could match on its first part: it is not matched at all.
-    c.feed("acc: 3" + std::string(run::ScalarCapture::k_line_limit, '0') + "\nacc: 4\n");
-    auto points = c.finish();
-    REQUIRE(points.size() == 1);
-    CHECK(points[0].value == 4);
-}
 
 TEST_CASE("names that look secret", "[run][redact]") {
     for (const char* name : {"API_KEY", "api-key", "GITHUB_TOKEN", "db_password", "PASSWD", "client-secret",
@@ -102,10 +46,4 @@ TEST_CASE("secret values on a command line are redacted in the stored copy", "[r
     CHECK(run::redact_command(plain) == plain);
     CHECK_FALSE(run::redacted_argument(plain));
     CHECK(run::redacted_argument(run::redact_command({"t", "--key=v"})) == std::string("--key=<redacted>"));
-}
-
-TEST_CASE("a parameter value of 200,000 characters is typed without exhausting the stack", "[run][capture]") {
-    // std::regex recursed once per character here and crashed cairn (SIGSEGV).
-    CHECK(run::parse_param("big", std::string(200000, '1')).type == "float");
-    CHECK(run::parse_param("text", std::string(200000, 'a')).type == "string");
 }

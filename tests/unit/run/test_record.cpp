@@ -2,70 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/metrics/metrics.hpp"
+#include "core/run/index.hpp"
 #include "core/run/record.hpp"
 #include "core/util/error.hpp"
 
 using namespace cairn;
-
-TEST_CASE("parameters are typed from their text", "[run]") {
-    CHECK(run::parse_param("a", "3").type == "int");
-    CHECK(run::parse_param("a", "-12").text == "-12");
-    CHECK(run::parse_param("a", "0.1").type == "float");
-    CHECK(run::parse_param("a", "1e-3").text == "1e-3"); // kept as typed (YAML 1.2 core schema)
-    CHECK(run::parse_param("a", ".nan").type == "float");
-    CHECK(run::parse_param("a", "nan").type == "string");
-    CHECK(run::parse_param("a", "true").type == "bool");
-    CHECK(run::parse_param("a", "True").type == "bool");
-    CHECK(run::parse_param("a", "resnet50").type == "string");
-    CHECK(run::parse_param("a", "1.2.3").type == "string");
-    CHECK(run::parse_param("a", "").type == "string");
-}
-
-TEST_CASE("metric lines: explicit and automatic steps, non-finite values, errors", "[run]") {
-    std::map<std::string, std::int64_t> next;
-    auto p = run::parse_metric_line("loss 0.5", &next, 7, "t");
-    CHECK(p->step == 0);
-    CHECK(p->unix_ms == 7);
-    CHECK(run::parse_metric_line("loss\t0.4", &next, 7, "t")->step == 1);
-    CHECK(run::parse_metric_line("loss 0.3 10", &next, 7, "t")->step == 10);
-    CHECK(run::parse_metric_line("loss 0.2 -", &next, 7, "t")->step == 11);
-    CHECK(run::parse_metric_line("acc inf 1 123", &next, 7, "t")->unix_ms == 123);
-    CHECK(std::isnan(run::parse_metric_line("acc nan", &next, 7, "t")->value));
-    CHECK_FALSE(run::parse_metric_line("   ", &next, 7, "t"));
-    CHECK_THROWS_WITH(run::parse_metric_line("acc", &next, 7, "file:3"), Catch::StartsWith("file:3:"));
-    CHECK_THROWS_WITH(run::parse_metric_line("acc x", &next, 7, "t"), Catch::Contains("not a number"));
-    CHECK_THROWS_WITH(run::parse_metric_line("acc 1 1.5", &next, 7, "t"), Catch::Contains("not an integer"));
-    CHECK(run::parse_metric_line("acc 1", nullptr, 7, "t")->step == -1); // left for the recorder
-    CHECK(run::parse_metric_line("acc 1 -", nullptr, 7, "t")->step == -1);
-    CHECK(run::parse_metric_line("acc 1 4", nullptr, 7, "t")->step == 4);
-    CHECK(run::format_value(-HUGE_VAL) == "-inf");
-    CHECK(run::format_value(0.1) == "0.1");
-}
-
-TEST_CASE("stdout scalars in the style of Guild", "[run]") {
-    run::ScalarCapture c;
-    c.feed("epoch 1 starting\nloss: 0.5\nacc: 0.7 (step 3)\nstep: 10\nlos");
-    c.feed("s: 0.25\nval/loss: 1e-2\nnote: not a number\nf1 :nan\n  lr: 0.3\nlast: 4");
-    auto points = c.finish();
-    REQUIRE(points.size() == 6);
-    CHECK(points[0].key == "loss");
-    CHECK(points[0].step == 0);
-    CHECK(points[1].key == "acc");
-    CHECK(points[1].step == 3);
-    CHECK(points[2].key == "loss");
-    CHECK(points[2].step == 10);
-    CHECK(points[2].value == 0.25);
-    CHECK(points[3].key == "val/loss");
-    CHECK(points[4].key == "f1");
-    CHECK(std::isnan(points[4].value));
-    CHECK(points[5].key == "last"); // final line without a newline
-}
-
-TEST_CASE("placeholders in arguments", "[run]") {
-    std::vector<run::Param> params = {run::parse_param("lr", "0.1"), run::parse_param("model", "resnet")};
-    auto out = run::substitute_params({"train.py", "--lr={lr}", "{model}-{model}", "{unknown}", "{}"}, params);
-    CHECK(out == std::vector<std::string>{"train.py", "--lr=0.1", "resnet-resnet", "{unknown}", "{}"});
-}
 
 TEST_CASE("run records round-trip through their files", "[run]") {
     run::RunRecord r;
@@ -79,7 +21,7 @@ TEST_CASE("run records round-trip through their files", "[run]") {
     r.git_dirty = true;
     r.env = {{"PATH", "/bin"}};
     r.tags = {{"t", "v"}};
-    r.params = {run::parse_param("b", "true"), run::parse_param("s", "123abc"), run::parse_param("z", "007")};
+    r.params = {params::parse_param("b", "true"), params::parse_param("s", "123abc"), params::parse_param("z", "007")};
     run::RunRecord back;
     run::parse_run_yaml(run::to_run_yaml(r), "run.yaml", back);
     run::parse_params_yaml(run::to_params_yaml(r.params), "params.yaml", back);
@@ -99,37 +41,6 @@ TEST_CASE("run records round-trip through their files", "[run]") {
     CHECK_THROWS_AS(run::parse_run_yaml("id: [", "run.yaml", back), Error);
 }
 
-TEST_CASE("metric files: JSON, YAML, CSV and TSV", "[run]") {
-    auto json = run::read_metric_file(R"({"loss": 0.5, "eval": {"acc": 0.9, "f1": "0.8"}, "name": "x", "curve": [3, 2, 1]})",
-                                      "m.json", 5);
-    std::map<std::string, std::vector<std::pair<std::int64_t, double>>> series;
-    for (const auto& p : json) series[p.key].push_back({p.step, p.value});
-    CHECK(series["loss"] == std::vector<std::pair<std::int64_t, double>>{{0, 0.5}});
-    CHECK(series["eval.acc"] == std::vector<std::pair<std::int64_t, double>>{{0, 0.9}});
-    CHECK(series["eval.f1"] == std::vector<std::pair<std::int64_t, double>>{{0, 0.8}});
-    CHECK(series["curve"] == std::vector<std::pair<std::int64_t, double>>{{0, 3}, {1, 2}, {2, 1}});
-    CHECK(series.count("name") == 0);
-    CHECK(json[0].unix_ms == 5);
-
-    auto rows = run::read_metric_file("- {step: 10, loss: 1}\n- {step: 20, loss: 0.5}\n", "m.yaml", 0);
-    REQUIRE(rows.size() == 2);
-    CHECK(rows[1].step == 20);
-
-    auto csv = run::read_metric_file("step,loss,acc\n1,0.5,0.7\n2,0.25,nan\n", "m.csv", 0);
-    REQUIRE(csv.size() == 4);
-    CHECK(csv[2].key == "loss");
-    CHECK(csv[2].step == 2);
-    CHECK(std::isnan(csv[3].value));
-    auto tsv = run::read_metric_file("loss\tacc\n0.5\t0.7\n0.4\t0.8\n", "m.tsv", 0);
-    REQUIRE(tsv.size() == 4);
-    CHECK(tsv[2].step == 1); // no step column: rows count
-
-    CHECK_THROWS_WITH(run::read_metric_file("a,b\n1\n", "m.csv", 0), Catch::StartsWith("m.csv:2:"));
-    CHECK_THROWS_WITH(run::read_metric_file("{a: [", "m.json", 0), Catch::StartsWith("m.json:"));
-}
-
-#include "core/run/index.hpp"
-
 TEST_CASE("run index entries round-trip, escapes included; damage is detected", "[run][index]") {
     run::RunRecord r;
     r.id = std::string(32, 'b');
@@ -140,7 +51,7 @@ TEST_CASE("run index entries round-trip, escapes included; damage is detected", 
     r.start_ms = 10;
     r.end_ms = 20;
     r.git_dirty = true;
-    r.params = {run::parse_param("lr", "0.1"), run::parse_param("s", "x\ty")};
+    r.params = {params::parse_param("lr", "0.1"), params::parse_param("s", "x\ty")};
     r.tags = {{"k", "v"}};
     r.outputs = {{"out dir/f", "sha256:00"}};
     r.env_names = {"HOME"};
@@ -255,21 +166,13 @@ TEST_CASE("run record files are strict: version 1, typed fields named with file:
     CHECK_THAT(other_error([&] { run::parse_metrics_tsv("a\t0\t1\t5\nb\tx\t1\t5\n", "ref:metrics.tsv", r); }),
                Catch::StartsWith("ref:metrics.tsv:2: malformed metric line (expected KEY<TAB>STEP<TAB>VALUE<TAB>UNIX_MS"));
     // Parameter and metric files with keys that are not names.
-    CHECK_THAT(other_error([&] { (void)run::flatten_params_yaml("a: 1\n? [x]\n: 2\n", "params.yaml"); }),
+    CHECK_THAT(other_error([&] { (void)params::flatten_params_yaml("a: 1\n? [x]\n: 2\n", "params.yaml"); }),
                Catch::StartsWith("params.yaml:2: a parameter name must be a plain name"));
-    CHECK_THAT(other_error([&] { (void)run::read_metric_file("? [x]\n: 2\n", "m.yaml", 0); }),
+    CHECK_THAT(other_error([&] { (void)metrics::read_metric_file("? [x]\n: 2\n", "m.yaml", 0); }),
                Catch::StartsWith("m.yaml:1: a metric name must be a plain name"));
 }
 
-TEST_CASE("metric names with control characters and steps near the integer limit are refused", "[run]") {
-    using cairn::run::parse_metric_line;
-    using cairn::run::read_metric_file;
-    std::map<std::string, std::int64_t> next;
-    CHECK_THROWS_WITH(parse_metric_line("l\x01oss 1", &next, 0, "m"), Catch::Contains("control character"));
-    CHECK_THROWS_WITH(parse_metric_line("loss 1 9223372036854775807", &next, 0, "m"), Catch::Contains("out of range"));
-    CHECK(parse_metric_line("loss 1 4611686018427387904", &next, 0, "m")->step == (std::int64_t{1} << 62));
-    CHECK_THROWS_WITH(read_metric_file("{\"a\\tb\": 1}", "m.json", 0), Catch::Contains("control character"));
-    CHECK_THROWS_WITH(read_metric_file("step,x\n9223372036854775807,1\n", "m.csv", 0), Catch::Contains("out of range"));
+TEST_CASE("a metrics.tsv key with a control character is refused", "[run]") {
     cairn::run::RunRecord r;
     CHECK_THROWS_WITH(cairn::run::parse_metrics_tsv("a\x1b[31m\t0\t1\t0\n", "metrics.tsv", r), Catch::Contains("control character"));
 }

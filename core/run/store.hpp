@@ -1,77 +1,24 @@
 #pragma once
-// Recording runs (`cairn run`) and reading them back from refs/cairn/runs/<id>.
+// The run store: runs read back from refs/cairn/runs/<id> (through the run index) and, for runs
+// in progress, from their staging directories; naming, tagging and removing runs; recording the
+// runs whose cairn died. Executing a run is core/run/execute.hpp.
 
-#include <filesystem>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
-#include <utility>
+#include <string_view>
 #include <vector>
 
 #include "core/run/record.hpp"
-#include "core/util/progress.hpp"
 #include "core/workspace/workspace.hpp"
 
 namespace cairn::run {
 
 inline constexpr std::string_view k_ref_prefix = "refs/cairn/runs/";
 
-struct RunOptions {
-    std::string name;
-    std::string experiment;
-    std::vector<std::pair<std::string, std::string>> params; // -p KEY=VALUE, typed on record
-    std::map<std::string, std::string> tags;
-    std::vector<std::string> inputs;  // workspace-relative, hashed before the command starts
-    std::vector<std::string> outputs; // workspace-relative, hashed after it ends
-    std::vector<std::string> command;
-    std::string cwd;                  // workspace-relative working directory
-    std::vector<std::string> metric_files; // workspace-relative; read after the command ends
-    bool capture_stdout = true;       // Guild-style `key: value` scalars from stdout become metrics
-    bool stdout_to_stderr = false;    // pass the command's stdout through to stderr (cairn's stdout is JSON)
-    // Parameter files (workspace-relative); empty: params.yaml at the root, if there is one.
-    std::vector<std::string> param_files;
-    // Told why the run waits (another run has overridden values in a parameter file it needs).
-    std::function<void(const std::string&)> notice;
-
-    // Set by `cairn rerun`: the run re-run. The workspace passed to execute() is then a replica
-    // (a materialised copy of its code snapshot), the command is its recorded argv taken as is,
-    // its params are written into `param_files` where they differ, its allow-listed variables
-    // are set again (and those it ran without unset), and its code snapshot is recorded as is.
-    const RunRecord* replay = nullptr;
-};
-
-struct RunResult {
-    RunRecord record;
-    int exit_code = 0; // the command's, or 128 + signal
-    std::vector<std::string> warnings;
-};
-
-// Logs larger than this go to the cache; the run's log.txt keeps their last k_log_tail bytes.
-inline constexpr std::size_t k_log_limit = 1u << 20;
-inline constexpr std::size_t k_log_tail = 64u << 10;
-
-// Untracked files larger than this go to the cache instead of the code snapshot.
-inline constexpr std::uint64_t k_snapshot_file_limit = 10ull << 20;
-
-// Runs the command and records it as a commit on refs/cairn/runs/<id>, whatever the outcome.
-// While it runs, .cairn/runs/<id>/ holds run.yaml (status running), metrics.tsv and log.txt.
-[[nodiscard]] RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress);
-
-// Appends metric points to the staging metrics file of the run in `run_dir` (CAIRN_RUN_DIR). A
-// negative step is written as '-': the recorder numbers it after the key's previous point.
-void append_metrics(const std::filesystem::path& run_dir, const std::vector<MetricPoint>& points);
-
 // Records every staged run whose cairn died (its staging lock is free) as `crashed`, with all
 // it logged, and removes its staging directory. Returns the ids recovered.
 std::vector<std::string> recover_crashed(workspace::Workspace& ws);
-
-enum class LogKind { param, tag, artifact };
-
-// `cairn log param|tag|artifact` from inside a run: records into the staging directory
-// `run_dir`. A param already set to a different value is Error(input) (params are immutable);
-// tags may change; an artifact is a workspace-relative path stored when the run ends.
-void log_to_run(const std::filesystem::path& run_dir, LogKind kind, const std::string& key, const std::string& value);
 
 // A run ref whose record could not be read.
 struct SkippedRun {

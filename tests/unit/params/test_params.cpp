@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/run/params.hpp"
+#include "core/params/params.hpp"
 #include "core/run/record.hpp"
 #include "core/util/error.hpp"
 
@@ -10,15 +10,15 @@ using namespace cairn;
 
 namespace {
 
-run::Param param(const std::string& key, const std::string& value) { return run::parse_param(key, value); }
+params::Param param(const std::string& key, const std::string& value) { return params::parse_param(key, value); }
 
 std::string set(const std::string& text, const std::string& key, const std::string& value) {
-    return run::override_params_yaml(text, key, param(key, value), "params.yaml");
+    return params::override_params_yaml(text, key, param(key, value), "params.yaml");
 }
 
 } // namespace
 
-TEST_CASE("parameters are typed by the YAML 1.2 core schema and keep their text", "[run][params]") {
+TEST_CASE("parameters are typed by the YAML 1.2 core schema and keep their text", "[params]") {
     auto typed = [](const std::string& v) { return param("k", v).type; };
     CHECK(typed("3") == "int");
     CHECK(typed("007") == "int");
@@ -39,42 +39,42 @@ TEST_CASE("parameters are typed by the YAML 1.2 core schema and keep their text"
     CHECK(typed("") == "string");
     CHECK(typed("99999999999999999999") == "float");
     // Quotes force a string; the text is what is inside them.
-    CHECK(param("k", "\"007\"") == run::Param{"k", "string", "007"});
-    CHECK(param("k", "'1.0'") == run::Param{"k", "string", "1.0"});
+    CHECK(param("k", "\"007\"") == params::Param{"k", "string", "007"});
+    CHECK(param("k", "'1.0'") == params::Param{"k", "string", "1.0"});
     // The text is kept as typed...
     CHECK(param("k", "1.0").text == "1.0");
     CHECK(param("k", "1e3").text == "1e3");
     CHECK(param("k", "007").text == "007");
     // ...and numbers are read from it.
-    CHECK(run::param_integer(param("k", "007")) == 7);
-    CHECK(run::param_integer(param("k", "0x1F")) == 31);
-    CHECK(run::param_integer(param("k", "0o17")) == 15);
-    CHECK(run::param_integer(param("k", "-9223372036854775808")) == INT64_MIN);
-    CHECK(run::param_number(param("k", "1e3")) == 1000.0);
-    CHECK(std::isinf(*run::param_number(param("k", "-.inf"))));
-    CHECK(std::isnan(*run::param_number(param("k", ".NaN"))));
-    CHECK_FALSE(run::param_number(param("k", "x")));
-    CHECK(run::param_bool(param("k", "True")) == true);
-    CHECK(run::param_bool(param("k", "false")) == false);
+    CHECK(params::param_integer(param("k", "007")) == 7);
+    CHECK(params::param_integer(param("k", "0x1F")) == 31);
+    CHECK(params::param_integer(param("k", "0o17")) == 15);
+    CHECK(params::param_integer(param("k", "-9223372036854775808")) == INT64_MIN);
+    CHECK(params::param_number(param("k", "1e3")) == 1000.0);
+    CHECK(std::isinf(*params::param_number(param("k", "-.inf"))));
+    CHECK(std::isnan(*params::param_number(param("k", ".NaN"))));
+    CHECK_FALSE(params::param_number(param("k", "x")));
+    CHECK(params::param_bool(param("k", "True")) == true);
+    CHECK(params::param_bool(param("k", "false")) == false);
 }
 
-TEST_CASE("values read from a parameters file follow the same rules", "[run][params]") {
-    auto ps = run::flatten_params_yaml("version: \"1.10\"\nrun_id: '007'\nflag: yes\nn: 007\nlr: 1.0\n"
+TEST_CASE("values read from a parameters file follow the same rules", "[params]") {
+    auto ps = params::flatten_params_yaml("version: \"1.10\"\nrun_id: '007'\nflag: yes\nn: 007\nlr: 1.0\n"
                                        "t: !!str 5\nb: |\n  two\n  lines\nl: [1, 2]\n",
                                        "params.yaml");
-    std::map<std::string, run::Param> by_key;
+    std::map<std::string, params::Param> by_key;
     for (const auto& p : ps) by_key[p.key] = p;
-    CHECK(by_key["version"] == run::Param{"version", "string", "1.10"});
-    CHECK(by_key["run_id"] == run::Param{"run_id", "string", "007"});
-    CHECK(by_key["flag"] == run::Param{"flag", "string", "yes"});
-    CHECK(by_key["n"] == run::Param{"n", "int", "007"});
-    CHECK(by_key["lr"] == run::Param{"lr", "float", "1.0"});
-    CHECK(by_key["t"] == run::Param{"t", "string", "5"});
-    CHECK(by_key["b"] == run::Param{"b", "string", "two\nlines\n"});
+    CHECK(by_key["version"] == params::Param{"version", "string", "1.10"});
+    CHECK(by_key["run_id"] == params::Param{"run_id", "string", "007"});
+    CHECK(by_key["flag"] == params::Param{"flag", "string", "yes"});
+    CHECK(by_key["n"] == params::Param{"n", "int", "007"});
+    CHECK(by_key["lr"] == params::Param{"lr", "float", "1.0"});
+    CHECK(by_key["t"] == params::Param{"t", "string", "5"});
+    CHECK(by_key["b"] == params::Param{"b", "string", "two\nlines\n"});
     CHECK(by_key["l"].type == "string");
 }
 
-TEST_CASE("the run record keeps each param's type and text", "[run][params]") {
+TEST_CASE("the run record keeps each param's type and text", "[params]") {
     run::RunRecord r;
     for (const char* v : {"1.0", "1e3", "007", "0x1F", "True", "yes", "\"007\"", "a: b # c", "-.inf", "null", ""})
         r.params.push_back(param(std::string("k") + std::to_string(r.params.size()), v));
@@ -83,7 +83,7 @@ TEST_CASE("the run record keeps each param's type and text", "[run][params]") {
     CHECK(back.params == r.params);
 }
 
-TEST_CASE("an override changes only the bytes of its value", "[run][params]") {
+TEST_CASE("an override changes only the bytes of its value", "[params]") {
     const std::string text = "# settings\nversion: \"1.10\"   # keep\nrun_id: '007'\nflag: yes\n"
                              "train:\n  lr: 0.1 # learning rate\n  epochs: 3\n  opt: {name: adam, beta: 0.9}\n"
                              "note: |\n  some\n  text\n\nempty:\ntilde: ~\nlast: x";
@@ -110,15 +110,15 @@ TEST_CASE("an override changes only the bytes of its value", "[run][params]") {
     for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
              {"version", "1.0"}, {"flag", "'007'"}, {"train.epochs", "1e3"}, {"note", "'x\ny'"}}) {
         auto edited = set(text, k, v);
-        auto before = run::flatten_params_yaml(text, "p");
-        auto after = run::flatten_params_yaml(edited, "p");
+        auto before = params::flatten_params_yaml(text, "p");
+        auto after = params::flatten_params_yaml(edited, "p");
         for (auto& p : before)
             if (p.key == k) p = param(k, v);
         CHECK(after == before);
     }
 }
 
-TEST_CASE("a key a file does not hold is added at its nesting", "[run][params]") {
+TEST_CASE("a key a file does not hold is added at its nesting", "[params]") {
     CHECK(set("train:\n  lr: 0.1\n  epochs: 3\n# models\nmodel: a\n", "train.wd", "0.01") ==
           "train:\n  lr: 0.1\n  epochs: 3\n  wd: 0.01\n# models\nmodel: a\n");
     CHECK(set("a:\n    b: 1\n", "a.c.d", "x") == "a:\n    b: 1\n    c:\n      d: x\n");
@@ -130,7 +130,33 @@ TEST_CASE("a key a file does not hold is added at its nesting", "[run][params]")
     CHECK_THROWS_WITH(set("a: [1, 2]\n", "a", "2"), Catch::Contains("not a single value"));
 }
 
-TEST_CASE("nearest key", "[run][params]") {
-    CHECK(run::nearest_key("train.lrr", {"model", "train.lr", "train.epochs"}) == "train.lr");
-    CHECK(run::nearest_key("x", {}).empty());
+TEST_CASE("nearest key", "[params]") {
+    CHECK(params::nearest_key("train.lrr", {"model", "train.lr", "train.epochs"}) == "train.lr");
+    CHECK(params::nearest_key("x", {}).empty());
+}
+
+TEST_CASE("parameters are typed from their text", "[params]") {
+    CHECK(params::parse_param("a", "3").type == "int");
+    CHECK(params::parse_param("a", "-12").text == "-12");
+    CHECK(params::parse_param("a", "0.1").type == "float");
+    CHECK(params::parse_param("a", "1e-3").text == "1e-3"); // kept as typed (YAML 1.2 core schema)
+    CHECK(params::parse_param("a", ".nan").type == "float");
+    CHECK(params::parse_param("a", "nan").type == "string");
+    CHECK(params::parse_param("a", "true").type == "bool");
+    CHECK(params::parse_param("a", "True").type == "bool");
+    CHECK(params::parse_param("a", "resnet50").type == "string");
+    CHECK(params::parse_param("a", "1.2.3").type == "string");
+    CHECK(params::parse_param("a", "").type == "string");
+}
+
+TEST_CASE("a parameter value of 200,000 characters is typed without exhausting the stack", "[params]") {
+    // std::regex recursed once per character here and crashed cairn (SIGSEGV).
+    CHECK(params::parse_param("big", std::string(200000, '1')).type == "float");
+    CHECK(params::parse_param("text", std::string(200000, 'a')).type == "string");
+}
+
+TEST_CASE("placeholders in arguments", "[params]") {
+    std::vector<params::Param> ps = {params::parse_param("lr", "0.1"), params::parse_param("model", "resnet")};
+    auto out = params::substitute_params({"train.py", "--lr={lr}", "{model}-{model}", "{unknown}", "{}"}, ps);
+    CHECK(out == std::vector<std::string>{"train.py", "--lr=0.1", "resnet-resnet", "{unknown}", "{}"});
 }

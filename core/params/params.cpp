@@ -1,4 +1,4 @@
-#include "core/run/params.hpp"
+#include "core/params/params.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -24,7 +24,7 @@
 #include "core/workspace/workspace.hpp"
 #include "core/workspace/yaml_util.hpp"
 
-namespace cairn::run {
+namespace cairn::params {
 namespace {
 
 // The YAML 1.2 core schema's resolution of plain scalars (yaml.org/spec/1.2.2, 10.3.2). RE2:
@@ -478,6 +478,19 @@ std::string override_params_yaml(const std::string& text, const std::string& key
     return out;
 }
 
+std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
+    std::vector<std::string> out;
+    for (std::string arg : argv) {
+        for (const auto& p : params) {
+            std::string placeholder = "{" + p.key + "}";
+            for (std::size_t pos = 0; (pos = arg.find(placeholder, pos)) != std::string::npos; pos += p.text.size())
+                arg.replace(pos, placeholder.size(), p.text);
+        }
+        out.push_back(std::move(arg));
+    }
+    return out;
+}
+
 std::string nearest_key(const std::string& key, const std::vector<std::string>& keys) {
     std::string best;
     std::size_t best_distance = SIZE_MAX;
@@ -812,4 +825,4 @@ bool restore_param_files(workspace::Workspace& ws, const std::filesystem::path& 
     return true;
 }
 
-} // namespace cairn::run
+} // namespace cairn::params

@@ -1,8 +1,8 @@
 #pragma once
 // Parameters: typing by the YAML 1.2 core schema, flattening of parameter files into dotted keys,
-// overrides that edit the bytes of one value in a user's file (never re-emit it), and the locks
-// that keep a parameter file still while a run's command may read it. Described for users in
-// docs/guide-runs.md and docs/reference.md (`cairn run`).
+// overrides that edit the bytes of one value in a user's file (never re-emit it), `{name}`
+// substitution in a command, and the locks that keep a parameter file still while a run's
+// command may read it. Described for users in docs/guide-runs.md and docs/reference.md (`cairn run`).
 
 #include <cstdint>
 #include <filesystem>
@@ -20,7 +20,7 @@ namespace cairn::fs {
 class FileLock;
 }
 
-namespace cairn::run {
+namespace cairn::params {
 
 struct Param {
     std::string key;
@@ -61,6 +61,10 @@ struct Param {
 // would not read back as the original with just this value changed.
 [[nodiscard]] std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
                                                const std::string& where);
+
+// Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
+[[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
+                                                         const std::vector<Param>& params);
 
 // The key of `keys` nearest to `key` (edit distance), or "" when `keys` is empty.
 [[nodiscard]] std::string nearest_key(const std::string& key, const std::vector<std::string>& keys);
@@ -146,4 +150,4 @@ private:
 // no later reader has restored yet. False when one is locked by a live run (try again later).
 [[nodiscard]] bool restore_param_files(workspace::Workspace& ws, const std::filesystem::path& staging);
 
-} // namespace cairn::run
+} // namespace cairn::params
