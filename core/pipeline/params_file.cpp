@@ -14,7 +14,7 @@
 #include <toml++/toml.h>
 
 #include "core/fs/file.hpp"
-#include "core/run/params.hpp"
+#include "core/params/params.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/workspace.hpp"
@@ -30,13 +30,13 @@ Value typed_scalar(const YAML::Node& node) {
     bool typed = tag == "?" || tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
                  tag == "tag:yaml.org,2002:bool";
     if (!typed) return node.Scalar();
-    run::Param p = run::resolve_param("", node.Scalar());
+    params::Param p = params::resolve_param("", node.Scalar());
     if (p.type == "int") {
-        if (auto i = run::param_integer(p)) return *i;
+        if (auto i = params::param_integer(p)) return *i;
     } else if (p.type == "float") {
-        if (auto d = run::param_number(p)) return *d;
+        if (auto d = params::param_number(p)) return *d;
     } else if (p.type == "bool") {
-        if (auto b = run::param_bool(p)) return *b;
+        if (auto b = params::param_bool(p)) return *b;
     }
     return node.Scalar();
 }

@@ -25,7 +25,7 @@ using Value = nlohmann::ordered_json;
 // per level of the user's file).
 inline constexpr int k_max_value_depth = 100;
 
-// `node` as JSON: plain scalars typed by the YAML 1.2 core schema (run::resolve_param: int,
+// `node` as JSON: plain scalars typed by the YAML 1.2 core schema (params::resolve_param: int,
 // float, bool; `null`, `~` and empty are null), quoted and block scalars strings, sequences
 // arrays, mappings objects (keys as written, in file order). Throws Error(input) naming
 // `display:line` for a non-scalar key or nesting deeper than k_max_value_depth.
