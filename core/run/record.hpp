@@ -121,6 +121,7 @@ struct RunRecord {
     std::string id;
     std::string name;
     std::string experiment;
+    std::string sweep; // the sweep this run is a trial of (`cairn run` with several values), else empty
     std::vector<std::string> command;
     std::string cwd; // relative to the workspace root; "." for the root
     std::int64_t start_ms = 0, end_ms = 0;

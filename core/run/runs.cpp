@@ -302,7 +302,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     const RunRecord* replay = options.replay;
     // A crashed run may have left a parameter file overridden: put it back before reading it.
     // (A replay runs in a replica; its caller recovers in the workspace itself.)
-    if (!replay) recover_crashed(ws);
+    if (!replay && !options.snapshot) recover_crashed(ws);
     // Built first: a bad pattern in config.yaml fails before anything is staged.
     ScalarCapture capture(ws.config().capture_patterns.value_or(std::vector<std::string>{ScalarCapture::k_default_pattern}),
                           ".cairn/config.yaml: run.capture");
@@ -310,6 +310,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     r.id = new_run_id();
     r.name = options.name;
     r.experiment = options.experiment;
+    r.sweep = options.sweep;
     r.cwd = options.cwd.empty() ? "." : options.cwd;
     r.tags = options.tags;
     r.host = fs::host_name();
@@ -333,7 +334,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     for (const auto& p : replay ? replay->params : r.params) cli_params.emplace(p.key, p);
     // Locked from before they are read until the command ends: what the record says is what the
     // command reads (docs/guide-runs.md, "Parameters").
-    ParamFiles files(ws, replay ? ParamFiles::Mode::replay : ParamFiles::Mode::run, options.notice);
+    ParamFiles files(ws, replay || options.snapshot ? ParamFiles::Mode::replay : ParamFiles::Mode::run, options.notice);
     files.open(param_files, cli_params);
     std::map<std::string, Param> merged;
     for (const auto& f : files.files()) {
@@ -424,12 +425,12 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     // Its temporary index lives beside the staging directories, not in tmp/, which gc sweeps.
     // A replay runs the recorded snapshot itself.
     git::Repository::Snapshot snap;
-    if (replay) {
-        snap.commit = replay->git_snapshot;
-        snap.base = replay->git_base;
-        snap.branch = replay->git_branch;
-        snap.dirty = replay->git_dirty;
-        r.large_files = replay->large_files;
+    if (const RunRecord* recorded = replay ? replay : options.snapshot) {
+        snap.commit = recorded->git_snapshot;
+        snap.base = recorded->git_base;
+        snap.branch = recorded->git_branch;
+        snap.dirty = recorded->git_dirty;
+        r.large_files = recorded->large_files;
     } else {
         // The declared inputs and outputs are recorded as data; left in the code snapshot, a
         // previous run's model or a dataset would be committed to git with every later run.
@@ -595,7 +596,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         fail(ErrorKind::input, "run {} recorded without the metrics of: {}", r.id.substr(0, 8),
              fmt::join(bad_metric_files, "; "));
     // A replay reports what is missing in its verdict instead.
-    if (!r.reason.empty() && !replay) fail(ErrorKind::input, "run {} failed: {}", r.id.substr(0, 8), r.reason);
+    if (!r.reason.empty() && !replay && !options.snapshot) fail(ErrorKind::input, "run {} failed: {}", r.id.substr(0, 8), r.reason);
     return {r, outcome.exit_code, warnings};
 }
 
