@@ -37,9 +37,11 @@ Scratch::~Scratch() {
     stdfs::permissions(m_dir, stdfs::perms::owner_all, stdfs::perm_options::add, ec);
     stdfs::remove_all(m_dir, ec);
     if (ec) {
-        for (auto it = stdfs::recursive_directory_iterator(m_dir, ec); !ec && it != stdfs::recursive_directory_iterator();
-             it.increment(ec))
-            if (it->is_directory(ec)) stdfs::permissions(it->path(), stdfs::perms::owner_all, stdfs::perm_options::add, ec);
+        for (auto it = stdfs::recursive_directory_iterator(m_dir, ec);
+             !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec))
+            if (it->is_directory(ec))
+                stdfs::permissions(it->path(), stdfs::perms::owner_all, stdfs::perm_options::add,
+                                   ec);
         stdfs::remove_all(m_dir, ec);
     }
 }
@@ -59,20 +61,25 @@ void restore_object(workspace::Workspace& replica, const std::string& rel, const
     if (fs::lstat_path(dst)) stdfs::remove_all(dst, ec);
     fs::make_dirs(dst.parent_path());
     const std::vector<fs::LinkType> links = {fs::LinkType::reflink, fs::LinkType::copy};
-    workspace::Pointer pointer = workspace::pointer_to_object(cache, dst.filename().string(), *digest);
+    workspace::Pointer pointer =
+        workspace::pointer_to_object(cache, dst.filename().string(), *digest);
     if (!pointer.is_directory()) {
         cache.materialize(*digest, dst, links, false);
         return;
     }
     workspace::Expected expected = workspace::flatten(cache, pointer);
     if (!expected.missing_trees.empty())
-        fail(ErrorKind::integrity, "'{}': sub-tree {} is missing from the cache", rel, expected.missing_trees.front());
-    for (const auto& dir : expected.dirs) fs::make_dirs(dir.empty() ? dst : dst / dir);
+        fail(ErrorKind::integrity, "'{}': sub-tree {} is missing from the cache", rel,
+             expected.missing_trees.front());
+    for (const auto& dir : expected.dirs)
+        fs::make_dirs(dir.empty() ? dst : dst / dir);
     std::vector<std::pair<const std::string*, const workspace::ExpectedFile*>> files;
     files.reserve(expected.files.size());
-    for (const auto& [file, want] : expected.files) files.emplace_back(&file, &want);
+    for (const auto& [file, want] : expected.files)
+        files.emplace_back(&file, &want);
     util::parallel_for(files.size(), [&](std::size_t i) {
-        cache.materialize(files[i].second->digest, dst / *files[i].first, links, files[i].second->executable);
+        cache.materialize(files[i].second->digest, dst / *files[i].first, links,
+                          files[i].second->executable);
     });
 }
 

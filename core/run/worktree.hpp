@@ -16,7 +16,7 @@ namespace cairn::run {
 // stat cache) and the worktree `work/`. `label` starts with `rerun-` or `sweep-`, the prefixes gc
 // looks for. Removed on destruction (read-only files included) unless kept.
 class Scratch {
-public:
+  public:
     // Creates the directory and takes its lock. Throws Error(io).
     Scratch(const workspace::Workspace& ws, const std::string& label);
     ~Scratch();
@@ -29,7 +29,7 @@ public:
     // Keeps the directory after destruction, with a `kept` file saying by whom (`why`).
     void keep(const std::string& why);
 
-private:
+  private:
     std::filesystem::path m_dir;
     std::optional<fs::FileLock> m_lock;
     bool m_keep = false;

@@ -46,7 +46,8 @@ struct Call {
 };
 
 std::optional<Call> parse_call(const std::string& key, const std::string& value) {
-    static const std::set<std::string> k_functions = {"range", "linspace", "logspace", "uniform", "loguniform", "randint"};
+    static const std::set<std::string> k_functions = {"range",   "linspace",   "logspace",
+                                                      "uniform", "loguniform", "randint"};
     auto open = value.find('(');
     if (open == std::string::npos || value.back() != ')') return std::nullopt;
     std::string name(util::trim(std::string_view(value).substr(0, open)));
@@ -101,18 +102,21 @@ Axis function_axis(const std::string& key, const std::string& value, const Call&
         }
     } else if (call.name == "linspace" || call.name == "logspace") {
         bool log = call.name == "logspace";
-        arity(3, 3, log ? "logspace(START, STOP, COUNT): 10^x for COUNT values x from START to STOP"
-                        : "linspace(START, STOP, COUNT): COUNT values from START to STOP, both included");
+        arity(3, 3,
+              log ? "logspace(START, STOP, COUNT): 10^x for COUNT values x from START to STOP"
+                  : "linspace(START, STOP, COUNT): COUNT values from START to STOP, both included");
         auto count = run::param_integer(call.args[2]);
-        if (!count || *count < 1) fail(ErrorKind::usage, "-p {}={}: COUNT must be a whole number of at least 1", key, value);
+        if (!count || *count < 1)
+            fail(ErrorKind::usage, "-p {}={}: COUNT must be a whole number of at least 1", key,
+                 value);
         check_count(key, value, static_cast<double>(*count));
         double start = num(0), stop = num(1);
         for (std::int64_t i = 0; i < *count; ++i) {
             // The last value is STOP itself, not START plus rounded steps.
-            double x = *count == 1 ? start
-                       : i == *count - 1
-                           ? stop
-                           : start + (stop - start) * static_cast<double>(i) / static_cast<double>(*count - 1);
+            double x = *count == 1       ? start
+                       : i == *count - 1 ? stop
+                                         : start + (stop - start) * static_cast<double>(i) /
+                                                       static_cast<double>(*count - 1);
             axis.values.push_back(float_text(log ? std::pow(10.0, x) : x));
         }
     } else {
@@ -120,14 +124,17 @@ Axis function_axis(const std::string& key, const std::string& value, const Call&
         axis.low = num(0);
         axis.high = num(1);
         if (call.name == "randint") {
-            if (!all_int()) fail(ErrorKind::usage, "-p {}={}: randint takes whole numbers", key, value);
+            if (!all_int())
+                fail(ErrorKind::usage, "-p {}={}: randint takes whole numbers", key, value);
             axis.kind = Axis::Kind::randint;
             axis.int_low = *run::param_integer(call.args[0]);
             axis.int_high = *run::param_integer(call.args[1]);
-            if (axis.int_low > axis.int_high) fail(ErrorKind::usage, "-p {}={}: LOW is above HIGH", key, value);
+            if (axis.int_low > axis.int_high)
+                fail(ErrorKind::usage, "-p {}={}: LOW is above HIGH", key, value);
         } else {
             axis.kind = call.name == "uniform" ? Axis::Kind::uniform : Axis::Kind::loguniform;
-            if (!(axis.low < axis.high)) fail(ErrorKind::usage, "-p {}={}: LOW must be below HIGH", key, value);
+            if (!(axis.low < axis.high))
+                fail(ErrorKind::usage, "-p {}={}: LOW must be below HIGH", key, value);
             if (axis.kind == Axis::Kind::loguniform && axis.low <= 0)
                 fail(ErrorKind::usage, "-p {}={}: loguniform needs 0 < LOW < HIGH", key, value);
         }
@@ -138,13 +145,17 @@ Axis function_axis(const std::string& key, const std::string& value, const Call&
 }
 
 // A double in [0, 1): the top 53 bits of a draw.
-double unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+double unit(std::mt19937_64& rng) {
+    return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
 
 // An integer in [0, n), n > 0, without the bias of a plain remainder.
 std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) {
-    std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+    std::uint64_t limit =
+        std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
     std::uint64_t x;
-    do x = rng();
+    do
+        x = rng();
     while (x >= limit);
     return x % n;
 }
@@ -172,7 +183,9 @@ Axis parse_axis(const std::string& key, const std::string& value) {
     for (auto& piece : pieces) {
         std::string v(util::trim(piece));
         if (v.empty())
-            fail(ErrorKind::usage, "-p {}={}: an empty value in the list (quote a value holding a comma: '{}=\"a,b\"')",
+            fail(ErrorKind::usage,
+                 "-p {}={}: an empty value in the list (quote a value holding a comma: "
+                 "'{}=\"a,b\"')",
                  key, value, key);
         axis.values.push_back(std::move(v));
     }
@@ -184,11 +197,14 @@ std::vector<Trial> expand_grid(const std::vector<Axis>& axes) {
     double total = 1;
     for (const auto& a : axes) {
         if (a.kind != Axis::Kind::list)
-            fail(ErrorKind::usage, "-p {}={}: a distribution needs --random K (how many trials to draw)", a.key, a.text);
+            fail(ErrorKind::usage,
+                 "-p {}={}: a distribution needs --random K (how many trials to draw)", a.key,
+                 a.text);
         total *= static_cast<double>(a.values.size());
     }
     if (total > static_cast<double>(k_max_values))
-        fail(ErrorKind::usage, "the grid has {} trials, more than {} (use --random K to sample it)", total, k_max_values);
+        fail(ErrorKind::usage, "the grid has {} trials, more than {} (use --random K to sample it)",
+             total, k_max_values);
     std::vector<Trial> out(1);
     for (const auto& a : axes) {
         std::vector<Trial> next;
@@ -203,7 +219,8 @@ std::vector<Trial> expand_grid(const std::vector<Axis>& axes) {
     return out;
 }
 
-std::vector<Trial> expand_random(const std::vector<Axis>& axes, std::size_t count, std::uint64_t seed) {
+std::vector<Trial> expand_random(const std::vector<Axis>& axes, std::size_t count,
+                                 std::uint64_t seed) {
     check_keys(axes);
     if (count == 0 || count > k_max_values)
         fail(ErrorKind::usage, "--random takes a number of trials from 1 to {}", k_max_values);
@@ -220,13 +237,17 @@ std::vector<Trial> expand_random(const std::vector<Axis>& axes, std::size_t coun
                 v = float_text(a.low + (a.high - a.low) * unit(rng));
                 break;
             case Axis::Kind::loguniform:
-                v = float_text(std::exp(std::log(a.low) + (std::log(a.high) - std::log(a.low)) * unit(rng)));
+                v = float_text(
+                    std::exp(std::log(a.low) + (std::log(a.high) - std::log(a.low)) * unit(rng)));
                 break;
             case Axis::Kind::randint: {
                 std::int64_t lo = a.int_low, hi = a.int_high;
-                std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo) + 1;
-                std::uint64_t pick = span == 0 ? rng() : below(rng, span); // span 0: the whole 64-bit range
-                v = std::to_string(static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + pick));
+                std::uint64_t span =
+                    static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo) + 1;
+                std::uint64_t pick =
+                    span == 0 ? rng() : below(rng, span); // span 0: the whole 64-bit range
+                v = std::to_string(
+                    static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + pick));
                 break;
             }
             }
@@ -238,11 +259,14 @@ std::vector<Trial> expand_random(const std::vector<Axis>& axes, std::size_t coun
 
 std::string trial_name(const std::string& name_template, const Trial& trial, std::size_t number) {
     if (name_template.empty()) return "";
-    std::string tmpl = name_template.find('{') == std::string::npos ? name_template + "-{trial}" : name_template;
+    std::string tmpl =
+        name_template.find('{') == std::string::npos ? name_template + "-{trial}" : name_template;
     std::vector<run::Param> values;
-    for (const auto& [k, v] : trial) values.push_back(run::parse_param(k, v));
+    for (const auto& [k, v] : trial)
+        values.push_back(run::parse_param(k, v));
     bool has_trial = false;
-    for (const auto& p : values) has_trial |= p.key == "trial";
+    for (const auto& p : values)
+        has_trial |= p.key == "trial";
     if (!has_trial) values.push_back({"trial", "int", std::to_string(number)});
     return run::substitute_params({tmpl}, values).front();
 }

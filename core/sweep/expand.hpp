@@ -15,15 +15,17 @@ struct Axis {
     enum class Kind {
         list,       // `a,b,c`, `range(..)`, `linspace(..)`, `logspace(..)`, or a single value
         uniform,    // `uniform(a,b)`: a float in [a, b)
-        loguniform, // `loguniform(a,b)`: a float whose logarithm is uniform in [log a, log b), 0 < a < b
-        randint,    // `randint(a,b)`: an integer in [a, b], both ends included (as Python's random.randint)
+        loguniform, // `loguniform(a,b)`: a float whose logarithm is uniform in [log a, log b), 0 <
+                    // a < b
+        randint,    // `randint(a,b)`: an integer in [a, b], both ends included (as Python's
+                    // random.randint)
     };
     std::string key;
     Kind kind = Kind::list;
     std::vector<std::string> values; // list: each value as `-p` text (typed by run::parse_param)
     double low = 0, high = 0;        // the bounds of a distribution
     std::int64_t int_low = 0, int_high = 0; // randint's, exactly
-    std::string text;                // the value as given, for messages
+    std::string text;                       // the value as given, for messages
 
     // More than one value, or a distribution: this key makes the run a sweep.
     [[nodiscard]] bool varies() const { return kind != Kind::list || values.size() > 1; }
@@ -57,11 +59,13 @@ using Trial = std::vector<std::pair<std::string, std::string>>;
 // multiple of n, then takes the remainder. (loguniform's exp/log come from the C library, whose
 // results may differ in the last bit between libraries.) Throws Error(usage) for a key given
 // twice, count 0 or more than k_max_values.
-[[nodiscard]] std::vector<Trial> expand_random(const std::vector<Axis>& axes, std::size_t count, std::uint64_t seed);
+[[nodiscard]] std::vector<Trial> expand_random(const std::vector<Axis>& axes, std::size_t count,
+                                               std::uint64_t seed);
 
 // A trial's run name from `name_template`: `{KEY}` is the trial's value of KEY and `{trial}` its
 // number (1-based); a template without `{` gets `-{trial}` appended, so that trials stay apart.
 // "" for an empty template.
-[[nodiscard]] std::string trial_name(const std::string& name_template, const Trial& trial, std::size_t number);
+[[nodiscard]] std::string trial_name(const std::string& name_template, const Trial& trial,
+                                     std::size_t number);
 
 } // namespace cairn::sweep

@@ -35,25 +35,29 @@ Prepared prepare(workspace::Workspace& ws, const run::RunOptions& ro, const std:
     Prepared p;
     util::NoProgress quiet;
     if (!ro.inputs.empty())
-        for (const auto& s : workspace::add(ws, ro.inputs, quiet, workspace::Track::store_only).paths)
+        for (const auto& s :
+             workspace::add(ws, ro.inputs, quiet, workspace::Track::store_only).paths)
             p.inputs[s.data_path] = s.digest.id();
     // As `cairn run` does: declared inputs and outputs are data, not code.
     std::vector<std::string> data_paths = ro.outputs;
     data_paths.insert(data_paths.end(), ro.inputs.begin(), ro.inputs.end());
     git::Repository::Snapshot snap =
         ws.repo().snapshot_workdir(ws.store_dir() / "runs" / (".sweep-" + id + ".index"),
-                                   fmt::format("cairn: code snapshot for sweep {}", id), run::k_snapshot_file_limit,
-                                   data_paths);
+                                   fmt::format("cairn: code snapshot for sweep {}", id),
+                                   run::k_snapshot_file_limit, data_paths);
     if (!snap.nested.empty())
-        warnings.push_back(fmt::format("nested git repositories are not part of the code snapshot: {}",
-                                       fmt::join(snap.nested, ", ")));
+        warnings.push_back(
+            fmt::format("nested git repositories are not part of the code snapshot: {}",
+                        fmt::join(snap.nested, ", ")));
     if (!snap.left_out.empty()) {
-        for (const auto& s : workspace::add(ws, snap.left_out, quiet, workspace::Track::store_only).paths)
+        for (const auto& s :
+             workspace::add(ws, snap.left_out, quiet, workspace::Track::store_only).paths)
             p.snapshot.large_files[s.data_path] = s.digest.id();
-        warnings.push_back(fmt::format("{} untracked file(s) over {} kept out of the code snapshot and stored in the "
-                                       "cache instead: {} (track them with 'cairn add' or ignore them)",
-                                       snap.left_out.size(), util::human_size(run::k_snapshot_file_limit),
-                                       fmt::join(snap.left_out, ", ")));
+        warnings.push_back(fmt::format(
+            "{} untracked file(s) over {} kept out of the code snapshot and stored in the "
+            "cache instead: {} (track them with 'cairn add' or ignore them)",
+            snap.left_out.size(), util::human_size(run::k_snapshot_file_limit),
+            fmt::join(snap.left_out, ", ")));
     }
     p.snapshot.git_snapshot = snap.commit;
     p.snapshot.git_base = snap.base;
@@ -65,7 +69,8 @@ Prepared prepare(workspace::Workspace& ws, const run::RunOptions& ro, const std:
         if (!ws.cache().has(t.pointer.digest)) missing.push_back(t.data_path);
     if (!missing.empty())
         fail(ErrorKind::integrity,
-             "the data of {} tracked path(s) is not in the cache, so trials cannot have it: {} (pull it with 'cairn "
+             "the data of {} tracked path(s) is not in the cache, so trials cannot have it: {} "
+             "(pull it with 'cairn "
              "pull')",
              missing.size(), fmt::join(missing, ", "));
     return p;
@@ -110,11 +115,15 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
             replica.emplace(ws.replica(scratch.work(), scratch.state()));
         }
         const run::RunRecord& snap = prepared.snapshot;
-        replica->repo().materialize_worktree(snap.git_snapshot, snap.git_dirty ? snap.git_base : snap.git_snapshot,
+        replica->repo().materialize_worktree(snap.git_snapshot,
+                                             snap.git_dirty ? snap.git_base : snap.git_snapshot,
                                              snap.git_branch, scratch.work());
-        for (const auto& d : prepared.tracked) run::restore_object(*replica, d.data_path, d.pointer.digest.id());
-        for (const auto& [path, id] : snap.large_files) run::restore_object(*replica, path, id);
-        for (const auto& [path, id] : prepared.inputs) run::restore_object(*replica, path, id);
+        for (const auto& d : prepared.tracked)
+            run::restore_object(*replica, d.data_path, d.pointer.digest.id());
+        for (const auto& [path, id] : snap.large_files)
+            run::restore_object(*replica, path, id);
+        for (const auto& [path, id] : prepared.inputs)
+            run::restore_object(*replica, path, id);
         util::check_interrupted();
         const run::RunOptions& base = options.run;
         fs::make_dirs(replica->absolute(base.cwd));
@@ -155,7 +164,8 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
                 t.error = e.what();
             } catch (const std::exception& e) {
                 t.status = "error";
-                t.error = std::string("internal error (a bug in cairn, please report it): ") + e.what();
+                t.error =
+                    std::string("internal error (a bug in cairn, please report it): ") + e.what();
             }
             if (options.on_end) {
                 std::lock_guard<std::mutex> lock(mutex);
@@ -168,8 +178,10 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
         worker();
     } else {
         std::vector<std::thread> threads;
-        for (std::size_t j = 0; j < jobs; ++j) threads.emplace_back(worker);
-        for (auto& th : threads) th.join();
+        for (std::size_t j = 0; j < jobs; ++j)
+            threads.emplace_back(worker);
+        for (auto& th : threads)
+            th.join();
     }
     result.interrupted = util::interrupted();
     return result;

@@ -21,8 +21,8 @@ struct SweepOptions {
     // name_template), as are replay and snapshot.
     run::RunOptions run;
     std::vector<Trial> trials;
-    std::string name_template;        // trial_name()'s template; "" leaves trials unnamed
-    std::size_t jobs = 1;             // trials at a time (at least 1)
+    std::string name_template;         // trial_name()'s template; "" leaves trials unnamed
+    std::size_t jobs = 1;              // trials at a time (at least 1)
     std::optional<std::uint64_t> seed; // for a random sweep: recorded as the tag sweep.seed
     // Told when a trial ends (its result), from the trials' threads, one call at a time.
     struct TrialResult;
@@ -40,16 +40,17 @@ struct SweepOptions::TrialResult {
     // `error`) or "not started" (the sweep was interrupted first).
     std::string status;
     int exit_code = 0;
-    std::string error;                 // why the trial failed without a record, or could not be recorded
+    std::string error; // why the trial failed without a record, or could not be recorded
     std::vector<std::string> warnings; // from its run
 };
 using TrialResult = SweepOptions::TrialResult;
 
 struct SweepResult {
-    std::string id;                    // 16 hex digits, recorded as `sweep:` in every trial's run.yaml
-    std::string snapshot;              // the code snapshot every trial ran
-    std::vector<TrialResult> trials;   // in trial order
-    std::vector<std::string> warnings; // about the snapshot (large files kept out, nested repositories)
+    std::string id;       // 16 hex digits, recorded as `sweep:` in every trial's run.yaml
+    std::string snapshot; // the code snapshot every trial ran
+    std::vector<TrialResult> trials; // in trial order
+    std::vector<std::string>
+        warnings; // about the snapshot (large files kept out, nested repositories)
     bool interrupted = false;
     // 0 when every trial finished, 130 when interrupted, else 1.
     [[nodiscard]] int exit_code() const;

@@ -26,7 +26,8 @@ bool wait_for_entries(const stdfs::path& dir, std::size_t count) {
     for (int i = 0; i < 2000; ++i) {
         std::size_t n = 0;
         if (stdfs::exists(dir))
-            for ([[maybe_unused]] const auto& e : stdfs::directory_iterator(dir)) ++n;
+            for ([[maybe_unused]] const auto& e : stdfs::directory_iterator(dir))
+                ++n;
         if (n >= count) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -37,22 +38,25 @@ bool wait_for_entries(const stdfs::path& dir, std::size_t count) {
 // the environment, and writes both to out/model.txt and a metric.
 void write_train(const Repo& repo) {
     repo.write("params.yaml", "# training\nlr: 0.5\nbatch: 16\n");
-    repo.write_script("train.sh", "#!/bin/sh\n"
-                                  "set -e\n"
-                                  "lr=$(sed -n 's/^lr: //p' params.yaml)\n"
-                                  "mkdir -p out\n"
-                                  "echo \"lr=$lr batch=$CAIRN_PARAM_BATCH\" > out/model.txt\n"
-                                  "awk \"BEGIN { print \\\"acc: \\\" $lr * $CAIRN_PARAM_BATCH }\"\n");
+    repo.write_script("train.sh",
+                      "#!/bin/sh\n"
+                      "set -e\n"
+                      "lr=$(sed -n 's/^lr: //p' params.yaml)\n"
+                      "mkdir -p out\n"
+                      "echo \"lr=$lr batch=$CAIRN_PARAM_BATCH\" > out/model.txt\n"
+                      "awk \"BEGIN { print \\\"acc: \\\" $lr * $CAIRN_PARAM_BATCH }\"\n");
     repo.commit("train");
 }
 
 } // namespace
 
-TEST_CASE("a grid sweep runs every trial in its own worktree and records the sweep id", "[e2e][sweep]") {
+TEST_CASE("a grid sweep runs every trial in its own worktree and records the sweep id",
+          "[e2e][sweep]") {
     Repo repo;
     write_train(repo);
-    Result r = repo.cairn({"run", "--json", "-j", "2", "-n", "lr{lr}-b{batch}", "-p", "lr=0.1,0.01,0.001", "-p",
-                           "batch=32,64", "-o", "out", "--", "./train.sh"});
+    Result r =
+        repo.cairn({"run", "--json", "-j", "2", "-n", "lr{lr}-b{batch}", "-p", "lr=0.1,0.01,0.001",
+                    "-p", "batch=32,64", "-o", "out", "--", "./train.sh"});
     REQUIRE(r.code == 0);
     auto j = r.json();
     std::string sweep = j["sweep"];
@@ -90,7 +94,9 @@ TEST_CASE("a grid sweep runs every trial in its own worktree and records the swe
         (void)lr, (void)batch;
     }
     // The best trial, and apply brings its outputs into the work tree.
-    auto best = repo.ok({"ls", "--json", "--filter", "sweep = \"" + sweep + "\"", "--sort", "-metrics.acc", "-n", "1"}).json();
+    auto best = repo.ok({"ls", "--json", "--filter", "sweep = \"" + sweep + "\"", "--sort",
+                         "-metrics.acc", "-n", "1"})
+                    .json();
     REQUIRE(best.size() == 1);
     CHECK(best[0]["params"]["lr"] == 0.1);
     CHECK(best[0]["params"]["batch"] == 64);
@@ -103,9 +109,10 @@ TEST_CASE("trials with --jobs 2 run at the same time", "[e2e][sweep]") {
     cairn::test::TempDir barrier;
     repo.commit("init");
     // Each trial waits (up to 20 s) for the other to arrive: both finish only if they overlap.
-    std::string script = "touch '" + barrier.path().string() +
-                         "/{x}'; i=0; while [ $(ls '" + barrier.path().string() +
-                         "' | wc -l) -lt 2 ]; do i=$((i+1)); [ $i -gt 400 ] && exit 7; sleep 0.05; done; exit 0";
+    std::string script =
+        "touch '" + barrier.path().string() + "/{x}'; i=0; while [ $(ls '" +
+        barrier.path().string() +
+        "' | wc -l) -lt 2 ]; do i=$((i+1)); [ $i -gt 400 ] && exit 7; sleep 0.05; done; exit 0";
     Result r = repo.cairn({"run", "-j", "2", "-p", "x=a,b", "--", "sh", "-c", script});
     CHECK(r.code == 0);
     CHECK(contains(r.err, "trial 1/2 x=a"));
@@ -124,7 +131,9 @@ TEST_CASE("a failed trial does not stop the others; the sweep exits 1", "[e2e][s
     CHECK(j["trials"][1]["status"] == "failed");
     CHECK(j["trials"][1]["exit_code"] == 1);
     CHECK(j["trials"][2]["status"] == "finished");
-    CHECK(repo.ok({"ls", "--json", "--filter", "sweep = \"" + j["sweep"].get<std::string>() + "\""}).json().size() == 3);
+    CHECK(repo.ok({"ls", "--json", "--filter", "sweep = \"" + j["sweep"].get<std::string>() + "\""})
+              .json()
+              .size() == 3);
 
     // A trial that cannot start at all (its command is not there) is an error; the others run.
     repo.write_script("ok.sh", "#!/bin/sh\nexit 0\n");
@@ -139,39 +148,58 @@ TEST_CASE("a failed trial does not stop the others; the sweep exits 1", "[e2e][s
     CHECK(worktrees(repo).empty());
 }
 
-TEST_CASE("inputs, tracked data and uncommitted code reach every trial's worktree", "[e2e][sweep]") {
+TEST_CASE("inputs, tracked data and uncommitted code reach every trial's worktree",
+          "[e2e][sweep]") {
     Repo repo;
     repo.write(".gitignore", "raw.txt\n");
-    repo.write("raw.txt", "raw input\n");        // ignored by git: only -d brings it
+    repo.write("raw.txt", "raw input\n");       // ignored by git: only -d brings it
     repo.write("data/table.csv", "a,b\n1,2\n"); // tracked by cairn
     repo.ok({"add", "data"});
     repo.commit("data");
-    repo.write_script("job.sh", "#!/bin/sh\ncat raw.txt data/table.csv > result.txt\n"); // not committed
-    Result r = repo.cairn({"run", "--json", "-p", "k=1,2", "-d", "raw.txt", "-o", "result.txt", "--", "./job.sh"});
+    repo.write_script("job.sh",
+                      "#!/bin/sh\ncat raw.txt data/table.csv > result.txt\n"); // not committed
+    Result r = repo.cairn(
+        {"run", "--json", "-p", "k=1,2", "-d", "raw.txt", "-o", "result.txt", "--", "./job.sh"});
     REQUIRE(r.code == 0);
     auto j = r.json();
-    for (const auto& t : j["trials"]) CHECK(t["status"] == "finished");
+    for (const auto& t : j["trials"])
+        CHECK(t["status"] == "finished");
     auto show = repo.ok({"show", j["trials"][0]["run"], "--json"}).json();
     CHECK(show["git"]["dirty"] == true); // the snapshot holds the uncommitted job.sh
     CHECK(show["inputs"]["raw.txt"] == sha256_id_of_file(repo.path("raw.txt")));
     CHECK(show["sweep"] == j["sweep"]);
 }
 
-TEST_CASE("random sweeps: the same seed gives the same trials, recorded with the seed", "[e2e][sweep]") {
+TEST_CASE("random sweeps: the same seed gives the same trials, recorded with the seed",
+          "[e2e][sweep]") {
     Repo repo;
     repo.commit("init");
-    std::vector<std::string> args = {"run", "--dry-run", "--json", "--random", "5", "--seed", "11",
-                                     "-p", "lr=loguniform(1e-4,1e-1)", "-p", "layers=2,3,4", "-p", "fixed=7", "--", "true"};
+    std::vector<std::string> args = {"run",
+                                     "--dry-run",
+                                     "--json",
+                                     "--random",
+                                     "5",
+                                     "--seed",
+                                     "11",
+                                     "-p",
+                                     "lr=loguniform(1e-4,1e-1)",
+                                     "-p",
+                                     "layers=2,3,4",
+                                     "-p",
+                                     "fixed=7",
+                                     "--",
+                                     "true"};
     auto a = repo.ok(args).json(), b = repo.ok(args).json();
     CHECK(a == b);
     CHECK(a["seed"] == 11);
     REQUIRE(a["trials"].size() == 5);
-    CHECK(a["trials"][0]["params"].size() == 2); // the fixed value is not an axis
+    CHECK(a["trials"][0]["params"].size() == 2);     // the fixed value is not an axis
     CHECK(repo.ok({"ls", "--json"}).json().empty()); // --dry-run ran nothing
 
-    auto j = repo.ok({"run", "--json", "--random", "2", "--seed", "11", "-p", "lr=loguniform(1e-4,1e-1)", "-p",
-                      "layers=2,3,4", "-p", "fixed=7", "--", "true"})
-                 .json();
+    auto j =
+        repo.ok({"run", "--json", "--random", "2", "--seed", "11", "-p", "lr=loguniform(1e-4,1e-1)",
+                 "-p", "layers=2,3,4", "-p", "fixed=7", "--", "true"})
+            .json();
     REQUIRE(j["trials"].size() == 2);
     CHECK(j["trials"][0]["params"] == a["trials"][0]["params"]);
     auto run = repo.ok({"show", j["trials"][0]["run"], "--json"}).json();
@@ -196,10 +224,13 @@ TEST_CASE("one value everywhere is a plain run; a quoted comma is one string", "
     CHECK(j["params"]["k"] == "a,b");
     CHECK(j["sweep"].is_null());
     CHECK(j["name"] == "plain"); // not a template: no trial number appended
-    CHECK_FALSE(contains(repo.git({"show", "refs/cairn/runs/" + j["id"].get<std::string>() + ":run.yaml"}).out, "sweep:"));
+    CHECK_FALSE(contains(
+        repo.git({"show", "refs/cairn/runs/" + j["id"].get<std::string>() + ":run.yaml"}).out,
+        "sweep:"));
 }
 
-TEST_CASE("SIGINT stops every running trial, each recorded as interrupted; no new trial starts", "[e2e][sweep]") {
+TEST_CASE("SIGINT stops every running trial, each recorded as interrupted; no new trial starts",
+          "[e2e][sweep]") {
     Repo repo;
     repo.commit("init");
     cairn::test::TempDir started;
