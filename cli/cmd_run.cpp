@@ -313,8 +313,9 @@ void register_run(CLI::App& app, Context& ctx) {
             varies |= axes.back().varies();
         }
         if (o->seed && !o->random) throw Error(ErrorKind::usage, "cairn run: --seed goes with --random K");
+        // One value each (`range(1,2)` included): a plain run with those values.
         if (!varies)
-            for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
+            for (const auto& a : axes) opts.params.emplace_back(a.key, a.values.front());
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
         opts.inputs = ws.relative_paths(ctx.cwd, o->inputs);
         opts.outputs = ws.relative_paths(ctx.cwd, o->outputs);

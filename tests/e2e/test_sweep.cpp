@@ -217,11 +217,12 @@ TEST_CASE("random sweeps: the same seed gives the same trials, recorded with the
 TEST_CASE("one value everywhere is a plain run; a quoted comma is one string", "[e2e][sweep]") {
     Repo repo;
     repo.commit("init");
-    Result r = repo.cairn({"run", "-n", "plain", "-p", "k=\"a,b\"", "-p", "n=3", "--", "true"});
+    Result r = repo.cairn({"run", "-n", "plain", "-p", "k=\"a,b\"", "-p", "n=range(3,4)", "--", "true"});
     REQUIRE(r.code == 0);
     CHECK_FALSE(contains(r.err, "sweep"));
     auto j = repo.ok({"show", "plain", "--json"}).json();
     CHECK(j["params"]["k"] == "a,b");
+    CHECK(j["params"]["n"] == 3); // a function with one value is that value
     CHECK(j["sweep"].is_null());
     CHECK(j["name"] == "plain"); // not a template: no trial number appended
     CHECK_FALSE(contains(
