@@ -249,3 +249,12 @@ TEST_CASE("SIGINT stops every running trial, each recorded as interrupted; no ne
     CHECK_FALSE(stdfs::exists(started.path() / "3"));
     CHECK(worktrees(repo).empty());
 }
+
+TEST_CASE("gc removes a trial worktree a killed sweep left", "[e2e][sweep]") {
+    Repo repo;
+    repo.commit("init");
+    repo.write(".cairn/tmp/sweep-0123abcd-1-00000000/lock", "");
+    repo.write(".cairn/tmp/sweep-0123abcd-1-00000000/work/file.txt", "left behind\n");
+    repo.ok({"gc"});
+    CHECK(worktrees(repo).empty());
+}
