@@ -104,12 +104,12 @@ void register_status(CLI::App& app, Context& ctx) {
         for (const auto& s : statuses) dirty |= s.state != workspace::DataState::unchanged;
         if (opts->check && dirty) ctx.exit_code = 1;
         // The pipeline's stages too, when there is one and no paths narrow the question.
-        std::optional<pipeline::Pipeline> p;
+        std::optional<pipeline::Pipeline> pipe;
         std::vector<pipeline::StageResult> stages;
         if (opts->paths.empty() && !opts->staged)
             if (auto file = pipeline::pipeline_file(ws, ctx.cwd, "")) {
-                p = pipeline::load(ws, *file);
-                stages = pipeline::stage_status(ws, *p, progress);
+                pipe = pipeline::load(ws, *file);
+                stages = pipeline::stage_status(ws, *pipe, progress);
             }
         std::size_t stale = 0;
         for (const auto& st : stages) stale += st.outcome == pipeline::StageResult::Outcome::would_run;
@@ -125,10 +125,10 @@ void register_status(CLI::App& app, Context& ctx) {
                 paths.push_back(item);
             }
             nlohmann::json out = {{"clean", !dirty}, {"paths", paths}};
-            if (p) {
+            if (pipe) {
                 nlohmann::json js = nlohmann::json::array();
                 for (const auto& st : stages) js.push_back(pipeline::to_json(st));
-                out["pipeline"] = p->file;
+                out["pipeline"] = pipe->file;
                 out["stages"] = js;
             }
             print_json(out);
@@ -157,8 +157,8 @@ void register_status(CLI::App& app, Context& ctx) {
         if (!to_stage.empty())
             std::cout << "The pointer files in the work tree are not the staged ones; stage them with:\n  git add"
                       << to_stage << "\n";
-        if (p && stale) {
-            std::cout << fmt::format("Stale stages in {}:\n", printable(p->file));
+        if (pipe && stale) {
+            std::cout << fmt::format("Stale stages in {}:\n", printable(pipe->file));
             for (const auto& st : stages) {
                 if (st.outcome != pipeline::StageResult::Outcome::would_run) continue;
                 std::vector<std::string> why;
@@ -168,14 +168,14 @@ void register_status(CLI::App& app, Context& ctx) {
             }
         }
         if (opts->check) return;
-        if (p) {
+        if (pipe) {
             if (stale)
                 std::cout << "Use 'cairn repro' to bring the stages up to date.\n";
             else
-                std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", printable(p->file), stages.size(),
+                std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", printable(pipe->file), stages.size(),
                                          stages.size() == 1 ? "" : "s");
         }
-        if (statuses.empty() && p) return;
+        if (statuses.empty() && pipe) return;
         if (statuses.empty())
             std::cout << "No data tracked here yet (use 'cairn add <path>').\n";
         else if (!dirty)

@@ -1,5 +1,7 @@
 // cairn run | log | ls | show
 #include <cstdlib>
+#include <optional>
+#include <random>
 #include <iostream>
 #include <set>
 #include <tuple>
@@ -14,6 +16,8 @@
 #include "core/run/diff.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/store.hpp"
+#include "core/sweep/sweep.hpp"
+#include "core/util/interrupt.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/workspace.hpp"
@@ -44,6 +48,15 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.key("id"), w.string(r.id);
     w.key("name"), w.string(r.name);
     w.key("experiment"), w.string(r.experiment);
+    w.key("sweep");
+    if (r.sweep.empty()) w.null();
+    else w.string(r.sweep);
+    w.key("stage");
+    if (r.stage.empty()) w.null();
+    else w.string(r.stage);
+    w.key("pipeline");
+    if (r.pipeline.empty()) w.null();
+    else w.string(r.pipeline);
     w.key("status"), w.string(r.status);
     w.key("reason");
     if (r.reason.empty()) w.null();
@@ -133,11 +146,128 @@ run::RunRecord resolve_noted(workspace::Workspace& ws, const std::string& name) 
     return found;
 }
 
+// A `-p` value for JSON: typed as the run records it.
+nlohmann::json param_json(const std::string& key, const std::string& value) {
+    params::Param p = params::parse_param(key, value);
+    if (auto i = params::param_integer(p)) return *i;
+    if (auto d = params::param_number(p)) return number_json(*d);
+    if (auto b = params::param_bool(p)) return *b;
+    return p.text;
+}
+
+std::string trial_params_text(const sweep::Trial& trial) {
+    std::string out;
+    for (const auto& [k, v] : trial) out += (out.empty() ? "" : " ") + k + "=" + v;
+    return out;
+}
+
+// `cairn run` with several values: the trials, as a table or JSON (--dry-run), or run.
+void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& sweep, bool dry_run, bool json, Context& ctx) {
+    std::vector<std::string> keys;
+    if (!sweep.trials.empty())
+        for (const auto& [k, v] : sweep.trials.front()) keys.push_back(k);
+    auto trial_json = [&](std::size_t number, const std::string& name, const sweep::Trial& trial) {
+        nlohmann::json params = nlohmann::json::object();
+        for (const auto& [k, v] : trial) params[k] = param_json(k, v);
+        return nlohmann::json{{"trial", number}, {"name", name.empty() ? nlohmann::json() : nlohmann::json(name)},
+                              {"params", params}};
+    };
+    if (dry_run) {
+        if (json) {
+            nlohmann::json trials = nlohmann::json::array();
+            for (std::size_t i = 0; i < sweep.trials.size(); ++i)
+                trials.push_back(trial_json(i + 1, sweep::trial_name(sweep.name_template, sweep.trials[i], i + 1),
+                                            sweep.trials[i]));
+            print_json({{"seed", sweep.seed ? nlohmann::json(*sweep.seed) : nlohmann::json()}, {"trials", trials}});
+            return;
+        }
+        std::cout << fmt::format("{} trial(s){}:\n", sweep.trials.size(),
+                                 sweep.seed ? fmt::format(" (random, seed {})", *sweep.seed) : "");
+        for (std::size_t i = 0; i < sweep.trials.size(); ++i) {
+            std::string name = sweep::trial_name(sweep.name_template, sweep.trials[i], i + 1);
+            std::cout << fmt::format("  {:>3}  {}{}\n", i + 1, printable(trial_params_text(sweep.trials[i])),
+                                     name.empty() ? "" : "  (" + printable(name) + ")");
+        }
+        return;
+    }
+    sweep::SweepOptions opts = sweep;
+    const std::size_t total = sweep.trials.size();
+    opts.on_end = [total](const sweep::TrialResult& t) {
+        std::string what = t.record.id.empty()
+                               ? fmt::format("{}{}", t.status, t.error.empty() ? "" : ": " + t.error)
+                               : fmt::format("run {} {} (exit {}, {:.1f}s){}", t.record.id.substr(0, 8), t.status,
+                                             t.exit_code, static_cast<double>(t.record.duration_ms()) / 1000.0,
+                                             t.error.empty() ? "" : ": " + t.error);
+        for (const auto& w : t.warnings) print_warning(fmt::format("trial {}: {}", t.number, w));
+        std::cerr << "cairn: " << printable(fmt::format("trial {}/{} {}{}: {}", t.number, total, trial_params_text(t.params),
+                                                        t.name.empty() ? "" : " (" + t.name + ")", what))
+                  << "\n";
+    };
+    sweep::SweepResult result = sweep::run_sweep(ws, opts);
+    for (const auto& w : result.warnings) print_warning(w);
+    std::size_t finished = 0;
+    for (const auto& t : result.trials) finished += t.status == "finished";
+    std::cerr << fmt::format("cairn: sweep {}: {} of {} trial(s) finished{}\n", result.id, finished, total,
+                             result.interrupted ? " (interrupted)" : "");
+    std::set<std::string> metric_keys;
+    for (const auto& t : result.trials)
+        for (const auto& [k, s] : t.record.metric_summary()) metric_keys.insert(k);
+    if (json) {
+        nlohmann::json trials = nlohmann::json::array();
+        for (const auto& t : result.trials) {
+            nlohmann::json item = trial_json(t.number, t.name, t.params);
+            item["run"] = t.record.id.empty() ? nlohmann::json() : nlohmann::json(t.record.id);
+            item["status"] = t.status;
+            item["exit_code"] = t.record.id.empty() ? nlohmann::json() : nlohmann::json(t.exit_code);
+            item["error"] = t.error.empty() ? nlohmann::json() : nlohmann::json(t.error);
+            nlohmann::json metrics = nlohmann::json::object();
+            for (const auto& [k, s] : t.record.metric_summary()) metrics[k] = number_json(s.last);
+            item["metrics"] = metrics;
+            trials.push_back(item);
+        }
+        print_json({{"sweep", result.id},
+                    {"snapshot", result.snapshot},
+                    {"seed", sweep.seed ? nlohmann::json(*sweep.seed) : nlohmann::json()},
+                    {"interrupted", result.interrupted},
+                    {"trials", trials}});
+    } else {
+        std::vector<std::vector<std::string>> rows;
+        std::vector<std::string> header = {"trial", "run", "status"};
+        header.insert(header.end(), keys.begin(), keys.end());
+        header.insert(header.end(), metric_keys.begin(), metric_keys.end());
+        rows.push_back(header);
+        for (const auto& t : result.trials) {
+            std::vector<std::string> row = {std::to_string(t.number), t.record.id.substr(0, 8), t.status};
+            for (const auto& [k, v] : t.params) row.push_back(printable(v));
+            auto summary = t.record.metric_summary();
+            for (const auto& k : metric_keys) {
+                auto it = summary.find(k);
+                row.push_back(it == summary.end() ? "-" : number_text(it->second.last));
+            }
+            rows.push_back(std::move(row));
+        }
+        std::vector<std::size_t> width(header.size(), 0);
+        for (const auto& row : rows)
+            for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
+        for (std::size_t r = 0; r < rows.size(); ++r) {
+            std::string line;
+            for (std::size_t i = 0; i < rows[r].size(); ++i)
+                line += rows[r][i] + (i + 1 < rows[r].size() ? std::string(width[i] - display_width(rows[r][i]) + 2, ' ') : "");
+            std::cout << (r == 0 ? paint(line, Color::bold) : line) << "\n";
+        }
+    }
+    int code = result.exit_code();
+    if (result.interrupted && util::received_signal() > 0) code = 128 + util::received_signal();
+    ctx.exit_code = code;
+}
+
 void register_run(CLI::App& app, Context& ctx) {
     struct Options {
         std::string name, experiment;
         std::vector<std::string> params, tags, inputs, outputs, command, param_files, metric_files;
-        bool no_capture = false;
+        bool no_capture = false, dry_run = false, json = false;
+        std::size_t jobs = 1, random = 0;
+        std::optional<std::uint64_t> seed;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("run", "Run a command and record it: params, metrics, data, code, log");
@@ -152,12 +282,24 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("--params", o->param_files, "A YAML parameters file (default: params.yaml at the root)")
         ->allow_extra_args(false);
     cmd->add_flag("--no-capture", o->no_capture, "Do not read 'key: value' metrics from the command's stdout");
+    cmd->add_option("-j,--jobs", o->jobs, "Sweeps: run N trials at a time (default 1)")->check(positive_number());
+    cmd->add_option("--random", o->random, "Sweeps: draw K random trials from the -p values instead of the whole grid")
+        ->check(positive_number());
+    cmd->add_option("--seed", o->seed, "With --random: the seed (default: a random one, printed and recorded)");
+    cmd->add_flag("--dry-run", o->dry_run, "Print the trials (or the one run) and run nothing");
+    cmd->add_flag("--json", o->json, "Print the run, or the sweep's id and trials, as JSON on stdout");
     // Everything from the first positional (or after --) is the user's command, untouched.
     cmd->prefix_command(true);
     cmd->footer("Examples:\n"
                 "  cairn run -n baseline -p lr=0.1 -d data -o model -- python train.py\n"
                 "  cairn run -- sh -c 'echo \"loss 0.3 1\" >> \"$CAIRN_METRICS_FILE\"'\n"
                 "  cairn run -p lr=0.1 -p epochs=5 -- python train.py --lr {lr} --epochs {epochs}\n"
+                "  cairn run -p lr=0.1,0.01,0.001 -p batch=32,64 -j 2 -n 'lr{lr}-b{batch}' -- python train.py\n"
+                "  cairn run --random 20 --seed 1 -p 'lr=loguniform(1e-4,1e-1)' -p layers=2,3,4 -- python train.py\n"
+                "A -p value with an unquoted comma, range(a,b[,step]), linspace(a,b,n), logspace(a,b,n),\n"
+                "uniform(a,b), loguniform(a,b) or randint(a,b) makes a sweep: one run per trial, each in its\n"
+                "own worktree of the current code (see docs/guide-sweeps.md). Quote a value holding a\n"
+                "comma: -p 'k=\"a,b\"'.\n"
                 "Lines like 'loss: 0.42', 'loss: 0.42 (step 5)' or 'step: 5' on stdout are metrics\n"
                 "(off with --no-capture). Exits with the command's exit code; the run is recorded\n"
                 "whatever the outcome.");
@@ -170,7 +312,17 @@ void register_run(CLI::App& app, Context& ctx) {
         opts.param_files = ws.relative_paths(ctx.cwd, o->param_files);
         opts.metric_files = ws.relative_paths(ctx.cwd, o->metric_files);
         opts.notice = [](const std::string& message) { std::cerr << "cairn: " << printable(message, Lines::multi) << "\n"; };
-        for (const auto& p : o->params) opts.params.push_back(split_assignment(p, "parameter"));
+        std::vector<sweep::Axis> axes;
+        bool varies = o->random > 0;
+        for (const auto& p : o->params) {
+            auto [key, value] = split_assignment(p, "parameter");
+            axes.push_back(sweep::parse_axis(key, value));
+            varies |= axes.back().varies();
+        }
+        if (o->seed && !o->random) throw Error(ErrorKind::usage, "cairn run: --seed goes with --random K");
+        // One value each (`range(1,2)` included): a plain run with those values.
+        if (!varies)
+            for (const auto& a : axes) opts.params.emplace_back(a.key, a.values.front());
         for (const auto& t : o->tags) opts.tags.insert(split_assignment(t, "tag"));
         opts.inputs = ws.relative_paths(ctx.cwd, o->inputs);
         opts.outputs = ws.relative_paths(ctx.cwd, o->outputs);
@@ -188,6 +340,41 @@ void register_run(CLI::App& app, Context& ctx) {
         if (opts.command.empty()) throw Error(ErrorKind::usage, "cairn run: no command given (write it after --)");
         auto rel = ctx.cwd.lexically_relative(ws.root());
         opts.cwd = rel == "." ? "" : rel.string();
+        opts.stdout_to_stderr = o->json;
+        if (varies) {
+            sweep::SweepOptions so;
+            // Values that do not vary are the same -p for every trial.
+            std::vector<sweep::Axis> varying;
+            for (auto& a : axes) {
+                if (a.varies()) varying.push_back(std::move(a));
+                else opts.params.emplace_back(a.key, a.values.front());
+            }
+            if (o->random) {
+                so.seed = o->seed ? *o->seed : std::random_device{}();
+                so.trials = sweep::expand_random(varying, o->random, *so.seed);
+            } else {
+                so.trials = sweep::expand_grid(varying);
+            }
+            so.name_template = opts.name;
+            opts.name.clear();
+            so.run = std::move(opts);
+            so.jobs = o->jobs;
+            run_sweep_command(ws, so, o->dry_run, o->json, ctx);
+            return;
+        }
+        if (o->dry_run) {
+            std::string params;
+            for (const auto& [k, v] : opts.params) params += " " + k + "=" + v;
+            if (o->json) {
+                nlohmann::json p = nlohmann::json::object();
+                for (const auto& [k, v] : opts.params) p[k] = param_json(k, v);
+                print_json({{"seed", nullptr}, {"trials", {{{"trial", 1}, {"name", opts.name.empty() ? nlohmann::json() : nlohmann::json(opts.name)}, {"params", p}}}}});
+            } else {
+                std::cout << fmt::format("1 run (no sweep):{}{}\n", printable(params),
+                                         opts.name.empty() ? "" : "  (" + printable(opts.name) + ")");
+            }
+            return;
+        }
         if (!opts.name.empty()) {
             // Names are not unique (a name is a label, as in MLflow): say which run it took over from.
             auto runs = run::list_runs(ws);
@@ -206,6 +393,12 @@ void register_run(CLI::App& app, Context& ctx) {
         std::cerr << fmt::format("cairn: run {} {} (exit {}, {:.1f}s)\n", result.record.id.substr(0, 8),
                                  printable(result.record.status), result.exit_code,
                                  static_cast<double>(result.record.end_ms - result.record.start_ms) / 1000.0);
+        if (o->json) {
+            std::string out;
+            JsonWriter w(out);
+            write_run_json(w, result.record, false);
+            std::cout << out << "\n";
+        }
         ctx.exit_code = result.exit_code;
     });
 }
@@ -501,6 +694,7 @@ void register_show(CLI::App& app, Context& ctx) {
         std::cout << fmt::format("code:       {} on {}{}\n", shown(r.git_snapshot.substr(0, 12)),
                                  r.git_branch.empty() ? "(detached)" : shown(r.git_branch), r.git_dirty ? " (dirty work tree)" : "");
         if (!r.experiment.empty()) std::cout << "experiment: " << shown(r.experiment) << "\n";
+        if (!r.stage.empty()) std::cout << "stage:      " << shown(r.stage) << " (" << shown(r.pipeline) << ")\n";
         if (!r.params.empty()) std::cout << "params:\n";
         for (const auto& p : r.params) std::cout << fmt::format("  {} = {} ({})\n", shown(p.key), shown(p.text), p.type);
         auto summary = r.metric_summary();

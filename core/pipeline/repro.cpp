@@ -459,7 +459,7 @@ ReproReport Runner::run_parallel(const std::vector<std::size_t>& order, const Gr
             stdfs::path out = tmp / fmt::format("repro-{}-{}.json", ::getpid(), i);
             posix_spawn_file_actions_t actions;
             posix_spawn_file_actions_init(&actions);
-            posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
             std::vector<char*> cargv;
             for (auto& a : argv) cargv.push_back(a.data());
             cargv.push_back(nullptr);

@@ -11,7 +11,7 @@
 namespace cairn::query {
 namespace {
 
-const std::vector<std::string> k_attributes = {"id",   "name",      "experiment", "status", "start",     "end",
+const std::vector<std::string> k_attributes = {"id",   "name",      "experiment", "sweep", "stage", "pipeline", "status", "start",     "end",
                                                 "duration", "exit_code", "user",       "host",   "reproduces"};
 
 struct Token {
@@ -210,6 +210,9 @@ Value FieldRef::eval(const run::RunRecord& r) const {
     if (name == "id") return r.id;
     if (name == "name") return r.name;
     if (name == "experiment") return r.experiment;
+    if (name == "sweep") return r.sweep.empty() ? Value() : Value(r.sweep);
+    if (name == "stage") return r.stage.empty() ? Value() : Value(r.stage);
+    if (name == "pipeline") return r.pipeline.empty() ? Value() : Value(r.pipeline);
     if (name == "status") return r.status;
     if (name == "start") return run::format_time(r.start_ms);
     if (name == "end") return r.end_ms ? Value(run::format_time(r.end_ms)) : Value();

@@ -246,6 +246,10 @@ RunRecord new_record(const RunOptions& options) {
     r.id = new_run_id();
     r.name = options.name;
     r.experiment = options.experiment;
+    r.sweep = options.sweep;
+    r.stage = options.stage;
+    r.pipeline = options.pipeline;
+    r.stage_key = options.stage_key;
     r.cwd = options.cwd.empty() ? "." : options.cwd;
     r.tags = options.tags;
     r.host = fs::host_name();
@@ -404,12 +408,12 @@ void hash_inputs(workspace::Workspace& ws, const std::vector<std::string>& input
 void snapshot_code(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress, RunRecord& r,
                    std::vector<std::string>& warnings) {
     git::Repository::Snapshot snap;
-    if (const RunRecord* replay = options.replay) {
-        snap.commit = replay->git_snapshot;
-        snap.base = replay->git_base;
-        snap.branch = replay->git_branch;
-        snap.dirty = replay->git_dirty;
-        r.large_files = replay->large_files;
+    if (const RunRecord* recorded = options.replay ? options.replay : options.snapshot) {
+        snap.commit = recorded->git_snapshot;
+        snap.base = recorded->git_base;
+        snap.branch = recorded->git_branch;
+        snap.dirty = recorded->git_dirty;
+        r.large_files = recorded->large_files;
     } else {
         // The declared inputs and outputs are recorded as data; left in the code snapshot, a
         // previous run's model or a dataset would be committed to git with every later run.
@@ -592,7 +596,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
                          std::string& ended) {
     // A crashed run may have left a parameter file overridden: put it back before reading it.
     // (A replay runs in a replica; its caller recovers in the workspace itself.)
-    if (!options.replay) recover_crashed(ws);
+    if (!options.replay && !options.snapshot) recover_crashed(ws);
     // Built first: a bad pattern in config.yaml fails before anything is staged.
     metrics::ScalarCapture capture(
         ws.config().capture_patterns.value_or(std::vector<std::string>{metrics::ScalarCapture::k_default_pattern}),
@@ -600,7 +604,7 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     RunRecord r = new_record(options);
     // Locked from before they are read until the command ends: what the record says is what the
     // command reads (docs/guide-runs.md, "Parameters").
-    params::ParamFiles files(ws, options.replay ? params::ParamFiles::Mode::replay : params::ParamFiles::Mode::run,
+    params::ParamFiles files(ws, options.replay || options.snapshot ? params::ParamFiles::Mode::replay : params::ParamFiles::Mode::run,
                              options.notice);
     Launch launch;
     std::map<std::string, params::Param> cli_params = prepare(ws, options, files, r, launch);
@@ -653,7 +657,8 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
         fail(ErrorKind::input, "run {} recorded without the metrics of: {}", r.id.substr(0, 8),
              fmt::join(metric_files.bad, "; "));
     // A replay reports what is missing in its verdict instead.
-    if (!r.reason.empty() && !options.replay) fail(ErrorKind::input, "run {} failed: {}", r.id.substr(0, 8), r.reason);
+    // A replay, a trial and a pipeline stage report it in their results instead.
+    if (!r.reason.empty() && !options.replay && !options.snapshot && options.stage.empty()) fail(ErrorKind::input, "run {} failed: {}", r.id.substr(0, 8), r.reason);
     return {r, outcome.exit_code, warnings};
 }
 

@@ -21,6 +21,10 @@ namespace cairn::run {
 struct RunOptions {
     std::string name;
     std::string experiment;
+    std::string sweep;     // the sweep this run is a trial of (recorded as `sweep:` in run.yaml)
+    std::string stage;     // the pipeline stage this run executes (`cairn repro`), and its file
+    std::string pipeline;
+    std::string stage_key; // the stage's run-cache key (core/pipeline/stale.hpp)
     std::vector<std::pair<std::string, std::string>> params; // -p KEY=VALUE, typed on record
     std::map<std::string, std::string> tags;
     std::vector<std::string> inputs;  // workspace-relative, hashed before the command starts
@@ -40,6 +44,11 @@ struct RunOptions {
     // its params are written into `param_files` where they differ, its allow-listed variables
     // are set again (and those it ran without unset), and its code snapshot is recorded as is.
     const RunRecord* replay = nullptr;
+    // Set by a sweep for each trial: the workspace passed to execute() is a replica (a worktree
+    // materialised from this record's code snapshot), the snapshot (git fields, large files) is
+    // recorded as is, the params override the replica's parameter files without locks (the edits
+    // stay there), and a declared output not written is reported in the result, not thrown.
+    const RunRecord* snapshot = nullptr;
 };
 
 struct RunResult {

@@ -216,6 +216,10 @@ std::string to_run_yaml(const RunRecord& r) {
     out << YAML::Key << "id" << YAML::Value << r.id;
     out << YAML::Key << "name" << YAML::Value << r.name;
     out << YAML::Key << "experiment" << YAML::Value << r.experiment;
+    if (!r.sweep.empty()) out << YAML::Key << "sweep" << YAML::Value << r.sweep;
+    if (!r.stage.empty()) out << YAML::Key << "stage" << YAML::Value << r.stage;
+    if (!r.pipeline.empty()) out << YAML::Key << "pipeline" << YAML::Value << r.pipeline;
+    if (!r.stage_key.empty()) out << YAML::Key << "stage_key" << YAML::Value << r.stage_key;
     out << YAML::Key << "command" << YAML::Value << YAML::Flow << r.command;
     out << YAML::Key << "cwd" << YAML::Value << r.cwd;
     out << YAML::Key << "start" << YAML::Value << format_time(r.start_ms);
@@ -407,6 +411,10 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
     r.id = f.text("id");
     r.name = f.text("name");
     r.experiment = f.text("experiment");
+    r.sweep = f.text("sweep");
+    r.stage = f.text("stage");
+    r.pipeline = f.text("pipeline");
+    r.stage_key = f.text("stage_key");
     r.command = f.list("command");
     r.cwd = f.text("cwd");
     r.start_ms = f.time("start");

@@ -40,6 +40,10 @@ struct RunRecord {
     std::string id;
     std::string name;
     std::string experiment;
+    std::string sweep; // the sweep this run is a trial of (`cairn run` with several values), else empty
+    std::string stage;     // the pipeline stage it executed (`cairn repro`), else empty
+    std::string pipeline;  // that stage's pipeline file (workspace-relative)
+    std::string stage_key; // the stage's run-cache key (sha256 of its command, dependency ids, param values)
     std::vector<std::string> command;
     std::string cwd; // relative to the workspace root; "." for the root
     std::int64_t start_ms = 0, end_ms = 0;

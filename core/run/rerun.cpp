@@ -2,20 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
 #include "core/run/lineage.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/store.hpp"
+#include "core/run/worktree.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
-#include "core/util/parallel.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/compare.hpp"
 #include "core/workspace/pointer.hpp"
@@ -41,79 +39,6 @@ void check_record_paths(const RunRecord& r) {
     if (r.cwd != ".") check_record_path(r, r.cwd, "working directory");
     if (r.command.empty()) fail(ErrorKind::input, "run {} recorded no command", r.id.substr(0, 8));
     if (r.git_snapshot.empty()) fail(ErrorKind::input, "run {} recorded no code snapshot", r.id.substr(0, 8));
-}
-
-std::string random_suffix() {
-    std::random_device rd;
-    return fmt::format("{:08x}", rd());
-}
-
-// The scratch directory of one step: `.cairn/tmp/rerun-<run>-<random>/` holding `lock` (held
-// while it is in use, so that gc leaves it alone), `state/` and the worktree `work/`. Removed
-// on destruction unless kept.
-class Scratch {
-public:
-    Scratch(const workspace::Workspace& ws, const std::string& run_id)
-        : m_dir(ws.store_dir() / "tmp" / fmt::format("rerun-{}-{}", run_id.substr(0, 8), random_suffix())) {
-        fs::make_dirs(m_dir);
-        m_lock.emplace(m_dir / "lock", fs::LockMode::exclusive);
-    }
-    ~Scratch() {
-        m_lock.reset();
-        if (m_keep) return;
-        std::error_code ec;
-        // Files checked out read-only (or made so by the command) must not stop the removal.
-        stdfs::permissions(m_dir, stdfs::perms::owner_all, stdfs::perm_options::add, ec);
-        stdfs::remove_all(m_dir, ec);
-        if (ec) {
-            for (auto it = stdfs::recursive_directory_iterator(m_dir, ec); !ec && it != stdfs::recursive_directory_iterator();
-                 it.increment(ec))
-                if (it->is_directory(ec)) stdfs::permissions(it->path(), stdfs::perms::owner_all, stdfs::perm_options::add, ec);
-            stdfs::remove_all(m_dir, ec);
-        }
-    }
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-
-    [[nodiscard]] stdfs::path work() const { return m_dir / "work"; }
-    [[nodiscard]] stdfs::path state() const { return m_dir / "state"; }
-    void keep() {
-        m_keep = true;
-        fs::write_file_atomic(m_dir / "kept", "kept by cairn rerun --keep\n", 0644, fs::Durability::deferred);
-    }
-
-private:
-    stdfs::path m_dir;
-    std::optional<fs::FileLock> m_lock;
-    bool m_keep = false;
-};
-
-// Writes object `id` (a file or a directory tree) at `dst`, replacing what is there.
-void restore_object(workspace::Workspace& replica, const std::string& rel, const std::string& id) {
-    auto digest = hash::Digest::from_id(id);
-    if (!digest) fail(ErrorKind::input, "'{}': not an object id: {}", rel, id);
-    auto& cache = replica.cache();
-    replica.check_no_symlinks(rel);
-    stdfs::path dst = replica.absolute(rel);
-    std::error_code ec;
-    if (fs::lstat_path(dst)) stdfs::remove_all(dst, ec);
-    fs::make_dirs(dst.parent_path());
-    const std::vector<fs::LinkType> links = {fs::LinkType::reflink, fs::LinkType::copy};
-    workspace::Pointer pointer = workspace::pointer_to_object(cache, dst.filename().string(), *digest);
-    if (!pointer.is_directory()) {
-        cache.materialize(*digest, dst, links, false);
-        return;
-    }
-    workspace::Expected expected = workspace::flatten(cache, pointer);
-    if (!expected.missing_trees.empty())
-        fail(ErrorKind::integrity, "'{}': sub-tree {} is missing from the cache", rel, expected.missing_trees.front());
-    for (const auto& dir : expected.dirs) fs::make_dirs(dir.empty() ? dst : dst / dir);
-    std::vector<std::pair<const std::string*, const workspace::ExpectedFile*>> files;
-    files.reserve(expected.files.size());
-    for (const auto& [file, want] : expected.files) files.emplace_back(&file, &want);
-    util::parallel_for(files.size(), [&](std::size_t i) {
-        cache.materialize(files[i].second->digest, dst / *files[i].first, links, files[i].second->executable);
-    });
 }
 
 // The objects below `tree` (at `depth` levels below the one a record names) that the cache
@@ -336,8 +261,8 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
             id = it->second;
         }
 
-        Scratch scratch(ws, orig.id);
-        if (options.keep) scratch.keep();
+        Scratch scratch(ws, "rerun-" + orig.id.substr(0, 8));
+        if (options.keep) scratch.keep("kept by cairn rerun --keep");
         ws.repo().materialize_worktree(orig.git_snapshot, orig.git_dirty ? orig.git_base : orig.git_snapshot,
                                        orig.git_branch, scratch.work());
         workspace::Workspace replica = ws.replica(scratch.work(), scratch.state());

@@ -339,10 +339,10 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
     // Nobody else holds the store lock, so every temp file left in tmp/ is a leftover.
     for (const auto& e : fs::list_dir(ws.cache().tmp_dir())) {
         if (e.type == fs::EntryType::directory) {
-            // A `cairn rerun` worktree: in use while its lock is held, kept on request (--keep),
+            // A `cairn rerun` or sweep trial worktree: in use while its lock is held, kept on request (--keep),
             // otherwise left by a rerun that was killed.
             stdfs::path dir = ws.cache().tmp_dir() / e.name;
-            if (!util::starts_with(e.name, "rerun-") || fs::lstat_path(dir / "kept")) continue;
+            if (!(util::starts_with(e.name, "rerun-") || util::starts_with(e.name, "sweep-")) || fs::lstat_path(dir / "kept")) continue;
             std::optional<fs::FileLock> held;
             if (!abandoned(dir, held)) continue;
             if (mode == GcMode::remove) remove_lock_last(dir);

@@ -1,0 +1,431 @@
+// cairn repro: staleness, order, the run cache, failures, kill -9 and Ctrl-C, retraining.
+#include <algorithm>
+#include <csignal>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "core/util/strings.hpp"
+#include "tests/e2e/harness.hpp"
+
+using namespace cairn::e2e;
+using nlohmann::json;
+
+namespace {
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+}
+
+// prepare -> train -> evaluate, in plain sh: train's "model" is its data and lr; evaluate's
+// metric is the model's size.
+void three_stages(const Repo& repo) {
+    repo.write("data/raw.csv", "a,b\n1,2\n3,4\n");
+    repo.write("params.yaml", "train:\n  lr: 0.1\n  epochs: 3\nprepare:\n  split: 0.2\n");
+    repo.write_script("prepare.sh", "#!/bin/sh\nmkdir -p prepared\ntail -n +2 data/raw.csv > prepared/rows.csv\n"
+                                    "echo $$ >> prepare.calls\n");
+    repo.write_script("train.sh", "#!/bin/sh\n{ cat prepared/rows.csv; grep 'lr:' params.yaml; } > model.bin\n"
+                                  "echo $$ >> train.calls\n");
+    repo.write_script("evaluate.sh", "#!/bin/sh\nprintf '{\"size\": %s}\\n' $(wc -c < model.bin) > metrics.json\n");
+    repo.write("cairn.yaml", R"(stages:
+  prepare:
+    cmd: ./prepare.sh
+    deps:
+    - data/raw.csv
+    - prepare.sh
+    params:
+    - prepare.split
+    outs:
+    - prepared
+  train:
+    cmd: ./train.sh
+    deps:
+    - prepared
+    - train.sh
+    params:
+    - train.lr
+    outs:
+    - model.bin
+  evaluate:
+    cmd: ./evaluate.sh
+    deps:
+    - model.bin
+    - evaluate.sh
+    metrics:
+    - metrics.json:
+        cache: false
+)");
+    repo.write(".gitignore", "*.calls\n");
+    repo.commit();
+}
+
+json repro_json(const Repo& repo, std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"repro", "--json"});
+    Result r = repo.cairn(args);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return r.json();
+}
+
+std::map<std::string, std::string> outcomes(const json& report) {
+    std::map<std::string, std::string> out;
+    for (const auto& s : report["stages"]) out[s["stage"]] = s["outcome"];
+    return out;
+}
+
+int lines(const Repo& repo, const std::string& rel) {
+    if (!repo.exists(rel)) return 0;
+    std::string text = repo.read(rel);
+    return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+std::map<std::string, std::vector<std::string>> status_reasons(const Repo& repo) {
+    json j = repo.ok({"status", "--json"}).json();
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& s : j["stages"]) {
+        auto& v = out[s["stage"]];
+        for (const auto& r : s["reasons"]) v.push_back(r["text"]);
+        if (s["outcome"] == "up to date") v.push_back("up to date");
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("repro runs every stage in order once, records each as a run and locks the state", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    json first = repro_json(repo);
+    CHECK(outcomes(first) == std::map<std::string, std::string>{{"prepare", "ran"}, {"train", "ran"}, {"evaluate", "ran"}});
+    REQUIRE(first["stages"].size() == 3);
+    CHECK(first["stages"][0]["stage"] == "prepare");
+    CHECK(first["stages"][2]["stage"] == "evaluate");
+    CHECK(repo.read("metrics.json") == "{\"size\": 18}\n");
+
+    // Each stage is a run with its stage and pipeline fields; filters find them.
+    json train_runs = repo.ok({"ls", "--json", "--filter", "stage = \"train\""}).json();
+    REQUIRE(train_runs.size() == 1);
+    CHECK(train_runs[0]["pipeline"] == "cairn.yaml");
+    CHECK(train_runs[0]["name"] == "train");
+    // The metric file of evaluate is read into its run.
+    json eval = repo.ok({"show", "evaluate", "--json"}).json();
+    CHECK(eval["metrics"]["size"]["last"] == 18);
+
+    // The lock: sorted stages, sha256 ids that match the bytes, the params referenced.
+    std::string lock = repo.read("cairn.lock");
+    CHECK(cairn::util::starts_with(lock, "schema: cairn-lock/1\n"));
+    CHECK(contains(lock, sha256_id_of_file(repo.path("model.bin"))));
+    CHECK(contains(lock, "train.lr: 0.1"));
+    CHECK(lock.find("  evaluate:") < lock.find("  prepare:"));
+    // Outputs are ignored by git, except the one not cached.
+    std::string ignored = repo.read(".gitignore");
+    CHECK(contains(ignored, "/prepared"));
+    CHECK(contains(ignored, "/model.bin"));
+    CHECK_FALSE(contains(ignored, "metrics.json"));
+
+    // Nothing changed: nothing runs, no new run is recorded.
+    Result again = repo.ok({"repro"});
+    CHECK(contains(again.out, "up to date"));
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 3);
+    CHECK(lines(repo, "train.calls") == 1);
+    CHECK(repo.read("cairn.lock") == lock);
+}
+
+TEST_CASE("each cause of staleness is named by status and re-runs exactly what it touches", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    repro_json(repo);
+    CHECK(status_reasons(repo)["train"] == std::vector<std::string>{"up to date"});
+
+    SECTION("a dependency's bytes") {
+        repo.write("data/raw.csv", "a,b\n1,2\n3,4\n5,6\n");
+        auto reasons = status_reasons(repo);
+        CHECK(reasons["prepare"] == std::vector<std::string>{"dependency data/raw.csv modified"});
+        CHECK(reasons["train"] == std::vector<std::string>{"upstream stage prepare is stale"});
+        CHECK(outcomes(repro_json(repo)) ==
+              std::map<std::string, std::string>{{"prepare", "ran"}, {"train", "ran"}, {"evaluate", "ran"}});
+    }
+    SECTION("a param value") {
+        repo.write("params.yaml", "train:\n  lr: 0.01\n  epochs: 3\nprepare:\n  split: 0.2\n");
+        auto reasons = status_reasons(repo);
+        CHECK(reasons["prepare"] == std::vector<std::string>{"up to date"});
+        CHECK(reasons["train"] == std::vector<std::string>{"param train.lr changed (0.1 -> 0.01)"});
+        CHECK(outcomes(repro_json(repo)) ==
+              std::map<std::string, std::string>{{"prepare", "up to date"}, {"train", "ran"}, {"evaluate", "ran"}});
+        CHECK(lines(repo, "prepare.calls") == 1);
+    }
+    SECTION("a param the stage does not reference changes nothing") {
+        repo.write("params.yaml", "train:\n  lr: 0.1\n  epochs: 30\nprepare:\n  split: 0.2\n");
+        CHECK(outcomes(repro_json(repo)) ==
+              std::map<std::string, std::string>{{"prepare", "up to date"}, {"train", "up to date"}, {"evaluate", "up to date"}});
+    }
+    SECTION("the command") {
+        std::string yaml = repo.read("cairn.yaml");
+        repo.write("cairn.yaml", replaced(yaml, "cmd: ./evaluate.sh", "cmd: ./evaluate.sh && true"));
+        CHECK(status_reasons(repo)["evaluate"] == std::vector<std::string>{"command changed"});
+        CHECK(outcomes(repro_json(repo)) ==
+              std::map<std::string, std::string>{{"prepare", "up to date"}, {"train", "up to date"}, {"evaluate", "ran"}});
+    }
+    SECTION("a deleted output is restored from the run cache, not re-made") {
+        std::string model = repo.read("model.bin");
+        stdfs::remove(repo.path("model.bin"));
+        CHECK(status_reasons(repo)["train"] == std::vector<std::string>{"output model.bin deleted"});
+        Result r = repo.ok({"repro"});
+        CHECK(contains(r.err, "stage train: restored from run"));
+        CHECK(repo.read("model.bin") == model);
+        CHECK(lines(repo, "train.calls") == 1);
+    }
+    SECTION("a modified output") {
+        repo.write("model.bin", "tampered\n");
+        CHECK(status_reasons(repo)["train"] == std::vector<std::string>{"output model.bin modified"});
+        json j = repro_json(repo);
+        CHECK(outcomes(j)["train"] == "restored");
+        CHECK(outcomes(j)["evaluate"] == "up to date");
+        CHECK(repo.read("metrics.json") == "{\"size\": 18}\n");
+    }
+    SECTION("--force runs even up-to-date stages; --dry-run changes nothing") {
+        std::string lock = repo.read("cairn.lock");
+        repo.write("data/raw.csv", "x\n");
+        Result dry = repo.ok({"repro", "--dry-run"});
+        CHECK(contains(dry.out, "would run prepare: dependency data/raw.csv modified"));
+        CHECK(repo.read("cairn.lock") == lock);
+        CHECK(lines(repo, "prepare.calls") == 1);
+        repo.write("data/raw.csv", "a,b\n1,2\n3,4\n");
+        json forced = repro_json(repo, {"--force", "--single-item", "train"});
+        CHECK(outcomes(forced) == std::map<std::string, std::string>{{"train", "ran"}});
+        CHECK(lines(repo, "train.calls") == 2);
+    }
+}
+
+TEST_CASE("the run cache restores outputs of an earlier run with the same command, inputs and params", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    repro_json(repo);
+    std::string first_train = repo.ok({"ls", "--json", "--filter", "stage = \"train\""}).json()[0]["id"];
+    std::string model_01 = repo.read("model.bin");
+    repo.write("params.yaml", "train:\n  lr: 0.2\n  epochs: 3\nprepare:\n  split: 0.2\n");
+    CHECK(outcomes(repro_json(repo))["train"] == "ran");
+    CHECK(repo.read("model.bin") != model_01);
+    repo.write("params.yaml", "train:\n  lr: 0.1\n  epochs: 3\nprepare:\n  split: 0.2\n");
+    Result back = repo.ok({"repro"});
+    CHECK(contains(back.err, "stage train: restored from run " + first_train.substr(0, 8)));
+    CHECK(repo.read("model.bin") == model_01);
+    CHECK(lines(repo, "train.calls") == 2);
+    // --no-run-cache runs it again.
+    repo.write("params.yaml", "train:\n  lr: 0.2\n  epochs: 3\nprepare:\n  split: 0.2\n");
+    json j = repro_json(repo, {"--no-run-cache"});
+    CHECK(outcomes(j)["train"] == "ran");
+    CHECK(lines(repo, "train.calls") == 3);
+}
+
+TEST_CASE("a failing stage stops its dependents; --keep-going lets independent branches on", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", R"(stages:
+  bad:
+    cmd: echo broken >&2; exit 3
+    outs:
+    - bad.out
+  after_bad:
+    cmd: cp bad.out after.out
+    deps:
+    - bad.out
+    outs:
+    - after.out
+  good:
+    cmd: echo fine > good.out
+    outs:
+    - good.out
+)");
+    repo.commit();
+    Result stop = repo.cairn({"repro", "--json"});
+    CHECK(stop.code == 1);
+    auto o = outcomes(stop.json());
+    CHECK(o["bad"] == "failed");
+    CHECK(o["after_bad"] == "skipped");
+    CHECK(o["good"] == "skipped");
+    CHECK_FALSE(repo.exists("good.out"));
+    CHECK_FALSE(repo.exists("cairn.lock"));
+    json failed = repo.ok({"ls", "--json", "--filter", "stage = \"bad\""}).json();
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0]["status"] == "failed");
+
+    Result going = repo.cairn({"repro", "--json", "--keep-going"});
+    CHECK(going.code == 1);
+    o = outcomes(going.json());
+    CHECK(o["bad"] == "failed");
+    CHECK(o["after_bad"] == "skipped");
+    CHECK(o["good"] == "ran");
+    CHECK(repo.read("good.out") == "fine\n");
+    // The lock keeps the good stage only.
+    std::string lock = repo.read("cairn.lock");
+    CHECK(contains(lock, "  good:"));
+    CHECK_FALSE(contains(lock, "  bad:"));
+}
+
+TEST_CASE("--jobs runs independent stages at the same time", "[repro]") {
+    Repo repo;
+    // Each stage waits (up to 20 s) for the other to have started: in series the first one
+    // would give up and fail.
+    repo.write_script("meet.sh", "#!/bin/sh\ntouch $1.started\ni=0\nwhile [ ! -f $2.started ]; do\n"
+                                 "  i=$((i+1)); [ $i -gt 400 ] && exit 9; sleep 0.05\ndone\necho $1 > $1.out\n");
+    repo.write("cairn.yaml", R"(stages:
+  left:
+    cmd: ./meet.sh left right
+    outs:
+    - left.out
+  right:
+    cmd: ./meet.sh right left
+    outs:
+    - right.out
+  join:
+    cmd: cat left.out right.out > both.out
+    deps: [left.out, right.out]
+    outs: [both.out]
+)");
+    repo.write(".gitignore", "*.started\n");
+    repo.commit();
+    Result r = repo.cairn({"repro", "--jobs", "2", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(outcomes(r.json()) == std::map<std::string, std::string>{{"left", "ran"}, {"right", "ran"}, {"join", "ran"}});
+    CHECK(repo.read("both.out") == "left\nright\n");
+    std::string lock = repo.read("cairn.lock");
+    CHECK(contains(lock, "  left:"));
+    CHECK(contains(lock, "  right:"));
+    CHECK(contains(lock, "  join:"));
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 3);
+}
+
+TEST_CASE("kill -9 in the middle of a repro leaves a valid lock; the next repro completes", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", R"(stages:
+  first:
+    cmd: echo one > one.out
+    outs: [one.out]
+  second:
+    cmd: touch second.started; while [ ! -f go ]; do sleep 0.05; done; cat one.out > two.out
+    deps: [one.out]
+    outs: [two.out]
+)");
+    repo.write(".gitignore", "go\nsecond.started\n");
+    repo.commit();
+    auto child = repo.spawn({"repro"});
+    for (int i = 0; i < 2000 && !repo.exists("second.started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(repo.exists("second.started"));
+    child->signal(SIGKILL);
+    CHECK(child->wait() == 128 + SIGKILL);
+    repo.write("go", "");
+    // The orphaned command ends on its own; the lock names the first stage only.
+    std::string lock = repo.read("cairn.lock");
+    CHECK(contains(lock, "  first:"));
+    CHECK_FALSE(contains(lock, "  second:"));
+    stdfs::remove(repo.path("second.started"));
+    json j = repro_json(repo);
+    CHECK(outcomes(j) == std::map<std::string, std::string>{{"first", "up to date"}, {"second", "ran"}});
+    CHECK(repo.read("two.out") == "one\n");
+    // The killed execution is on record as crashed.
+    json second = repo.ok({"ls", "--json", "--filter", "stage = \"second\""}).json();
+    REQUIRE(second.size() == 2);
+    std::set<std::string> statuses = {second[0]["status"], second[1]["status"]};
+    CHECK(statuses == std::set<std::string>{"crashed", "finished"});
+}
+
+TEST_CASE("Ctrl-C stops the repro: the stage is recorded interrupted, later ones never start", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", R"(stages:
+  slow:
+    cmd: touch slow.started; while true; do sleep 0.05; done
+    outs: [slow.out]
+  later:
+    cmd: echo x > later.out
+    deps: [slow.out]
+    outs: [later.out]
+)");
+    repo.write(".gitignore", "slow.started\n");
+    repo.commit();
+    auto child = repo.spawn({"repro"});
+    for (int i = 0; i < 2000 && !repo.exists("slow.started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(repo.exists("slow.started"));
+    child->signal(SIGINT);
+    CHECK(child->wait() == 130);
+    CHECK_FALSE(repo.exists("later.out"));
+    json runs = repo.ok({"ls", "--json"}).json();
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0]["status"] == "interrupted");
+    CHECK_FALSE(repo.exists("cairn.lock"));
+}
+
+TEST_CASE("outputs that do not persist are removed before their stage runs; persist keeps them", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", R"(stages:
+  grow:
+    cmd: echo line >> log.out; echo line >> kept.out; echo ${size} > size.out
+    deps: [size.txt]
+    outs:
+    - log.out
+    - kept.out:
+        persist: true
+    - size.out
+vars:
+  - size: 3
+)");
+    repo.write("size.txt", "1\n");
+    repo.commit();
+    repo.ok({"repro"});
+    repo.write("size.txt", "2\n");
+    Result r = repo.ok({"repro"});
+    CHECK(contains(r.err, "removing output log.out before running (its bytes are in the cache)"));
+    CHECK(repo.read("log.out") == "line\n");
+    CHECK(repo.read("kept.out") == "line\nline\n");
+    CHECK(repo.read("size.out") == "3\n");
+}
+
+TEST_CASE("retraining: new data makes exactly the affected stages stale; lineage traces the new model to it", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    // The raw data is tracked by cairn, as a team's dataset would be.
+    repo.git({"rm", "-q", "--cached", "data/raw.csv"});
+    repo.ok({"add", "data/raw.csv"});
+    repo.commit("track data");
+    repro_json(repo);
+    std::string old_train = repo.ok({"ls", "--json", "--filter", "stage = \"train\""}).json()[0]["id"];
+
+    repo.write("data/raw.csv", "a,b\n1,2\n3,4\n5,6\n7,8\n");
+    repo.ok({"add", "data/raw.csv"});
+    Result st = repo.ok({"status"});
+    CHECK(contains(st.out, "prepare"));
+    CHECK(contains(st.out, "dependency data/raw.csv modified"));
+    json j = repro_json(repo);
+    CHECK(outcomes(j) == std::map<std::string, std::string>{{"prepare", "ran"}, {"train", "ran"}, {"evaluate", "ran"}});
+    std::string new_train = repo.ok({"ls", "--json", "--filter", "stage = \"train\"", "-n", "1"}).json()[0]["id"];
+    CHECK(new_train != old_train);
+
+    json diff = repo.ok({"diff", old_train, new_train, "--json"}).json();
+    CHECK(contains(diff.dump(), "prepared"));
+    json eval_diff = repo.ok({"diff", "evaluate~1", "evaluate", "--json"}).json();
+    CHECK(contains(eval_diff.dump(), "size"));
+
+    json lineage = repo.ok({"lineage", "model.bin", "--format", "json"}).json();
+    std::string text = lineage.dump();
+    CHECK(contains(text, new_train));
+    CHECK(contains(text, sha256_id_of_file(repo.path("data/raw.csv"))));
+}
+
+TEST_CASE("repro errors: an unknown stage, a missing dependency, no pipeline", "[repro]") {
+    Repo repo;
+    Result none = repo.cairn({"repro"});
+    CHECK(none.code == 3);
+    CHECK(contains(none.err, "cairn: error: no cairn.yaml or dvc.yaml"));
+    repo.write("cairn.yaml", "stages:\n  train:\n    cmd: cat in.txt > out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n");
+    repo.commit();
+    Result unknown = repo.cairn({"repro", "trian"});
+    CHECK(unknown.code == 3);
+    CHECK(contains(unknown.err, "no stage 'trian' in cairn.yaml (did you mean 'train'?)"));
+    Result missing = repo.cairn({"repro", "--json"});
+    CHECK(missing.code == 1);
+    CHECK(contains(missing.out, "dependency in.txt does not exist"));
+    CHECK(repo.ok({"ls", "--json"}).json().empty());
+}
