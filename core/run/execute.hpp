@@ -21,6 +21,10 @@ namespace cairn::run {
 struct RunOptions {
     std::string name;
     std::string experiment;
+    // Recorded as is (RunRecord::stage, pipeline, sweep): set by pipelines and sweeps, not the CLI.
+    std::string stage;
+    std::string pipeline;
+    std::string sweep;
     std::vector<std::pair<std::string, std::string>> params; // -p KEY=VALUE, typed on record
     std::map<std::string, std::string> tags;
     std::vector<std::string> inputs;  // workspace-relative, hashed before the command starts
