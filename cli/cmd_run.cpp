@@ -48,15 +48,11 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.key("id"), w.string(r.id);
     w.key("name"), w.string(r.name);
     w.key("experiment"), w.string(r.experiment);
-    w.key("sweep");
-    if (r.sweep.empty()) w.null();
-    else w.string(r.sweep);
-    w.key("stage");
-    if (r.stage.empty()) w.null();
-    else w.string(r.stage);
-    w.key("pipeline");
-    if (r.pipeline.empty()) w.null();
-    else w.string(r.pipeline);
+    for (const auto& [key, value] : {std::pair{"stage", &r.stage}, {"pipeline", &r.pipeline}, {"sweep", &r.sweep}}) {
+        w.key(key);
+        if (value->empty()) w.null();
+        else w.string(*value);
+    }
     w.key("status"), w.string(r.status);
     w.key("reason");
     if (r.reason.empty()) w.null();
@@ -694,7 +690,9 @@ void register_show(CLI::App& app, Context& ctx) {
         std::cout << fmt::format("code:       {} on {}{}\n", shown(r.git_snapshot.substr(0, 12)),
                                  r.git_branch.empty() ? "(detached)" : shown(r.git_branch), r.git_dirty ? " (dirty work tree)" : "");
         if (!r.experiment.empty()) std::cout << "experiment: " << shown(r.experiment) << "\n";
-        if (!r.stage.empty()) std::cout << "stage:      " << shown(r.stage) << " (" << shown(r.pipeline) << ")\n";
+        if (!r.stage.empty()) std::cout << "stage:      " << shown(r.stage) << "\n";
+        if (!r.pipeline.empty()) std::cout << "pipeline:   " << shown(r.pipeline) << "\n";
+        if (!r.sweep.empty()) std::cout << "sweep:      " << shown(r.sweep) << "\n";
         if (!r.params.empty()) std::cout << "params:\n";
         for (const auto& p : r.params) std::cout << fmt::format("  {} = {} ({})\n", shown(p.key), shown(p.text), p.type);
         auto summary = r.metric_summary();

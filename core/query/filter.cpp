@@ -11,8 +11,9 @@
 namespace cairn::query {
 namespace {
 
-const std::vector<std::string> k_attributes = {"id",   "name",      "experiment", "sweep", "stage", "pipeline", "status", "start",     "end",
-                                                "duration", "exit_code", "user",       "host",   "reproduces"};
+const std::vector<std::string> k_attributes = {"id",   "name",      "experiment", "status", "start",      "end",
+                                                "duration", "exit_code", "user",   "host",   "reproduces", "stage",
+                                                "pipeline", "sweep"};
 
 struct Token {
     enum Kind { ident, number, string, op, lparen, rparen, comma, end } kind;
@@ -221,6 +222,9 @@ Value FieldRef::eval(const run::RunRecord& r) const {
     if (name == "user") return r.user;
     if (name == "host") return r.host;
     if (name == "reproduces") return r.reproduces.empty() ? Value() : Value(r.reproduces);
+    if (name == "stage") return r.stage.empty() ? Value() : Value(r.stage);
+    if (name == "pipeline") return r.pipeline.empty() ? Value() : Value(r.pipeline);
+    if (name == "sweep") return r.sweep.empty() ? Value() : Value(r.sweep);
     return {};
 }
 
@@ -337,7 +341,8 @@ private:
         if (peek().kind != Token::ident) error("expected a field such as metrics.acc, params.lr or status");
         auto f = field_from(peek().text);
         if (!f) error("unknown field '" + peek().text + "' (use metrics.KEY, params.KEY, tags.KEY or an attribute: id, name, "
-                                                          "experiment, status, start, end, duration, exit_code, user, host)");
+                                                          "experiment, status, start, end, duration, exit_code, user, host, "
+                                                          "reproduces, stage, pipeline, sweep)");
         next();
         return *f;
     }

@@ -246,9 +246,9 @@ RunRecord new_record(const RunOptions& options) {
     r.id = new_run_id();
     r.name = options.name;
     r.experiment = options.experiment;
-    r.sweep = options.sweep;
     r.stage = options.stage;
     r.pipeline = options.pipeline;
+    r.sweep = options.sweep;
     r.stage_key = options.stage_key;
     r.cwd = options.cwd.empty() ? "." : options.cwd;
     r.tags = options.tags;
@@ -308,6 +308,8 @@ std::vector<std::string> command_argv(const RunOptions& options, RunRecord& r) {
         if (!util::is_utf8(k) || !util::is_utf8(v)) fail(ErrorKind::input, "tag '{}' is not UTF-8 text", k);
     if (!util::is_utf8(r.name) || !util::is_utf8(r.experiment))
         fail(ErrorKind::input, "the run's name and experiment must be UTF-8 text");
+    for (const auto& [field, value] : {std::pair{"stage", &r.stage}, {"pipeline", &r.pipeline}, {"sweep", &r.sweep}})
+        if (auto why = label_problem(*value)) fail(ErrorKind::input, "the run's {} '{}' {}", field, *value, *why);
     r.command = redact_command(argv);
     return argv;
 }

@@ -21,9 +21,10 @@ namespace cairn::run {
 struct RunOptions {
     std::string name;
     std::string experiment;
-    std::string sweep;     // the sweep this run is a trial of (recorded as `sweep:` in run.yaml)
-    std::string stage;     // the pipeline stage this run executes (`cairn repro`), and its file
+    // Recorded as is (RunRecord::stage, pipeline, sweep): set by pipelines and sweeps, not the CLI.
+    std::string stage;
     std::string pipeline;
+    std::string sweep;
     std::string stage_key; // the stage's run-cache key (core/pipeline/stale.hpp)
     std::vector<std::pair<std::string, std::string>> params; // -p KEY=VALUE, typed on record
     std::map<std::string, std::string> tags;

@@ -11,7 +11,7 @@
 namespace cairn::run {
 namespace {
 
-constexpr std::string_view k_header = "cairn-run-index 2\n";
+constexpr std::string_view k_header = "cairn-run-index 3\n";
 
 std::string escape(std::string_view s) {
     std::string out;
@@ -63,9 +63,9 @@ std::string serialize_index(const std::map<std::string, IndexEntry>& entries) {
         auto attr = [&](const char* key, std::string_view value) { fmt::format_to(it, "a\t{}\t{}\n", key, escape(value)); };
         attr("name", r.name);
         attr("experiment", r.experiment);
-        if (!r.sweep.empty()) attr("sweep", r.sweep);
         if (!r.stage.empty()) attr("stage", r.stage);
         if (!r.pipeline.empty()) attr("pipeline", r.pipeline);
+        if (!r.sweep.empty()) attr("sweep", r.sweep);
         attr("cwd", r.cwd);
         attr("status", r.status);
         if (!r.reason.empty()) attr("reason", r.reason);
@@ -125,9 +125,9 @@ std::optional<std::map<std::string, IndexEntry>> parse_index(const std::string& 
             const std::string& k = f[1];
             if (k == "name") r.name = v;
             else if (k == "experiment") r.experiment = v;
-            else if (k == "sweep") r.sweep = v;
             else if (k == "stage") r.stage = v;
             else if (k == "pipeline") r.pipeline = v;
+            else if (k == "sweep") r.sweep = v;
             else if (k == "cwd") r.cwd = v;
             else if (k == "status") r.status = v;
             else if (k == "reason") r.reason = v;

@@ -209,6 +209,13 @@ void check_record_path(const RunRecord& r, const std::string& path, const char* 
                  r.id.substr(0, 8), what, path, part, *why);
 }
 
+std::optional<std::string> label_problem(std::string_view text) {
+    if (!util::is_utf8(text)) return "is not UTF-8 text";
+    for (unsigned char c : text)
+        if (c < 0x20 || c == 0x7f) return "holds a control character";
+    return std::nullopt;
+}
+
 std::string to_run_yaml(const RunRecord& r) {
     YAML::Emitter out;
     out << YAML::BeginMap;
@@ -216,9 +223,9 @@ std::string to_run_yaml(const RunRecord& r) {
     out << YAML::Key << "id" << YAML::Value << r.id;
     out << YAML::Key << "name" << YAML::Value << r.name;
     out << YAML::Key << "experiment" << YAML::Value << r.experiment;
-    if (!r.sweep.empty()) out << YAML::Key << "sweep" << YAML::Value << r.sweep;
     if (!r.stage.empty()) out << YAML::Key << "stage" << YAML::Value << r.stage;
     if (!r.pipeline.empty()) out << YAML::Key << "pipeline" << YAML::Value << r.pipeline;
+    if (!r.sweep.empty()) out << YAML::Key << "sweep" << YAML::Value << r.sweep;
     if (!r.stage_key.empty()) out << YAML::Key << "stage_key" << YAML::Value << r.stage_key;
     out << YAML::Key << "command" << YAML::Value << YAML::Flow << r.command;
     out << YAML::Key << "cwd" << YAML::Value << r.cwd;
@@ -307,6 +314,12 @@ public:
         if (!n || n.IsNull()) return "";
         if (!n.IsScalar()) bad(n, key, "a string");
         return n.Scalar();
+    }
+    // text(), refused when label_problem() finds a problem with it.
+    [[nodiscard]] std::string label(const char* key) const {
+        std::string t = text(key);
+        if (label_problem(t)) bad(m_map[key], key, "a string without control characters");
+        return t;
     }
     [[nodiscard]] std::vector<std::string> list(const char* key) const {
         std::vector<std::string> out;
@@ -411,10 +424,10 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
     r.id = f.text("id");
     r.name = f.text("name");
     r.experiment = f.text("experiment");
-    r.sweep = f.text("sweep");
-    r.stage = f.text("stage");
-    r.pipeline = f.text("pipeline");
-    r.stage_key = f.text("stage_key");
+    r.stage = f.label("stage");
+    r.pipeline = f.label("pipeline");
+    r.sweep = f.label("sweep");
+    r.stage_key = f.label("stage_key");
     r.command = f.list("command");
     r.cwd = f.text("cwd");
     r.start_ms = f.time("start");

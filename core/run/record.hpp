@@ -40,10 +40,11 @@ struct RunRecord {
     std::string id;
     std::string name;
     std::string experiment;
-    std::string sweep; // the sweep this run is a trial of (`cairn run` with several values), else empty
-    std::string stage;     // the pipeline stage it executed (`cairn repro`), else empty
-    std::string pipeline;  // that stage's pipeline file (workspace-relative)
-    std::string stage_key; // the stage's run-cache key (sha256 of its command, dependency ids, param values)
+    // Set by core for a run made by a pipeline or a sweep (no CLI option sets them); empty: none.
+    std::string stage;    // the pipeline stage this run executed
+    std::string pipeline; // the pipeline file that declares it (workspace-relative: dvc.yaml, cairn.yaml)
+    std::string sweep;    // the id shared by every trial of one sweep
+    std::string stage_key; // for a stage: its run-cache key (sha256 of its command, dependency ids, param values)
     std::vector<std::string> command;
     std::string cwd; // relative to the workspace root; "." for the root
     std::int64_t start_ms = 0, end_ms = 0;
@@ -93,6 +94,10 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
 void parse_params_yaml(const std::string& text, const std::string& where, RunRecord& out);
 void parse_paths_yaml(const std::string& text, const std::string& where, std::map<std::string, std::string>& out);
 void parse_metrics_tsv(const std::string& text, const std::string& where, RunRecord& out);
+
+// Why `text` cannot be a record's label (stage, pipeline, sweep): "is not UTF-8 text" or "holds a
+// control character"; nullopt when it can.
+[[nodiscard]] std::optional<std::string> label_problem(std::string_view text);
 
 // ISO 8601 UTC with milliseconds ("2026-11-27T17:59:01.123Z") and back (nullopt if malformed).
 [[nodiscard]] std::string format_time(std::int64_t unix_ms);

@@ -520,7 +520,7 @@ TEST_CASE("the run index is derived: same listing without it, follows ref change
     repo.git({"update-ref", "-d", "refs/cairn/runs/" + r2});
     CHECK(repo.ok({"ls", "--json"}).json().size() == 2);
 
-    repo.write(".cairn/index/runs", "cairn-run-index 2\nR\tgarbage\n");
+    repo.write(".cairn/index/runs", "cairn-run-index 3\nR\tgarbage\n");
     auto after = repo.ok({"ls", "--json"}).json();
     CHECK(after.size() == 2);
     CHECK(after[0]["metrics"]["acc"]["last"].is_number());

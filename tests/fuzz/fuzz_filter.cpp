@@ -15,6 +15,9 @@ std::vector<run::RunRecord> make_runs() {
     a.id = "6fcfa4d9ea62ddde4193e4c70371a36e";
     a.name = "baseline";
     a.experiment = "lr-sweep";
+    a.stage = "train";
+    a.pipeline = "dvc.yaml";
+    a.sweep = "grid-1";
     a.status = "finished";
     a.start_ms = 1764266000000;
     a.end_ms = 1764266000732;

@@ -14,7 +14,7 @@ using cairn::fuzz::same;
 namespace {
 
 auto fields(const RunRecord& r) {
-    return std::tie(r.id, r.name, r.experiment, r.command, r.cwd, r.start_ms, r.end_ms, r.status,
+    return std::tie(r.id, r.name, r.experiment, r.stage, r.pipeline, r.sweep, r.command, r.cwd, r.start_ms, r.end_ms, r.status,
                     r.exit_code, r.host, r.user, r.os, r.cpu, r.cairn_version, r.executable,
                     r.executable_hash, r.git_base, r.git_branch, r.git_snapshot, r.git_dirty, r.env,
                     r.env_names, r.tags, r.log_object, r.param_files, r.metric_files, r.capture,

@@ -141,3 +141,33 @@ TEST_CASE("filter nesting is bounded; long and/or chains are not nesting", "[que
     CHECK(match(all, r));
     CHECK_FALSE(match(all + " and status = 'x'", r));
 }
+
+
+TEST_CASE("stage, pipeline and sweep are bare attributes; absent on ordinary runs", "[query]") {
+    auto plain = make_run("plain", 0.5, "resnet", 0.1);
+    auto staged = make_run("staged", 0.7, "resnet", 0.1);
+    staged.stage = "train";
+    staged.pipeline = "dvc.yaml";
+    staged.sweep = "s1";
+    CHECK(match("stage = 'train'", staged));
+    CHECK(match("attributes.stage = 'train' and pipeline = \"dvc.yaml\" and sweep = 's1'", staged));
+    CHECK(match("stage like 'tr%'", staged));
+    CHECK(match("exists(sweep)", staged));
+    CHECK_FALSE(match("stage = 'x'", plain));
+    CHECK_FALSE(match("stage = ''", plain)); // empty means absent
+    CHECK_FALSE(match("exists(stage)", plain));
+    CHECK_FALSE(match("exists(pipeline) or exists(sweep)", plain));
+    // tags.stage is a tag, not the attribute.
+    CHECK(match("tags.stage = 'prod-1'", plain));
+
+    std::vector<run::RunRecord> runs = {staged, plain};
+    runs[0].stage = "b";
+    runs.push_back(make_run("a-stage", 0.1, "x", 0.1));
+    runs.back().stage = "a";
+    query::sort_runs(runs, {query::parse_sort_key("stage")});
+    CHECK(runs[0].name == "a-stage");
+    CHECK(runs[1].name == "staged");
+    CHECK(runs[2].name == "plain"); // no stage: last
+    query::sort_runs(runs, {query::parse_sort_key("-sweep")});
+    CHECK(runs[0].name == "staged");
+}

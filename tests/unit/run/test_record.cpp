@@ -73,9 +73,59 @@ TEST_CASE("run index entries round-trip, escapes included; damage is detected", 
     CHECK(s.at("loss").step == 5);
     CHECK(std::isnan(s.at("loss").last));
     CHECK(s.at("loss").max == 2);
-    CHECK_FALSE(run::parse_index("cairn-run-index 3\n"));
-    CHECK_FALSE(run::parse_index("cairn-run-index 2\na\tname\tx\n")); // attribute before any run
-    CHECK_FALSE(run::parse_index("cairn-run-index 2\nR\tid\tc\nz\tq\n"));
+    CHECK_FALSE(run::parse_index("cairn-run-index 4\n"));
+    CHECK_FALSE(run::parse_index("cairn-run-index 3\na\tname\tx\n")); // attribute before any run
+    CHECK_FALSE(run::parse_index("cairn-run-index 3\nR\tid\tc\nz\tq\n"));
+}
+
+TEST_CASE("stage, pipeline and sweep are written only when set and read back strictly", "[run]") {
+    run::RunRecord r;
+    r.id = std::string(32, 'c');
+    r.experiment = "e";
+    r.status = "finished";
+    r.start_ms = 1000;
+    std::string plain = run::to_run_yaml(r);
+    CHECK(plain.find("stage") == std::string::npos);
+    CHECK(plain.find("pipeline") == std::string::npos);
+    CHECK(plain.find("sweep") == std::string::npos);
+
+    r.stage = "train";
+    r.pipeline = "sub/dvc.yaml";
+    r.sweep = "lr-grid-1";
+    std::string text = run::to_run_yaml(r);
+    CHECK(text.find("experiment: e\nstage: train\npipeline: sub/dvc.yaml\nsweep: lr-grid-1\n") != std::string::npos);
+    run::RunRecord back;
+    run::parse_run_yaml(text, "run.yaml", back);
+    CHECK(back.stage == "train");
+    CHECK(back.pipeline == "sub/dvc.yaml");
+    CHECK(back.sweep == "lr-grid-1");
+    run::RunRecord none;
+    run::parse_run_yaml(plain, "run.yaml", none);
+    CHECK(none.stage.empty());
+    CHECK(none.pipeline.empty());
+    CHECK(none.sweep.empty());
+
+    // Kept in the run index.
+    std::map<std::string, run::IndexEntry> entries;
+    entries[r.id] = {"c0ffee", r};
+    auto indexed = run::parse_index(run::serialize_index(entries));
+    REQUIRE(indexed);
+    CHECK(indexed->at(r.id).record.stage == "train");
+    CHECK(indexed->at(r.id).record.pipeline == "sub/dvc.yaml");
+    CHECK(indexed->at(r.id).record.sweep == "lr-grid-1");
+    // An index of the version before these fields is rebuilt, not trusted.
+    CHECK_FALSE(run::parse_index("cairn-run-index 2\n"));
+
+    const std::string head = "version: 1\nid: " + r.id + "\n";
+    CHECK_THROWS_WITH(run::parse_run_yaml(head + "stage: \"tr\\x1bain\"\n", "run.yaml", back),
+                      Catch::Equals("run.yaml:3: 'stage' must be a string without control characters"));
+    CHECK_THROWS_WITH(run::parse_run_yaml(head + "sweep: [a]\n", "run.yaml", back),
+                      Catch::Equals("run.yaml:3: 'sweep' must be a string"));
+    CHECK_THROWS_WITH(run::parse_run_yaml(head + "pipeline: \"a\\tb\"\n", "run.yaml", back),
+                      Catch::Contains("'pipeline' must be a string without control characters"));
+    CHECK(run::label_problem("train") == std::nullopt);
+    CHECK(run::label_problem("tr\nain") == std::string("holds a control character"));
+    CHECK(run::label_problem("\xff") == std::string("is not UTF-8 text"));
 }
 
 TEST_CASE("paths read from a run record must stay inside the workspace", "[run]") {
