@@ -394,9 +394,9 @@ void register_apply(CLI::App& app, Context& ctx) {
         bool outputs_only = false, force = false, undo = false, json = false;
     };
     auto o = std::make_shared<Options>();
-    auto* cmd = app.add_subcommand("apply", "Bring a run's outputs and code into the work tree, to continue from it");
+    auto* cmd = app.add_subcommand("apply", "Bring a run's outputs, code and parameter values into the work tree, to continue from it");
     auto* run_opt = cmd->add_option("run", o->run, "Run id prefix (4+ hex digits), name, last or last~N");
-    auto* outputs_only = cmd->add_flag("--outputs-only", o->outputs_only, "Restore the run's outputs only, not its code");
+    auto* outputs_only = cmd->add_flag("--outputs-only", o->outputs_only, "Restore the run's outputs only, not its code or parameter values");
     cmd->add_flag("--force", o->force,
                   "Overwrite uncommitted changes, after saving them to refs/cairn/apply/stash (and output bytes to the cache);\n"
                   "with --undo, discard changes made since the apply");
@@ -405,7 +405,8 @@ void register_apply(CLI::App& app, Context& ctx) {
         ->excludes(outputs_only);
     cmd->add_flag("--json", o->json, "Print what was done as JSON");
     cmd->footer("HEAD and the index do not move: the applied files show up in 'git status' as changes.\n"
-                "Tracked data whose pointer file the code changes is checked out as well.\n\n"
+                "Tracked data whose pointer file the code changes is checked out as well. The run's parameter values\n"
+                "(-p overrides, sweep values) are written into its parameter files, one printed line per value.\n\n"
                 "Examples:\n  cairn apply best-run\n  cairn apply 1a2b --outputs-only\n  cairn apply last --force\n"
                 "  cairn apply --undo");
     cmd->callback([o, &ctx] {
@@ -420,11 +421,14 @@ void register_apply(CLI::App& app, Context& ctx) {
                             {"stash", {{"ref", run::k_apply_stash_ref}, {"commit", res.stash_commit}}},
                             {"code_files", res.code_files},
                             {"data", res.data},
-                            {"removed", res.removed}});
+                            {"removed", res.removed},
+                            {"param_files", res.param_files}});
                 return;
             }
-            std::cout << fmt::format("undid the apply of run {}: {} code file(s), {} data path(s) restored, {} removed\n",
-                                     res.run.substr(0, 8), res.code_files.size(), res.data.size(), res.removed.size());
+            std::cout << fmt::format("undid the apply of run {}: {} code file(s), {} parameter file(s), {} data path(s) "
+                                     "restored, {} removed\n",
+                                     res.run.substr(0, 8), res.code_files.size(), res.param_files.size(), res.data.size(),
+                                     res.removed.size());
             std::cout << fmt::format("dropped {} (commit {})\n", run::k_apply_stash_ref, res.stash_commit.substr(0, 12));
             return;
         }
@@ -436,16 +440,25 @@ void register_apply(CLI::App& app, Context& ctx) {
         ao.force = o->force;
         StderrProgress progress;
         auto res = run::apply(ws, r, ao, progress);
+        for (const auto& w : res.warnings) print_warning(w);
         if (o->json) {
             nlohmann::json saved = nlohmann::json::object();
             for (const auto& [p, id] : res.saved_outputs) saved[p] = id;
+            auto value = [](const std::optional<params::Param>& p) {
+                return p ? nlohmann::json({{"value", p->text}, {"type", p->type}}) : nlohmann::json();
+            };
+            nlohmann::json params = nlohmann::json::array();
+            for (const auto& c : res.params)
+                params.push_back({{"file", c.file}, {"key", c.key}, {"from", value(c.from)}, {"to", value(c.to)}});
             print_json({{"run", r.id},
                         {"code_files", res.code_files},
                         {"outputs", res.outputs},
                         {"pointers_changed", res.pointers_changed},
                         {"data", res.data},
                         {"stash", res.stash_commit.empty() ? nlohmann::json() : nlohmann::json({{"ref", res.stash_ref}, {"commit", res.stash_commit}})},
-                        {"saved_outputs", saved}});
+                        {"saved_outputs", saved},
+                        {"param_files", res.param_files},
+                        {"params", params}});
             return;
         }
         if (!res.stash_commit.empty()) {
@@ -455,9 +468,16 @@ void register_apply(CLI::App& app, Context& ctx) {
         for (const auto& [p, id] : res.saved_outputs)
             std::cout << fmt::format("saved the previous {} in the cache as {} (cairn checkout --object {} -o {})\n",
                                      printable(p), id, id.substr(7, 12), printable(p));
-        std::cout << fmt::format("applied run {}{}: {} code file(s), {} output(s), {} tracked data path(s)\n",
+        auto value = [](const std::optional<params::Param>& p) {
+            if (!p) return std::string("(absent)");
+            return printable(p->type == "string" ? "\"" + p->text + "\"" : p->text);
+        };
+        for (const auto& c : res.params)
+            std::cout << fmt::format("{}: {} {} -> {}\n", printable(c.file), printable(c.key), value(c.from), value(c.to));
+        std::cout << fmt::format("applied run {}{}: {} code file(s), {} parameter value(s), {} output(s), {} tracked data "
+                                 "path(s)\n",
                                  r.id.substr(0, 8), r.name.empty() ? "" : " (" + printable(r.name) + ")", res.code_files.size(),
-                                 res.outputs.size(), res.data.size());
+                                 res.params.size(), res.outputs.size(), res.data.size());
     });
 }
 

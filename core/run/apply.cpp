@@ -7,8 +7,12 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
+#include "core/hash/hash.hpp"
+#include "core/params/params.hpp"
 #include "core/run/execute.hpp"
+#include "core/run/store.hpp"
 #include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"
@@ -40,6 +44,7 @@ struct StashData {
         std::string applied; // the bytes the apply wrote there; "" if it wrote none
     };
     std::map<std::string, Entry> data;
+    std::map<std::string, Entry> params; // parameter files whose values the apply wrote
 };
 
 std::string stash_data_text(const StashData& s) {
@@ -49,13 +54,24 @@ std::string stash_data_text(const StashData& s) {
     out << YAML::Key << "run" << YAML::Value << s.run;
     out << YAML::Key << "code" << YAML::Value << s.code;
     out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
-    for (const auto& [path, e] : s.data) {
-        out << YAML::Key << path << YAML::Value << YAML::BeginMap;
-        out << YAML::Key << "before" << YAML::Value << e.before;
-        out << YAML::Key << "applied" << YAML::Value << e.applied;
+    auto entries = [&](const std::map<std::string, StashData::Entry>& m) {
+        for (const auto& [path, e] : m) {
+            out << YAML::Key << path << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "before" << YAML::Value << e.before;
+            out << YAML::Key << "applied" << YAML::Value << e.applied;
+            out << YAML::EndMap;
+        }
+    };
+    entries(s.data);
+    out << YAML::EndMap;
+    // Only when there are some, so that a stash of an apply that wrote no parameter file reads
+    // as it did before the field existed.
+    if (!s.params.empty()) {
+        out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
+        entries(s.params);
         out << YAML::EndMap;
     }
-    out << YAML::EndMap << YAML::EndMap;
+    out << YAML::EndMap;
     return "# cairn apply stash: the data 'cairn apply --undo' restores. Written by 'cairn apply --force'.\n" +
            std::string(out.c_str()) + "\n";
 }
@@ -82,23 +98,127 @@ StashData parse_stash_data(const std::string& text, const std::string& display) 
     s.code = scalar(root["code"], "code");
     if (!s.code.empty() && (s.code.size() != 40 || s.code.find_first_not_of("0123456789abcdef") != std::string::npos))
         fail(ErrorKind::input, "{}: 'code' is not a commit id: '{}'", workspace::where(display, root["code"]), s.code);
-    YAML::Node data = root["data"];
-    if (!data || !data.IsMap()) fail(ErrorKind::input, "{}: 'data' must be a mapping", workspace::where(display, data ? data : root));
-    for (const auto& item : data) {
-        std::string path = scalar(item.first, "data");
-        for (const auto& part : util::split(path, '/'))
-            if (auto why = cache::unsafe_component_reason(part))
-                fail(ErrorKind::input, "{}: refusing the unsafe path '{}' ('{}': {})", workspace::where(display, item.first), path,
-                     part, *why);
-        if (!item.second.IsMap()) fail(ErrorKind::input, "{}: '{}' must be a mapping", workspace::where(display, item.second), path);
-        s.data[path] = {object_id(item.second["before"], "before"), object_id(item.second["applied"], "applied")};
-    }
+    auto entries = [&](const YAML::Node& node, const char* field, std::map<std::string, StashData::Entry>& out) {
+        if (!node || !node.IsMap())
+            fail(ErrorKind::input, "{}: '{}' must be a mapping", workspace::where(display, node ? node : root), field);
+        for (const auto& item : node) {
+            std::string path = scalar(item.first, field);
+            for (const auto& part : util::split(path, '/'))
+                if (auto why = cache::unsafe_component_reason(part))
+                    fail(ErrorKind::input, "{}: refusing the unsafe path '{}' ('{}': {})", workspace::where(display, item.first),
+                         path, part, *why);
+            if (!item.second.IsMap())
+                fail(ErrorKind::input, "{}: '{}' must be a mapping", workspace::where(display, item.second), path);
+            out[path] = {object_id(item.second["before"], "before"), object_id(item.second["applied"], "applied")};
+        }
+    };
+    entries(root["data"], "data", s.data);
+    if (root["params"]) entries(root["params"], "params", s.params);
+    for (const auto& [path, e] : s.params)
+        if (e.applied.empty())
+            fail(ErrorKind::input, "{}: 'params': '{}' has no 'applied' bytes", workspace::where(display, root["params"]), path);
     return s;
 }
 
 bool under_any(const std::string& path, const std::map<std::string, StashData::Entry>& data) {
     return std::any_of(data.begin(), data.end(),
                        [&](const auto& d) { return path == d.first || util::starts_with(path, d.first + "/"); });
+}
+
+
+// A parameter file of the run, and the bytes the apply leaves in it.
+struct ParamEdit {
+    std::string rel;
+    std::optional<std::string> current; // its bytes in the work tree now; nullopt when missing
+    std::vector<params::Param> base_params;     // as the file reads once the code is applied
+    std::string text;                   // that file with the run's values written in
+};
+
+// The run's parameter files as the apply leaves them: the code snapshot's (or, for a file the
+// snapshot lacks, the work tree's) with every recorded value written in where it differs. Keys
+// go where `cairn run -p` put them (as ParamFiles::plan, which works on the files in the work
+// tree, not on the snapshot's): into every file that holds the key, else under the deepest
+// mapping of one file that holds its dotted prefix, else nowhere (a value the command got from
+// its environment only).
+std::vector<ParamEdit> plan_params(workspace::Workspace& ws, const RunRecord& run, std::vector<std::string>& warnings) {
+    auto& repo = ws.repo();
+    const std::string head = repo.head();
+    std::vector<ParamEdit> files;
+    for (const auto& rel : run.param_files) {
+        if (std::any_of(files.begin(), files.end(), [&](const auto& f) { return f.rel == rel; })) continue;
+        check_record_path(run, rel, "parameter file");
+        ws.check_no_symlinks(rel);
+        ParamEdit f{rel, fs::read_file_if_exists(ws.absolute(rel)), {}, {}};
+        std::optional<std::string> base = f.current;
+        if (auto blob = repo.read_blob(run.git_snapshot, rel)) base = std::move(blob);
+        else if (!head.empty() && repo.read_blob(head, rel)) base.reset(); // the checkout removes it
+        if (!base) {
+            warnings.push_back(fmt::format("parameter file {} of run {} is not in the work tree: its values are not applied",
+                                           rel, run.id.substr(0, 8)));
+            continue;
+        }
+        f.base_params = params::flatten_params_yaml(*base, rel);
+        f.text = std::move(*base);
+        files.push_back(std::move(f));
+    }
+    for (const auto& value : run.params) {
+        bool held = false;
+        for (auto& f : files)
+            for (const auto& p : f.base_params) {
+                if (p.key != value.key) continue;
+                held = true;
+                if (p.type != value.type || p.text != value.text)
+                    f.text = params::override_params_yaml(f.text, value.key, value, f.rel);
+            }
+        if (held) continue;
+        auto parts = util::split(value.key, '.');
+        ParamEdit* target = nullptr;
+        std::size_t target_depth = 0;
+        for (auto& f : files) {
+            bool blocked = false;
+            std::size_t depth = 0;
+            std::string prefix;
+            for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+                prefix += (i ? "." : "") + parts[i];
+                for (const auto& p : f.base_params) {
+                    if (p.key == prefix) blocked = true;
+                    if (util::starts_with(p.key, prefix + ".")) depth = std::max(depth, i + 1);
+                }
+            }
+            for (const auto& p : f.base_params) blocked |= util::starts_with(p.key, value.key + ".");
+            if (!blocked && depth > target_depth) {
+                target = &f;
+                target_depth = depth;
+            }
+        }
+        if (target) target->text = params::override_params_yaml(target->text, value.key, value, target->rel);
+    }
+    return files;
+}
+
+// The values that differ between what a parameter file holds now and what the apply leaves in it.
+std::vector<ParamChange> param_changes(const ParamEdit& f) {
+    std::vector<params::Param> before;
+    if (f.current) {
+        try {
+            before = params::flatten_params_yaml(*f.current, f.rel);
+        } catch (const Error&) {
+            before = f.base_params; // a broken file in the work tree: say what the values become
+        }
+    }
+    std::vector<params::Param> after = params::flatten_params_yaml(f.text, f.rel);
+    std::map<std::string, ParamChange> changes;
+    for (const auto& p : before) changes[p.key] = {f.rel, p.key, p, std::nullopt};
+    for (const auto& p : after) {
+        auto& c = changes[p.key];
+        c.file = f.rel;
+        c.key = p.key;
+        c.to = p;
+    }
+    std::vector<ParamChange> out;
+    for (auto& [key, c] : changes)
+        if (c.from != c.to) out.push_back(std::move(c));
+    return out;
 }
 
 } // namespace
@@ -117,16 +237,39 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
         outputs.emplace_back(path, output_pointer(ws, path, id));
     }
 
+    // A crashed run may have left a parameter file overridden: put it back before reading it.
+    // Like the code, parameter values are left alone with --outputs-only.
+    if (code && !run.param_files.empty()) recover_crashed(ws);
+    std::vector<ParamEdit> params;
+    if (code) params = plan_params(ws, run, result.warnings);
+    auto is_param_file = [&](const std::string& p) {
+        return std::any_of(params.begin(), params.end(), [&](const auto& f) { return f.rel == p; });
+    };
+
     // What would be lost: code files changed since HEAD, output bytes the cache does not hold.
     std::vector<std::string> in_the_way;
     if (code) {
         for (const auto& p : repo.uncommitted_in_the_way(run.git_snapshot)) {
-            // Outputs are handled below (their bytes go to the cache, not the stash).
+            // Outputs are handled below (their bytes go to the cache, not the stash), parameter
+            // files too (the checkout may write them, but what counts is what the apply leaves).
             bool is_output = std::any_of(outputs.begin(), outputs.end(), [&](const auto& o) {
                 return p == o.first || util::starts_with(p, o.first + "/");
             });
-            if (!is_output) in_the_way.push_back(p + " (uncommitted change)");
+            if (!is_output && !is_param_file(p)) in_the_way.push_back(p + " (uncommitted change)");
         }
+    }
+    // A parameter file with uncommitted changes is in the way when the apply changes its bytes;
+    // one that already holds what the apply would leave is not.
+    const std::string head = repo.head();
+    for (const auto& f : params) {
+        if (!f.current || *f.current == f.text) continue;
+        auto committed = head.empty() ? std::nullopt : repo.read_blob(head, f.rel);
+        if (committed != f.current) in_the_way.push_back(f.rel + " (uncommitted change)");
+    }
+    for (const auto& f : params) {
+        if (f.current == f.text) continue;
+        result.param_files.push_back(f.rel);
+        for (auto& c : param_changes(f)) result.params.push_back(std::move(c));
     }
     for (const auto& u : workspace::unsaved_data_in_the_way(ws, outputs, progress)) in_the_way.push_back("output " + u);
     // Tracked data whose pointer the code brings in changed: its bytes follow (as `cairn
@@ -160,6 +303,14 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
         if (code) saved.code = run.git_snapshot;
         for (const auto& [path, p] : outputs) saved.data[path].applied = run.outputs.at(path);
         for (const auto& [path, p] : tracked) saved.data[path].applied = p.digest.id();
+        // Parameter files: both versions in the cache (the file may be ignored by git, and
+        // `--undo` tells the apply's bytes from later edits by their id).
+        for (const auto& f : params) {
+            if (f.current == f.text) continue;
+            auto& e = saved.params[f.rel];
+            if (f.current) e.before = ws.cache().put_bytes(*f.current, nullptr).digest.id();
+            e.applied = ws.cache().put_bytes(f.text, nullptr).digest.id();
+        }
         std::vector<std::string> present;
         for (const auto& [path, p] : outputs)
             if (fs::lstat_path(ws.absolute(path))) present.push_back(path);
@@ -215,12 +366,19 @@ ApplyResult apply(workspace::Workspace& ws, const RunRecord& run, const ApplyOpt
 
     if (code) {
         // Files the checkout changes, for the report.
-        std::string head = repo.head();
         if (!head.empty())
             for (const auto& c : repo.diff_commits(head, run.git_snapshot)) result.code_files.push_back(c.path);
         repo.checkout_into_workdir(run.git_snapshot);
         for (const auto& d : workspace::restore_data(ws, tracked, workspace::Overwrite::force, progress))
             result.data.push_back(d.data_path);
+    }
+    for (const auto& f : params) {
+        // After the checkout, which may have written the snapshot's version of the file.
+        std::filesystem::path target = ws.absolute(f.rel);
+        if (fs::read_file_if_exists(target) == f.text) continue;
+        ws.check_no_symlinks(f.rel);
+        auto st = fs::lstat_path(target);
+        fs::write_file_atomic(target, f.text, st ? (st->st_mode & 07777) : 0644);
     }
     auto done = workspace::restore_data(ws, outputs, workspace::Overwrite::force, progress);
     for (const auto& d : done) result.outputs.push_back(d.data_path);
@@ -247,7 +405,14 @@ UndoResult undo_apply(workspace::Workspace& ws, workspace::Overwrite overwrite, 
 
     // Code: what differs from the stash is in the way unless the apply wrote it.
     std::set<std::string> in_the_way;
+    // The bytes of a parameter file the apply edited, by their id (nullopt: the file is missing).
+    auto param_id = [&](const std::string& path) -> std::optional<std::string> {
+        auto st = fs::lstat_path(ws.absolute(path));
+        if (!st || !S_ISREG(st->st_mode)) return std::nullopt;
+        return hash::hash_bytes(fs::read_file(ws.absolute(path))).id();
+    };
     auto written_by_apply = [&](const std::string& path) {
+        if (auto it = saved.params.find(path); it != saved.params.end()) return param_id(path) == it->second.applied;
         if (saved.code.empty()) return false;
         auto st = fs::lstat_path(ws.absolute(path));
         if (!st || !S_ISREG(st->st_mode)) return false;
@@ -264,6 +429,16 @@ UndoResult undo_apply(workspace::Workspace& ws, workspace::Overwrite overwrite, 
             if (written_by_apply(c.path)) added.push_back(c.path);
             else in_the_way.insert(c.path + " (changed since the apply)");
         }
+
+    // Parameter files, ignored by git ones too: what is neither the apply's bytes nor the saved
+    // ones is a later edit.
+    for (const auto& [path, e] : saved.params) {
+        ws.check_no_symlinks(path);
+        auto id = param_id(path);
+        if (id && *id != e.applied && *id != e.before) in_the_way.insert(path + " (changed since the apply)");
+        if (!e.before.empty() && !ws.cache().has(*hash::Digest::from_id(e.before)))
+            fail(ErrorKind::integrity, "the saved bytes of {} ({}) are missing from the cache", path, e.before);
+    }
 
     // Data: back to the bytes saved, or removed where the apply created it.
     std::vector<std::pair<std::string, workspace::Pointer>> restore, created;
@@ -294,8 +469,17 @@ UndoResult undo_apply(workspace::Workspace& ws, workspace::Overwrite overwrite, 
 
     if (!saved.code.empty())
         for (const auto& c : repo.diff_commits(saved.code, result.stash_commit))
-            if (!under_any(c.path, saved.data)) result.code_files.push_back(c.path);
+            if (!under_any(c.path, saved.data) && !saved.params.count(c.path)) result.code_files.push_back(c.path);
     repo.checkout_into_workdir(result.stash_commit);
+    for (const auto& [path, e] : saved.params) {
+        if (e.before.empty()) continue; // created by the apply: removed with the code files it added
+        if (param_id(path) != e.before) {
+            auto st = fs::lstat_path(ws.absolute(path));
+            fs::write_file_atomic(ws.absolute(path), ws.cache().read_verified(*hash::Digest::from_id(e.before)),
+                                  st ? (st->st_mode & 07777) : 0644);
+        }
+        result.param_files.push_back(path);
+    }
     for (const auto& p : added) {
         ws.check_no_symlinks(p);
         fs::remove_file(ws.absolute(p));
