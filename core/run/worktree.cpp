@@ -101,7 +101,9 @@ template <typename Map> void erase_at_or_under(Map& map, const std::string& rel)
         it = map.erase(it);
 }
 
-bool in_git_dir(const std::string& rel) { return rel == ".git" || util::starts_with(rel, ".git/"); }
+bool in_git_dir(const std::string& rel) {
+    return rel == ".git" || util::starts_with(rel, ".git/");
+}
 
 } // namespace
 
@@ -157,13 +159,23 @@ void TrialWorktree::materialize() {
     m_repo = std::make_unique<git::Repository>(git::Repository::open(root));
     for (const auto& e : fs::list_dir(root))
         record(e.name, root / e.name);
+    // The worktree's repository has no other source to be put back from: its few files (HEAD,
+    // index, refs, config) are kept aside.
+    const stdfs::path copy = git_copy();
+    if (fs::lstat_path(copy)) remove_or_fail(copy);
+    for (const auto& [rel, e] : m_entries) {
+        if (!in_git_dir(rel) || !S_ISREG(e.mode)) continue;
+        fs::make_dirs((copy / rel).parent_path());
+        stdfs::copy_file(root / rel, copy / rel);
+    }
     stamp();
 }
 
 void TrialWorktree::record(const std::string& rel, const stdfs::path& abs) {
     auto st = fs::lstat_path(abs);
-    if (!st) fail(ErrorKind::io, "{} vanished while the trial worktree was being recorded",
-                  abs.string());
+    if (!st)
+        fail(ErrorKind::io, "{} vanished while the trial worktree was being recorded",
+             abs.string());
     Entry e;
     e.mode = st->st_mode;
     e.dev = st->st_dev;
@@ -195,8 +207,7 @@ void TrialWorktree::stamp() {
     }
 }
 
-TrialWorktree::ResetStats TrialWorktree::reset() {
-    ResetStats stats;
+void TrialWorktree::reset() {
     const stdfs::path root = m_replica.root();
     for (auto& [rel, e] : m_entries)
         e.seen = false;
@@ -210,50 +221,57 @@ TrialWorktree::ResetStats TrialWorktree::reset() {
             return false;
         return !e.content || hash::hash_file(abs) == *e.content;
     };
-    std::function<void(const std::string&, const stdfs::path&)> walk =
-        [&](const std::string& rel, const stdfs::path& abs) {
-            for (const auto& d : fs::list_dir(abs)) {
-                std::string r = rel.empty() ? d.name : rel + "/" + d.name;
-                stdfs::path a = abs / d.name;
-                auto it = m_entries.find(r);
-                auto st = fs::lstat_path(a);
-                if (!st) continue;
-                if (it == m_entries.end() || !unchanged(it->second, *st, a)) {
-                    unwanted.push_back(std::move(r)); // not walked into: it goes as a whole
-                    continue;
-                }
-                it->second.seen = true;
-                if (S_ISDIR(st->st_mode)) walk(r, a);
+    std::function<void(const std::string&, const stdfs::path&)> walk = [&](const std::string& rel,
+                                                                           const stdfs::path& abs) {
+        for (const auto& d : fs::list_dir(abs)) {
+            std::string r = rel.empty() ? d.name : rel + "/" + d.name;
+            stdfs::path a = abs / d.name;
+            auto it = m_entries.find(r);
+            auto st = fs::lstat_path(a);
+            if (!st) continue;
+            if (it == m_entries.end() || !unchanged(it->second, *st, a)) {
+                unwanted.push_back(std::move(r)); // not walked into: it goes as a whole
+                continue;
             }
-        };
+            it->second.seen = true;
+            if (S_ISDIR(st->st_mode)) walk(r, a);
+        }
+    };
     walk("", root);
     std::vector<std::string> missing;
     for (const auto& [rel, e] : m_entries)
         if (!e.seen) missing.push_back(rel);
-    // What the command did to the worktree's repository (a commit, a branch, the index) is
-    // not worth undoing piece by piece: it is made again from scratch.
-    if (std::any_of(unwanted.begin(), unwanted.end(), in_git_dir) ||
-        std::any_of(missing.begin(), missing.end(), in_git_dir)) {
-        materialize();
-        stats.rebuilt = true;
-        return stats;
-    }
     for (const auto& rel : unwanted)
         remove_or_fail(root / rel);
-    stats.removed = unwanted.size();
 
     // Parents sort before their children, so directories exist before what goes in them.
     std::vector<std::string> from_git;
     std::vector<const std::string*> from_cache;
+    bool repo_changed = false;
     for (const auto& rel : missing) {
-        if (S_ISDIR(m_entries.at(rel).mode)) {
+        const unsigned mode = m_entries.at(rel).mode;
+        if (S_ISDIR(mode)) {
             fs::make_dirs(root / rel);
+        } else if (in_git_dir(rel)) {
+            // What the command did to the worktree's repository (a commit, a branch, `git
+            // status` rewriting the index): its files put back, what it added removed above.
+            std::error_code ec;
+            if (!S_ISREG(mode) ||
+                !stdfs::copy_file(git_copy() / rel, root / rel,
+                                  stdfs::copy_options::overwrite_existing, ec) ||
+                ::chmod((root / rel).c_str(), mode & 07777) != 0) {
+                materialize();
+                return;
+            }
+            repo_changed = true;
         } else if (m_objects.count(rel)) {
             from_cache.push_back(&rel);
         } else {
             from_git.push_back(rel);
         }
     }
+    // libgit2 caches what it read of the repository's files.
+    if (repo_changed) m_repo = std::make_unique<git::Repository>(git::Repository::open(root));
     m_repo->checkout_paths(m_source.snapshot->git_snapshot, from_git);
     const std::vector<fs::LinkType> links = {fs::LinkType::reflink, fs::LinkType::copy};
     util::parallel_for(from_cache.size(), [&](std::size_t i) {
@@ -272,19 +290,16 @@ TrialWorktree::ResetStats TrialWorktree::reset() {
         if (!fs::lstat_path(root / rel)) {
             // Not restorable (the checkout did not write it): the worktree is made again.
             materialize();
-            stats.rebuilt = true;
-            return stats;
+            return;
         }
         record(rel, root / rel);
     }
-    stats.rewritten = missing.size();
     // In case the checkout wrote into the worktree's repository.
     if (!from_git.empty()) {
         erase_at_or_under(m_entries, ".git");
         record(".git", root / ".git");
     }
     stamp();
-    return stats;
 }
 
 } // namespace cairn::run

@@ -56,7 +56,8 @@ void restore_object(workspace::Workspace& replica, const std::string& rel, const
 // `git clean -fdx` would, without touching unchanged files. Unchanged means the same lstat data
 // (type, mode, device, inode, size, mtime and ctime in ns) as recorded after writing; a file
 // written in the same filesystem clock tick as the recording ended (racily clean, as git calls
-// it) is also compared by content. Any change under `.git/` rebuilds the whole worktree.
+// it) is also compared by content. The worktree's own `.git/` is reset the same way, from a copy
+// of its files taken when it was made.
 class TrialWorktree {
   public:
     struct Source {
@@ -77,26 +78,23 @@ class TrialWorktree {
     TrialWorktree(const TrialWorktree&) = delete;
     TrialWorktree& operator=(const TrialWorktree&) = delete;
 
-    struct ResetStats {
-        std::size_t removed = 0;   // entries removed (a directory counts once)
-        std::size_t rewritten = 0; // files, links and directories written again
-        bool rebuilt = false;      // the worktree was made from scratch (its .git changed)
-    };
-    // Makes the worktree what the constructor made again. Throws Error(io), Error(integrity)
-    // (an object missing or corrupt in the cache).
-    ResetStats reset();
+    // Makes the worktree what the constructor made again (from scratch, should something not be
+    // put back in place). Throws Error(io), Error(integrity) (an object missing or corrupt in
+    // the cache).
+    void reset();
 
   private:
     struct Entry {
         unsigned mode = 0; // st_mode: type and permissions
         std::uint64_t dev = 0, ino = 0, size = 0;
-        std::int64_t mtime = 0, ctime = 0;      // ns
-        std::optional<hash::Digest> content;    // a racily clean file's bytes
-        bool seen = false;                      // during reset()
+        std::int64_t mtime = 0, ctime = 0;   // ns
+        std::optional<hash::Digest> content; // a racily clean file's bytes
+        bool seen = false;                   // during reset()
     };
     void materialize();
     void record(const std::string& rel, const std::filesystem::path& abs);
     void stamp();
+    [[nodiscard]] std::filesystem::path git_copy() const { return m_scratch.dir() / "git"; }
 
     Scratch& m_scratch;
     workspace::Workspace& m_replica;

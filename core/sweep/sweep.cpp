@@ -135,7 +135,7 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
     };
     auto run_trial = [&](TrialResult& t, Slot& slot, std::size_t number) {
         if (slot.worktree) {
-            (void)slot.worktree->reset();
+            slot.worktree->reset();
         } else {
             if (!slot.scratch) {
                 slot.scratch = std::make_unique<run::Scratch>(

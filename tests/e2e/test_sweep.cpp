@@ -269,6 +269,7 @@ TEST_CASE("with -j 1 every trial reuses one worktree and sees none of an earlier
     repo.write("params.yaml", "k: 0\nx: 0\n");
     repo.write("src/code.txt", "original\n");
     repo.write("src/keep.txt", "kept\n");
+    repo.write("src/same.txt", "never changed\n");
     repo.write("README.md", "readme\n");
     repo.write("raw.txt", "raw input\n"); // ignored by git: only -d brings it
     repo.write("data/table.csv", "a,b\n1,2\n");
@@ -282,8 +283,10 @@ TEST_CASE("with -j 1 every trial reuses one worktree and sees none of an earlier
         "pwd > \"$o.pwd\"\n"
         "git rev-parse HEAD > \"$o.head\"\n"
         "cp params.yaml \"$o.params\"\n"
+        "stat -c '%i %z' src/same.txt > \"$o.same\"\n"
         "{ find . -path ./.git -prune -o -print | LC_ALL=C sort\n"
         "  stat -c '%n %a' src src/code.txt trial.sh\n"
+        "  git status --porcelain; git log --all --format=%s\n"
         "  cat src/code.txt README.md data/table.csv raw.txt; } > \"$o\"\n"
         // Outputs, untracked and ignored files, a deleted and an edited tracked file, restored
         // data edited and deleted, a same-size edit in place, a changed mode, a file turned into
@@ -309,6 +312,7 @@ TEST_CASE("with -j 1 every trial reuses one worktree and sees none of an earlier
     CHECK(contains(first, "./src/code.txt\n"));
     CHECK_FALSE(contains(first, "out"));
     CHECK(contains(first, "original\nreadme\na,b\n1,2\nraw input\n"));
+    CHECK_FALSE(contains(first, "by a trial"));
     for (const char* x : {"2", "3"}) {
         INFO("trial " << x);
         CHECK(cairn::test::read_text(seen / x) == first);
@@ -316,6 +320,9 @@ TEST_CASE("with -j 1 every trial reuses one worktree and sees none of an earlier
               "k: 0\nx: " + std::string(x) + "\n"); // this trial's edit, not an earlier one's
         CHECK(cairn::test::read_text(seen / (std::string(x) + ".pwd")) ==
               cairn::test::read_text(seen / "1.pwd")); // the same worktree
+        // Not rewritten, even after trial 2 committed in the worktree's repository.
+        CHECK(cairn::test::read_text(seen / (std::string(x) + ".same")) ==
+              cairn::test::read_text(seen / "1.same"));
         CHECK(cairn::test::read_text(seen / (std::string(x) + ".head")) ==
               repo.git({"rev-parse", "HEAD"}).out);
     }

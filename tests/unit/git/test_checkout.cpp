@@ -21,8 +21,7 @@ ino_t inode(const std::filesystem::path& p) {
 
 } // namespace
 
-TEST_CASE("checkout_paths writes the named paths from a commit and touches nothing else",
-          "[git]") {
+TEST_CASE("checkout_paths writes the named paths from a commit and touches nothing else", "[git]") {
     TempDir dir;
     auto repo = cairn::git::Repository::init(dir.path());
     std::string tree = repo.write_tree({{"a.txt", repo.write_blob("a\n")},
@@ -30,7 +29,7 @@ TEST_CASE("checkout_paths writes the named paths from a commit and touches nothi
                                         {"c.txt", repo.write_blob("c\n")}});
     std::string commit = repo.write_commit(tree, {}, "files");
     write_text(dir / "a.txt", "changed\n"); // modified
-    write_text(dir / "c.txt", "c\n");        // as committed
+    write_text(dir / "c.txt", "c\n");       // as committed
     write_text(dir / "new.txt", "untracked\n");
     ino_t c_inode = inode(dir / "c.txt");
 
