@@ -58,8 +58,8 @@ struct SweepResult {
 
 // Runs the trials. First, once: crashed runs are recovered, the declared inputs and the untracked
 // files too large for git are stored in the cache, and the work tree is snapshotted (a commit of
-// it when dirty, as `cairn run` does). Then each trial, `jobs` at a time: in its job slot's worktree under
-// `.cairn/tmp/sweep-<id>-<slot>-<random>/` (materialised from the snapshot, with its tracked
+// it when dirty, as `cairn run` does). Then each trial, `jobs` at a time: in its job slot's
+// worktree under `.cairn/tmp/sweep-<id>-<slot>-<random>/` (materialised from the snapshot, with its tracked
 // data, large files and inputs restored from the cache, by the slot's first trial, and reset to
 // that by the later ones: run::TrialWorktree), the run executes with the trial's params written
 // into its parameter files; its outputs are stored in the cache and recorded. The worktrees are
