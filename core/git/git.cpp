@@ -602,6 +602,22 @@ void Repository::checkout_into_workdir(const std::string& commit) const {
           "cannot check out " + commit.substr(0, 12));
 }
 
+void Repository::checkout_paths(const std::string& commit, const std::vector<std::string>& paths) const {
+    // libgit2 reads an empty path list as "every path".
+    if (paths.empty()) return;
+    TreeHandle tree = commit_tree(m_repo, commit);
+    std::vector<char*> raw;
+    raw.reserve(paths.size());
+    for (const auto& p : paths)
+        raw.push_back(const_cast<char*>(p.c_str()));
+    git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+    opts.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+    opts.paths.strings = raw.data();
+    opts.paths.count = raw.size();
+    check(git_checkout_tree(m_repo, reinterpret_cast<const git_object*>(tree.get()), &opts),
+          fmt::format("cannot check out {} path(s) of {}", paths.size(), commit.substr(0, 12)));
+}
+
 std::vector<std::string> Repository::uncommitted_in_the_way(const std::string& commit) const {
     TreeHandle tree = commit_tree(m_repo, commit);
     git_status_options opts = GIT_STATUS_OPTIONS_INIT;

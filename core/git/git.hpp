@@ -146,6 +146,12 @@ public:
     // Makes the work tree's files match a commit's tree (files the commit lacks but HEAD has are
     // removed; untracked files stay), without moving HEAD or changing the index.
     void checkout_into_workdir(const std::string& commit) const;
+    // Writes the files at `paths` (work-tree-relative, exact paths, no patterns) from a commit's
+    // tree into the work tree, replacing whatever is at each of them (a modified file, a missing
+    // one), with the repository's checkout filters and modes as any checkout. Nothing else is
+    // touched: not other files, HEAD or the index. A path the commit lacks is left alone. An
+    // empty list writes nothing. Throws Error(io).
+    void checkout_paths(const std::string& commit, const std::vector<std::string>& paths) const;
     // Work tree files with changes not committed (modified or untracked, not ignored) that a
     // checkout_into_workdir(commit) would overwrite or delete: their bytes differ from the
     // commit's, and the commit has the path or HEAD tracks it. Staged content is not at risk

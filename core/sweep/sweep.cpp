@@ -1,6 +1,7 @@
 #include "core/sweep/sweep.hpp"
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -105,67 +106,82 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
         t.status = "not started";
     }
 
+    // What every trial's worktree starts from; each job slot materialises it once and resets
+    // it between its trials (run::TrialWorktree), so a trial sees none of an earlier one's files.
+    run::TrialWorktree::Source source;
+    source.snapshot = &prepared.snapshot;
+    for (const auto& d : prepared.tracked)
+        source.objects.emplace_back(d.data_path, d.pointer.digest.id());
+    for (const auto& [path, id] : prepared.snapshot.large_files)
+        source.objects.emplace_back(path, id);
+    for (const auto& [path, id] : prepared.inputs)
+        source.objects.emplace_back(path, id);
+    const run::RunOptions& base = options.run;
+    source.cwd = base.cwd;
+    // As rerun does (and DVC): the directories declared outputs go in exist, even when the
+    // snapshot has nothing in them.
+    for (const auto& o : base.outputs) {
+        std::string parent = std::filesystem::path(o).parent_path().string();
+        if (!parent.empty()) source.output_dirs.push_back(parent);
+    }
+
     std::mutex mutex; // around callbacks and Workspace::replica
     std::atomic<std::size_t> next{0};
-    auto run_trial = [&](TrialResult& t) {
-        run::Scratch scratch(ws, fmt::format("sweep-{}-{}", result.id.substr(0, 8), t.number));
+    // One job slot's worktree, kept from trial to trial.
+    struct Slot {
+        std::unique_ptr<run::Scratch> scratch;
         std::optional<workspace::Workspace> replica;
-        {
-            std::lock_guard<std::mutex> lock(mutex);
-            replica.emplace(ws.replica(scratch.work(), scratch.state()));
+        std::optional<run::TrialWorktree> worktree;
+    };
+    auto run_trial = [&](TrialResult& t, Slot& slot, std::size_t number) {
+        if (slot.worktree) {
+            slot.worktree->reset();
+        } else {
+            if (!slot.scratch) {
+                slot.scratch = std::make_unique<run::Scratch>(
+                    ws, fmt::format("sweep-{}-{}", result.id.substr(0, 8), number));
+                std::lock_guard<std::mutex> lock(mutex);
+                slot.replica.emplace(ws.replica(slot.scratch->work(), slot.scratch->state()));
+            }
+            slot.worktree.emplace(*slot.scratch, *slot.replica, source);
         }
-        const run::RunRecord& snap = prepared.snapshot;
-        replica->repo().materialize_worktree(snap.git_snapshot,
-                                             snap.git_dirty ? snap.git_base : snap.git_snapshot,
-                                             snap.git_branch, scratch.work());
-        for (const auto& d : prepared.tracked)
-            run::restore_object(*replica, d.data_path, d.pointer.digest.id());
-        for (const auto& [path, id] : snap.large_files)
-            run::restore_object(*replica, path, id);
-        for (const auto& [path, id] : prepared.inputs)
-            run::restore_object(*replica, path, id);
         util::check_interrupted();
-        const run::RunOptions& base = options.run;
-        fs::make_dirs(replica->absolute(base.cwd));
-        // As rerun does (and DVC): the directories declared outputs go in exist, even when the
-        // snapshot has nothing in them.
-        for (const auto& o : base.outputs) {
-            std::string parent = std::filesystem::path(o).parent_path().string();
-            if (parent.empty()) continue;
-            replica->check_no_symlinks(parent);
-            fs::make_dirs(replica->absolute(parent));
-        }
         run::RunOptions ro = base;
         ro.name = t.name;
         ro.sweep = result.id;
         ro.params.insert(ro.params.end(), t.params.begin(), t.params.end());
         ro.tags["sweep.trial"] = std::to_string(t.number);
         if (options.seed) ro.tags["sweep.seed"] = std::to_string(*options.seed);
-        ro.snapshot = &snap;
+        ro.snapshot = &prepared.snapshot;
         ro.replay = nullptr;
         ro.notice = nullptr;
         util::NoProgress quiet;
-        run::RunResult r = run::execute(*replica, ro, quiet);
+        run::RunResult r = run::execute(*slot.replica, ro, quiet);
         t.record = std::move(r.record);
         t.status = t.record.status;
         t.exit_code = r.exit_code;
         t.warnings = std::move(r.warnings);
         if (!t.record.reason.empty()) t.error = t.record.reason;
     };
-    auto worker = [&] {
+    auto worker = [&](std::size_t number) {
+        Slot slot;
         for (;;) {
             std::size_t i = next.fetch_add(1);
             if (i >= result.trials.size() || util::interrupted()) return;
             TrialResult& t = result.trials[i];
             try {
-                run_trial(t);
+                run_trial(t, slot, number);
             } catch (const Error& e) {
                 t.status = e.kind() == ErrorKind::interrupted ? "interrupted" : "error";
                 t.error = e.what();
+                // The next trial of the slot starts from a fresh worktree, whatever this one
+                // left half done.
+                slot.worktree.reset();
             } catch (const std::exception& e) {
                 t.status = "error";
                 t.error =
                     std::string("internal error (a bug in cairn, please report it): ") + e.what();
+                slot.worktree.reset();
             }
             if (options.on_end) {
                 std::lock_guard<std::mutex> lock(mutex);
@@ -175,11 +191,11 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
     };
     std::size_t jobs = std::max<std::size_t>(1, std::min(options.jobs, result.trials.size()));
     if (jobs == 1) {
-        worker();
+        worker(1);
     } else {
         std::vector<std::thread> threads;
         for (std::size_t j = 0; j < jobs; ++j)
-            threads.emplace_back(worker);
+            threads.emplace_back(worker, j + 1);
         for (auto& th : threads)
             th.join();
     }

@@ -58,15 +58,16 @@ struct SweepResult {
 };
 
 // Runs the trials. First, once: crashed runs are recovered, the declared inputs and the untracked
-// files too large for git are stored in the cache, and the work tree is snapshotted (a commit of
-// it when dirty, as `cairn run` does). Then each trial, `jobs` at a time: a worktree under
-// `.cairn/tmp/sweep-<id>-<n>-<random>/` is materialised from the snapshot, its tracked data,
-// large files and inputs restored from the cache, and the run executes there with the trial's
-// params written into its parameter files; its outputs are stored in the cache and recorded, and
-// the worktree is removed. A trial that fails or cannot run does not stop the others. On SIGINT
-// or SIGTERM the running trials' commands are stopped and recorded as interrupted, and no new
-// trial starts. The store lock is held shared throughout (gc waits for the sweep). Throws
-// Error before any trial starts (an input that cannot be stored, a snapshot that cannot be made).
+// files too large for git are stored in the cache, and the work tree is snapshotted (a commit of it
+// when dirty, as `cairn run` does). Then each trial, `jobs` at a time: in its job slot's worktree
+// under `.cairn/tmp/sweep-<id>-<slot>-<random>/` (materialised from the snapshot, with its tracked
+// data, large files and inputs restored from the cache, by the slot's first trial, and reset to
+// that by the later ones: run::TrialWorktree), the run executes with the trial's params written
+// into its parameter files; its outputs are stored in the cache and recorded. The worktrees are
+// removed at the end. A trial that fails or cannot run does not stop the others. On SIGINT or
+// SIGTERM the running trials' commands are stopped and recorded as interrupted, and no new trial
+// starts. The store lock is held shared throughout (gc waits for the sweep). Throws Error before
+// any trial starts (an input that cannot be stored, a snapshot that cannot be made).
 [[nodiscard]] SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options);
 
 } // namespace cairn::sweep

@@ -258,3 +258,97 @@ TEST_CASE("gc removes a trial worktree a killed sweep left", "[e2e][sweep]") {
     repo.ok({"gc"});
     CHECK(worktrees(repo).empty());
 }
+
+// Each job slot keeps one worktree for its trials and resets it in between: the script records
+// what a trial sees (into `seen/`, outside the repository), then changes everything it can.
+TEST_CASE("with -j 1 every trial reuses one worktree and sees none of an earlier trial's changes",
+          "[e2e][sweep]") {
+    Repo repo;
+    cairn::test::TempDir seen;
+    repo.write(".gitignore", "*.log\nignored/\nraw.txt\n");
+    repo.write("params.yaml", "k: 0\nx: 0\n");
+    repo.write("src/code.txt", "original\n");
+    repo.write("src/keep.txt", "kept\n");
+    repo.write("src/same.txt", "never changed\n");
+    repo.write("README.md", "readme\n");
+    repo.write("raw.txt", "raw input\n"); // ignored by git: only -d brings it
+    repo.write("data/table.csv", "a,b\n1,2\n");
+    repo.ok({"add", "data"});
+    std::string s = seen.path().string();
+    repo.write_script(
+        "trial.sh",
+        "#!/bin/sh\n"
+        "set -e\n"
+        "o='" + s + "'/$CAIRN_PARAM_X\n"
+        "pwd > \"$o.pwd\"\n"
+        "git rev-parse HEAD > \"$o.head\"\n"
+        "cp params.yaml \"$o.params\"\n"
+        "stat -c '%i %z' src/same.txt > \"$o.same\"\n"
+        "{ find . -path ./.git -prune -o -print | LC_ALL=C sort\n"
+        "  stat -c '%n %a' src src/code.txt trial.sh\n"
+        "  git status --porcelain; git log --all --format=%s\n"
+        "  cat src/code.txt README.md data/table.csv raw.txt; } > \"$o\"\n"
+        // Outputs, untracked and ignored files, a deleted and an edited tracked file, restored
+        // data edited and deleted, a same-size edit in place, a changed mode, a file turned into
+        // a directory, a commit in the worktree's repository.
+        "mkdir -p out ignored more/deep\n"
+        "echo $CAIRN_PARAM_X > out/result.txt; echo $CAIRN_PARAM_X > ignored/cache.bin; echo $CAIRN_PARAM_X > run.log\n"
+        "echo $CAIRN_PARAM_X > new.txt; echo $CAIRN_PARAM_X > more/deep/file\n"
+        "rm README.md raw.txt; echo 'k: 9' >> params.yaml\n"
+        "printf 'ORIGINAL\\n' > src/code.txt\n"
+        "rm -f data/table.csv; echo tampered > data/table.csv\n"
+        "chmod 700 src; chmod 600 trial.sh\n"
+        "rm src/keep.txt; mkdir src/keep.txt\n"
+        "if [ $CAIRN_PARAM_X = 2 ]; then git add -A && git commit -q -m 'by a trial'; fi\n");
+    repo.commit("trial");
+    Result r = repo.cairn(
+        {"run", "--json", "-j", "1", "-p", "x=1,2,3", "-d", "raw.txt", "-o", "out", "--", "./trial.sh"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    for (const auto& t : r.json()["trials"])
+        CHECK(t["status"] == "finished");
+
+    std::string first = cairn::test::read_text(seen / "1");
+    CHECK(contains(first, "./src/code.txt\n"));
+    CHECK_FALSE(contains(first, "out"));
+    CHECK(contains(first, "original\nreadme\na,b\n1,2\nraw input\n"));
+    CHECK_FALSE(contains(first, "by a trial"));
+    for (const char* x : {"2", "3"}) {
+        INFO("trial " << x);
+        CHECK(cairn::test::read_text(seen / x) == first);
+        CHECK(cairn::test::read_text(seen / (std::string(x) + ".params")) ==
+              "k: 0\nx: " + std::string(x) + "\n"); // this trial's edit, not an earlier one's
+        CHECK(cairn::test::read_text(seen / (std::string(x) + ".pwd")) ==
+              cairn::test::read_text(seen / "1.pwd")); // the same worktree
+        // Not rewritten, even after trial 2 committed in the worktree's repository.
+        CHECK(cairn::test::read_text(seen / (std::string(x) + ".same")) ==
+              cairn::test::read_text(seen / "1.same"));
+        CHECK(cairn::test::read_text(seen / (std::string(x) + ".head")) ==
+              repo.git({"rev-parse", "HEAD"}).out);
+    }
+    // Each trial's outputs are its own.
+    auto runs = repo.ok({"ls", "--json", "--sort", "tags.sweep.trial"}).json();
+    REQUIRE(runs.size() == 3);
+    CHECK(runs[0]["outputs"]["out"] != runs[1]["outputs"]["out"]);
+    CHECK(worktrees(repo).empty());
+    CHECK(repo.read("README.md") == "readme\n"); // the user's files are untouched
+}
+
+TEST_CASE("with -j 2 each slot's worktree is reset between its trials", "[e2e][sweep]") {
+    Repo repo;
+    cairn::test::TempDir seen;
+    repo.write("keep.txt", "kept\n");
+    std::string s = seen.path().string();
+    repo.write_script("trial.sh", "#!/bin/sh\nset -e\n"
+                                  "ls -A | grep -v '^.git$' > '" + s + "'/$CAIRN_PARAM_X\n"
+                                  "cat keep.txt >> '" + s + "'/$CAIRN_PARAM_X\n"
+                                  "echo $CAIRN_PARAM_X > left-by-$CAIRN_PARAM_X.txt; echo changed > keep.txt\n");
+    repo.commit("trial");
+    REQUIRE(repo.cairn({"run", "-j", "2", "-p", "x=1,2,3,4,5,6", "--", "./trial.sh"}).code == 0);
+    std::string want = ".cairn\nkeep.txt\ntrial.sh\nkept\n";
+    for (const char* x : {"1", "2", "3", "4", "5", "6"}) {
+        INFO("trial " << x);
+        CHECK(cairn::test::read_text(seen / x) == want);
+    }
+    CHECK(worktrees(repo).empty());
+}
