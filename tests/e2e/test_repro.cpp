@@ -265,7 +265,7 @@ TEST_CASE("a failing stage stops its dependents; --keep-going lets independent b
     CHECK_FALSE(contains(lock, "  bad:"));
 }
 
-TEST_CASE("--jobs runs independent stages at the same time", "[repro]") {
+TEST_CASE("repro with --jobs runs independent stages at the same time", "[repro]") {
     Repo repo;
     // Each stage waits (up to 20 s) for the other to have started: in series the first one
     // would give up and fail.
