@@ -11,6 +11,13 @@ class App;
 class Validator;
 } // namespace CLI
 
+namespace cairn::workspace {
+class Workspace;
+}
+namespace cairn::sweep {
+struct SweepOptions;
+}
+
 namespace cairn::cli {
 
 // Runs cairn with the given arguments and returns the process exit code. Never throws.
@@ -32,6 +39,10 @@ struct Context {
 // print a range up to the largest double).
 [[nodiscard]] CLI::Validator non_negative_number();
 [[nodiscard]] CLI::Validator positive_number();
+
+// Runs a sweep (or prints its trials with dry_run) and reports it as `cairn run` does: a line
+// per trial on stderr, a table or JSON on stdout; sets ctx.exit_code (cli/cmd_run.cpp).
+void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& sweep, bool dry_run, bool json, Context& ctx);
 
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);

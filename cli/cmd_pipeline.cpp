@@ -3,6 +3,9 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <random>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -12,6 +15,9 @@
 #include "cli/output.hpp"
 #include "core/pipeline/pipeline.hpp"
 #include "core/pipeline/repro.hpp"
+#include "core/sweep/expand.hpp"
+#include "core/sweep/sweep.hpp"
+#include "core/util/strings.hpp"
 #include "core/util/interrupt.hpp"
 #include "core/util/error.hpp"
 #include "core/workspace/workspace.hpp"
@@ -177,14 +183,75 @@ void register_dag(CLI::App& app, Context& ctx) {
     });
 }
 
-void register_repro(CLI::App& app, Context& ctx) {
-    struct Options {
+struct ReproCliOptions {
         std::vector<std::string> stages;
         std::string file;
         bool force = false, dry_run = false, downstream = false, single_item = false, keep_going = false;
         bool no_run_cache = false, json = false;
         unsigned jobs = 1;
+        std::vector<std::string> set_params;
+        std::size_t random = 0;
+        std::optional<std::uint64_t> seed;
+};
+
+// `cairn repro -S KEY=VALUES STAGE`: a sweep whose trials each run the stage (and what it needs)
+// in a worktree of their own.
+void repro_sweep(workspace::Workspace& ws, const pipeline::Pipeline& p, const ReproCliOptions& o, Context& ctx) {
+    if (o.stages.size() != 1) throw Error(ErrorKind::usage, "cairn repro -S: name the one stage to sweep");
+    if (o.seed && !o.random) throw Error(ErrorKind::usage, "cairn repro: --seed goes with --random K");
+    std::vector<std::size_t> chosen = pipeline::select_stages(p, o.stages.front());
+    if (chosen.size() != 1)
+        throw Error(ErrorKind::usage, fmt::format("cairn repro -S: '{}' names {} stages; sweep one of them", o.stages.front(), chosen.size()));
+    std::vector<sweep::Axis> axes;
+    for (const auto& a : o.set_params) {
+        auto eq = a.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw Error(ErrorKind::usage, fmt::format("cairn repro: -S expects KEY=VALUES, not '{}'", a));
+        axes.push_back(sweep::parse_axis(a.substr(0, eq), a.substr(eq + 1)));
+    }
+    sweep::SweepOptions so;
+    if (o.random) {
+        so.seed = o.seed ? *o.seed : std::random_device{}();
+        so.trials = sweep::expand_random(axes, o.random, *so.seed);
+    } else {
+        so.trials = sweep::expand_grid(axes);
+    }
+    // The pipeline's outputs stay out of the code snapshot (trials make them again, or the run
+    // cache restores them); its other dependencies that exist are stored and restored as inputs.
+    std::set<std::string> outs;
+    for (const auto& st : p.stages)
+        for (const auto& out : st.outs) outs.insert(out.path);
+    std::set<std::string> inputs;
+    for (const auto& st : p.stages)
+        for (const auto& d : st.deps) {
+            bool made = false;
+            for (const auto& out : outs) made |= d.path == out || util::starts_with(d.path, out + "/") || util::starts_with(out, d.path + "/");
+            if (!made && std::filesystem::exists(ws.absolute(d.path))) inputs.insert(d.path);
+        }
+    // Nested paths would be stored twice: keep the outermost.
+    for (auto it = inputs.begin(); it != inputs.end();) {
+        bool inside = false;
+        for (const auto& other : inputs) inside |= other != *it && util::starts_with(*it, other + "/");
+        it = inside ? inputs.erase(it) : std::next(it);
+    }
+    so.run.inputs.assign(inputs.begin(), inputs.end());
+    so.run.outputs.assign(outs.begin(), outs.end());
+    so.run.command = {"cairn", "repro", p.stages[chosen.front()].name};
+    so.run.stdout_to_stderr = o.json;
+    so.jobs = o.jobs;
+    pipeline::ReproOptions base;
+    base.targets = {p.stages[chosen.front()].name};
+    base.run_cache = !o.no_run_cache;
+    base.notice = [](const std::string& line) { std::cerr << printable(line) << "\n"; };
+    std::string file = p.file;
+    so.body = [file, base](workspace::Workspace& replica, const run::RunOptions& trial) {
+        return pipeline::run_trial(replica, file, base, trial);
     };
+    run_sweep_command(ws, so, o.dry_run, o.json, ctx);
+}
+
+void register_repro(CLI::App& app, Context& ctx) {
+    using Options = ReproCliOptions;
     auto opts = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("repro", "Run the pipeline stages whose command, dependencies, params or outputs changed");
     cmd->add_option("stages", opts->stages, "Stages to bring up to date (with the stages they depend on); default: all");
@@ -197,6 +264,12 @@ void register_repro(CLI::App& app, Context& ctx) {
     cmd->add_option("-j,--jobs", opts->jobs, "Stages run at once (default 1)")->check(CLI::Range(1u, 256u));
     cmd->add_flag("--no-run-cache", opts->no_run_cache, "Run stages even when an earlier run with the same inputs can be restored");
     cmd->add_flag("--json", opts->json, "Print the stages and what happened to each as JSON");
+    cmd->add_option("-S,--set-param", opts->set_params,
+                    "Sweep STAGE over KEY=VALUES (as cairn run -p: a,b,c, range(), linspace(), ...): one trial per "
+                    "combination, each in its own worktree; your work tree and lock are not touched")
+        ->allow_extra_args(false);
+    cmd->add_option("--random", opts->random, "With -S: K trials drawn at random instead of the grid")->check(CLI::Range(1, 100000));
+    cmd->add_option("--seed", opts->seed, "With --random: the seed (recorded as the tag sweep.seed)");
     cmd->footer("Examples:\n"
                 "  cairn repro                 # every stale stage, in dependency order\n"
                 "  cairn repro train --dry-run # what training needs to run, and why\n"
@@ -209,6 +282,11 @@ void register_repro(CLI::App& app, Context& ctx) {
             throw Error(ErrorKind::input,
                         "no cairn.yaml or dvc.yaml at the workspace root (name one with -f FILE)");
         pipeline::Pipeline p = pipeline::load(ws, *file);
+        if (!opts->set_params.empty()) {
+            repro_sweep(ws, p, *opts, ctx);
+            return;
+        }
+        if (opts->random || opts->seed) throw Error(ErrorKind::usage, "cairn repro: --random and --seed go with -S KEY=VALUES");
         pipeline::ReproOptions ro;
         ro.targets = opts->stages;
         ro.force = opts->force;

@@ -157,7 +157,10 @@ std::string trial_params_text(const sweep::Trial& trial) {
     return out;
 }
 
-// `cairn run` with several values: the trials, as a table or JSON (--dry-run), or run.
+} // namespace
+
+// `cairn run` (and `cairn repro -S`) with several values: the trials, as a table or JSON
+// (--dry-run), or run.
 void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& sweep, bool dry_run, bool json, Context& ctx) {
     std::vector<std::string> keys;
     if (!sweep.trials.empty())
@@ -256,6 +259,8 @@ void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& swee
     if (result.interrupted && util::received_signal() > 0) code = 128 + util::received_signal();
     ctx.exit_code = code;
 }
+
+namespace {
 
 void register_run(CLI::App& app, Context& ctx) {
     struct Options {

@@ -14,7 +14,9 @@
 #include <fmt/format.h>
 
 #include "core/fs/file.hpp"
+#include "core/fs/atomic_file.hpp"
 #include "core/fs/lock.hpp"
+#include "core/params/params.hpp"
 #include "core/hash/hash.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/store.hpp"
@@ -133,7 +135,7 @@ public:
     std::vector<StageResult> status();
 
 private:
-    StageResult run_one(const Stage& stage, bool upstream_changed);
+    StageResult run_one(const Stage& stage, bool upstream_changed, bool forced);
     StageResult execute(const Stage& stage, StageCheck& check);
     std::optional<StageResult> restore(const Stage& stage, const StageCheck& check, const std::string& key);
     void lock_stage(const Stage& stage, LockedStage entry);
@@ -264,6 +266,9 @@ StageResult Runner::execute(const Stage& stage, StageCheck& check) {
     ro.stage_key = stage_key(check.current);
     ro.stdout_to_stderr = m_options.stdout_to_stderr;
     ro.notice = m_options.notice;
+    ro.sweep = m_options.sweep;
+    ro.tags = m_options.tags;
+    ro.snapshot = m_options.snapshot;
 
     notice(fmt::format("stage {}: running ({})", stage.name,
                        check.reasons.empty() ? std::string("forced") : check.reasons.front().describe()));
@@ -305,7 +310,7 @@ StageResult Runner::execute(const Stage& stage, StageCheck& check) {
     return result;
 }
 
-StageResult Runner::run_one(const Stage& stage, bool upstream_changed) {
+StageResult Runner::run_one(const Stage& stage, bool upstream_changed, bool forced) {
     StageResult result;
     result.stage = stage.name;
     const LockedStage* locked = nullptr;
@@ -316,11 +321,12 @@ StageResult Runner::run_one(const Stage& stage, bool upstream_changed) {
         result.outcome = Outcome::frozen;
         return result;
     }
-    if (!check.stale() && !m_options.force && !(m_options.dry_run && upstream_changed)) {
+    forced |= m_options.force;
+    if (!check.stale() && !forced && !(m_options.dry_run && upstream_changed)) {
         result.outcome = Outcome::up_to_date;
         return result;
     }
-    if (m_options.force && check.reasons.empty()) check.reasons.push_back({Reason::Kind::forced, "", ""});
+    if (forced && check.reasons.empty()) check.reasons.push_back({Reason::Kind::forced, "", ""});
     if (m_options.dry_run) {
         if (check.reasons.empty()) check.reasons.push_back({Reason::Kind::upstream, "", "would run first"});
         result.reasons = check.reasons;
@@ -340,7 +346,7 @@ StageResult Runner::run_one(const Stage& stage, bool upstream_changed) {
         notice(fmt::format("stage {}: failed ({})", stage.name, result.message));
         return result;
     }
-    if (m_options.run_cache && !stage.always_changed && !m_options.force && !stage.outs.empty())
+    if (m_options.run_cache && !stage.always_changed && !forced && !stage.outs.empty())
         if (auto restored = restore(stage, check, stage_key(check.current))) return *restored;
     return execute(stage, check);
 }
@@ -350,6 +356,9 @@ ReproReport Runner::run_all() {
     Graph g = build_graph(m_p);
     std::vector<std::size_t> order = select(m_p, g, m_options);
     prefetch(order);
+    std::set<std::size_t> targets;
+    for (const auto& t : m_options.targets)
+        for (std::size_t i : select_stages(m_p, t)) targets.insert(i);
     if (m_options.jobs > 1 && !m_options.dry_run && order.size() > 1) return run_parallel(order, g);
     ReproReport report;
     std::map<std::size_t, Outcome> done;
@@ -375,7 +384,7 @@ ReproReport Runner::run_all() {
             result.message = fmt::format("upstream stage {} did not succeed", bad_upstream);
             notice(fmt::format("stage {}: skipped ({})", stage.name, result.message));
         } else {
-            result = run_one(stage, upstream_changed);
+            result = run_one(stage, upstream_changed, m_options.force_targets && targets.count(i));
         }
         done[i] = result.outcome;
         if (result.outcome == Outcome::failed) {
@@ -563,6 +572,73 @@ std::vector<StageResult> stage_status(workspace::Workspace& ws, const Pipeline& 
     ReproOptions options;
     Runner runner(ws, p, options, progress);
     return runner.status();
+}
+
+run::RunResult run_trial(workspace::Workspace& replica, const std::string& file, const ReproOptions& base,
+                         const run::RunOptions& trial) {
+    Pipeline p = load(replica, file);
+    if (base.targets.size() != 1 || select_stages(p, base.targets.front()).size() != 1)
+        fail(ErrorKind::usage, "cairn repro -S sweeps one stage: name exactly one (not a group)");
+    // The YAML params files the pipeline reads, the default one first.
+    std::vector<std::string> files;
+    std::string fallback = p.wdir.empty() ? "params.yaml" : p.wdir + "/params.yaml";
+    files.push_back(fallback);
+    for (const auto& st : p.stages)
+        for (const auto& ref : st.params)
+            if (std::find(files.begin(), files.end(), ref.file) == files.end()) files.push_back(ref.file);
+    std::map<std::string, std::string> texts;
+    for (const auto& [key, value] : trial.params) {
+        std::string chosen;
+        for (const auto& f : files) {
+            auto text = texts.count(f) ? std::optional<std::string>(texts[f]) : fs::read_file_if_exists(replica.absolute(f));
+            if (!text) continue;
+            std::string ext = stdfs::path(f).extension().string();
+            bool yaml = ext == ".yaml" || ext == ".yml";
+            bool holds = false;
+            if (yaml) {
+                for (const auto& prm : params::flatten_params_yaml(*text, f))
+                    if (prm.key == key || util::starts_with(prm.key, key + ".")) holds = true;
+            } else {
+                holds = lookup(read_params(replica, f), key) != nullptr;
+            }
+            if (!holds) continue;
+            if (!yaml)
+                fail(ErrorKind::input, "cairn repro -S edits YAML params files only, and '{}' is in {}", key, f);
+            chosen = f;
+            texts[f] = *text;
+            break;
+        }
+        if (chosen.empty()) {
+            auto text = texts.count(fallback) ? std::optional<std::string>(texts[fallback])
+                                              : fs::read_file_if_exists(replica.absolute(fallback));
+            if (!text) fail(ErrorKind::input, "no params file of {} holds '{}' (and there is no {} to add it to)", file, key, fallback);
+            chosen = fallback;
+            texts[chosen] = *text;
+        }
+        texts[chosen] = params::override_params_yaml(texts[chosen], key, params::parse_param(key, value), chosen);
+    }
+    for (const auto& [f, text] : texts) fs::write_file_atomic(replica.absolute(f), text);
+
+    ReproOptions options = base;
+    options.force_targets = true;
+    options.jobs = 1;
+    options.sweep = trial.sweep;
+    options.tags = trial.tags;
+    options.snapshot = trial.snapshot;
+    options.stdout_to_stderr = trial.stdout_to_stderr;
+    util::NoProgress quiet;
+    ReproReport report = repro(replica, p, options, quiet);
+    run::RunResult result;
+    const StageResult* target = report.stages.empty() ? nullptr : &report.stages.back();
+    for (const auto& st : report.stages)
+        if (st.outcome == StageResult::Outcome::failed && &st != target)
+            fail(ErrorKind::input, "stage {} failed: {}{}", st.stage, st.message,
+                 st.run.empty() ? "" : fmt::format(" (run {})", st.run.substr(0, 8)));
+    if (!target || target->run.empty())
+        fail(ErrorKind::input, "stage {} did not run: {}", base.targets.front(), target ? target->message : "nothing selected");
+    result.record = run::resolve(replica, target->run);
+    result.exit_code = target->exit_code;
+    return result;
 }
 
 nlohmann::json to_json(const StageResult& r) {

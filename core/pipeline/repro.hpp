@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "core/pipeline/pipeline.hpp"
 #include "core/pipeline/stale.hpp"
+#include "core/run/execute.hpp"
 #include "core/util/progress.hpp"
 
 namespace cairn::workspace {
@@ -32,6 +34,12 @@ struct ReproOptions {
     bool stdout_to_stderr = false;   // the commands' stdout goes to stderr (for --json)
     std::filesystem::path self_exe;  // the cairn binary, for jobs above 1
     std::function<void(const std::string&)> notice; // one line per event ("stage train: running")
+    // A sweep trial (run_trial): the targets run whatever their state (upstream stages as
+    // usual), and every stage run records the sweep id, the tags and the sweep's code snapshot.
+    bool force_targets = false;
+    std::string sweep;
+    std::map<std::string, std::string> tags;
+    const run::RunRecord* snapshot = nullptr;
 };
 
 struct StageResult {
@@ -60,6 +68,15 @@ struct ReproReport {
 // Every stage's state (for `cairn status`): up to date, frozen, or would run with its reasons
 // (a stage after a stale one is stale with reason `upstream`).
 [[nodiscard]] std::vector<StageResult> stage_status(workspace::Workspace& ws, const Pipeline& p, util::Progress& progress);
+
+// One trial of `cairn repro -S KEY=VALUES STAGE` (sweep::SweepOptions::body): in `replica`, a
+// trial's worktree, writes the trial's params (`trial.params`) into the YAML params file of the
+// pipeline `file` that holds each key (else params.yaml beside it), then runs `base.targets`
+// (one stage) with the stages it needs, each recorded with the trial's sweep id and tags and the
+// sweep's code snapshot. Returns the target stage's run. Throws Error(input) for a key held only
+// by a JSON or TOML file, Error(input) when a stage the target needs failed.
+[[nodiscard]] run::RunResult run_trial(workspace::Workspace& replica, const std::string& file, const ReproOptions& base,
+                                       const run::RunOptions& trial);
 
 // The report as `cairn repro --json` prints it, and back (a child repro's report).
 [[nodiscard]] nlohmann::json to_json(const ReproReport& report);

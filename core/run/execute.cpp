@@ -274,7 +274,8 @@ std::map<std::string, params::Param> read_params(workspace::Workspace& ws, const
                                                  params::ParamFiles& files, RunRecord& r) {
     const RunRecord* replay = options.replay;
     std::vector<std::string> param_files = options.param_files;
-    if (param_files.empty() && !replay && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
+    // A pipeline stage reads the params files it names, and no other.
+    if (param_files.empty() && !replay && options.stage.empty() && fs::lstat_path(ws.absolute("params.yaml"))) param_files.push_back("params.yaml");
     r.param_files = param_files;
     std::map<std::string, params::Param> cli_params;
     for (const auto& p : replay ? replay->params : r.params) cli_params.emplace(p.key, p);

@@ -156,7 +156,7 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
         ro.replay = nullptr;
         ro.notice = nullptr;
         util::NoProgress quiet;
-        run::RunResult r = run::execute(*slot.replica, ro, quiet);
+        run::RunResult r = options.body ? options.body(*slot.replica, ro) : run::execute(*slot.replica, ro, quiet);
         t.record = std::move(r.record);
         t.status = t.record.status;
         t.exit_code = r.exit_code;

@@ -28,6 +28,10 @@ struct SweepOptions {
     // Told when a trial ends (its result), from the trials' threads, one call at a time.
     struct TrialResult;
     std::function<void(const TrialResult&)> on_end;
+    // What a trial does in its worktree (`replica`) with its run options (`run` plus the trial's
+    // params, name, sweep id, tags and the snapshot); empty: run::execute. A pipeline sweep
+    // (`cairn repro -S`) runs the stage there instead.
+    std::function<run::RunResult(workspace::Workspace& replica, const run::RunOptions& trial)> body;
 };
 
 struct SweepOptions::TrialResult {

@@ -429,3 +429,55 @@ TEST_CASE("repro errors: an unknown stage, a missing dependency, no pipeline", "
     CHECK(contains(missing.out, "dependency in.txt does not exist"));
     CHECK(repo.ok({"ls", "--json"}).json().empty());
 }
+
+TEST_CASE("repro -S sweeps a stage: one trial per value, each in its own worktree, the work tree untouched", "[repro][sweep]") {
+    Repo repo;
+    repo.write("params.yaml", "# tuned by hand\ntrain:\n  lr: 0.1   # learning rate\n  bs: 8\n");
+    repo.write("data.txt", "1 2 3\n");
+    repo.ok({"add", "data.txt"});
+    repo.write("cairn.yaml", R"(stages:
+  prep:
+    cmd: cat data.txt > prep.txt; echo ran >> "$CAIRN_RUN_DIR/../prep.calls"
+    deps: [data.txt]
+    outs: [prep.txt]
+  train:
+    cmd: >-
+      lr=$(grep 'lr:' params.yaml | awk '{print $2}'); echo "acc: $lr"; cat prep.txt > model.txt; echo $lr >> model.txt
+    deps: [prep.txt]
+    params: [train.lr]
+    outs: [model.txt]
+)");
+    repo.commit();
+    std::string params_before = repo.read("params.yaml");
+    Result r = repo.cairn({"repro", "-S", "train.lr=0.1,0.2,0.3", "train", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    json j = r.json();
+    std::string sweep = j["sweep"];
+    REQUIRE(j["trials"].size() == 3);
+    for (const auto& t : j["trials"]) CHECK(t["status"] == "finished");
+    CHECK(j["trials"][2]["metrics"]["acc"] == 0.3);
+    // The user's files are as they were: params, lock, outputs.
+    CHECK(repo.read("params.yaml") == params_before);
+    CHECK_FALSE(repo.exists("cairn.lock"));
+    CHECK_FALSE(repo.exists("model.txt"));
+    // The upstream stage ran once; the later trials restored it from the run cache.
+    CHECK(lines(repo, ".cairn/runs/prep.calls") == 1);
+    json trials = repo.ok({"ls", "--json", "--filter", "sweep = \"" + sweep + "\" and stage = \"train\""}).json();
+    REQUIRE(trials.size() == 3);
+    json best = repo.ok({"ls", "--json", "--filter", "sweep = \"" + sweep + "\" and stage = \"train\"", "--sort",
+                         "-metrics.acc", "-n", "1"}).json();
+    REQUIRE(best.size() == 1);
+    CHECK(best[0]["id"] == j["trials"][2]["run"]);
+    // Each trial's run read the value it was given, from the params file it edited byte for byte.
+    json shown = repo.ok({"show", best[0]["id"], "--json"}).json();
+    CHECK(contains(shown["params"].dump(), "0.3"));
+    // apply brings the best trial's model and value into the work tree.
+    repo.ok({"apply", best[0]["id"].get<std::string>(), "--force"});
+    CHECK(repo.read("model.txt") == "1 2 3\n0.3\n");
+    CHECK(repo.read("params.yaml") == "# tuned by hand\ntrain:\n  lr: 0.3   # learning rate\n  bs: 8\n");
+
+    Result two = repo.cairn({"repro", "-S", "train.lr=1,2"});
+    CHECK(two.code == 2);
+    CHECK(contains(two.err, "name the one stage to sweep"));
+}
