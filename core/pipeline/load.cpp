@@ -60,7 +60,11 @@ class Loader {
         m_pipeline.file = file;
         std::string dir = stdfs::path(file).parent_path().string();
         m_pipeline.wdir = dir;
-        m_pipeline.lock_file = dir.empty() ? "cairn.lock" : dir + "/cairn.lock";
+        // cairn.yaml and dvc.yaml lock to cairn.lock; another file NAME.yaml to NAME.lock, as DVC
+        // names its lock files, so that two pipelines in one directory keep apart.
+        std::string stem = stdfs::path(file).stem().string();
+        std::string lock = stem == "cairn" || stem == "dvc" ? "cairn.lock" : stem + ".lock";
+        m_pipeline.lock_file = dir.empty() ? lock : dir + "/" + lock;
     }
 
     Pipeline load() {

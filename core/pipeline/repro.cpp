@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <csignal>
 #include <fcntl.h>
 #include <map>
@@ -135,7 +137,7 @@ public:
     std::vector<StageResult> status();
 
 private:
-    StageResult run_one(const Stage& stage, bool upstream_changed, bool forced);
+    StageResult run_one(const Stage& stage, const std::string& upstream_changed, bool forced);
     StageResult execute(const Stage& stage, StageCheck& check);
     std::optional<StageResult> restore(const Stage& stage, const StageCheck& check, const std::string& key);
     void lock_stage(const Stage& stage, LockedStage entry);
@@ -310,7 +312,7 @@ StageResult Runner::execute(const Stage& stage, StageCheck& check) {
     return result;
 }
 
-StageResult Runner::run_one(const Stage& stage, bool upstream_changed, bool forced) {
+StageResult Runner::run_one(const Stage& stage, const std::string& upstream_changed, bool forced) {
     StageResult result;
     result.stage = stage.name;
     const LockedStage* locked = nullptr;
@@ -322,13 +324,13 @@ StageResult Runner::run_one(const Stage& stage, bool upstream_changed, bool forc
         return result;
     }
     forced |= m_options.force;
-    if (!check.stale() && !forced && !(m_options.dry_run && upstream_changed)) {
+    if (!check.stale() && !forced && !(m_options.dry_run && !upstream_changed.empty())) {
         result.outcome = Outcome::up_to_date;
         return result;
     }
     if (forced && check.reasons.empty()) check.reasons.push_back({Reason::Kind::forced, "", ""});
     if (m_options.dry_run) {
-        if (check.reasons.empty()) check.reasons.push_back({Reason::Kind::upstream, "", "would run first"});
+        if (check.reasons.empty()) check.reasons.push_back({Reason::Kind::upstream, upstream_changed, "would run first"});
         result.reasons = check.reasons;
         result.outcome = Outcome::would_run;
         return result;
@@ -367,12 +369,12 @@ ReproReport Runner::run_all() {
         const Stage& stage = m_p.stages[i];
         StageResult result;
         std::string bad_upstream;
-        bool upstream_changed = false;
+        std::string upstream_changed; // an upstream stage that would run (dry run)
         for (std::size_t u : g.upstream[i]) {
             auto it = done.find(u);
             if (it == done.end()) continue;
             if (!ok(it->second) && it->second != Outcome::would_run) bad_upstream = m_p.stages[u].name;
-            if (it->second == Outcome::would_run) upstream_changed = true;
+            if (it->second == Outcome::would_run) upstream_changed = m_p.stages[u].name;
         }
         if (stop || util::interrupted()) {
             result.stage = stage.name;
@@ -564,6 +566,23 @@ std::vector<StageResult> Runner::status() {
 } // namespace
 
 ReproReport repro(workspace::Workspace& ws, const Pipeline& p, const ReproOptions& options, util::Progress& progress) {
+    // One repro of a pipeline at a time: two would run the same stage into the same outputs. The
+    // lock is per pipeline file (a sweep trial's copy in its worktree has its own); the children
+    // of --jobs are told that their parent holds it.
+    std::optional<fs::FileLock> exclusive;
+    if (!options.dry_run) {
+        std::string id = hash::hash_bytes(ws.absolute(p.file).string()).id().substr(7, 16);
+        stdfs::path lock = ws.store_dir() / "locks" / ("repro-" + id);
+        const char* held = std::getenv("CAIRN_REPRO_HELD");
+        if (!held || lock.string() != held) {
+            fs::make_dirs(lock.parent_path());
+            exclusive.emplace(lock, fs::LockMode::exclusive, std::chrono::hours(24), [&](const std::string& holder) {
+                if (options.notice)
+                    options.notice(fmt::format("waiting for another cairn repro of {} ({}) to finish", p.file, holder));
+            });
+            ::setenv("CAIRN_REPRO_HELD", lock.c_str(), 1);
+        }
+    }
     Runner runner(ws, p, options, progress);
     return runner.run_all();
 }

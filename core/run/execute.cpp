@@ -646,6 +646,9 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
 
     MetricFileProblems metric_files = collect_metrics(ws, options, staging.dir, capture, std::move(unsaved), r, warnings);
     OutputPaths outputs = find_outputs(ws, options, staging.dir, r);
+    // An interrupted command's outputs are whatever it had half written, and hashing them would
+    // itself stop at the interrupt, leaving the run unrecorded: it is recorded without them.
+    if (outcome.interrupted) outputs = {};
     // The outputs' objects are named by nothing until the commit: gc waits until it exists.
     store_lock.emplace(ws.store_lock_path(), fs::LockMode::shared);
     hash_outputs(ws, outputs.present, progress, r);
@@ -656,7 +659,9 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
     ended.clear();
     std::error_code ec;
     std::filesystem::remove_all(staging.dir, ec);
-    if (!metric_files.bad.empty())
+    if (!metric_files.bad.empty() && !options.stage.empty())
+        warnings.push_back(fmt::format("recorded without the metrics of: {}", fmt::join(metric_files.bad, "; ")));
+    else if (!metric_files.bad.empty())
         fail(ErrorKind::input, "run {} recorded without the metrics of: {}", r.id.substr(0, 8),
              fmt::join(metric_files.bad, "; "));
     // A replay reports what is missing in its verdict instead.

@@ -1,5 +1,6 @@
 #include "core/sweep/expand.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -52,7 +53,14 @@ std::optional<Call> parse_call(const std::string& key, const std::string& value)
     auto open = value.find('(');
     if (open == std::string::npos || value.back() != ')') return std::nullopt;
     std::string name(util::trim(std::string_view(value).substr(0, open)));
-    if (!k_functions.count(name)) return std::nullopt;
+    if (!k_functions.count(name)) {
+        // `unifrom(0,1)` is a typo, not the string values "unifrom(0" and "1)".
+        bool word = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; });
+        if (word)
+            fail(ErrorKind::usage, "-p {}={}: unknown function '{}' (known: range, linspace, logspace, uniform, loguniform, "
+                 "randint; quote the value to pass it as a string: '\"{}\"')", key, value, name, value);
+        return std::nullopt;
+    }
     Call call{name, {}};
     std::string inner = value.substr(open + 1, value.size() - open - 2);
     for (const auto& piece : util::split(inner, ',')) {

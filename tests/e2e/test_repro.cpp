@@ -481,3 +481,41 @@ TEST_CASE("repro -S sweeps a stage: one trial per value, each in its own worktre
     CHECK(two.code == 2);
     CHECK(contains(two.err, "name the one stage to sweep"));
 }
+
+TEST_CASE("two repros of one pipeline at once: the second waits, and the stage runs once", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", R"(stages:
+  slow:
+    cmd: echo start >> calls; while [ ! -f go ]; do sleep 0.05; done; echo $$ > model.bin; echo $$ >> model.bin
+    outs: [model.bin]
+)");
+    repo.write(".gitignore", "calls\ngo\n");
+    repo.commit();
+    auto first = repo.spawn({"repro"});
+    for (int i = 0; i < 2000 && lines(repo, "calls") < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(lines(repo, "calls") == 1);
+    auto second = repo.spawn({"repro"});
+    // Without the lock the second starts the same stage: give it the chance to.
+    for (int i = 0; i < 200 && lines(repo, "calls") < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    repo.write("go", "");
+    CHECK(first->wait() == 0);
+    CHECK(second->wait() == 0);
+    CHECK(lines(repo, "calls") == 1);
+    std::string model = repo.read("model.bin");
+    auto nl = model.find('\n');
+    CHECK(model.substr(0, nl + 1) == model.substr(nl + 1));
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 1);
+}
+
+TEST_CASE("a pipeline file other than cairn.yaml/dvc.yaml has its own lock file", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", "stages:\n  a:\n    cmd: echo a > a.out\n    outs: [a.out]\n");
+    repo.write("other.yaml", "stages:\n  a:\n    cmd: echo b > b.out\n    outs: [b.out]\n");
+    repo.commit();
+    repo.ok({"repro"});
+    repo.ok({"repro", "-f", "other.yaml"});
+    CHECK(contains(repo.read("cairn.lock"), "a.out"));
+    CHECK(contains(repo.read("other.lock"), "b.out"));
+    CHECK(contains(repo.ok({"repro"}).out, "up to date"));
+    CHECK(contains(repo.ok({"repro", "-f", "other.yaml"}).out, "up to date"));
+}
