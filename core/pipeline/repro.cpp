@@ -348,6 +348,19 @@ StageResult Runner::run_one(const Stage& stage, const std::string& upstream_chan
         notice(fmt::format("stage {}: failed ({})", stage.name, result.message));
         return result;
     }
+    // The pipeline owns its cached outputs: git must not (DVC refuses them too). `cache: false`
+    // outputs are the ones git tracks.
+    for (const auto& out : stage.outs) {
+        if (!out.cache) continue;
+        std::vector<std::string> tracked = m_ws.repo().tracked_at_or_under(out.path, 1);
+        if (tracked.empty()) continue;
+        result.outcome = Outcome::failed;
+        result.message = fmt::format("output {} is tracked by git ({}); stop tracking it (git rm -r --cached {}) or "
+                                     "declare it with cache: false",
+                                     out.path, tracked.front(), out.path);
+        notice(fmt::format("stage {}: failed ({})", stage.name, result.message));
+        return result;
+    }
     if (m_options.run_cache && !stage.always_changed && !forced && !stage.outs.empty())
         if (auto restored = restore(stage, check, stage_key(check.current))) return *restored;
     return execute(stage, check);

@@ -519,3 +519,15 @@ TEST_CASE("a pipeline file other than cairn.yaml/dvc.yaml has its own lock file"
     CHECK(contains(repo.ok({"repro"}).out, "up to date"));
     CHECK(contains(repo.ok({"repro", "-f", "other.yaml"}).out, "up to date"));
 }
+
+TEST_CASE("a cached output that git tracks is refused before the stage runs", "[repro]") {
+    Repo repo;
+    repo.write("src/util.py", "print('mine')\n");
+    repo.write("cairn.yaml", "stages:\n  a:\n    cmd: echo x > src/util.py\n    outs: [src/util.py]\n");
+    repo.commit();
+    Result r = repo.cairn({"repro", "--json"});
+    CHECK(r.code == 1);
+    CHECK(contains(r.out, "output src/util.py is tracked by git"));
+    CHECK(repo.read("src/util.py") == "print('mine')\n");
+    CHECK_FALSE(repo.exists("src/.gitignore"));
+}
