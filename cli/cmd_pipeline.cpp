@@ -281,6 +281,12 @@ void register_repro(CLI::App& app, Context& ctx) {
         if (!file)
             throw Error(ErrorKind::input,
                         "no cairn.yaml or dvc.yaml at the workspace root (name one with -f FILE)");
+        // A trial's or rerun's worktree (under another workspace's .cairn/tmp/) carries a copy of
+        // .cairn/config.yaml: a repro there would record into a store that is thrown away.
+        if (ws.root().string().find("/.cairn/tmp/") != std::string::npos)
+            throw Error(ErrorKind::usage,
+                        "cairn repro inside a sweep trial or rerun worktree would record into a throwaway store; "
+                        "to sweep a stage, run 'cairn repro STAGE -S KEY=VALUES' in the workspace itself");
         pipeline::Pipeline p = pipeline::load(ws, *file);
         if (!opts->set_params.empty()) {
             repro_sweep(ws, p, *opts, ctx);

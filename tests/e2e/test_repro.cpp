@@ -531,3 +531,16 @@ TEST_CASE("a cached output that git tracks is refused before the stage runs", "[
     CHECK(repo.read("src/util.py") == "print('mine')\n");
     CHECK_FALSE(repo.exists("src/.gitignore"));
 }
+
+TEST_CASE("cairn repro inside a sweep trial is refused, pointing at repro -S", "[repro][sweep]") {
+    Repo repo;
+    repo.write("params.yaml", "a: 1\n");
+    repo.write("cairn.yaml", "stages:\n  s:\n    cmd: echo x > s.out\n    params: [a]\n    outs: [s.out]\n");
+    repo.commit();
+    Result r = repo.cairn({"run", "-p", "a=1,2", "--json", "--", CAIRN_EXE, "repro"});
+    CHECK(r.code == 1);
+    CHECK(contains(r.err, "cairn repro STAGE -S KEY=VALUES"));
+    json runs = repo.ok({"ls", "--json"}).json();
+    CHECK(runs.size() == 2); // the two trials, failed; no stage run vanished into a worktree
+    for (const auto& run : runs) CHECK(run["status"] == "failed");
+}
