@@ -544,3 +544,40 @@ TEST_CASE("cairn repro inside a sweep trial is refused, pointing at repro -S", "
     CHECK(runs.size() == 2); // the two trials, failed; no stage run vanished into a worktree
     for (const auto& run : runs) CHECK(run["status"] == "failed");
 }
+
+TEST_CASE("Ctrl-C of a stage whose outputs exist still records the run as interrupted", "[repro]") {
+    Repo repo;
+    repo.make_tree("out", 50, 10, 100);
+    repo.write("cairn.yaml", R"(stages:
+  slow:
+    cmd: touch slow.started; while true; do sleep 0.05; done
+    outs:
+    - out:
+        persist: true
+)");
+    repo.write(".gitignore", "slow.started\nout/\n");
+    repo.commit();
+    auto child = repo.spawn({"repro"});
+    for (int i = 0; i < 2000 && !repo.exists("slow.started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(repo.exists("slow.started"));
+    child->signal(SIGINT);
+    CHECK(child->wait() == 130);
+    // Recorded by the repro itself: nothing is left staged for the next command to recover.
+    for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
+        CHECK_FALSE(e.is_directory());
+    json runs = repo.ok({"ls", "--json"}).json();
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0]["status"] == "interrupted");
+}
+
+TEST_CASE("a stage's malformed metrics file is a warning; the repro goes on", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", "stages:\n  k:\n    cmd: echo '{bad' > bad.json\n    metrics: [bad.json]\n"
+                             "  z:\n    cmd: echo z > z.out\n    outs: [z.out]\n");
+    repo.commit();
+    Result r = repo.cairn({"repro", "--json"});
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(contains(r.err, "recorded without the metrics of"));
+    CHECK(outcomes(r.json()) == std::map<std::string, std::string>{{"k", "ran"}, {"z", "ran"}});
+}
