@@ -488,8 +488,18 @@ Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index,
         }
         return 0;
     };
-    check(git_index_add_all(bound, &all, GIT_INDEX_ADD_DEFAULT, on_path, &skip), "cannot snapshot the work tree");
-    check(git_index_update_all(bound, &all, nullptr, nullptr), "cannot snapshot the work tree");
+    // A file another process removes between libgit2's listing and its read (a concurrent cairn
+    // add replacing data, gc sweeping) fails the pass with an OS error: list again, a few times.
+    for (int attempt = 0;; ++attempt) {
+        snap.left_out.clear();
+        snap.nested.clear();
+        int rc = git_index_add_all(bound, &all, GIT_INDEX_ADD_DEFAULT, on_path, &skip);
+        if (rc == 0) rc = git_index_update_all(bound, &all, nullptr, nullptr);
+        const git_error* e = rc < 0 ? git_error_last() : nullptr;
+        if (rc < 0 && attempt < 4 && e && e->klass == GIT_ERROR_OS) continue;
+        check(rc, "cannot snapshot the work tree");
+        break;
+    }
     git_oid tree_oid;
     check(git_index_write_tree_to(&tree_oid, bound, m_repo), "cannot write the snapshot tree");
     std::filesystem::remove(temp_index, ec);
