@@ -318,7 +318,7 @@ void register_repro(CLI::App& app, Context& ctx) {
             return;
         }
         using Outcome = pipeline::StageResult::Outcome;
-        std::size_t ran = 0, restored = 0, fresh = 0, failed = 0, would = 0;
+        std::size_t ran = 0, restored = 0, fresh = 0, failed = 0, would = 0, skipped = 0, stopped = 0;
         for (const auto& s : report.stages) {
             switch (s.outcome) {
             case Outcome::ran: ++ran; break;
@@ -327,7 +327,8 @@ void register_repro(CLI::App& app, Context& ctx) {
             case Outcome::frozen: ++fresh; break;
             case Outcome::failed: ++failed; break;
             case Outcome::would_run: ++would; break;
-            default: break;
+            case Outcome::skipped: ++skipped; break;
+            case Outcome::interrupted: ++stopped; break;
             }
         }
         if (opts->dry_run) {
@@ -344,10 +345,14 @@ void register_repro(CLI::App& app, Context& ctx) {
             std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", p.file, fresh, fresh == 1 ? "" : "s");
             return;
         }
-        std::cout << fmt::format("{} stage{} ran, {} restored from the run cache, {} up to date{}.\n", ran,
-                                 ran == 1 ? "" : "s", restored, fresh, failed ? fmt::format(", {} failed", failed) : "");
-        if (!report.interrupted && !report.failed)
-            std::cout << fmt::format("Commit the lock file: git add {}\n", p.lock_file);
+        std::cout << fmt::format("{} stage{} ran, {} restored from the run cache, {} up to date{}{}{}.\n", ran,
+                                 ran == 1 ? "" : "s", restored, fresh, failed ? fmt::format(", {} failed", failed) : "",
+                                 stopped ? fmt::format(", {} interrupted", stopped) : "",
+                                 skipped ? fmt::format(", {} not run", skipped) : "");
+        // The lock and the .gitignore files changed: they belong in the next commit.
+        if (ran + restored > 0)
+            std::cout << fmt::format("Commit the new state: git add {} and the .gitignore files that list its outputs\n",
+                                     p.lock_file);
     });
 }
 

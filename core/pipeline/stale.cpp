@@ -147,7 +147,8 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
         else if (it->second->hash != p.hash)
             check.reasons.push_back({Kind::dependency, p.path, "modified"});
     }
-    for (const auto& [path, p] : before) {
+    for (const auto& entry : before) {
+        const std::string& path = entry.first;
         bool still = std::any_of(stage.deps.begin(), stage.deps.end(), [&](const Dependency& d) { return d.written == path; });
         if (!still) check.reasons.push_back({Kind::dependency, path, "removed"});
     }
@@ -184,7 +185,8 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
         else if (it->second->hash != state->hash)
             check.reasons.push_back({Kind::output, out.path, "modified"});
     }
-    for (const auto& [path, p] : outs_before) {
+    for (const auto& entry : outs_before) {
+        const std::string& path = entry.first;
         bool still = std::any_of(stage.outs.begin(), stage.outs.end(), [&](const Output& o) { return o.written == path; });
         if (!still) check.reasons.push_back({Kind::output, path, "removed"});
     }
