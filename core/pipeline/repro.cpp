@@ -141,6 +141,7 @@ private:
     StageResult execute(const Stage& stage, StageCheck& check);
     std::optional<StageResult> restore(const Stage& stage, const StageCheck& check, const std::string& key);
     void lock_stage(const Stage& stage, LockedStage entry);
+    void ignore_outputs(const Stage& stage);
     ReproReport run_parallel(const std::vector<std::size_t>& order, const Graph& g);
     void prefetch(const std::vector<std::size_t>& stages) {
         std::vector<std::string> paths;
@@ -161,6 +162,13 @@ private:
     Probe m_probe;
     LockFile m_lock;
 };
+
+// Cached outputs are the pipeline's, not git's (`cache: false` ones are git's).
+void Runner::ignore_outputs(const Stage& stage) {
+    fs::FileLock lock(m_ws.workspace_lock_path(), fs::LockMode::exclusive);
+    for (const auto& out : stage.outs)
+        if (out.cache) m_ws.ignore_in_git(out.path);
+}
 
 void Runner::lock_stage(const Stage& stage, LockedStage entry) {
     update_lock(m_ws, m_p.lock_file, stage.name, entry);
@@ -198,11 +206,7 @@ std::optional<StageResult> Runner::restore(const Stage& stage, const StageCheck&
         if (!present.empty()) (void)workspace::add(m_ws, present, m_progress, workspace::Track::store_only);
         for (const auto& [path, pointer] : targets) m_ws.check_no_symlinks(stdfs::path(path).parent_path().string());
         (void)workspace::restore_data(m_ws, targets, workspace::Overwrite::force, m_progress);
-        {
-            fs::FileLock lock(m_ws.workspace_lock_path(), fs::LockMode::exclusive);
-            for (const auto& out : stage.outs)
-                if (out.cache) m_ws.ignore_in_git(out.path);
-        }
+        ignore_outputs(stage);
         LockedStage entry = check.current;
         for (const auto& out : stage.outs) entry.outs.push_back(object_path(m_ws, out.written, outputs[out.path]));
         entry.run = r.id;
@@ -290,11 +294,7 @@ StageResult Runner::execute(const Stage& stage, StageCheck& check) {
         notice(fmt::format("stage {}: failed ({}); run {}", stage.name, result.message, rr.record.id.substr(0, 8)));
         return result;
     }
-    {
-        fs::FileLock lock(m_ws.workspace_lock_path(), fs::LockMode::exclusive);
-        for (const auto& out : stage.outs)
-            if (out.cache) m_ws.ignore_in_git(out.path);
-    }
+    ignore_outputs(stage);
     LockedStage entry;
     entry.cmd = stage.cmd;
     entry.params = check.current.params;

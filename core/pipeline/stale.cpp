@@ -41,19 +41,8 @@ std::string Reason::describe() const {
 }
 
 std::optional<LockedPath> Probe::path(const std::string& rel) {
-    if (auto it = m_paths.find(rel); it != m_paths.end()) return it->second;
-    std::optional<LockedPath> out;
-    if (fs::lstat_path(m_ws.absolute(rel))) {
-        auto result = workspace::add(m_ws, {rel}, m_progress, workspace::Track::hash_only);
-        const auto& added = result.paths.front();
-        LockedPath p;
-        p.hash = added.digest.id();
-        p.size = added.size;
-        if (added.is_directory) p.nfiles = added.files;
-        out = p;
-    }
-    m_paths[rel] = out;
-    return out;
+    if (!m_paths.count(rel)) prefetch({rel});
+    return m_paths.at(rel);
 }
 
 void Probe::prefetch(std::vector<std::string> paths) {

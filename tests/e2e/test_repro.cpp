@@ -76,6 +76,12 @@ std::map<std::string, std::string> outcomes(const json& report) {
     return out;
 }
 
+// Waits (up to 20 s) for a stage's command to have written `rel`; false if it never did.
+bool wait_for_file(const Repo& repo, const std::string& rel) {
+    for (int i = 0; i < 2000 && !repo.exists(rel); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return repo.exists(rel);
+}
+
 int lines(const Repo& repo, const std::string& rel) {
     if (!repo.exists(rel)) return 0;
     std::string text = repo.read(rel);
@@ -313,8 +319,7 @@ TEST_CASE("kill -9 in the middle of a repro leaves a valid lock; the next repro 
     repo.write(".gitignore", "go\nsecond.started\n");
     repo.commit();
     auto child = repo.spawn({"repro"});
-    for (int i = 0; i < 2000 && !repo.exists("second.started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(repo.exists("second.started"));
+    REQUIRE(wait_for_file(repo, "second.started"));
     child->signal(SIGKILL);
     CHECK(child->wait() == 128 + SIGKILL);
     repo.write("go", "");
@@ -347,8 +352,7 @@ TEST_CASE("Ctrl-C stops the repro: the stage is recorded interrupted, later ones
     repo.write(".gitignore", "slow.started\n");
     repo.commit();
     auto child = repo.spawn({"repro"});
-    for (int i = 0; i < 2000 && !repo.exists("slow.started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(repo.exists("slow.started"));
+    REQUIRE(wait_for_file(repo, "slow.started"));
     child->signal(SIGINT);
     CHECK(child->wait() == 130);
     CHECK_FALSE(repo.exists("later.out"));
@@ -558,8 +562,7 @@ TEST_CASE("Ctrl-C of a stage whose outputs exist still records the run as interr
     repo.write(".gitignore", "slow.started\nout/\n");
     repo.commit();
     auto child = repo.spawn({"repro"});
-    for (int i = 0; i < 2000 && !repo.exists("slow.started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(repo.exists("slow.started"));
+    REQUIRE(wait_for_file(repo, "slow.started"));
     child->signal(SIGINT);
     CHECK(child->wait() == 130);
     // Recorded by the repro itself: nothing is left staged for the next command to recover.
