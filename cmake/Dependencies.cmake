@@ -1,5 +1,15 @@
 # Every dependency comes from a Debian 12 package (see scripts/install-deps.sh); nothing is downloaded.
 find_package(Threads REQUIRED)
+
+# Start-up cost: every cairn command is a new process, and the dynamic loader's relocation of
+# libcrypto, yaml-cpp and RE2 (and the page faults it causes) was about 0.8 ms of each, a fifth of
+# `cairn --version`. Where their static archives are installed (the -dev packages ship them), they
+# are linked in; C++ runtime and fmt stay shared (fmt ships no archive, and one libstdc++ must
+# serve every C++ library).
+option(CAIRN_STATIC_DEPS "Link libcrypto, yaml-cpp and RE2 statically when their archives exist" ON)
+if(CAIRN_STATIC_DEPS)
+  set(OPENSSL_USE_STATIC_LIBS TRUE)
+endif()
 find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
 find_package(fmt REQUIRED)
 find_package(yaml-cpp REQUIRED)
@@ -14,6 +24,29 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.1)
 # RE2: patterns from config.yaml or the command line run in linear time (libre2-dev).
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+
+# `cairn_yaml` and `cairn_re2`: the archives under CAIRN_STATIC_DEPS, else the shared libraries.
+add_library(cairn_yaml INTERFACE)
+add_library(cairn_re2 INTERFACE)
+if(CAIRN_STATIC_DEPS)
+  find_library(CAIRN_YAML_ARCHIVE NAMES libyaml-cpp.a)
+  find_library(CAIRN_RE2_ARCHIVE NAMES libre2.a)
+endif()
+if(CAIRN_STATIC_DEPS AND CAIRN_YAML_ARCHIVE)
+  get_target_property(_yaml_includes yaml-cpp INTERFACE_INCLUDE_DIRECTORIES)
+  if(_yaml_includes)
+    target_include_directories(cairn_yaml SYSTEM INTERFACE ${_yaml_includes})
+  endif()
+  target_link_libraries(cairn_yaml INTERFACE ${CAIRN_YAML_ARCHIVE})
+else()
+  target_link_libraries(cairn_yaml INTERFACE yaml-cpp)
+endif()
+if(CAIRN_STATIC_DEPS AND CAIRN_RE2_ARCHIVE)
+  target_include_directories(cairn_re2 SYSTEM INTERFACE ${RE2_INCLUDE_DIRS})
+  target_link_libraries(cairn_re2 INTERFACE ${CAIRN_RE2_ARCHIVE} Threads::Threads)
+else()
+  target_link_libraries(cairn_re2 INTERFACE PkgConfig::RE2)
+endif()
 
 # libgit2 for cairn_core and the unit tests: `cairn_libgit2`.
 #
@@ -55,7 +88,7 @@ if(_cairn_static_git)
   message(STATUS "libgit2: static, TLS set up on demand")
   target_include_directories(cairn_libgit2 INTERFACE ${LIBGIT2_INCLUDE_DIRS})
   # libssh2 uses OpenSSL's libcrypto: it must follow the archives on the link line.
-  target_link_libraries(cairn_libgit2 INTERFACE ${_archives} ${_cairn_gssapi} -lcrypto rt)
+  target_link_libraries(cairn_libgit2 INTERFACE ${_archives} ${_cairn_gssapi} ${OPENSSL_CRYPTO_LIBRARY} rt)
   target_link_options(cairn_libgit2 INTERFACE "LINKER:--wrap=git_mbedtls_stream_global_init")
   target_compile_definitions(cairn_libgit2 INTERFACE CAIRN_DEFER_GIT_TLS=1)
 else()

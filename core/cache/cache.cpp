@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::size_t k_small_object = 1 << 20;        // read whole, hash, then write if new
 constexpr std::uint64_t k_pipelined_copy = 32ull << 20; // hash and write on separate threads
+constexpr std::uint64_t k_trust_verified = 1ull << 20;  // objects this large go in verified/
 constexpr std::size_t k_chunk = 4 << 20;
 
 ssize_t read_full(int fd, char* buffer, std::size_t size, const std::string& what) {
@@ -146,6 +147,28 @@ Digest copy_hashing(int src, int dst, const std::string& what, const std::string
     return hasher.finish();
 }
 
+// Copies src to dst in the kernel (copy_file_range), falling back to read/write where the
+// filesystem pair does not support it.
+void copy_plain(int src, int dst, const std::string& what, const std::string& dst_name) {
+    bool kernel = true;
+    while (true) {
+        util::check_interrupted();
+        if (kernel) {
+            ssize_t n = ::copy_file_range(src, nullptr, dst, nullptr, 64u << 20, 0);
+            if (n > 0) continue;
+            if (n == 0) return;
+            if (errno == EINTR) continue;
+            if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+                fail_errno("cannot copy " + what + " to " + dst_name, errno);
+            kernel = false;
+        }
+        thread_local std::vector<char> buffer(1 << 20);
+        ssize_t n = read_full(src, buffer.data(), buffer.size(), what);
+        if (n == 0) return;
+        fs::write_all(dst, buffer.data(), static_cast<std::size_t>(n), dst_name);
+    }
+}
+
 std::string corrupt_message(const Digest& digest, const stdfs::path& path) {
     return fmt::format("cache object {} is corrupt: its bytes do not match its id ({}); "
                        "run 'cairn fsck' and restore the data from a remote or re-add it",
@@ -190,7 +213,27 @@ void rename_into_place(const stdfs::path& temp, const stdfs::path& final_path) {
     fail_errno("cannot move " + temp.string() + " into the cache", errno);
 }
 
-Cache::Cache(stdfs::path root, stdfs::path tmp) : m_root(std::move(root)), m_tmp(std::move(tmp)) {}
+Cache::Cache(stdfs::path root, stdfs::path tmp)
+    : m_root(std::move(root)), m_tmp(std::move(tmp)), m_verified(m_root / "verified") {}
+
+Cache::~Cache() {
+    try {
+        if (stdfs::is_directory(m_root)) m_verified.save();
+    } catch (...) {
+        // Only an accelerator: the objects are hashed again next time.
+    }
+}
+
+bool Cache::trusted(const Digest& digest, const struct stat& st) const {
+    if (static_cast<std::uint64_t>(st.st_size) < k_trust_verified) return false;
+    auto known = m_verified.lookup(digest.hex(), st);
+    return known && *known == digest;
+}
+
+void Cache::record_verified(const Digest& digest, const struct stat& st, std::int64_t hashed_at_ns) {
+    if (static_cast<std::uint64_t>(st.st_size) < k_trust_verified) return;
+    m_verified.record(digest.hex(), state::make_entry(st, digest, hashed_at_ns));
+}
 
 stdfs::path Cache::object_path(const Digest& digest) const {
     std::string hex = digest.hex();
@@ -354,14 +397,18 @@ fs::LinkType Cache::materialize(const Digest& digest, const stdfs::path& dst,
         if (errno == ENOENT) fail(ErrorKind::integrity, "object {} is missing from the cache", digest.id());
         fail_errno("cannot open " + object.string(), errno);
     }
+    struct stat st {};
+    if (::fstat(src.get(), &st) != 0) fail_errno("cannot stat " + object.string(), errno);
     stdfs::path dir = dst.parent_path();
     mode_t mode = executable ? 0755 : 0644;
-    bool verified = false;
+    bool verified = trusted(digest, st);
     auto verify_source = [&] {
         if (verified) return;
+        std::int64_t hashed_at = state::now_ns();
         if (::lseek(src.get(), 0, SEEK_SET) != 0) fail_errno("cannot seek " + object.string(), errno);
         if (hash::hash_fd(src.get(), object.string()) != digest)
             throw Error(ErrorKind::integrity, corrupt_message(digest, object));
+        record_verified(digest, st, hashed_at);
         verified = true;
     };
 
@@ -370,12 +417,19 @@ fs::LinkType Cache::materialize(const Digest& digest, const stdfs::path& dst,
         switch (type) {
         case fs::LinkType::reflink: {
             if (!m_reflink_works.load(std::memory_order_relaxed)) continue;
-            verify_source();
             fs::Fd out = fs::make_temp_file(dir, dst.filename().string(), &temp, mode);
             if (!fs::try_reflink(src.get(), out.get())) {
                 ::unlink(temp.c_str());
                 m_reflink_works = false;
                 continue;
+            }
+            // Cloned first and verified after, so that a filesystem without reflinks costs no
+            // hashing pass before the copy that follows.
+            try {
+                verify_source();
+            } catch (...) {
+                ::unlink(temp.c_str());
+                throw;
             }
             break;
         }
@@ -396,9 +450,19 @@ fs::LinkType Cache::materialize(const Digest& digest, const stdfs::path& dst,
             fs::Fd out = fs::make_temp_file(dir, dst.filename().string(), &temp, mode);
             try {
                 if (::lseek(src.get(), 0, SEEK_SET) != 0) fail_errno("cannot seek " + object.string(), errno);
-                std::uint64_t size = 0;
-                Digest got = copy_hashing(src.get(), out.get(), object.string(), temp.string(), &size);
-                if (got != digest) throw Error(ErrorKind::integrity, corrupt_message(digest, object));
+                if (verified) {
+                    copy_plain(src.get(), out.get(), object.string(), temp.string());
+                } else {
+                    std::int64_t hashed_at = state::now_ns();
+                    std::uint64_t size = 0;
+                    Digest got = static_cast<std::uint64_t>(st.st_size) >= k_pipelined_copy
+                                     ? copy_hashing_pipelined(src.get(), out.get(), object.string(),
+                                                              temp.string(), &size)
+                                     : copy_hashing(src.get(), out.get(), object.string(), temp.string(), &size);
+                    if (got != digest) throw Error(ErrorKind::integrity, corrupt_message(digest, object));
+                    record_verified(digest, st, hashed_at);
+                    verified = true;
+                }
             } catch (...) {
                 ::unlink(temp.c_str());
                 throw;
@@ -432,6 +496,13 @@ std::vector<Digest> Cache::find_by_prefix(std::string_view hex_prefix) const {
 }
 
 void Cache::remove(const Digest& digest) { fs::remove_file(object_path(digest)); }
+
+std::size_t Cache::prune_verified() {
+    return m_verified.prune([&](std::string_view hex) {
+        auto digest = Digest::from_hex(hex);
+        return digest && has(*digest);
+    });
+}
 
 void Cache::for_each_object(const std::function<void(const Digest&, const stdfs::path&)>& fn,
                             const std::function<void(const stdfs::path&)>& stray) const {

@@ -17,6 +17,7 @@
 #include "core/cache/tree.hpp"
 #include "core/fs/link.hpp"
 #include "core/hash/hash.hpp"
+#include "core/state/state.hpp"
 
 namespace cairn::cache {
 
@@ -49,6 +50,10 @@ class Cache {
 public:
     // `root` is the cache directory (holding sha256/), `tmp` the temp directory.
     Cache(stdfs::path root, stdfs::path tmp);
+    // Saves the verified-objects stat cache (an accelerator: a failure to save is ignored).
+    ~Cache();
+    Cache(const Cache&) = delete;
+    Cache& operator=(const Cache&) = delete;
 
     [[nodiscard]] const stdfs::path& root() const { return m_root; }
     [[nodiscard]] const stdfs::path& tmp_dir() const { return m_tmp; }
@@ -99,7 +104,9 @@ public:
 
     // Makes `dst` hold the object's bytes using the first workable link type of `order`, via a
     // temp file next to dst and a rename. The object is verified first (while copying, for copy)
-    // and a corrupt object is never linked: Error(integrity). Returns the link type used.
+    // and a corrupt object is never linked: Error(integrity). A large object whose stat data is
+    // unchanged since cairn last hashed it (the verified-objects stat cache, as git trusts its
+    // index) is not hashed again. Returns the link type used.
     fs::LinkType materialize(const Digest& digest, const stdfs::path& dst,
                              const std::vector<fs::LinkType>& order, bool executable);
 
@@ -109,6 +116,8 @@ public:
 
     // Deletes an object (gc only).
     void remove(const Digest& digest);
+    // Drops verified-objects entries of objects no longer in the store (gc). Returns how many.
+    std::size_t prune_verified();
 
     // Calls fn for every object file; `stray` gets files in the store whose names are not ids.
     void for_each_object(const std::function<void(const Digest&, const stdfs::path&)>& fn,
@@ -116,10 +125,14 @@ public:
 
 private:
     void place(const stdfs::path& temp, const Digest& digest, bool durable) const;
+    // The verified-objects stat cache: large objects (hashing them is what costs) keyed by id.
+    [[nodiscard]] bool trusted(const Digest& digest, const struct stat& st) const;
+    void record_verified(const Digest& digest, const struct stat& st, std::int64_t hashed_at_ns);
 
     stdfs::path m_root;
     stdfs::path m_tmp;
     std::atomic<bool> m_reflink_works{true};
+    mutable state::StatCache m_verified;
 };
 
 // Renames temp to final, creating final's parent directory if missing. Throws Error(io).

@@ -382,9 +382,11 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
             }
         }
     }
-    if (mode == GcMode::remove)
+    if (mode == GcMode::remove) {
         result.state_entries = ws.stat_cache().prune(
             [&](std::string_view path) { return fs::lstat_path(ws.absolute(std::string(path))).has_value(); });
+        result.state_entries += ws.cache().prune_verified();
+    }
     std::sort(result.removed.begin(), result.removed.end(),
               [](const auto& a, const auto& b) { return a.digest < b.digest; });
     std::sort(result.unparseable.begin(), result.unparseable.end(),

@@ -166,3 +166,41 @@ TEST_CASE("adopt_by_link makes an unchanged file the object, and refuses a chang
     CHECK_FALSE(s.cache.has(d2));
     CHECK(std::filesystem::is_empty(s.dir / "tmp"));
 }
+
+TEST_CASE("a large object verified once is trusted while its stat data is unchanged", "[cache]") {
+    Store s;
+    std::string content = pattern(2u << 20);
+    auto put = s.put_file(content);
+    auto path = s.cache.object_path(put.digest);
+    // An mtime in the past, so that the entry is not racily clean.
+    struct timespec past[2] = {{1000000000, 0}, {1000000000, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, path.c_str(), past, 0) == 0);
+    {
+        cache::Cache first{s.dir / "cache", s.dir / "tmp"};
+        (void)first.materialize(put.digest, s.dir / "a.bin", {fs::LinkType::copy}, false);
+        CHECK(test::read_text(s.dir / "a.bin") == content);
+    } // saves cache/verified/stat
+    std::string verified = test::read_text(s.dir / "cache/verified/stat");
+    CHECK(verified.find(put.digest.hex() + "\t" + put.digest.hex() + "\n") != std::string::npos);
+    {
+        cache::Cache second{s.dir / "cache", s.dir / "tmp"};
+        (void)second.materialize(put.digest, s.dir / "b.bin", {fs::LinkType::copy}, false);
+        CHECK(test::read_text(s.dir / "b.bin") == content);
+    }
+    // Same size and mtime, other bytes: the ctime differs, so the object is hashed and refused.
+    ::chmod(path.c_str(), 0644);
+    std::string evil = content;
+    evil[12345] ^= 1;
+    test::write_text(path, evil);
+    REQUIRE(::utimensat(AT_FDCWD, path.c_str(), past, 0) == 0);
+    cache::Cache third{s.dir / "cache", s.dir / "tmp"};
+    CHECK_THROWS_AS(third.materialize(put.digest, s.dir / "c.bin", {fs::LinkType::copy}, false), Error);
+    CHECK_FALSE(std::filesystem::exists(s.dir / "c.bin"));
+    // A small object is never recorded: hashing it costs no more than the lookup.
+    auto small = s.put_file("small");
+    {
+        cache::Cache fourth{s.dir / "cache", s.dir / "tmp"};
+        (void)fourth.materialize(small.digest, s.dir / "d", {fs::LinkType::copy}, false);
+    }
+    CHECK(test::read_text(s.dir / "cache/verified/stat").find(small.digest.hex()) == std::string::npos);
+}
