@@ -51,5 +51,10 @@ void register_store(CLI::App& app, Context& ctx);
 void register_runs(CLI::App& app, Context& ctx);
 void register_reproduce(CLI::App& app, Context& ctx);
 void register_pipeline(CLI::App& app, Context& ctx);
+void register_model(CLI::App& app, Context& ctx);
+
+// A run name as the user gave it, with `model:NAME@ALIAS` / `model:NAME@vN` replaced by the id
+// of the run that produced that version (cli/cmd_model.cpp). Other names are returned as given.
+[[nodiscard]] std::string run_name_arg(workspace::Workspace& ws, const std::string& name);
 
 } // namespace cairn::cli

@@ -143,7 +143,7 @@ void register_rerun(CLI::App& app, Context& ctx) {
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::string note;
-        auto plan = run::plan_rerun(ws, o->run, o->upstream, &note);
+        auto plan = run::plan_rerun(ws, run_name_arg(ws, o->run), o->upstream, &note);
         if (!note.empty()) print_warning(note);
         if (o->dry_run) {
             nlohmann::json steps = nlohmann::json::array();
@@ -338,7 +338,7 @@ void print_lineage_tree(const run::LineageGraph& g) {
 void register_lineage(CLI::App& app, Context& ctx) {
     struct Options {
         std::string target, format = "tree";
-        bool upstream = false, downstream = false;
+        bool upstream = false, downstream = false, json = false;
         int depth = 0;
     };
     auto o = std::make_shared<Options>();
@@ -349,6 +349,7 @@ void register_lineage(CLI::App& app, Context& ctx) {
     cmd->add_option("--depth", o->depth, "At most N runs deep (default: no limit)")->check(positive_number());
     cmd->add_option("--format", o->format, "tree, dot (Graphviz), mermaid or json")
         ->check(CLI::IsMember({"tree", "dot", "mermaid", "json"}));
+    cmd->add_flag("--json", o->json, "The same as --format json");
     cmd->footer("Examples:\n  cairn lineage model.bin\n  cairn lineage data/raw --downstream\n"
                 "  cairn lineage last --format dot | dot -Tsvg > lineage.svg");
     cmd->callback([o, &ctx] {
@@ -356,7 +357,8 @@ void register_lineage(CLI::App& app, Context& ctx) {
         std::vector<run::SkippedRun> skipped;
         run::LineageIndex index(run::list_runs(ws, &skipped));
         for (const auto& s : skipped) print_warning("skipping " + s.reason);
-        auto target = run::resolve_lineage_target(ws, index, ctx.cwd, o->target);
+        if (o->json) o->format = "json";
+        auto target = run::resolve_lineage_target(ws, index, ctx.cwd, run_name_arg(ws, o->target));
         if (!target.note.empty()) print_warning(target.note);
         auto direction = o->downstream ? run::Direction::downstream : run::Direction::upstream;
         auto graph = run::walk_lineage(index, ws.repo(), target, direction, o->depth);
@@ -433,7 +435,7 @@ void register_apply(CLI::App& app, Context& ctx) {
             return;
         }
         std::string note;
-        auto r = run::resolve(ws, o->run, &note);
+        auto r = run::resolve(ws, run_name_arg(ws, o->run), &note);
         if (!note.empty()) print_warning(note);
         run::ApplyOptions ao;
         ao.outputs_only = o->outputs_only;

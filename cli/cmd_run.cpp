@@ -127,17 +127,17 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
 }
 
 // run::find_run, with its note on a shared name shown on stderr (stdout may be --json).
-const run::RunRecord& find_noted(const std::vector<run::RunRecord>& runs, const std::string& name,
-                                 const std::vector<run::SkippedRun>& skipped) {
+const run::RunRecord& find_noted(workspace::Workspace& ws, const std::vector<run::RunRecord>& runs,
+                                 const std::string& name, const std::vector<run::SkippedRun>& skipped) {
     std::string note;
-    const run::RunRecord& found = run::find_run(runs, name, skipped, &note);
+    const run::RunRecord& found = run::find_run(runs, run_name_arg(ws, name), skipped, &note);
     if (!note.empty()) print_warning(note);
     return found;
 }
 
 run::RunRecord resolve_noted(workspace::Workspace& ws, const std::string& name) {
     std::string note;
-    run::RunRecord found = run::resolve(ws, name, &note);
+    run::RunRecord found = run::resolve(ws, run_name_arg(ws, name), &note);
     if (!note.empty()) print_warning(note);
     return found;
 }
@@ -538,7 +538,7 @@ void register_ls(CLI::App& app, Context& ctx) {
         const std::size_t total = runs.size();
         if (!o->runs.empty()) {
             std::set<std::string> wanted;
-            for (const auto& name : o->runs) wanted.insert(find_noted(runs, name, skipped).id);
+            for (const auto& name : o->runs) wanted.insert(find_noted(ws, runs, name, skipped).id);
             runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return !wanted.count(r.id); }),
                        runs.end());
         }
@@ -673,7 +673,7 @@ void register_show(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
-        auto r = run::view_run(ws, find_noted(runs, o->run, skipped));
+        auto r = run::view_run(ws, find_noted(ws, runs, o->run, skipped));
         if (o->json) {
             std::string out;
             JsonWriter w(out);
@@ -732,8 +732,8 @@ void register_diff(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
-        auto d = run::diff_runs(ws, run::view_run(ws, find_noted(runs, o->a, skipped)),
-                                run::view_run(ws, find_noted(runs, o->b, skipped)), o->patch);
+        auto d = run::diff_runs(ws, run::view_run(ws, find_noted(ws, runs, o->a, skipped)),
+                                run::view_run(ws, find_noted(ws, runs, o->b, skipped)), o->patch);
         if (o->json) {
             nlohmann::json metrics = nlohmann::json::array();
             for (const auto& m : d.metrics) {
@@ -843,7 +843,7 @@ void register_rm(CLI::App& app, Context& ctx) {
                 records.push_back(std::move(r));
                 continue;
             }
-            records.push_back(find_noted(listed, name, skipped));
+            records.push_back(find_noted(ws, listed, name, skipped));
         }
         for (const auto& r : records) {
             run::remove_run(ws, r);
@@ -868,7 +868,7 @@ void register_metrics(CLI::App& app, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         std::vector<run::SkippedRun> skipped;
         auto runs = run::list_runs(ws, &skipped);
-        auto r = run::view_run(ws, find_noted(runs, o->run, skipped));
+        auto r = run::view_run(ws, find_noted(ws, runs, o->run, skipped));
         std::vector<const metrics::MetricPoint*> points;
         for (const auto& p : r.metrics)
             if (p.key == o->key) points.push_back(&p);

@@ -1,5 +1,6 @@
 #include "core/git/git.hpp"
 
+#include <cstdlib>
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -390,6 +391,61 @@ void Repository::create_ref(const std::string& name, const std::string& commit, 
     git_reference* ref = nullptr;
     check(git_reference_create(&ref, m_repo, name.c_str(), &oid, 0, log_message.c_str()), "cannot create " + name);
     git_reference_free(ref);
+}
+
+bool Repository::try_create_ref(const std::string& name, const std::string& commit,
+                                const std::string& log_message) const {
+    git_oid oid = parse_oid(commit);
+    git_reference* ref = nullptr;
+    int rc = git_reference_create(&ref, m_repo, name.c_str(), &oid, 0, log_message.c_str());
+    if (rc == GIT_EEXISTS) {
+        git_error_clear();
+        return false;
+    }
+    if (rc == GIT_ELOCKED) {
+        git_error_clear();
+        fail(ErrorKind::busy, "{} is being changed by another process; try again", name);
+    }
+    check(rc, "cannot create " + name);
+    git_reference_free(ref);
+    return true;
+}
+
+namespace {
+// The user as git takes them for authorship: GIT_AUTHOR_NAME/EMAIL, else user.name/email.
+SignatureHandle default_signature(git_repository* repo) {
+    git_signature* sig = nullptr;
+    const char* name = std::getenv("GIT_AUTHOR_NAME");
+    const char* email = std::getenv("GIT_AUTHOR_EMAIL");
+    if (name && *name && email && *email && git_signature_now(&sig, name, email) == 0) return SignatureHandle(sig);
+    git_error_clear();
+    if (git_signature_default(&sig, repo) < 0) {
+        git_error_clear();
+        check(git_signature_now(&sig, "cairn", "cairn@localhost"), "cannot make a signature");
+    }
+    return SignatureHandle(sig);
+}
+} // namespace
+
+bool Repository::try_create_tag(const std::string& name, const std::string& commit, const std::string& message) const {
+    SignatureHandle sig = default_signature(m_repo);
+    git_oid oid = parse_oid(commit);
+    git_object* target = nullptr;
+    check(git_object_lookup(&target, m_repo, &oid, GIT_OBJECT_COMMIT), "cannot read commit " + commit);
+    std::unique_ptr<git_object, Deleter<git_object, git_object_free>> target_guard(target);
+    git_oid tag;
+    int rc = git_tag_create(&tag, m_repo, name.c_str(), target, sig.get(), message.c_str(), 0);
+    if (rc == GIT_EEXISTS) {
+        git_error_clear();
+        return false;
+    }
+    check(rc, "cannot create tag " + name);
+    return true;
+}
+
+std::string Repository::signature_text() const {
+    SignatureHandle sig = default_signature(m_repo);
+    return std::string(sig->name) + " <" + sig->email + ">";
 }
 
 Repository::Snapshot Repository::snapshot_workdir(const stdfs::path& temp_index, const std::string& message,
@@ -796,7 +852,7 @@ void Repository::update_ref(const std::string& name, const std::string& new_comm
     git_oid old_oid = parse_oid(old_commit);
     git_reference* ref = nullptr;
     int rc = git_reference_create_matching(&ref, m_repo, name.c_str(), &new_oid, 1, &old_oid, log_message.c_str());
-    if (rc == GIT_EMODIFIED) {
+    if (rc == GIT_EMODIFIED || rc == GIT_ELOCKED) {
         git_error_clear();
         fail(ErrorKind::busy, "{} was changed by another process; try again", name);
     }

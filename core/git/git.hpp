@@ -92,6 +92,15 @@ public:
     [[nodiscard]] std::string tree_of(const std::string& commit) const;
     // Creates `name` pointing at `commit`; Error(io) if it exists.
     void create_ref(const std::string& name, const std::string& commit, const std::string& log_message) const;
+    // Creates `name` pointing at `commit` unless it exists: false then, nothing changed (the
+    // compare-and-swap of a ref that must be new).
+    [[nodiscard]] bool try_create_ref(const std::string& name, const std::string& commit,
+                                      const std::string& log_message) const;
+    // Creates the annotated tag refs/tags/`name` on `commit` with `message`, tagged by the user
+    // (git config user.name/email, else "cairn"); false when the tag exists.
+    [[nodiscard]] bool try_create_tag(const std::string& name, const std::string& commit, const std::string& message) const;
+    // "Name <email>" from git config user.name/email, else "cairn <cairn@localhost>".
+    [[nodiscard]] std::string signature_text() const;
 
     struct Snapshot {
         std::string commit;      // HEAD when the work tree is clean, else a commit of it

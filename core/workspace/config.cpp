@@ -57,6 +57,14 @@ Config Config::parse(const std::string& text, const std::string& display) {
             if (YAML::Node env = run["env"]) config.env_allow = names(env, "run.env", "names");
             if (YAML::Node capture = run["capture"]) config.capture_patterns = names(capture, "run.capture", "patterns");
         }
+        if (YAML::Node registry = root["registry"]) {
+            if (!registry.IsMap()) fail(ErrorKind::input, "{}: 'registry' must be a mapping", where(display, registry));
+            if (YAML::Node gto = registry["gto"]) {
+                if (!gto.IsScalar() || (gto.Scalar() != "true" && gto.Scalar() != "false"))
+                    fail(ErrorKind::input, "{}: 'registry.gto' must be true or false", where(display, gto));
+                config.registry_gto = gto.Scalar() == "true";
+            }
+        }
     } catch (const YAML::Exception& e) {
         fail(ErrorKind::input, "{}:{}: {}", display, e.mark.line + 1, e.msg);
     }

@@ -23,6 +23,9 @@ struct Config {
     // Regular expressions for metrics printed on stdout (group 1 key, 2 value, optional 3 step);
     // nullopt: the built-in `key: value` pattern.
     std::optional<std::vector<std::string>> capture_patterns;
+    // Also write the annotated git tags DVC's GTO reads for model versions and aliases
+    // (`registry.gto`).
+    bool registry_gto = false;
 
     // The text `cairn init` writes.
     [[nodiscard]] static std::string default_text();
