@@ -57,4 +57,7 @@ void register_model(CLI::App& app, Context& ctx);
 // of the run that produced that version (cli/cmd_model.cpp). Other names are returned as given.
 [[nodiscard]] std::string run_name_arg(workspace::Workspace& ws, const std::string& name);
 
+// "KEY=VALUE" split at the first '='; Error(usage) naming `what` when there is none or KEY is empty.
+[[nodiscard]] std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what);
+
 } // namespace cairn::cli

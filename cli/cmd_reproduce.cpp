@@ -1,6 +1,8 @@
 // `cairn rerun`, `cairn apply`, `cairn lineage`: reproducing experiments and tracing results.
 
+#include <algorithm>
 #include <cmath>
+#include <sys/stat.h>
 #include <functional>
 #include <iostream>
 
@@ -9,6 +11,8 @@
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/fs/file.hpp"
+#include "core/metrics/metrics.hpp"
 #include "core/run/apply.hpp"
 #include "core/run/lineage.hpp"
 #include "core/run/rerun.hpp"
@@ -16,10 +20,42 @@
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
 #include "core/util/strings.hpp"
+#include "core/workspace/add.hpp"
 #include "core/workspace/workspace.hpp"
 
 namespace cairn::cli {
 namespace {
+
+nlohmann::json judged_json(const std::vector<run::ThresholdVerdict>& judged) {
+    nlohmann::json out = nlohmann::json::array();
+    auto value = [](const std::optional<double>& v) { return v ? number_json(*v) : nlohmann::json(nullptr); };
+    for (const auto& j : judged)
+        out.push_back({{"key", j.key}, {"old", value(j.old_value)}, {"new", value(j.new_value)},
+                       {"higher_is_better", j.higher_is_better}, {"threshold", j.threshold},
+                       {"verdict", j.held ? "held" : "degraded"}, {"detail", j.detail}});
+    return out;
+}
+
+// The object id of NEW for --with: a workspace path is stored as a run input is; a file elsewhere
+// is copied into the cache.
+std::string store_for_rerun(workspace::Workspace& ws, const std::filesystem::path& cwd, const std::string& path) {
+    std::filesystem::path abs = std::filesystem::path(path).is_absolute() ? std::filesystem::path(path) : cwd / path;
+    auto st = fs::lstat_path(abs);
+    if (!st) throw Error(ErrorKind::input, fmt::format("--with: {} does not exist", path));
+    std::string rel;
+    try {
+        rel = ws.relative_path(cwd, path);
+    } catch (const Error&) {
+    }
+    if (!rel.empty()) {
+        util::NoProgress progress;
+        auto added = workspace::add(ws, {rel}, progress, workspace::Track::store_only);
+        if (added.paths.size() == 1) return added.paths.front().digest.id();
+    }
+    if (!S_ISREG(st->st_mode)) throw Error(ErrorKind::input, fmt::format("--with: {} is not a regular file in the workspace", path));
+    fs::Fd fd = fs::open_read(abs);
+    return ws.cache().put_fd(fd.get(), path, nullptr, false).digest.id();
+}
 
 nlohmann::json step_json(const run::StepReport& s) {
     nlohmann::json outputs = nlohmann::json::array();
@@ -47,6 +83,8 @@ nlohmann::json step_json(const run::StepReport& s) {
             {"metrics", metrics},
             {"exit_code", {{"old", s.original.exit_code}, {"new", s.rerun.exit_code}, {"verdict", s.exit_same ? "same" : "different"}}},
             {"fed_inputs", changes_json(s.fed_inputs)},
+            {"substituted", changes_json(s.substituted)},
+            {"judged", judged_json(s.judged)},
             {"causes", changes_json(s.causes)},
             {"nondeterministic", s.nondeterministic},
             {"log_tail", s.log_tail},
@@ -60,7 +98,7 @@ std::string shorten_middle(const std::string& s, std::size_t n = 40) {
 }
 
 Color verdict_color(const std::string& v) {
-    return v == "diverged" || v == "differs" || v == "different" ? Color::red
+    return v == "diverged" || v == "degraded" || v == "differs" || v == "different" ? Color::red
            : v == "interrupted" || v == "within tolerance" || v == "reproduced within tolerance" ? Color::yellow
                                                                                                  : Color::green;
 }
@@ -74,6 +112,17 @@ void print_step(const run::StepReport& s) {
     for (const auto& f : s.fed_inputs)
         std::cout << fmt::format("  input {} taken from the re-run upstream ({} -> {})\n", printable(f.key),
                                  f.old_value->substr(0, 19), f.new_value->substr(0, 19));
+    for (const auto& f : s.substituted)
+        std::cout << fmt::format("  input {} replaced (--with): {} -> {}\n", printable(f.key), f.old_value->substr(0, 19),
+                                 f.new_value->substr(0, 19));
+    if (!s.judged.empty())
+        std::cout << fmt::format("  {:<30} {:>12} {:>12}  {:<28} {}\n", "judged metrics", "old", "new", "threshold", "verdict");
+    for (const auto& j : s.judged) {
+        std::string verdict = j.held ? "held" : "degraded";
+        std::cout << fmt::format("    {:<28} {:>12} {:>12}  {:<28} {}{}\n", printable(j.key), j.old_value ? number_text(*j.old_value) : "-",
+                                 j.new_value ? number_text(*j.new_value) : "-", j.threshold,
+                                 paint(verdict, j.held ? Color::green : Color::red), j.detail.empty() ? "" : ": " + j.detail);
+    }
     if (!s.outputs.empty()) std::cout << "  outputs\n";
     for (const auto& o : s.outputs) {
         std::string sizes = o.identical ? util::human_size(o.old_size)
@@ -125,6 +174,7 @@ void register_rerun(CLI::App& app, Context& ctx) {
         std::string run;
         double rtol = 0, atol = 0;
         bool upstream = false, keep = false, dry_run = false, json = false;
+        std::vector<std::string> with, max_drop, max_rel_drop, higher, lower;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("rerun", "Re-run a recorded run from its record and say whether it reproduced");
@@ -137,7 +187,19 @@ void register_rerun(CLI::App& app, Context& ctx) {
     cmd->add_flag("--dry-run", o->dry_run,
                   "Print what would be materialised and run, and stop (exiting as the re-run would if it cannot run)");
     cmd->add_flag("--json", o->json, "Print the report as JSON");
+    cmd->add_option("--with", o->with, "OLD=NEW: the re-run reads NEW's bytes at the input path OLD (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--max-drop", o->max_drop, "KEY=X: with --with, degraded when KEY gets worse by more than X")
+        ->allow_extra_args(false);
+    cmd->add_option("--max-rel-drop", o->max_rel_drop,
+                    "KEY=X: with --with, degraded when KEY gets worse by more than X relative to its old value (0.05 = 5%)")
+        ->allow_extra_args(false);
+    cmd->add_option("--higher-is-better", o->higher, "KEY: a higher value of KEY is better (default except for loss/error/mse/mae/rmse)")
+        ->allow_extra_args(false);
+    cmd->add_option("--lower-is-better", o->lower, "KEY: a lower value of KEY is better")->allow_extra_args(false);
     cmd->footer("Exit status: 0 reproduced (or within tolerance), 1 diverged, 130/143 interrupted (SIGINT/SIGTERM),\n"
+                "3 or more when it could not run (missing objects, unknown run). With --with: 0 held, 1 degraded.\n\n"
+                "  cairn rerun model:churn@prod --with data/test.csv=new/test.csv --max-rel-drop accuracy=0.05\n"
                 "3 or more when it could not run (missing objects, unknown run).\n\n"
                 "Examples:\n  cairn rerun last\n  cairn rerun baseline --rtol 1e-6\n  cairn rerun 1a2b --upstream --json");
     cmd->callback([o, &ctx] {
@@ -145,6 +207,49 @@ void register_rerun(CLI::App& app, Context& ctx) {
         std::string note;
         auto plan = run::plan_rerun(ws, run_name_arg(ws, o->run), o->upstream, &note);
         if (!note.empty()) print_warning(note);
+        run::RerunOptions ro;
+        if (o->with.empty() && !(o->max_drop.empty() && o->max_rel_drop.empty()))
+            throw Error(ErrorKind::usage, "cairn rerun: --max-drop and --max-rel-drop judge a re-run --with new data");
+        for (const auto& w : o->with) {
+            auto [old_path, new_path] = split_assignment(w, "--with");
+            if (!plan.empty() && !plan.back().original.inputs.count(old_path)) {
+                try {
+                    std::string rel = ws.relative_path(ctx.cwd, old_path);
+                    if (std::any_of(plan.begin(), plan.end(), [&](const run::RerunStep& s) { return s.original.inputs.count(rel); }))
+                        old_path = rel;
+                } catch (const Error&) {
+                }
+            }
+            ro.substitute[old_path] = store_for_rerun(ws, ctx.cwd, new_path);
+        }
+        run::check_substitutions(plan, ro.substitute);
+        std::map<std::string, run::MetricThreshold> thresholds;
+        auto threshold_value = [](const std::string& text, const char* option) {
+            auto [key, value] = split_assignment(text, option);
+            auto v = metrics::parse_value(value);
+            if (!v || !std::isfinite(*v) || *v < 0)
+                throw Error(ErrorKind::usage, fmt::format("cairn rerun: {} {}: '{}' is not a non-negative number", option, key, value));
+            return std::pair<std::string, double>{key, *v};
+        };
+        for (const auto& t : o->max_drop) {
+            auto [key, v] = threshold_value(t, "--max-drop");
+            thresholds[key].key = key;
+            thresholds[key].max_drop = v;
+        }
+        for (const auto& t : o->max_rel_drop) {
+            auto [key, v] = threshold_value(t, "--max-rel-drop");
+            thresholds[key].key = key;
+            thresholds[key].max_rel_drop = v;
+        }
+        for (const auto& k : o->higher)
+            if (auto it = thresholds.find(k); it != thresholds.end()) it->second.higher_is_better = true;
+        for (const auto& k : o->lower)
+            if (auto it = thresholds.find(k); it != thresholds.end()) it->second.higher_is_better = false;
+        for (const auto& k : o->higher) if (!thresholds.count(k)) throw Error(ErrorKind::usage, fmt::format("cairn rerun: --higher-is-better {}: give --max-drop or --max-rel-drop for it", k));
+        for (const auto& k : o->lower) if (!thresholds.count(k)) throw Error(ErrorKind::usage, fmt::format("cairn rerun: --lower-is-better {}: give --max-drop or --max-rel-drop for it", k));
+        for (auto& [k, t] : thresholds) ro.thresholds.push_back(t);
+        if (!ro.substitute.empty() && ro.thresholds.empty())
+            print_warning("no --max-drop or --max-rel-drop: the metrics are shown but not judged");
         if (o->dry_run) {
             nlohmann::json steps = nlohmann::json::array();
             for (const auto& s : plan) {
@@ -189,7 +294,6 @@ void register_rerun(CLI::App& app, Context& ctx) {
             run::check_plan(ws, plan);
             return;
         }
-        run::RerunOptions ro;
         ro.rtol = o->rtol;
         ro.atol = o->atol;
         ro.keep = o->keep;
@@ -206,7 +310,9 @@ void register_rerun(CLI::App& app, Context& ctx) {
             std::cout << "\nverdict: " << paint(report.verdict, verdict_color(report.verdict)) << "\n";
         }
         int signal = util::received_signal();
-        ctx.exit_code = report.interrupted ? (signal > 0 ? 128 + signal : 130) : report.verdict == "diverged" ? 1 : 0;
+        ctx.exit_code = report.interrupted                                            ? (signal > 0 ? 128 + signal : 130)
+                        : report.verdict == "diverged" || report.verdict == "degraded" ? 1
+                                                                                        : 0;
     });
 }
 

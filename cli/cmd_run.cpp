@@ -23,7 +23,6 @@
 #include "core/workspace/workspace.hpp"
 
 namespace cairn::cli {
-namespace {
 
 std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what) {
     auto eq = text.find('=');
@@ -31,6 +30,8 @@ std::pair<std::string, std::string> split_assignment(const std::string& text, co
         throw Error(ErrorKind::usage, fmt::format("{} '{}' must be KEY=VALUE", what, text));
     return {text.substr(0, eq), text.substr(eq + 1)};
 }
+
+namespace {
 
 // One run as `ls --json` prints it; `full` (show --json) adds the environment. Written by a
 // streaming writer: on 10,000 runs building a JSON tree first cost more than the listing.

@@ -1,6 +1,7 @@
 #include "core/run/rerun.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -8,6 +9,7 @@
 
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
+#include "core/metrics/metrics.hpp"
 #include "core/run/lineage.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/store.hpp"
@@ -183,6 +185,67 @@ std::string metric_verdict(double old_value, double new_value, double rtol, doub
     return "differs";
 }
 
+bool higher_is_better_by_name(const std::string& key) {
+    std::string k;
+    for (char c : key) k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* word : {"loss", "error", "mse", "mae", "rmse", "mape", "perplexity"})
+        if (k.find(word) != std::string::npos) return false;
+    return true;
+}
+
+ThresholdVerdict judge_metric(const MetricThreshold& t, std::optional<double> old_value, std::optional<double> new_value) {
+    ThresholdVerdict v;
+    v.key = t.key;
+    v.old_value = old_value;
+    v.new_value = new_value;
+    v.higher_is_better = t.higher_is_better.value_or(higher_is_better_by_name(t.key));
+    std::vector<std::string> parts;
+    if (t.max_drop) parts.push_back(fmt::format("max drop {}", metrics::format_value(*t.max_drop)));
+    if (t.max_rel_drop) parts.push_back(fmt::format("max relative drop {}%", metrics::format_value(*t.max_rel_drop * 100)));
+    v.threshold = fmt::format("{}", fmt::join(parts, ", "));
+    if (!old_value) {
+        v.held = false;
+        v.detail = "the original run recorded no value";
+        return v;
+    }
+    if (!new_value || std::isnan(*new_value)) {
+        v.held = false;
+        v.detail = new_value ? "the re-run's value is NaN" : "the re-run recorded no value";
+        return v;
+    }
+    // How much worse the new value is (negative: better).
+    double drop = v.higher_is_better ? *old_value - *new_value : *new_value - *old_value;
+    if (t.max_drop && drop > *t.max_drop) {
+        v.held = false;
+        v.detail = fmt::format("{} by {} (more than {})", v.higher_is_better ? "dropped" : "rose",
+                               metrics::format_value(drop), metrics::format_value(*t.max_drop));
+    }
+    if (t.max_rel_drop && v.held) {
+        double rel = *old_value == 0 ? (drop > 0 ? INFINITY : 0) : drop / std::fabs(*old_value);
+        if (rel > *t.max_rel_drop) {
+            v.held = false;
+            v.detail = fmt::format("{} by {}% (more than {}%)", v.higher_is_better ? "dropped" : "rose",
+                                   metrics::format_value(rel * 100), metrics::format_value(*t.max_rel_drop * 100));
+        }
+    }
+    return v;
+}
+
+void check_substitutions(const std::vector<RerunStep>& plan, const std::map<std::string, std::string>& substitute) {
+    for (const auto& [path, id] : substitute) {
+        bool read = std::any_of(plan.begin(), plan.end(), [&](const RerunStep& s) { return s.original.inputs.count(path); });
+        if (read) continue;
+        const RunRecord& last = plan.back().original;
+        std::vector<std::string> inputs;
+        for (const auto& [p, i] : last.inputs) inputs.push_back(p);
+        std::string hint = util::closest(path, inputs);
+        fail(ErrorKind::input, "--with {}: run {} did not read {}{}", path, last.id.substr(0, 8), path,
+             !hint.empty()        ? fmt::format(" (did you mean {}?)", hint)
+             : inputs.empty()     ? " (it recorded no inputs)"
+                                  : fmt::format(" (its inputs: {})", fmt::join(inputs, ", ")));
+    }
+}
+
 std::vector<RerunStep> plan_rerun(workspace::Workspace& ws, const std::string& name, bool upstream, std::string* note) {
     std::vector<SkippedRun> skipped;
     LineageIndex lineage(list_runs(ws, &skipped));
@@ -258,6 +321,13 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
             auto it = fed.find(id);
             if (it == fed.end() || it->second == id) continue;
             sr.fed_inputs.push_back({path, id, it->second});
+            id = it->second;
+        }
+        // --with: the new bytes win over both the recorded and the fed-forward ones.
+        for (auto& [path, id] : step.inputs) {
+            auto it = options.substitute.find(path);
+            if (it == options.substitute.end() || it->second == id) continue;
+            sr.substituted.push_back({path, id, it->second});
             id = it->second;
         }
 
@@ -372,6 +442,23 @@ RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const R
         report.steps.push_back(std::move(sr));
     }
 
+    if (!options.substitute.empty() && !report.steps.empty()) {
+        // Re-evaluation on new data: outputs are expected to differ; the requested run's metrics
+        // are judged against the thresholds instead.
+        StepReport& last = report.steps.back();
+        report.verdict = "held";
+        for (const auto& t : options.thresholds) {
+            std::optional<double> old_value, new_value;
+            auto o = last.original.metric_summary();
+            auto n = last.rerun.metric_summary();
+            if (auto it = o.find(t.key); it != o.end()) old_value = it->second.last;
+            if (auto it = n.find(t.key); it != n.end()) new_value = it->second.last;
+            last.judged.push_back(judge_metric(t, old_value, new_value));
+            if (!last.judged.back().held) report.verdict = "degraded";
+        }
+        if (last.rerun.status != "finished") report.verdict = "degraded";
+        return report;
+    }
     auto rank = [](const std::string& v) { return v == "diverged" ? 2 : v == "reproduced within tolerance" ? 1 : 0; };
     report.verdict = "reproduced";
     for (const auto& s : report.steps)

@@ -16,12 +16,27 @@
 
 namespace cairn::run {
 
+// MLflow's MetricThreshold for re-evaluation on new data: a metric of the re-run may drop by at
+// most max_drop (absolute) and max_rel_drop (relative to |old|) in the bad direction.
+struct MetricThreshold {
+    std::string key;
+    std::optional<double> max_drop, max_rel_drop;
+    std::optional<bool> higher_is_better; // nullopt: from the name (loss, error, mse, mae, rmse: lower)
+};
+
+// Whether a higher value of `key` is better when nothing says otherwise.
+[[nodiscard]] bool higher_is_better_by_name(const std::string& key);
+
 struct RerunOptions {
     double rtol = 0, atol = 0; // |new - old| <= atol + rtol * |old| is "within tolerance"
     bool keep = false;         // keep the worktrees
     bool stdout_to_stderr = false; // the commands' stdout goes to stderr (for --json)
     // Told what happens, step by step ("re-running 1/2: ...").
     std::function<void(const std::string&)> notice;
+    // `--with OLD=NEW`: input path -> the object id whose bytes the re-run gets at that path, in
+    // every step that read it. Non-empty: the verdict is held / degraded by `thresholds`.
+    std::map<std::string, std::string> substitute;
+    std::vector<MetricThreshold> thresholds;
 };
 
 // What one step (one re-run of one recorded run) will do.
@@ -49,6 +64,15 @@ struct MetricVerdict {
     std::string verdict;                 // "equal", "within tolerance", "differs"
 };
 
+struct ThresholdVerdict {
+    std::string key;
+    std::optional<double> old_value, new_value;
+    bool higher_is_better = true;
+    std::string threshold; // "max drop 0.05", "max relative drop 5%", both joined by ", "
+    bool held = true;
+    std::string detail;    // why it degraded
+};
+
 struct StepReport {
     RunRecord original;
     RunRecord rerun;
@@ -58,6 +82,8 @@ struct StepReport {
     std::string verdict;                 // "reproduced", "reproduced within tolerance", "diverged", "interrupted"
     std::vector<ValueChange> causes;     // record differences that could explain a divergence
     std::vector<ValueChange> fed_inputs; // inputs whose id differs from the recorded one (fed forward)
+    std::vector<ValueChange> substituted; // inputs replaced by --with (old id -> new id)
+    std::vector<ThresholdVerdict> judged; // the requested run's metrics against --max-drop etc.
     bool nondeterministic = false;       // diverged with nothing in the records to explain it (same exit code)
     std::vector<std::string> log_tail;   // when the exit code differs: the last lines of the re-run's log
     std::string worktree;                // kept worktree (with --keep)
@@ -65,7 +91,7 @@ struct StepReport {
 
 struct RerunReport {
     std::vector<StepReport> steps;       // in the order run; the requested run last
-    std::string verdict;                 // the worst step verdict
+    std::string verdict;                 // the worst step verdict; with substitutions: "held" or "degraded"
     bool interrupted = false;
 };
 
@@ -80,6 +106,14 @@ struct RerunReport {
 // command recorded with a secret redacted, Error(integrity) naming every missing object (and
 // the run that produced it).
 void check_plan(workspace::Workspace& ws, const std::vector<RerunStep>& plan);
+
+// Checks that some step of the plan read each path of `substitute` (Error(input) naming the run's
+// inputs otherwise).
+void check_substitutions(const std::vector<RerunStep>& plan, const std::map<std::string, std::string>& substitute);
+
+// Judges old -> new against a threshold (exposed for tests).
+[[nodiscard]] ThresholdVerdict judge_metric(const MetricThreshold& t, std::optional<double> old_value,
+                                            std::optional<double> new_value);
 
 // Runs the plan, after check_plan().
 [[nodiscard]] RerunReport rerun(workspace::Workspace& ws, std::vector<RerunStep> plan, const RerunOptions& options,
