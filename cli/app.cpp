@@ -32,6 +32,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"runs", register_runs, "run log ls show metrics diff tag rm"},
     {"reproduce", register_reproduce, "rerun apply lineage"},
     {"pipeline", register_pipeline, "repro dag"},
+    {"drift", register_drift, "profile"},
 };
 
 // The group whose command `word` is, or null.

@@ -51,5 +51,6 @@ void register_store(CLI::App& app, Context& ctx);
 void register_runs(CLI::App& app, Context& ctx);
 void register_reproduce(CLI::App& app, Context& ctx);
 void register_pipeline(CLI::App& app, Context& ctx);
+void register_drift(CLI::App& app, Context& ctx);
 
 } // namespace cairn::cli
