@@ -41,6 +41,8 @@ void read_jsonl(std::string_view bytes, const std::string& display, TableSink& s
             row = Json::parse(text.begin(), text.end());
         } catch (const Json::parse_error& e) {
             fail(ErrorKind::input, "{}:{}: invalid JSON at column {}", display, line, e.byte);
+        } catch (const Json::exception&) { // out_of_range: a number beyond the double range
+            fail(ErrorKind::input, "{}:{}: a number beyond the double range", display, line);
         }
         if (!row.is_object())
             fail(ErrorKind::input, "{}:{}: expected a JSON object, found {}", display, line, type_name(row));

@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
+#include "core/util/error.hpp"
 #include "core/util/parallel.hpp"
 #include "core/util/strings.hpp"
 
@@ -29,10 +31,12 @@ private:
     double m_sum = 0, m_c = 0;
 };
 
-// numpy's _lerp: from b downwards for t >= 0.5, so that t = 1 gives b exactly.
+// numpy's _lerp: from b downwards for t >= 0.5, so that t = 1 gives b exactly. Where b - a
+// overflows (values near the double range's ends), a weighted sum, which cannot.
 double lerp(double a, double b, double t) {
     double diff = b - a;
-    return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+    double v = !std::isfinite(diff) ? a * (1 - t) + b * t : t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+    return std::clamp(v, a, b);
 }
 
 // numpy.quantile(values, p) with method "linear" over sorted values.
@@ -76,12 +80,18 @@ struct Builder {
 
 class ProfileSink final : public TableSink {
 public:
+    explicit ProfileSink(const std::string& display) : m_display(display) {}
+
     std::vector<Builder> cols;
     std::uint64_t row = 0;
 
     void column(std::string_view name) override {
+        std::string fixed = valid_utf8(std::string(name));
+        // The readers refuse duplicate names; these became equal through the replacement.
+        if (!m_names.insert(fixed).second)
+            fail(ErrorKind::input, "{}: duplicate column name '{}' (bytes that are not UTF-8 read as U+FFFD)", m_display, fixed);
         cols.emplace_back();
-        cols.back().p.name = valid_utf8(std::string(name));
+        cols.back().p.name = std::move(fixed);
         cols.back().p.missing = row; // the rows before a JSON Lines key first appeared
     }
 
@@ -121,6 +131,9 @@ public:
     }
 
 private:
+    const std::string& m_display;
+    std::unordered_set<std::string> m_names;
+
     void number(Builder& b, TextClass cls, double x, std::string_view text, bool integer) {
         ++b.numbers;
         if (cls == TextClass::integer) ++b.p.integers;
@@ -215,13 +228,28 @@ void finish(Builder& b, std::uint64_t rows) {
     n.count = s.size();
     n.min = s.front();
     n.max = s.back();
+    const auto count = static_cast<double>(s.size());
     Sum sum;
     for (double x : s) sum.add(x);
-    n.mean = sum.value() / static_cast<double>(s.size());
+    n.mean = sum.value() / count;
+    if (!std::isfinite(n.mean)) { // the sum overflowed
+        Sum scaled;
+        for (double x : s) scaled.add(x / count);
+        n.mean = scaled.value();
+    }
+    n.mean = std::clamp(n.mean, n.min, n.max);
     if (s.size() >= 2) {
+        // Deviations scaled by a power of two (exact) so that x - mean and its square cannot
+        // overflow; a deviation beyond the double range leaves std unknown.
+        const int e = std::max(std::ilogb(std::max(std::fabs(n.min), std::fabs(n.max))), 0) + 1;
+        const double m = std::ldexp(n.mean, -e);
         Sum squares;
-        for (double x : s) squares.add((x - n.mean) * (x - n.mean));
-        n.std = std::sqrt(squares.value() / static_cast<double>(s.size() - 1));
+        for (double x : s) {
+            double d = std::ldexp(x, -e) - m;
+            squares.add(d * d);
+        }
+        double sd = std::ldexp(std::sqrt(squares.value() / (count - 1)), e);
+        if (std::isfinite(sd)) n.std = sd;
     }
     for (std::size_t k = 0; k <= 10; ++k) n.edges[k] = sorted_quantile(s, static_cast<double>(k) / 10);
     auto below = [&s](double edge) { return static_cast<std::uint64_t>(std::lower_bound(s.begin(), s.end(), edge) - s.begin()); };
@@ -265,7 +293,7 @@ const ColumnProfile* Profile::column(std::string_view name) const {
 }
 
 Profile profile_table(std::string_view bytes, Format format, const std::string& display, const std::string& object) {
-    ProfileSink sink;
+    ProfileSink sink(display);
     read_table(bytes, format, display, sink);
     BackfillSink backfill(sink.cols);
     if (backfill.needed()) read_table(bytes, format, display, backfill);

@@ -29,7 +29,8 @@ enum class Kind { numeric, categorical, constant };
 struct NumericSummary {
     std::uint64_t count = 0; // finite values; a summary exists only when count > 0
     double min = 0, max = 0, mean = 0;
-    std::optional<double> std; // sample standard deviation (ddof = 1); none below 2 values
+    // Sample standard deviation (ddof = 1); none below 2 values, or beyond the double range.
+    std::optional<double> std;
     // Exactly one of these is filled: every finite value sorted (count <= k_quantile_steps), or
     // the k_quantile_steps + 1 quantiles at p = i / k_quantile_steps.
     std::vector<double> sorted;

@@ -134,7 +134,7 @@ ColumnProfile parse_column(const Reader& r, const Json& j, const std::string& wh
         n.mean = r.number(r.field(*numeric, "mean", nw), nw + ".mean");
         const Json& sd = r.field(*numeric, "std", nw);
         if (!sd.is_null()) n.std = r.number(sd, nw + ".std");
-        if (n.std.has_value() != (n.count >= 2)) r.bad(nw + ".std", "expected a number for 2 values or more, else null");
+        if (n.std && n.count < 2) r.bad(nw + ".std", "expected null below 2 values");
         if (n.count <= k_quantile_steps) n.sorted = r.sorted_numbers(r.field(*numeric, "sorted", nw), n.count, nw + ".sorted");
         else n.quantiles = r.sorted_numbers(r.field(*numeric, "quantiles", nw), k_quantile_steps + 1, nw + ".quantiles");
         const auto& ends = n.sorted.empty() ? n.quantiles : n.sorted;
@@ -194,6 +194,8 @@ Profile parse_profile(std::string_view text, const std::string& display) {
         j = Json::parse(text.begin(), text.end());
     } catch (const Json::parse_error& e) {
         fail(ErrorKind::input, "{}: invalid JSON at byte {}", display, e.byte);
+    } catch (const Json::exception&) {
+        fail(ErrorKind::input, "{}: a number beyond the double range", display);
     }
     Reader r(display);
     if (!j.is_object()) r.bad("profile", "expected a JSON object");

@@ -133,6 +133,7 @@ TEST_CASE("jsonl: malformed input names the file and line", "[table]") {
     CHECK(error_of("\n  \n", Format::jsonl) == "t.csv: empty file, expected one JSON object per line");
     CHECK(error_of("{\"a\": 1}\n{\"a\": }\n", Format::jsonl) == "t.csv:2: invalid JSON at column 7");
     CHECK(error_of("{\"a\": 1}\n\n[1, 2]\n", Format::jsonl) == "t.csv:3: expected a JSON object, found an array");
+    CHECK(error_of("{\"a\": 1}\n{\"a\": 1e999}\n", Format::jsonl) == "t.csv:2: a number beyond the double range");
     CHECK(error_of("{\"a\": 1} {\"a\": 2}\n", Format::jsonl).rfind("t.csv:1: invalid JSON", 0) == 0);
     CHECK(error_of("{\"a\": \"\0\"}"s, Format::jsonl) == "t.csv:1: NUL byte: binary data, not a JSON Lines table");
 }
