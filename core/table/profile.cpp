@@ -242,10 +242,11 @@ void finish(Builder& b, std::uint64_t rows) {
         // Deviations scaled by a power of two (exact) so that x - mean and its square cannot
         // overflow; a deviation beyond the double range leaves std unknown.
         const int e = std::max(std::ilogb(std::max(std::fabs(n.min), std::fabs(n.max))), 0) + 1;
-        const double m = std::ldexp(n.mean, -e);
+        const double scale = std::ldexp(1.0, -e);
+        const double m = n.mean * scale;
         Sum squares;
         for (double x : s) {
-            double d = std::ldexp(x, -e) - m;
+            double d = x * scale - m;
             squares.add(d * d);
         }
         double sd = std::ldexp(std::sqrt(squares.value() / (count - 1)), e);

@@ -66,7 +66,8 @@ void read_table(std::string_view bytes, Format format, const std::string& displa
 // What the text of a cell holds. Missing: empty (after trimming spaces and tabs) or exactly NA,
 // NaN, null, None. Numbers are what fast_float accepts (with an optional leading '+'):
 // integer (digits with an optional sign), decimal, and the non-finite nan, inf, -inf (any case,
-// inf also as infinity; NaN alone is a missing marker).
+// inf also as infinity; NaN alone is a missing marker); a number beyond the double range is
+// inf or -inf.
 enum class TextClass { missing, integer, decimal, nan, posinf, neginf, string };
 
 struct Classified {
