@@ -59,5 +59,6 @@ void register_model(CLI::App& app, Context& ctx);
 
 // "KEY=VALUE" split at the first '='; Error(usage) naming `what` when there is none or KEY is empty.
 [[nodiscard]] std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what);
+void register_drift(CLI::App& app, Context& ctx);
 
 } // namespace cairn::cli

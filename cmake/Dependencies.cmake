@@ -20,6 +20,11 @@ find_path(TOMLPLUSPLUS_INCLUDE_DIR toml++/toml.h)
 if(NOT TOMLPLUSPLUS_INCLUDE_DIR)
   message(FATAL_ERROR "toml++ not found: install libtomlplusplus-dev (scripts/install-deps.sh)")
 endif()
+# fast_float (libfast-float-dev), header-only: parsing numbers in tables (core/table/table.cpp).
+find_path(FAST_FLOAT_INCLUDE_DIR fast_float/fast_float.h)
+if(NOT FAST_FLOAT_INCLUDE_DIR)
+  message(FATAL_ERROR "fast_float not found: install libfast-float-dev (scripts/install-deps.sh)")
+endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.1)
 # RE2: patterns from config.yaml or the command line run in linear time (libre2-dev).

@@ -359,7 +359,7 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
     // Leftovers beside and inside the data cairn writes in the work tree (only where it writes,
     // see leftovers.hpp), of processes that are certainly dead.
     // The stat cache and config are replaced atomically too.
-    for (const auto& dir : {ws.store_dir(), ws.store_dir() / "state"})
+    for (const auto& dir : {ws.store_dir(), ws.store_dir() / "state", ws.store_dir() / "state" / "profiles"})
         result.temp_files += fs::sweep_dead_temps(dir, mode == GcMode::remove ? fs::SweepMode::remove : fs::SweepMode::dry_run);
     result.temp_files +=
         sweep_work_tree_temps(ws, places, mode == GcMode::remove ? fs::SweepMode::remove : fs::SweepMode::dry_run);
@@ -386,6 +386,16 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
         result.state_entries = ws.stat_cache().prune(
             [&](std::string_view path) { return fs::lstat_path(ws.absolute(std::string(path))).has_value(); });
         result.state_entries += ws.cache().prune_verified();
+        // Stored profiles (`state/profiles/<64 hex>.<format>.json`) of objects no longer here.
+        stdfs::path profiles = ws.store_dir() / "state" / "profiles";
+        if (fs::lstat_path(profiles))
+            for (const auto& e : fs::list_dir(profiles)) {
+                auto digest = hash::Digest::from_hex(std::string_view(e.name).substr(0, 64));
+                if (!digest || e.name.size() < 65 || e.name[64] != '.' || fs::looks_like_temp(e.name) || ws.cache().has(*digest))
+                    continue;
+                fs::remove_file(profiles / e.name);
+                ++result.state_entries;
+            }
     }
     std::sort(result.removed.begin(), result.removed.end(),
               [](const auto& a, const auto& b) { return a.digest < b.digest; });

@@ -41,7 +41,7 @@ struct GcResult {
     std::uint64_t freed = 0;
     std::uint64_t kept = 0;
     std::uint64_t temp_files = 0; // leftovers of interrupted commands swept from .cairn/tmp
-    std::uint64_t state_entries = 0; // stat cache entries of files that no longer exist
+    std::uint64_t state_entries = 0; // stat cache entries of files, stored profiles of objects, no longer there
     struct Unparseable {
         hash::Digest digest;
         std::string reason;

@@ -1,0 +1,311 @@
+#include "core/table/profile.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/util/error.hpp"
+#include "core/util/parallel.hpp"
+#include "core/util/strings.hpp"
+
+namespace cairn::table {
+namespace {
+
+// Neumaier's compensated sum: the mean and variance stay exact to a few ulps at millions of
+// values (numpy's pairwise sum is the oracle the tests compare with).
+class Sum {
+public:
+    void add(double x) {
+        double t = m_sum + x;
+        m_c += std::fabs(m_sum) >= std::fabs(x) ? (m_sum - t) + x : (x - t) + m_sum;
+        m_sum = t;
+    }
+    [[nodiscard]] double value() const { return m_sum + m_c; }
+
+private:
+    double m_sum = 0, m_c = 0;
+};
+
+// numpy's _lerp: from b downwards for t >= 0.5, so that t = 1 gives b exactly. Where b - a
+// overflows (values near the double range's ends), a weighted sum, which cannot.
+double lerp(double a, double b, double t) {
+    double diff = b - a;
+    double v = !std::isfinite(diff) ? a * (1 - t) + b * t : t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+    return std::clamp(v, a, b);
+}
+
+// numpy.quantile(values, p) with method "linear" over sorted values.
+double sorted_quantile(const std::vector<double>& s, double p) {
+    double h = static_cast<double>(s.size() - 1) * p;
+    double lo = std::floor(h);
+    auto i = static_cast<std::size_t>(lo);
+    if (i + 1 >= s.size()) return s.back();
+    return lerp(s[i], s[i + 1], h - lo);
+}
+
+std::string number_text(double x, bool integer) {
+    if (integer && std::fabs(x) < 9.2e18) return fmt::format("{}", static_cast<long long>(x));
+    return fmt::format("{}", x);
+}
+
+// `s` with every byte that is not part of a UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t n = util::utf8_length(s, i);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(s, i, n);
+            i += n;
+        }
+    }
+    return out;
+}
+
+struct Builder {
+    ColumnProfile p;
+    std::vector<double> finite;
+    std::unordered_map<std::string, std::uint64_t> counts;
+    std::uint64_t numbers = 0;      // numeric cells so far
+    std::uint64_t backfill_rows = 0; // numbers in rows before this one still lack their category
+    std::uint64_t seen_in_row = 0;  // row + 1 of the last value
+};
+
+class ProfileSink final : public TableSink {
+public:
+    explicit ProfileSink(const std::string& display) : m_display(display) {}
+
+    std::vector<Builder> cols;
+    std::uint64_t row = 0;
+
+    void column(std::string_view name) override {
+        std::string fixed = valid_utf8(std::string(name));
+        // The readers refuse duplicate names; these became equal through the replacement.
+        if (!m_names.insert(fixed).second)
+            fail(ErrorKind::input, "{}: duplicate column name '{}' (bytes that are not UTF-8 read as U+FFFD)", m_display, fixed);
+        cols.emplace_back();
+        cols.back().p.name = std::move(fixed);
+        cols.back().p.missing = row; // the rows before a JSON Lines key first appeared
+    }
+
+    void value(std::size_t column, const Value& v) override {
+        Builder& b = cols[column];
+        b.seen_in_row = row + 1;
+        switch (v.type) {
+        case Value::Type::null: ++b.p.missing; return;
+        case Value::Type::boolean: ++b.p.booleans; return category(b, v.text);
+        case Value::Type::nested: ++b.p.nested; return category(b, v.text);
+        case Value::Type::number: {
+            TextClass cls = std::isnan(v.number) ? TextClass::nan
+                            : std::isinf(v.number) ? (v.number > 0 ? TextClass::posinf : TextClass::neginf)
+                            : v.integer ? TextClass::integer : TextClass::decimal;
+            return number(b, cls, v.number, {}, v.integer);
+        }
+        case Value::Type::text: {
+            Classified c = classify(v.text);
+            if (c.cls == TextClass::missing) {
+                ++b.p.missing;
+                return;
+            }
+            if (c.cls == TextClass::string) {
+                ++b.p.strings;
+                return category(b, v.text);
+            }
+            return number(b, c.cls, c.number, v.text, false);
+        }
+        }
+    }
+
+    bool end_row() override {
+        ++row;
+        for (auto& b : cols)
+            if (b.seen_in_row != row) ++b.p.missing;
+        return true;
+    }
+
+private:
+    const std::string& m_display;
+    std::unordered_set<std::string> m_names;
+
+    void number(Builder& b, TextClass cls, double x, std::string_view text, bool integer) {
+        ++b.numbers;
+        if (cls == TextClass::integer) ++b.p.integers;
+        else ++b.p.decimals;
+        if (cls == TextClass::nan) ++b.p.nan;
+        if (cls == TextClass::posinf) ++b.p.posinf;
+        if (cls == TextClass::neginf) ++b.p.neginf;
+        if (b.p.numeric) {
+            if (std::isfinite(x)) b.finite.push_back(x);
+            return;
+        }
+        ++b.counts[text.empty() ? number_text(x, integer || cls == TextClass::integer) : std::string(text)];
+    }
+
+    void category(Builder& b, std::string_view text) {
+        if (b.p.numeric) {
+            // The column turns categorical: the numbers before this row become categories in a
+            // second pass (their text is gone), see profile_table.
+            b.p.numeric = false;
+            if (b.numbers) b.backfill_rows = row;
+            std::vector<double>().swap(b.finite);
+        }
+        ++b.counts[std::string(text)];
+    }
+};
+
+// Adds the numbers of the rows before each column turned categorical to its categories.
+class BackfillSink final : public TableSink {
+public:
+    explicit BackfillSink(std::vector<Builder>& cols) : m_cols(cols) {
+        for (const auto& b : cols) m_until = std::max(m_until, b.backfill_rows);
+    }
+    void column(std::string_view) override {}
+    void value(std::size_t column, const Value& v) override {
+        Builder& b = m_cols[column];
+        if (m_row >= b.backfill_rows) return;
+        if (v.type == Value::Type::number) {
+            ++b.counts[number_text(v.number, v.integer)];
+        } else if (v.type == Value::Type::text) {
+            TextClass cls = classify(v.text).cls;
+            if (cls != TextClass::missing && cls != TextClass::string) ++b.counts[std::string(v.text)];
+        }
+    }
+    bool end_row() override { return ++m_row < m_until; }
+    [[nodiscard]] bool needed() const { return m_until > 0; }
+
+private:
+    std::vector<Builder>& m_cols;
+    std::uint64_t m_row = 0;
+    std::uint64_t m_until = 0;
+};
+
+void finish(Builder& b, std::uint64_t rows) {
+    ColumnProfile& p = b.p;
+    p.rows = rows;
+    const std::uint64_t specials = (p.nan > 0) + (p.posinf > 0) + (p.neginf > 0);
+    if (!p.numeric) {
+        std::vector<std::pair<std::string, std::uint64_t>> all;
+        all.reserve(b.counts.size());
+        bool recount = false;
+        for (auto& [value, count] : b.counts) {
+            if (!util::is_utf8(value)) recount = true;
+            all.emplace_back(value, count);
+        }
+        std::unordered_map<std::string, std::uint64_t>().swap(b.counts);
+        if (recount) {
+            // JSON holds only UTF-8: values with other bytes are kept as their stored form would be.
+            std::unordered_map<std::string, std::uint64_t> merged;
+            for (auto& [value, count] : all) merged[valid_utf8(value)] += count;
+            all.assign(merged.begin(), merged.end());
+        }
+        p.distinct = all.size();
+        p.kind = p.distinct < 2 ? Kind::constant : Kind::categorical;
+        auto by_count = [](const auto& x, const auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; };
+        std::size_t keep = std::min(all.size(), k_top_values);
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(), by_count);
+        CategoricalSummary c;
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (i < keep) c.top.push_back(std::move(all[i]));
+            else c.other += all[i].second;
+        }
+        p.categories = std::move(c);
+        return;
+    }
+    std::vector<double>& s = b.finite;
+    std::sort(s.begin(), s.end());
+    p.distinct = specials + !s.empty();
+    for (std::size_t i = 1; i < s.size(); ++i) p.distinct += s[i] != s[i - 1];
+    p.kind = p.distinct < 2 ? Kind::constant : Kind::numeric;
+    if (s.empty()) return;
+    NumericSummary n;
+    n.count = s.size();
+    n.min = s.front();
+    n.max = s.back();
+    const auto count = static_cast<double>(s.size());
+    Sum sum;
+    for (double x : s) sum.add(x);
+    n.mean = sum.value() / count;
+    if (!std::isfinite(n.mean)) { // the sum overflowed
+        Sum scaled;
+        for (double x : s) scaled.add(x / count);
+        n.mean = scaled.value();
+    }
+    n.mean = std::clamp(n.mean, n.min, n.max);
+    if (s.size() >= 2) {
+        // Deviations scaled by a power of two (exact) so that x - mean and its square cannot
+        // overflow; a deviation beyond the double range leaves std unknown.
+        const int e = std::max(std::ilogb(std::max(std::fabs(n.min), std::fabs(n.max))), 0) + 1;
+        const double scale = std::ldexp(1.0, -e);
+        const double m = n.mean * scale;
+        Sum squares;
+        for (double x : s) {
+            double d = x * scale - m;
+            squares.add(d * d);
+        }
+        double sd = std::ldexp(std::sqrt(squares.value() / (count - 1)), e);
+        if (std::isfinite(sd)) n.std = sd;
+    }
+    for (std::size_t k = 0; k <= 10; ++k) n.edges[k] = sorted_quantile(s, static_cast<double>(k) / 10);
+    auto below = [&s](double edge) { return static_cast<std::uint64_t>(std::lower_bound(s.begin(), s.end(), edge) - s.begin()); };
+    for (std::size_t k = 0; k < 10; ++k) n.bin_counts[k] = (k == 9 ? s.size() : below(n.edges[k + 1])) - below(n.edges[k]);
+    if (s.size() <= k_quantile_steps) {
+        n.sorted = std::move(s);
+    } else {
+        n.quantiles.resize(k_quantile_steps + 1);
+        for (std::size_t i = 0; i <= k_quantile_steps; ++i)
+            n.quantiles[i] = sorted_quantile(s, static_cast<double>(i) / static_cast<double>(k_quantile_steps));
+        std::vector<double>().swap(s);
+    }
+    p.summary = std::move(n);
+}
+
+} // namespace
+
+std::string_view to_string(Kind kind) {
+    switch (kind) {
+    case Kind::numeric: return "numeric";
+    case Kind::categorical: return "categorical";
+    case Kind::constant: return "constant";
+    }
+    return "constant";
+}
+
+double NumericSummary::quantile(double p) const {
+    p = std::clamp(p, 0.0, 1.0);
+    if (!sorted.empty()) return sorted_quantile(sorted, p);
+    double h = p * static_cast<double>(quantiles.size() - 1);
+    double lo = std::floor(h);
+    auto i = static_cast<std::size_t>(lo);
+    if (i + 1 >= quantiles.size()) return quantiles.back();
+    return lerp(quantiles[i], quantiles[i + 1], h - lo);
+}
+
+const ColumnProfile* Profile::column(std::string_view name) const {
+    for (const auto& c : columns)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+Profile profile_table(std::string_view bytes, Format format, const std::string& display, const std::string& object) {
+    ProfileSink sink(display);
+    read_table(bytes, format, display, sink);
+    BackfillSink backfill(sink.cols);
+    if (backfill.needed()) read_table(bytes, format, display, backfill);
+    util::parallel_for(sink.cols.size(), [&sink](std::size_t i) { finish(sink.cols[i], sink.row); });
+    Profile out;
+    out.format = format;
+    out.object = object;
+    out.bytes = bytes.size();
+    out.rows = sink.row;
+    for (auto& b : sink.cols) out.columns.push_back(std::move(b.p));
+    return out;
+}
+
+} // namespace cairn::table
