@@ -128,6 +128,26 @@ bool all_in_cache(workspace::Workspace& ws, const std::map<std::string, std::str
     return true;
 }
 
+// A params file that no stage writes must exist: its absence is a mistake in the pipeline (or a
+// file not checked out), reported where the stage names it. One that a stage writes is only
+// missing until that stage runs.
+// Checked before anything runs, so that a repro does not stop halfway for it.
+void check_params_files(const workspace::Workspace& ws, const Pipeline& p, const std::vector<std::size_t>& stages) {
+    for (std::size_t i : stages)
+        for (const auto& ref : p.stages[i].params) {
+            if (fs::lstat_path(ws.absolute(ref.file))) continue;
+            bool written = false;
+            for (const auto& s : p.stages)
+                for (const auto& out : s.outs)
+                    written |= out.path == ref.file || util::starts_with(ref.file, out.path + "/");
+            if (written) continue;
+            fail(ErrorKind::input, "{}:{}: stage '{}': params: params file '{}' does not exist{}", ref.mark.file,
+                 ref.mark.line, p.stages[i].name, ref.file,
+                 ref.written == "params.yaml" ? " (a key listed without a file is read from params.yaml in the stage's wdir)"
+                                              : "");
+        }
+}
+
 class Runner {
 public:
     Runner(workspace::Workspace& ws, const Pipeline& p, const ReproOptions& options, util::Progress& progress)
@@ -344,7 +364,10 @@ StageResult Runner::run_one(const Stage& stage, const std::string& upstream_chan
     }
     if (!check.missing_params.empty()) {
         result.outcome = Outcome::failed;
-        result.message = fmt::format("param {} is missing", check.missing_params.front());
+        result.message = check.missing_params_files.empty()
+                             ? fmt::format("param {} is missing", check.missing_params.front())
+                             : fmt::format("params file {} does not exist (and no stage before it writes it)",
+                                           check.missing_params_files.front()->file);
         notice(fmt::format("stage {}: failed ({})", stage.name, result.message));
         return result;
     }
@@ -370,6 +393,7 @@ ReproReport Runner::run_all() {
     m_lock = read_lock(m_ws, m_p.lock_file);
     Graph g = build_graph(m_p);
     std::vector<std::size_t> order = select(m_p, g, m_options);
+    check_params_files(m_ws, m_p, order);
     prefetch(order);
     std::set<std::size_t> targets;
     for (const auto& t : m_options.targets)
@@ -555,6 +579,7 @@ std::vector<StageResult> Runner::status() {
     Graph g = build_graph(m_p);
     std::vector<StageResult> out(m_p.stages.size());
     std::vector<bool> stale(m_p.stages.size(), false);
+    check_params_files(m_ws, m_p, g.order);
     prefetch(g.order);
     for (std::size_t i : g.order) {
         const Stage& stage = m_p.stages[i];
@@ -680,6 +705,7 @@ nlohmann::json to_json(const StageResult& r) {
     nlohmann::json reasons = nlohmann::json::array();
     for (const auto& reason : r.reasons)
         reasons.push_back({{"kind", reason.kind_name()}, {"subject", reason.subject}, {"change", reason.change},
+                           {"note", reason.note.empty() ? nlohmann::json() : nlohmann::json(reason.note)},
                            {"text", reason.describe()}});
     j["reasons"] = reasons;
     j["run"] = r.run.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.run);
@@ -704,7 +730,8 @@ ReproReport report_from_json(const nlohmann::json& j) {
         r.outcome = outcome_from(s.at("outcome").get<std::string>());
         for (const auto& reason : s.at("reasons"))
             r.reasons.push_back({kind_from(reason.at("kind").get<std::string>()), reason.at("subject").get<std::string>(),
-                                 reason.at("change").get<std::string>()});
+                                 reason.at("change").get<std::string>(),
+                                 reason.value("note", nlohmann::json()).is_string() ? reason.at("note").get<std::string>() : ""});
         if (!s.at("run").is_null()) r.run = s.at("run").get<std::string>();
         r.exit_code = s.at("exit_code").get<int>();
         if (s.contains("message")) r.message = s.at("message").get<std::string>();

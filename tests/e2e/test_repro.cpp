@@ -584,3 +584,42 @@ TEST_CASE("a stage's malformed metrics file is a warning; the repro goes on", "[
     CHECK(contains(r.err, "recorded without the metrics of"));
     CHECK(outcomes(r.json()) == std::map<std::string, std::string>{{"k", "ran"}, {"z", "ran"}});
 }
+
+TEST_CASE("a missing params file is an error naming the pipeline file, line and stage", "[repro]") {
+    Repo repo;
+    SECTION("a file named in params") {
+        repo.write("cairn.yaml", "stages:\n  train:\n    cmd: echo hi\n    params:\n      - missing.yaml: [lr]\n");
+        for (const auto& cmd : {"status", "repro"}) {
+            Result r = repo.cairn({cmd});
+            CHECK(r.code == 3);
+            CHECK(r.err == "cairn: error: cairn.yaml:5: stage 'train': params: params file 'missing.yaml' does not exist\n");
+        }
+    }
+    SECTION("the default params.yaml") {
+        repo.write("cairn.yaml", "stages:\n  prepare:\n    cmd: echo ran > prepared\n    outs: [prepared]\n"
+                                 "  train:\n    cmd: echo hi\n    params: [lr]\n");
+        Result r = repo.cairn({"repro"});
+        CHECK(r.code == 3);
+        CHECK(contains(r.err, "cairn: error: cairn.yaml:7: stage 'train': params: params file 'params.yaml' does not exist"));
+        // Checked before any stage runs.
+        CHECK_FALSE(repo.exists("prepared"));
+        CHECK(repo.ok({"ls", "--json"}).json().empty());
+    }
+    SECTION("a malformed params file") {
+        repo.write("bad.yaml", "a: [\n");
+        repo.write("cairn.yaml", "stages:\n  train:\n    cmd: echo hi\n    params:\n      - bad.yaml: [lr]\n");
+        Result r = repo.cairn({"status"});
+        CHECK(r.code == 3);
+        CHECK(contains(r.err, "cairn: error: cairn.yaml:5: stage 'train': params: bad.yaml:"));
+    }
+    SECTION("a params file an earlier stage writes is only missing until it runs") {
+        repo.write_script("gen.sh", "#!/bin/sh\nmkdir -p conf\necho 'lr: 1' > conf/p.yaml\n");
+        repo.write("cairn.yaml", "stages:\n  gen:\n    cmd: ./gen.sh\n    outs: [conf]\n"
+                                 "  train:\n    cmd: echo hi\n    params:\n      - conf/p.yaml: [lr]\n");
+        auto reasons = status_reasons(repo);
+        CHECK(std::count(reasons["train"].begin(), reasons["train"].end(),
+                         "param conf/p.yaml missing (the params file does not exist)") == 1);
+        CHECK(outcomes(repro_json(repo)) == std::map<std::string, std::string>{{"gen", "ran"}, {"train", "ran"}});
+        CHECK(contains(repo.read("cairn.lock"), "conf/p.yaml:\n        lr: 1"));
+    }
+}
