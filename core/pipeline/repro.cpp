@@ -128,6 +128,15 @@ bool all_in_cache(workspace::Workspace& ws, const std::map<std::string, std::str
     return true;
 }
 
+// What changed in a frozen stage since it was locked: its reasons, less `always_changed` (a
+// setting, not a change).
+std::vector<Reason> frozen_changes(const StageCheck& check) {
+    std::vector<Reason> out;
+    for (const auto& r : check.reasons)
+        if (r.kind != Reason::Kind::always_changed) out.push_back(r);
+    return out;
+}
+
 // A params file that no stage writes must exist: its absence is a mistake in the pipeline (or a
 // file not checked out), reported where the stage names it. One that a stage writes is only
 // missing until that stage runs.
@@ -341,6 +350,9 @@ StageResult Runner::run_one(const Stage& stage, const std::string& upstream_chan
     result.reasons = check.reasons;
     if (check.frozen) {
         result.outcome = Outcome::frozen;
+        result.reasons = frozen_changes(check);
+        if (!result.reasons.empty())
+            notice(fmt::format("stage {}: frozen, not run (changed: {})", stage.name, describe(result.reasons)));
         return result;
     }
     forced |= m_options.force;
@@ -591,6 +603,7 @@ std::vector<StageResult> Runner::status() {
         r.reasons = check.reasons;
         if (check.frozen) {
             r.outcome = Outcome::frozen;
+            r.reasons = frozen_changes(check);
             continue;
         }
         for (std::size_t u : g.upstream[i])

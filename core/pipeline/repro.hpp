@@ -50,6 +50,9 @@ struct StageResult {
     std::string run;       // the run recorded (ran, failed, interrupted) or restored from
     int exit_code = 0;
     std::string message;   // failed/skipped: why
+    // A frozen stage whose command, dependencies, params or outputs changed: it would run if it
+    // were not frozen, and `reasons` say why.
+    [[nodiscard]] bool frozen_with_changes() const { return outcome == Outcome::frozen && !reasons.empty(); }
 };
 
 struct ReproReport {

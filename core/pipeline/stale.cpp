@@ -42,6 +42,12 @@ std::string Reason::describe() const {
     return "";
 }
 
+std::string describe(const std::vector<Reason>& reasons) {
+    std::string out;
+    for (const auto& r : reasons) out += (out.empty() ? "" : "; ") + r.describe();
+    return out;
+}
+
 std::optional<LockedPath> Probe::path(const std::string& rel) {
     if (!m_paths.count(rel)) prefetch({rel});
     return m_paths.at(rel);

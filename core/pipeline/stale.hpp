@@ -28,6 +28,9 @@ struct Reason {
     [[nodiscard]] std::string kind_name() const; // for --json
 };
 
+// Reason::describe() of each, joined with "; ".
+[[nodiscard]] std::string describe(const std::vector<Reason>& reasons);
+
 // A stage's state now.
 struct StageCheck {
     bool frozen = false;

@@ -623,3 +623,39 @@ TEST_CASE("a missing params file is an error naming the pipeline file, line and 
         CHECK(contains(repo.read("cairn.lock"), "conf/p.yaml:\n        lr: 1"));
     }
 }
+
+TEST_CASE("a frozen stage whose command or dependencies changed is reported as such, never run", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    repro_json(repo);
+    std::string yaml = repo.read("cairn.yaml");
+    repo.write("cairn.yaml", replaced(yaml, "    cmd: ./train.sh\n", "    cmd: ./train.sh --fast\n    frozen: true\n"));
+    repo.write("train.sh", repo.read("train.sh") + "# edited\n");
+    std::string lock = repo.read("cairn.lock");
+
+    json status = repo.ok({"status", "--json"}).json();
+    json train;
+    for (const auto& s : status["stages"])
+        if (s["stage"] == "train") train = s;
+    CHECK(train["outcome"] == "frozen");
+    std::vector<std::string> reasons;
+    for (const auto& r : train["reasons"]) reasons.push_back(r["text"]);
+    CHECK(reasons == std::vector<std::string>{"command changed", "dependency train.sh modified"});
+
+    Result text = repo.ok({"status"});
+    CHECK(contains(text.out, "  train: frozen (changed: command changed; dependency train.sh modified)\n"));
+    CHECK_FALSE(contains(text.out, "is up to date"));
+
+    Result repro = repo.ok({"repro"});
+    CHECK(contains(repro.err, "stage train: frozen, not run (changed: command changed; dependency train.sh modified)"));
+    CHECK(contains(repro.out, "  train: frozen (changed: command changed; dependency train.sh modified)\n"));
+    CHECK_FALSE(contains(repro.out, "is up to date"));
+    CHECK(lines(repo, "train.calls") == 1);
+    CHECK(repo.read("cairn.lock") == lock);
+    CHECK(outcomes(repro_json(repo))["train"] == "frozen");
+
+    // Unchanged and frozen is simply up to date.
+    repo.write("cairn.yaml", replaced(yaml, "    cmd: ./train.sh\n", "    cmd: ./train.sh\n    frozen: true\n"));
+    repo.write("train.sh", replaced(repo.read("train.sh"), "# edited\n", ""));
+    CHECK(contains(repo.ok({"repro"}).out, "Pipeline cairn.yaml is up to date (3 stages)."));
+}
