@@ -659,3 +659,20 @@ TEST_CASE("a frozen stage whose command or dependencies changed is reported as s
     repo.write("train.sh", replaced(repo.read("train.sh"), "# edited\n", ""));
     CHECK(contains(repo.ok({"repro"}).out, "Pipeline cairn.yaml is up to date (3 stages)."));
 }
+
+TEST_CASE("runs of one stage share its name without a warning; a run of another kind is warned of", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    repro_json(repo);
+    repo.write("params.yaml", "train:\n  lr: 0.01\n  epochs: 3\nprepare:\n  split: 0.2\n");
+    repro_json(repo);
+    REQUIRE(repo.ok({"ls", "--json", "--filter", "stage = \"train\""}).json().size() == 2);
+    Result show = repo.ok({"show", "train"});
+    CHECK_FALSE(contains(show.err, "names 2 runs"));
+    Result diff = repo.ok({"diff", "train~1", "train"});
+    CHECK_FALSE(contains(diff.err, "names"));
+
+    repo.ok({"run", "-n", "train", "--", "true"});
+    Result mixed = repo.ok({"show", "train"});
+    CHECK(contains(mixed.err, "'train' names 3 runs; using the latest"));
+}
