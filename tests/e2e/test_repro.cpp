@@ -676,3 +676,38 @@ TEST_CASE("runs of one stage share its name without a warning; a run of another 
     Result mixed = repo.ok({"show", "train"});
     CHECK(contains(mixed.err, "'train' names 3 runs; using the latest"));
 }
+
+TEST_CASE("a sweep's table tells a param and a metric of one name apart", "[repro][sweep]") {
+    Repo repo;
+    repo.write("params.yaml", "acc: 0.5\nlr: 0.1\n");
+    // The stage prints `acc: <its param acc doubled>`: a metric named like the param it sweeps.
+    repo.write("cairn.yaml", R"yaml(stages:
+  train:
+    cmd: >-
+      a=$(grep 'acc:' params.yaml | awk '{print $2}'); echo "acc: $((a * 2))"; echo "$a" > model.txt
+    params: [acc, lr]
+    outs: [model.txt]
+)yaml");
+    repo.commit();
+    Result r = repo.cairn({"repro", "-S", "acc=1,2", "-S", "lr=0.1", "train"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    // The stage's own output comes first (stdout), the table last.
+    REQUIRE(r.out.find("\ntrial ") != std::string::npos);
+    std::string table = r.out.substr(r.out.find("\ntrial ") + 1);
+    std::string header = table.substr(0, table.find('\n'));
+    CHECK(contains(header, "params.acc"));
+    CHECK(contains(header, "metrics.acc"));
+    CHECK(contains(header, " lr"));
+    CHECK_FALSE(contains(header, "params.lr"));
+    // The rows hold the value given and the metric reported, under their own headers.
+    std::string row = table.substr(table.find('\n') + 1);
+    row = row.substr(0, row.find('\n'));
+    auto column = [&](const std::string& name) {
+        std::size_t at = header.find(name);
+        REQUIRE(at != std::string::npos);
+        return row.substr(at, row.find(' ', at) - at);
+    };
+    CHECK(column("params.acc") == "1");
+    CHECK(column("metrics.acc") == "2");
+}
