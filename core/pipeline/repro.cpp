@@ -370,7 +370,13 @@ StageResult Runner::run_one(const Stage& stage, const std::string& upstream_chan
     result.reasons = check.reasons;
     if (!check.missing_deps.empty()) {
         result.outcome = Outcome::failed;
-        result.message = fmt::format("dependency {} does not exist (and no stage before it writes it)", check.missing_deps.front());
+        const std::string& dep = check.missing_deps.front();
+        auto tracked = check.tracked_missing.find(dep);
+        result.message =
+            tracked == check.tracked_missing.end()
+                ? fmt::format("dependency {} does not exist (and no stage before it writes it)", dep)
+                : fmt::format("dependency {} is tracked by {}{} but its data is not in the workspace: run 'cairn checkout {}'",
+                              dep, tracked->second, workspace::k_pointer_suffix, tracked->second);
         notice(fmt::format("stage {}: failed ({})", stage.name, result.message));
         return result;
     }

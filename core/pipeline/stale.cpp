@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 
 #include "core/fs/file.hpp"
@@ -80,6 +82,16 @@ void Probe::prefetch(std::vector<std::string> paths) {
     }
 }
 
+std::optional<std::string> Probe::tracked(const std::string& rel) const {
+    for (std::string path = rel; !path.empty();) {
+        auto st = fs::lstat_path(m_ws.absolute(path + std::string(workspace::k_pointer_suffix)));
+        if (st && S_ISREG(st->st_mode)) return path;
+        auto slash = path.rfind('/');
+        path = slash == std::string::npos ? "" : path.substr(0, slash);
+    }
+    return std::nullopt;
+}
+
 const nlohmann::json* Probe::params(const std::string& file) {
     auto it = m_params.find(file);
     if (it == m_params.end()) {
@@ -111,6 +123,7 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
         auto state = probe.path(dep.path);
         if (!state) {
             check.missing_deps.push_back(dep.path);
+            if (auto tracked = probe.tracked(dep.path)) check.tracked_missing[dep.path] = *tracked;
             continue;
         }
         LockedPath p = *state;
@@ -142,7 +155,13 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
         }
     }
 
-    for (const auto& dep : check.missing_deps) check.reasons.push_back({Kind::dependency, dep, "missing"});
+    for (const auto& dep : check.missing_deps) {
+        std::string note;
+        if (auto it = check.tracked_missing.find(dep); it != check.tracked_missing.end())
+            note = fmt::format("tracked by {}{}, not checked out: run 'cairn checkout {}'", it->second,
+                               workspace::k_pointer_suffix, it->second);
+        check.reasons.push_back({Kind::dependency, dep, "missing", note});
+    }
     for (const auto& p : check.missing_params) {
         bool file = std::any_of(check.missing_params_files.begin(), check.missing_params_files.end(),
                                 [&](const ParamsRef* ref) { return ref->written == p; });

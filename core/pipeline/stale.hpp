@@ -39,6 +39,9 @@ struct StageCheck {
     // the referenced param values. Outputs are not filled in (they are known after the run).
     LockedStage current;
     std::vector<std::string> missing_deps; // workspace-relative
+    // Missing dependencies that `cairn add` tracks (a pointer file for them or a directory
+    // holding them): dependency -> the tracked path to check out.
+    std::map<std::string, std::string> tracked_missing;
     std::vector<std::string> missing_params; // "file: key", or "file" for a missing file
     // Params files that do not exist (the stage's own entries): an error unless a stage writes them.
     std::vector<const ParamsRef*> missing_params_files;
@@ -55,6 +58,9 @@ public:
     // path() of many paths at once: one pass, hashing in parallel (status and an up-to-date
     // repro of a large pipeline pay one walk, not one per stage).
     void prefetch(std::vector<std::string> paths);
+    // The path `cairn add` tracks (a pointer file `<it>.cairn` exists) that is `rel` or holds it,
+    // or nullopt: for a dependency that does not exist, whether checking out would bring it.
+    [[nodiscard]] std::optional<std::string> tracked(const std::string& rel) const;
     // read_params(), once per file; nullptr when the file does not exist. Throws read_params()'s
     // errors for a malformed file.
     [[nodiscard]] const nlohmann::json* params(const std::string& file);

@@ -711,3 +711,33 @@ TEST_CASE("a sweep's table tells a param and a metric of one name apart", "[repr
     CHECK(column("params.acc") == "1");
     CHECK(column("metrics.acc") == "2");
 }
+
+TEST_CASE("a dependency that cairn tracks but is not checked out says so and names the checkout", "[repro]") {
+    Repo repo;
+    repo.write("data/raw.csv", "a,b\n1,2\n");
+    repo.write("images/cat.png", "meow\n");
+    repo.ok({"add", "data/raw.csv", "images"});
+    repo.write("cairn.yaml", "stages:\n  prepare:\n    cmd: cat data/raw.csv images/cat.png > prepared.csv\n"
+                             "    deps: [data/raw.csv, images/cat.png]\n    outs: [prepared.csv]\n");
+    repo.commit();
+    // A fresh clone before `cairn checkout`: the pointers are there, the data is not.
+    stdfs::remove(repo.path("data/raw.csv"));
+    stdfs::remove_all(repo.path("images"));
+
+    auto reasons = status_reasons(repo);
+    CHECK(reasons["prepare"] == std::vector<std::string>{
+                                    "dependency data/raw.csv missing (tracked by data/raw.csv.cairn, not checked out: "
+                                    "run 'cairn checkout data/raw.csv')",
+                                    "dependency images/cat.png missing (tracked by images.cairn, not checked out: run "
+                                    "'cairn checkout images')",
+                                    "not in the lock file (never run)"});
+    Result r = repo.cairn({"repro"});
+    CHECK(r.code == 1);
+    CHECK(contains(r.err, "stage prepare: failed (dependency data/raw.csv is tracked by data/raw.csv.cairn but its data "
+                          "is not in the workspace: run 'cairn checkout data/raw.csv')"));
+    CHECK_FALSE(contains(r.err, "no stage before it writes it"));
+
+    repo.ok({"checkout", "data/raw.csv", "images"});
+    repo.ok({"repro"});
+    CHECK(repo.read("prepared.csv") == "a,b\n1,2\nmeow\n");
+}
