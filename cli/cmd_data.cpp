@@ -106,10 +106,12 @@ void register_status(CLI::App& app, Context& ctx) {
         // The pipeline's stages too, when there is one and no paths narrow the question.
         std::optional<pipeline::Pipeline> pipe;
         std::vector<pipeline::StageResult> stages;
+        std::vector<std::string> removed_stages;
         if (opts->paths.empty() && !opts->staged)
             if (auto file = pipeline::pipeline_file(ws, ctx.cwd, "")) {
                 pipe = pipeline::load(ws, *file);
                 stages = pipeline::stage_status(ws, *pipe, progress);
+                removed_stages = pipeline::removed_stages(ws, *pipe);
             }
         std::size_t stale = 0, frozen_changed = 0;
         for (const auto& st : stages) {
@@ -133,6 +135,7 @@ void register_status(CLI::App& app, Context& ctx) {
                 for (const auto& st : stages) js.push_back(pipeline::to_json(st));
                 out["pipeline"] = pipe->file;
                 out["stages"] = js;
+                out["removed_stages"] = removed_stages;
             }
             print_json(out);
             return;
@@ -176,6 +179,11 @@ void register_status(CLI::App& app, Context& ctx) {
                     std::cout << "  " << paint(printable(st.stage) + ":", Color::yellow) << " "
                               << printable(fmt::format("frozen (changed: {})", pipeline::describe(st.reasons))) << "\n";
         }
+        if (pipe && !removed_stages.empty())
+            std::cout << printable(fmt::format("{} has entries of stages no longer in {}: {} (a full 'cairn repro' "
+                                               "removes them)",
+                                               pipe->lock_file, pipe->file, fmt::join(removed_stages, ", ")))
+                      << "\n";
         if (opts->check) return;
         if (pipe) {
             if (stale)

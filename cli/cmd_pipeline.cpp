@@ -353,23 +353,30 @@ void register_repro(CLI::App& app, Context& ctx) {
         if (ran + restored + failed == 0 && !report.interrupted) {
             if (frozen == 0) {
                 std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", p.file, fresh, fresh == 1 ? "" : "s");
-                return;
+            } else {
+                std::cout << fmt::format("Nothing ran in {}: {} stage{} up to date, {} frozen with changes:\n", p.file,
+                                         fresh, fresh == 1 ? "" : "s", frozen);
+                print_frozen();
             }
-            std::cout << fmt::format("Nothing ran in {}: {} stage{} up to date, {} frozen with changes:\n", p.file, fresh,
-                                     fresh == 1 ? "" : "s", frozen);
+        } else {
+            std::cout << fmt::format("{} stage{} ran, {} restored from the run cache, {} up to date{}{}{}{}.\n", ran,
+                                     ran == 1 ? "" : "s", restored, fresh,
+                                     frozen ? fmt::format(", {} frozen with changes", frozen) : "",
+                                     failed ? fmt::format(", {} failed", failed) : "",
+                                     stopped ? fmt::format(", {} interrupted", stopped) : "",
+                                     skipped ? fmt::format(", {} not run", skipped) : "");
             print_frozen();
-            return;
         }
-        std::cout << fmt::format("{} stage{} ran, {} restored from the run cache, {} up to date{}{}{}{}.\n", ran,
-                                 ran == 1 ? "" : "s", restored, fresh, frozen ? fmt::format(", {} frozen with changes", frozen) : "",
-                                 failed ? fmt::format(", {} failed", failed) : "",
-                                 stopped ? fmt::format(", {} interrupted", stopped) : "",
-                                 skipped ? fmt::format(", {} not run", skipped) : "");
-        print_frozen();
+        if (!report.removed_from_lock.empty())
+            std::cout << printable(fmt::format("Removed from {} the entries of stages no longer in {}: {}.", p.lock_file,
+                                               p.file, fmt::join(report.removed_from_lock, ", ")))
+                      << "\n";
         // The lock and the .gitignore files changed: they belong in the next commit.
         if (ran + restored > 0)
             std::cout << fmt::format("Commit the new state: git add {} and the .gitignore files that list its outputs\n",
                                      p.lock_file);
+        else if (!report.removed_from_lock.empty())
+            std::cout << fmt::format("Commit the new state: git add {}\n", p.lock_file);
     });
 }
 

@@ -620,7 +620,44 @@ std::vector<StageResult> Runner::status() {
     return out;
 }
 
+// The names of the stages that may keep an entry in p's lock file: p's own, and those of the
+// other pipeline files of its directory that lock to the same file (cairn.yaml and dvc.yaml
+// share cairn.lock; NAME.yaml and NAME.yml share NAME.lock). nullopt when one of those cannot be
+// read: then nothing is known to be gone.
+std::optional<std::set<std::string>> lock_owners(const workspace::Workspace& ws, const Pipeline& p) {
+    std::set<std::string> names;
+    for (const auto& s : p.stages) names.insert(s.name);
+    stdfs::path file(p.file);
+    std::string stem = file.stem().string();
+    std::vector<std::string> stems = stem == "cairn" || stem == "dvc" ? std::vector<std::string>{"cairn", "dvc"}
+                                                                      : std::vector<std::string>{stem};
+    for (const auto& s : stems)
+        for (const char* ext : {".yaml", ".yml"}) {
+            std::string other = (file.parent_path() / (s + ext)).string();
+            if (other == p.file || !fs::lstat_path(ws.absolute(other))) continue;
+            try {
+                Pipeline q = load(ws, other);
+                if (q.lock_file != p.lock_file) continue;
+                for (const auto& st : q.stages) names.insert(st.name);
+            } catch (const Error&) {
+                return std::nullopt;
+            }
+        }
+    return names;
+}
+
 } // namespace
+
+std::vector<std::string> removed_stages(const workspace::Workspace& ws, const Pipeline& p) {
+    LockFile lock = read_lock(ws, p.lock_file);
+    std::vector<std::string> out;
+    if (lock.stages.empty()) return out;
+    auto owners = lock_owners(ws, p);
+    if (!owners) return out;
+    for (const auto& [name, entry] : lock.stages)
+        if (!owners->count(name)) out.push_back(name);
+    return out;
+}
 
 ReproReport repro(workspace::Workspace& ws, const Pipeline& p, const ReproOptions& options, util::Progress& progress) {
     // One repro of a pipeline at a time: two would run the same stage into the same outputs. The
@@ -641,7 +678,17 @@ ReproReport repro(workspace::Workspace& ws, const Pipeline& p, const ReproOption
         }
     }
     Runner runner(ws, p, options, progress);
-    return runner.run_all();
+    ReproReport report = runner.run_all();
+    // A full repro brings the lock up to date with the whole file: the entries of stages removed
+    // from it go too (a repro of chosen stages says nothing about the others).
+    if (options.targets.empty() && !options.dry_run && !report.interrupted)
+        if (auto owners = lock_owners(ws, p)) {
+            report.removed_from_lock = prune_lock(ws, p.lock_file, *owners);
+            for (const auto& name : report.removed_from_lock)
+                if (options.notice)
+                    options.notice(fmt::format("{}: removed the entry of stage {} (no longer in {})", p.lock_file, name, p.file));
+        }
+    return report;
 }
 
 std::vector<StageResult> stage_status(workspace::Workspace& ws, const Pipeline& p, util::Progress& progress) {
@@ -736,13 +783,17 @@ nlohmann::json to_json(const StageResult& r) {
 nlohmann::json to_json(const ReproReport& report) {
     nlohmann::json stages = nlohmann::json::array();
     for (const auto& s : report.stages) stages.push_back(to_json(s));
-    return {{"stages", stages}, {"failed", report.failed}, {"interrupted", report.interrupted}};
+    return {{"stages", stages},
+            {"failed", report.failed},
+            {"interrupted", report.interrupted},
+            {"removed_from_lock", report.removed_from_lock}};
 }
 
 ReproReport report_from_json(const nlohmann::json& j) {
     ReproReport report;
     report.failed = j.at("failed").get<bool>();
     report.interrupted = j.at("interrupted").get<bool>();
+    if (j.contains("removed_from_lock")) report.removed_from_lock = j.at("removed_from_lock").get<std::vector<std::string>>();
     for (const auto& s : j.at("stages")) {
         StageResult r;
         r.stage = s.at("stage").get<std::string>();

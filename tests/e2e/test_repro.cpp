@@ -741,3 +741,35 @@ TEST_CASE("a dependency that cairn tracks but is not checked out says so and nam
     repo.ok({"repro"});
     CHECK(repo.read("prepared.csv") == "a,b\n1,2\nmeow\n");
 }
+
+TEST_CASE("a full repro drops the lock entries of stages removed from the pipeline file", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
+                             "  old:\n    cmd: echo o > o.txt\n    outs: [o.txt]\n");
+    repro_json(repo);
+    // dvc.yaml beside it locks to the same cairn.lock: its stages are not "removed".
+    repo.write("dvc.yaml", "stages:\n  d:\n    cmd: echo d > d.txt\n    outs: [d.txt]\n");
+    repro_json(repo, {"-f", "dvc.yaml"});
+    REQUIRE(contains(repo.read("cairn.lock"), "\n  old:\n"));
+    REQUIRE(contains(repo.read("cairn.lock"), "\n  d:\n"));
+    repo.write("cairn.yaml", "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n");
+
+    json status = repo.ok({"status", "--json"}).json();
+    CHECK(status["removed_stages"] == json::array({"old"}));
+    CHECK(contains(repo.ok({"status"}).out, "cairn.lock has entries of stages no longer in cairn.yaml: old"));
+
+    // A repro of chosen stages, or a dry run, leaves the other entries alone.
+    repro_json(repo, {"a"});
+    repo.ok({"repro", "--dry-run"});
+    CHECK(contains(repo.read("cairn.lock"), "\n  old:\n"));
+
+    Result r = repo.ok({"repro"});
+    CHECK(contains(r.err, "cairn.lock: removed the entry of stage old (no longer in cairn.yaml)"));
+    CHECK(contains(r.out, "Removed from cairn.lock the entries of stages no longer in cairn.yaml: old."));
+    std::string lock = repo.read("cairn.lock");
+    CHECK_FALSE(contains(lock, "\n  old:\n"));
+    CHECK(contains(lock, "\n  a:\n"));
+    CHECK(contains(lock, "\n  d:\n"));
+    CHECK(repo.ok({"status", "--json"}).json()["removed_stages"].empty());
+    CHECK(repro_json(repo)["removed_from_lock"].empty());
+}
