@@ -601,16 +601,14 @@ class Loader {
                 out.path = path_in(s.wdir, written, node, name, kind);
                 out.mark = mark_of(node);
                 output_options(out, opts, node, name, kind);
-                // One path listed twice in a stage: DVC merges its options into one output.
+                // One path listed twice in a stage (in one list or two) is a mistake: two
+                // outputs would own the same bytes, with options that may disagree.
                 auto same = std::find_if(s.outs.begin(), s.outs.end(),
                                          [&](const Output& o) { return o.path == out.path; });
-                if (same != s.outs.end()) {
-                    if (same->kind != out.kind)
-                        fail_at(node, name,
-                                fmt::format("{}: '{}' is already an output of this stage (line {})",
-                                            kind, written, same->mark.line));
-                    continue;
-                }
+                if (same != s.outs.end())
+                    fail_at(node, name,
+                            fmt::format("{}: '{}' is already an output of this stage (line {})",
+                                        kind, written, same->mark.line));
                 s.outs.push_back(std::move(out));
             }
         });
