@@ -654,8 +654,8 @@ std::vector<std::string> removed_stages(const workspace::Workspace& ws, const Pi
     if (lock.stages.empty()) return out;
     auto owners = lock_owners(ws, p);
     if (!owners) return out;
-    for (const auto& [name, entry] : lock.stages)
-        if (!owners->count(name)) out.push_back(name);
+    for (const auto& entry : lock.stages)
+        if (!owners->count(entry.first)) out.push_back(entry.first);
     return out;
 }
 
