@@ -106,13 +106,18 @@ void register_status(CLI::App& app, Context& ctx) {
         // The pipeline's stages too, when there is one and no paths narrow the question.
         std::optional<pipeline::Pipeline> pipe;
         std::vector<pipeline::StageResult> stages;
+        std::vector<std::string> removed_stages;
         if (opts->paths.empty() && !opts->staged)
             if (auto file = pipeline::pipeline_file(ws, ctx.cwd, "")) {
                 pipe = pipeline::load(ws, *file);
                 stages = pipeline::stage_status(ws, *pipe, progress);
+                removed_stages = pipeline::removed_stages(ws, *pipe);
             }
-        std::size_t stale = 0;
-        for (const auto& st : stages) stale += st.outcome == pipeline::StageResult::Outcome::would_run;
+        std::size_t stale = 0, frozen_changed = 0;
+        for (const auto& st : stages) {
+            stale += st.outcome == pipeline::StageResult::Outcome::would_run;
+            frozen_changed += st.frozen_with_changes();
+        }
         if (opts->json) {
             nlohmann::json paths = nlohmann::json::array();
             for (const auto& s : statuses) {
@@ -130,6 +135,7 @@ void register_status(CLI::App& app, Context& ctx) {
                 for (const auto& st : stages) js.push_back(pipeline::to_json(st));
                 out["pipeline"] = pipe->file;
                 out["stages"] = js;
+                out["removed_stages"] = removed_stages;
             }
             print_json(out);
             return;
@@ -161,16 +167,30 @@ void register_status(CLI::App& app, Context& ctx) {
             std::cout << fmt::format("Stale stages in {}:\n", printable(pipe->file));
             for (const auto& st : stages) {
                 if (st.outcome != pipeline::StageResult::Outcome::would_run) continue;
-                std::vector<std::string> why;
-                for (const auto& r : st.reasons) why.push_back(r.describe());
                 std::cout << "  " << paint(printable(st.stage) + ":", Color::yellow) << " "
-                          << printable(fmt::format("{}", fmt::join(why, "; "))) << "\n";
+                          << printable(pipeline::describe(st.reasons)) << "\n";
             }
         }
+        if (pipe && frozen_changed) {
+            std::cout << fmt::format("Frozen stages in {} that changed (they do not run while frozen):\n",
+                                     printable(pipe->file));
+            for (const auto& st : stages)
+                if (st.frozen_with_changes())
+                    std::cout << "  " << paint(printable(st.stage) + ":", Color::yellow) << " "
+                              << printable(fmt::format("frozen (changed: {})", pipeline::describe(st.reasons))) << "\n";
+        }
+        if (pipe && !removed_stages.empty())
+            std::cout << printable(fmt::format("{} has entries of stages no longer in {}: {} (a full 'cairn repro' "
+                                               "removes them)",
+                                               pipe->lock_file, pipe->file, fmt::join(removed_stages, ", ")))
+                      << "\n";
         if (opts->check) return;
         if (pipe) {
             if (stale)
                 std::cout << "Use 'cairn repro' to bring the stages up to date.\n";
+            else if (frozen_changed)
+                std::cout << fmt::format("Pipeline {} has no stale stages; {} frozen stage{} changed.\n",
+                                         printable(pipe->file), frozen_changed, frozen_changed == 1 ? "" : "s");
             else
                 std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", printable(pipe->file), stages.size(),
                                          stages.size() == 1 ? "" : "s");

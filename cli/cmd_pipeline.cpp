@@ -318,41 +318,65 @@ void register_repro(CLI::App& app, Context& ctx) {
             return;
         }
         using Outcome = pipeline::StageResult::Outcome;
-        std::size_t ran = 0, restored = 0, fresh = 0, failed = 0, would = 0, skipped = 0, stopped = 0;
+        std::size_t ran = 0, restored = 0, fresh = 0, failed = 0, would = 0, skipped = 0, stopped = 0, frozen = 0;
         for (const auto& s : report.stages) {
             switch (s.outcome) {
             case Outcome::ran: ++ran; break;
             case Outcome::restored: ++restored; break;
-            case Outcome::up_to_date:
-            case Outcome::frozen: ++fresh; break;
+            case Outcome::frozen: s.frozen_with_changes() ? ++frozen : ++fresh; break;
+            case Outcome::up_to_date: ++fresh; break;
             case Outcome::failed: ++failed; break;
             case Outcome::would_run: ++would; break;
             case Outcome::skipped: ++skipped; break;
             case Outcome::interrupted: ++stopped; break;
             }
         }
+        // A frozen stage that changed is not up to date: it is said so, stage by stage.
+        auto print_frozen = [&] {
+            for (const auto& s : report.stages)
+                if (s.frozen_with_changes())
+                    std::cout << printable(fmt::format("  {}: frozen (changed: {})", s.stage, pipeline::describe(s.reasons)))
+                              << "\n";
+        };
         if (opts->dry_run) {
             for (const auto& s : report.stages) {
-                if (s.outcome != Outcome::would_run) continue;
-                std::vector<std::string> why;
-                for (const auto& r : s.reasons) why.push_back(r.describe());
-                std::cout << fmt::format("would run {}: {}\n", printable(s.stage), printable(fmt::format("{}", fmt::join(why, "; "))));
+                if (s.outcome == Outcome::would_run)
+                    std::cout << fmt::format("would run {}: {}\n", printable(s.stage), printable(pipeline::describe(s.reasons)));
+                else if (s.frozen_with_changes())
+                    std::cout << fmt::format("frozen {} (not run): changed: {}\n", printable(s.stage),
+                                             printable(pipeline::describe(s.reasons)));
             }
-            if (would == 0) std::cout << fmt::format("Pipeline {} is up to date; nothing to run.\n", p.file);
+            if (would == 0 && frozen == 0) std::cout << fmt::format("Pipeline {} is up to date; nothing to run.\n", p.file);
+            else if (would == 0) std::cout << fmt::format("Nothing to run in {}.\n", p.file);
             return;
         }
         if (ran + restored + failed == 0 && !report.interrupted) {
-            std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", p.file, fresh, fresh == 1 ? "" : "s");
-            return;
+            if (frozen == 0) {
+                std::cout << fmt::format("Pipeline {} is up to date ({} stage{}).\n", p.file, fresh, fresh == 1 ? "" : "s");
+            } else {
+                std::cout << fmt::format("Nothing ran in {}: {} stage{} up to date, {} frozen with changes:\n", p.file,
+                                         fresh, fresh == 1 ? "" : "s", frozen);
+                print_frozen();
+            }
+        } else {
+            std::cout << fmt::format("{} stage{} ran, {} restored from the run cache, {} up to date{}{}{}{}.\n", ran,
+                                     ran == 1 ? "" : "s", restored, fresh,
+                                     frozen ? fmt::format(", {} frozen with changes", frozen) : "",
+                                     failed ? fmt::format(", {} failed", failed) : "",
+                                     stopped ? fmt::format(", {} interrupted", stopped) : "",
+                                     skipped ? fmt::format(", {} not run", skipped) : "");
+            print_frozen();
         }
-        std::cout << fmt::format("{} stage{} ran, {} restored from the run cache, {} up to date{}{}{}.\n", ran,
-                                 ran == 1 ? "" : "s", restored, fresh, failed ? fmt::format(", {} failed", failed) : "",
-                                 stopped ? fmt::format(", {} interrupted", stopped) : "",
-                                 skipped ? fmt::format(", {} not run", skipped) : "");
+        if (!report.removed_from_lock.empty())
+            std::cout << printable(fmt::format("Removed from {} the entries of stages no longer in {}: {}.", p.lock_file,
+                                               p.file, fmt::join(report.removed_from_lock, ", ")))
+                      << "\n";
         // The lock and the .gitignore files changed: they belong in the next commit.
         if (ran + restored > 0)
             std::cout << fmt::format("Commit the new state: git add {} and the .gitignore files that list its outputs\n",
                                      p.lock_file);
+        else if (!report.removed_from_lock.empty())
+            std::cout << fmt::format("Commit the new state: git add {}\n", p.lock_file);
     });
 }
 

@@ -1,4 +1,5 @@
 // cairn run | log | ls | show
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <random>
@@ -233,8 +234,13 @@ void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& swee
     } else {
         std::vector<std::vector<std::string>> rows;
         std::vector<std::string> header = {"trial", "run", "status"};
-        header.insert(header.end(), keys.begin(), keys.end());
-        header.insert(header.end(), metric_keys.begin(), metric_keys.end());
+        // A param and a metric of one name (a sweep over `loss` that reports `loss`) get the
+        // prefixes `cairn ls --filter` uses, so that the two columns can be told apart.
+        auto shared = [&](const std::string& k) {
+            return metric_keys.count(k) && std::find(keys.begin(), keys.end(), k) != keys.end();
+        };
+        for (const auto& k : keys) header.push_back(shared(k) ? "params." + k : k);
+        for (const auto& k : metric_keys) header.push_back(shared(k) ? "metrics." + k : k);
         rows.push_back(header);
         for (const auto& t : result.trials) {
             std::vector<std::string> row = {std::to_string(t.number), t.record.id.substr(0, 8), t.status};

@@ -45,6 +45,29 @@ bool is_inside(const std::string& path, const std::string& dir) {
                            path[dir.size()] == '/');
 }
 
+// The known key that `word` spells out in full or misspelled (`cmd` for `command` or `comand`,
+// `deps` for `dependencies`): DVC's keys are abbreviations, too far from the long word for an
+// edit distance. The key's letters appear in order in `word`, starting with its first; among
+// several, the one sharing the longest prefix with `word` wins. "" when none.
+std::string abbreviation_in(const std::string& word, const std::vector<std::string>& known) {
+    std::string best;
+    std::size_t best_prefix = 0;
+    for (const auto& k : known) {
+        if (k.size() < 3 || k.size() >= word.size() || k[0] != word[0]) continue;
+        std::size_t at = 0;
+        for (char c : word)
+            if (at < k.size() && c == k[at]) ++at;
+        if (at != k.size()) continue;
+        std::size_t prefix = 0;
+        while (prefix < k.size() && k[prefix] == word[prefix]) ++prefix;
+        if (prefix > best_prefix) {
+            best = k;
+            best_prefix = prefix;
+        }
+    }
+    return best;
+}
+
 // "a" for "a/b/c"'s parent chain: every proper ancestor of a workspace-relative path.
 std::vector<std::string> ancestors(const std::string& path) {
     std::vector<std::string> out;
@@ -137,6 +160,7 @@ class Loader {
                                   const std::string& key, const std::vector<std::string>& known,
                                   const std::string& where) const {
         std::string near = util::closest(key, known);
+        if (near.empty()) near = abbreviation_in(key, known);
         fail_at(node, stage,
                 fmt::format("unknown key '{}' in {}{}", key, where,
                             near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
@@ -577,16 +601,14 @@ class Loader {
                 out.path = path_in(s.wdir, written, node, name, kind);
                 out.mark = mark_of(node);
                 output_options(out, opts, node, name, kind);
-                // One path listed twice in a stage: DVC merges its options into one output.
+                // One path listed twice in a stage (in one list or two) is a mistake: two
+                // outputs would own the same bytes, with options that may disagree.
                 auto same = std::find_if(s.outs.begin(), s.outs.end(),
                                          [&](const Output& o) { return o.path == out.path; });
-                if (same != s.outs.end()) {
-                    if (same->kind != out.kind)
-                        fail_at(node, name,
-                                fmt::format("{}: '{}' is already an output of this stage (line {})",
-                                            kind, written, same->mark.line));
-                    continue;
-                }
+                if (same != s.outs.end())
+                    fail_at(node, name,
+                            fmt::format("{}: '{}' is already an output of this stage (line {})",
+                                        kind, written, same->mark.line));
                 s.outs.push_back(std::move(out));
             }
         });

@@ -196,4 +196,21 @@ void update_lock(const workspace::Workspace& ws, const std::string& rel, const s
     fs::write_file_atomic(ws.absolute(rel), serialize_lock(lock));
 }
 
+std::vector<std::string> prune_lock(const workspace::Workspace& ws, const std::string& rel,
+                                    const std::set<std::string>& keep) {
+    fs::FileLock guard(ws.store_dir() / "pipeline.lock", fs::LockMode::exclusive);
+    LockFile lock = read_lock(ws, rel);
+    std::vector<std::string> removed;
+    for (auto it = lock.stages.begin(); it != lock.stages.end();) {
+        if (keep.count(it->first)) {
+            ++it;
+            continue;
+        }
+        removed.push_back(it->first);
+        it = lock.stages.erase(it);
+    }
+    if (!removed.empty()) fs::write_file_atomic(ws.absolute(rel), serialize_lock(lock));
+    return removed;
+}
+
 } // namespace cairn::pipeline

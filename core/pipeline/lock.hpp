@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,5 +57,11 @@ struct LockFile {
 // so concurrent stages of one pipeline each keep their entry.
 void update_lock(const workspace::Workspace& ws, const std::string& rel, const std::string& stage,
                  const std::optional<LockedStage>& entry);
+
+// Removes the entries of every stage not in `keep`, under the same lock and in the same way as
+// update_lock (the file is left alone when there is nothing to remove). Returns the names
+// removed, sorted.
+[[nodiscard]] std::vector<std::string> prune_lock(const workspace::Workspace& ws, const std::string& rel,
+                                                  const std::set<std::string>& keep);
 
 } // namespace cairn::pipeline

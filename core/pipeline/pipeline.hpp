@@ -100,7 +100,7 @@ struct Pipeline {
 // Reads and expands the pipeline file `file` (workspace-relative). Throws Error(input) naming
 // `file:line` and the stage for: malformed YAML, an unknown key, a wrong type, an interpolation
 // of a missing key, a stage name used twice, an output or dependency outside the workspace or in
-// .git/.cairn, two stages writing one output (or one inside another's), an output that a
+// .git/.cairn, an output listed twice in one stage, two stages writing one output (or one inside another's), an output that a
 // `cairn add` pointer tracks, a dependency cycle, a Python params file.
 [[nodiscard]] Pipeline load(const workspace::Workspace& ws, const std::string& file);
 

@@ -128,6 +128,35 @@ bool all_in_cache(workspace::Workspace& ws, const std::map<std::string, std::str
     return true;
 }
 
+// What changed in a frozen stage since it was locked: its reasons, less `always_changed` (a
+// setting, not a change).
+std::vector<Reason> frozen_changes(const StageCheck& check) {
+    std::vector<Reason> out;
+    for (const auto& r : check.reasons)
+        if (r.kind != Reason::Kind::always_changed) out.push_back(r);
+    return out;
+}
+
+// A params file that no stage writes must exist: its absence is a mistake in the pipeline (or a
+// file not checked out), reported where the stage names it. One that a stage writes is only
+// missing until that stage runs.
+// Checked before anything runs, so that a repro does not stop halfway for it.
+void check_params_files(const workspace::Workspace& ws, const Pipeline& p, const std::vector<std::size_t>& stages) {
+    for (std::size_t i : stages)
+        for (const auto& ref : p.stages[i].params) {
+            if (fs::lstat_path(ws.absolute(ref.file))) continue;
+            bool written = false;
+            for (const auto& s : p.stages)
+                for (const auto& out : s.outs)
+                    written |= out.path == ref.file || util::starts_with(ref.file, out.path + "/");
+            if (written) continue;
+            fail(ErrorKind::input, "{}:{}: stage '{}': params: params file '{}' does not exist{}", ref.mark.file,
+                 ref.mark.line, p.stages[i].name, ref.file,
+                 ref.written == "params.yaml" ? " (a key listed without a file is read from params.yaml in the stage's wdir)"
+                                              : "");
+        }
+}
+
 class Runner {
 public:
     Runner(workspace::Workspace& ws, const Pipeline& p, const ReproOptions& options, util::Progress& progress)
@@ -321,6 +350,9 @@ StageResult Runner::run_one(const Stage& stage, const std::string& upstream_chan
     result.reasons = check.reasons;
     if (check.frozen) {
         result.outcome = Outcome::frozen;
+        result.reasons = frozen_changes(check);
+        if (!result.reasons.empty())
+            notice(fmt::format("stage {}: frozen, not run (changed: {})", stage.name, describe(result.reasons)));
         return result;
     }
     forced |= m_options.force;
@@ -338,13 +370,22 @@ StageResult Runner::run_one(const Stage& stage, const std::string& upstream_chan
     result.reasons = check.reasons;
     if (!check.missing_deps.empty()) {
         result.outcome = Outcome::failed;
-        result.message = fmt::format("dependency {} does not exist (and no stage before it writes it)", check.missing_deps.front());
+        const std::string& dep = check.missing_deps.front();
+        auto tracked = check.tracked_missing.find(dep);
+        result.message =
+            tracked == check.tracked_missing.end()
+                ? fmt::format("dependency {} does not exist (and no stage before it writes it)", dep)
+                : fmt::format("dependency {} is tracked by {}{} but its data is not in the workspace: run 'cairn checkout {}'",
+                              dep, tracked->second, workspace::k_pointer_suffix, tracked->second);
         notice(fmt::format("stage {}: failed ({})", stage.name, result.message));
         return result;
     }
     if (!check.missing_params.empty()) {
         result.outcome = Outcome::failed;
-        result.message = fmt::format("param {} is missing", check.missing_params.front());
+        result.message = check.missing_params_files.empty()
+                             ? fmt::format("param {} is missing", check.missing_params.front())
+                             : fmt::format("params file {} does not exist (and no stage before it writes it)",
+                                           check.missing_params_files.front()->file);
         notice(fmt::format("stage {}: failed ({})", stage.name, result.message));
         return result;
     }
@@ -370,6 +411,7 @@ ReproReport Runner::run_all() {
     m_lock = read_lock(m_ws, m_p.lock_file);
     Graph g = build_graph(m_p);
     std::vector<std::size_t> order = select(m_p, g, m_options);
+    check_params_files(m_ws, m_p, order);
     prefetch(order);
     std::set<std::size_t> targets;
     for (const auto& t : m_options.targets)
@@ -555,6 +597,7 @@ std::vector<StageResult> Runner::status() {
     Graph g = build_graph(m_p);
     std::vector<StageResult> out(m_p.stages.size());
     std::vector<bool> stale(m_p.stages.size(), false);
+    check_params_files(m_ws, m_p, g.order);
     prefetch(g.order);
     for (std::size_t i : g.order) {
         const Stage& stage = m_p.stages[i];
@@ -566,6 +609,7 @@ std::vector<StageResult> Runner::status() {
         r.reasons = check.reasons;
         if (check.frozen) {
             r.outcome = Outcome::frozen;
+            r.reasons = frozen_changes(check);
             continue;
         }
         for (std::size_t u : g.upstream[i])
@@ -576,7 +620,44 @@ std::vector<StageResult> Runner::status() {
     return out;
 }
 
+// The names of the stages that may keep an entry in p's lock file: p's own, and those of the
+// other pipeline files of its directory that lock to the same file (cairn.yaml and dvc.yaml
+// share cairn.lock; NAME.yaml and NAME.yml share NAME.lock). nullopt when one of those cannot be
+// read: then nothing is known to be gone.
+std::optional<std::set<std::string>> lock_owners(const workspace::Workspace& ws, const Pipeline& p) {
+    std::set<std::string> names;
+    for (const auto& s : p.stages) names.insert(s.name);
+    stdfs::path file(p.file);
+    std::string stem = file.stem().string();
+    std::vector<std::string> stems = stem == "cairn" || stem == "dvc" ? std::vector<std::string>{"cairn", "dvc"}
+                                                                      : std::vector<std::string>{stem};
+    for (const auto& s : stems)
+        for (const char* ext : {".yaml", ".yml"}) {
+            std::string other = (file.parent_path() / (s + ext)).string();
+            if (other == p.file || !fs::lstat_path(ws.absolute(other))) continue;
+            try {
+                Pipeline q = load(ws, other);
+                if (q.lock_file != p.lock_file) continue;
+                for (const auto& st : q.stages) names.insert(st.name);
+            } catch (const Error&) {
+                return std::nullopt;
+            }
+        }
+    return names;
+}
+
 } // namespace
+
+std::vector<std::string> removed_stages(const workspace::Workspace& ws, const Pipeline& p) {
+    LockFile lock = read_lock(ws, p.lock_file);
+    std::vector<std::string> out;
+    if (lock.stages.empty()) return out;
+    auto owners = lock_owners(ws, p);
+    if (!owners) return out;
+    for (const auto& entry : lock.stages)
+        if (!owners->count(entry.first)) out.push_back(entry.first);
+    return out;
+}
 
 ReproReport repro(workspace::Workspace& ws, const Pipeline& p, const ReproOptions& options, util::Progress& progress) {
     // One repro of a pipeline at a time: two would run the same stage into the same outputs. The
@@ -597,7 +678,17 @@ ReproReport repro(workspace::Workspace& ws, const Pipeline& p, const ReproOption
         }
     }
     Runner runner(ws, p, options, progress);
-    return runner.run_all();
+    ReproReport report = runner.run_all();
+    // A full repro brings the lock up to date with the whole file: the entries of stages removed
+    // from it go too (a repro of chosen stages says nothing about the others).
+    if (options.targets.empty() && !options.dry_run && !report.interrupted)
+        if (auto owners = lock_owners(ws, p)) {
+            report.removed_from_lock = prune_lock(ws, p.lock_file, *owners);
+            for (const auto& name : report.removed_from_lock)
+                if (options.notice)
+                    options.notice(fmt::format("{}: removed the entry of stage {} (no longer in {})", p.lock_file, name, p.file));
+        }
+    return report;
 }
 
 std::vector<StageResult> stage_status(workspace::Workspace& ws, const Pipeline& p, util::Progress& progress) {
@@ -680,6 +771,7 @@ nlohmann::json to_json(const StageResult& r) {
     nlohmann::json reasons = nlohmann::json::array();
     for (const auto& reason : r.reasons)
         reasons.push_back({{"kind", reason.kind_name()}, {"subject", reason.subject}, {"change", reason.change},
+                           {"note", reason.note.empty() ? nlohmann::json() : nlohmann::json(reason.note)},
                            {"text", reason.describe()}});
     j["reasons"] = reasons;
     j["run"] = r.run.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.run);
@@ -691,20 +783,25 @@ nlohmann::json to_json(const StageResult& r) {
 nlohmann::json to_json(const ReproReport& report) {
     nlohmann::json stages = nlohmann::json::array();
     for (const auto& s : report.stages) stages.push_back(to_json(s));
-    return {{"stages", stages}, {"failed", report.failed}, {"interrupted", report.interrupted}};
+    return {{"stages", stages},
+            {"failed", report.failed},
+            {"interrupted", report.interrupted},
+            {"removed_from_lock", report.removed_from_lock}};
 }
 
 ReproReport report_from_json(const nlohmann::json& j) {
     ReproReport report;
     report.failed = j.at("failed").get<bool>();
     report.interrupted = j.at("interrupted").get<bool>();
+    if (j.contains("removed_from_lock")) report.removed_from_lock = j.at("removed_from_lock").get<std::vector<std::string>>();
     for (const auto& s : j.at("stages")) {
         StageResult r;
         r.stage = s.at("stage").get<std::string>();
         r.outcome = outcome_from(s.at("outcome").get<std::string>());
         for (const auto& reason : s.at("reasons"))
             r.reasons.push_back({kind_from(reason.at("kind").get<std::string>()), reason.at("subject").get<std::string>(),
-                                 reason.at("change").get<std::string>()});
+                                 reason.at("change").get<std::string>(),
+                                 reason.value("note", nlohmann::json()).is_string() ? reason.at("note").get<std::string>() : ""});
         if (!s.at("run").is_null()) r.run = s.at("run").get<std::string>();
         r.exit_code = s.at("exit_code").get<int>();
         if (s.contains("message")) r.message = s.at("message").get<std::string>();

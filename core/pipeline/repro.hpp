@@ -50,10 +50,15 @@ struct StageResult {
     std::string run;       // the run recorded (ran, failed, interrupted) or restored from
     int exit_code = 0;
     std::string message;   // failed/skipped: why
+    // A frozen stage whose command, dependencies, params or outputs changed: it would run if it
+    // were not frozen, and `reasons` say why.
+    [[nodiscard]] bool frozen_with_changes() const { return outcome == Outcome::frozen && !reasons.empty(); }
 };
 
 struct ReproReport {
     std::vector<StageResult> stages; // in the order decided
+    // A full repro (no targets): the lock entries it removed, of stages no longer in the file.
+    std::vector<std::string> removed_from_lock;
     bool failed = false;
     bool interrupted = false;
 };
@@ -64,6 +69,11 @@ struct ReproReport {
 // a malformed lock file or params file; failures of stages are in the report.
 [[nodiscard]] ReproReport repro(workspace::Workspace& ws, const Pipeline& p, const ReproOptions& options,
                                 util::Progress& progress);
+
+// The stages that `p`'s lock file has entries for but that no pipeline file using that lock
+// file defines any more (a full `cairn repro` removes them), sorted. Throws Error(input) for a
+// malformed lock file; empty when another pipeline file sharing the lock cannot be read.
+[[nodiscard]] std::vector<std::string> removed_stages(const workspace::Workspace& ws, const Pipeline& p);
 
 // Every stage's state (for `cairn status`): up to date, frozen, or would run with its reasons
 // (a stage after a stale one is stale with reason `upstream`).

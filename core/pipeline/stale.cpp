@@ -2,10 +2,13 @@
 
 #include <algorithm>
 
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 
 #include "core/fs/file.hpp"
 #include "core/hash/hash.hpp"
+#include "core/util/error.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"
 #include "core/workspace/workspace.hpp"
@@ -27,17 +30,24 @@ std::string Reason::kind_name() const {
 }
 
 std::string Reason::describe() const {
+    auto with_note = [this](std::string text) { return note.empty() ? text : text + " (" + note + ")"; };
     switch (kind) {
     case Kind::never_run: return "not in the lock file (never run)";
     case Kind::always_changed: return "always_changed is set";
     case Kind::forced: return "forced";
     case Kind::command: return "command changed";
-    case Kind::dependency: return fmt::format("dependency {} {}", subject, change);
-    case Kind::param: return fmt::format("param {} {}", subject, change);
-    case Kind::output: return fmt::format("output {} {}", subject, change);
-    case Kind::upstream: return fmt::format("upstream stage {} {}", subject, change);
+    case Kind::dependency: return with_note(fmt::format("dependency {} {}", subject, change));
+    case Kind::param: return with_note(fmt::format("param {} {}", subject, change));
+    case Kind::output: return with_note(fmt::format("output {} {}", subject, change));
+    case Kind::upstream: return with_note(fmt::format("upstream stage {} {}", subject, change));
     }
     return "";
+}
+
+std::string describe(const std::vector<Reason>& reasons) {
+    std::string out;
+    for (const auto& r : reasons) out += (out.empty() ? "" : "; ") + r.describe();
+    return out;
 }
 
 std::optional<LockedPath> Probe::path(const std::string& rel) {
@@ -72,10 +82,24 @@ void Probe::prefetch(std::vector<std::string> paths) {
     }
 }
 
-const nlohmann::json& Probe::params(const std::string& file) {
+std::optional<std::string> Probe::tracked(const std::string& rel) const {
+    for (std::string path = rel; !path.empty();) {
+        auto st = fs::lstat_path(m_ws.absolute(path + std::string(workspace::k_pointer_suffix)));
+        if (st && S_ISREG(st->st_mode)) return path;
+        auto slash = path.rfind('/');
+        path = slash == std::string::npos ? "" : path.substr(0, slash);
+    }
+    return std::nullopt;
+}
+
+const nlohmann::json* Probe::params(const std::string& file) {
     auto it = m_params.find(file);
-    if (it == m_params.end()) it = m_params.emplace(file, read_params(m_ws, file)).first;
-    return it->second;
+    if (it == m_params.end()) {
+        std::optional<nlohmann::json> doc;
+        if (fs::lstat_path(m_ws.absolute(file))) doc = read_params(m_ws, file);
+        it = m_params.emplace(file, std::move(doc)).first;
+    }
+    return it->second ? &*it->second : nullptr;
 }
 
 namespace {
@@ -99,6 +123,7 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
         auto state = probe.path(dep.path);
         if (!state) {
             check.missing_deps.push_back(dep.path);
+            if (auto tracked = probe.tracked(dep.path)) check.tracked_missing[dep.path] = *tracked;
             continue;
         }
         LockedPath p = *state;
@@ -108,7 +133,18 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
     std::sort(check.current.deps.begin(), check.current.deps.end(),
               [](const LockedPath& a, const LockedPath& b) { return a.path < b.path; });
     for (const auto& ref : stage.params) {
-        const nlohmann::json& doc = probe.params(ref.file);
+        const nlohmann::json* found = nullptr;
+        try {
+            found = probe.params(ref.file);
+        } catch (const Error& e) {
+            throw Error(e.kind(), fmt::format("{}:{}: stage '{}': params: {}", ref.mark.file, ref.mark.line, stage.name, e.what()));
+        }
+        if (!found) {
+            check.missing_params_files.push_back(&ref);
+            check.missing_params.push_back(ref.written);
+            continue;
+        }
+        const nlohmann::json& doc = *found;
         auto& values = check.current.params[ref.written];
         std::vector<std::string> keys = ref.all ? leaf_keys(doc) : ref.keys;
         for (const auto& key : keys) {
@@ -119,8 +155,18 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
         }
     }
 
-    for (const auto& dep : check.missing_deps) check.reasons.push_back({Kind::dependency, dep, "missing"});
-    for (const auto& p : check.missing_params) check.reasons.push_back({Kind::param, p, "missing"});
+    for (const auto& dep : check.missing_deps) {
+        std::string note;
+        if (auto it = check.tracked_missing.find(dep); it != check.tracked_missing.end())
+            note = fmt::format("tracked by {}{}, not checked out: run 'cairn checkout {}'", it->second,
+                               workspace::k_pointer_suffix, it->second);
+        check.reasons.push_back({Kind::dependency, dep, "missing", note});
+    }
+    for (const auto& p : check.missing_params) {
+        bool file = std::any_of(check.missing_params_files.begin(), check.missing_params_files.end(),
+                                [&](const ParamsRef* ref) { return ref->written == p; });
+        check.reasons.push_back({Kind::param, p, "missing", file ? "the params file does not exist" : ""});
+    }
     if (stage.always_changed) check.reasons.push_back({Kind::always_changed, "", ""});
     if (!locked) {
         check.reasons.push_back({Kind::never_run, "", ""});
@@ -155,6 +201,9 @@ StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* lock
         }
     }
     for (const auto& [file, values] : locked->params) {
+        // A missing params file is one reason, not one per key.
+        if (std::find(check.missing_params.begin(), check.missing_params.end(), file) != check.missing_params.end())
+            continue;
         auto f = check.current.params.find(file);
         for (const auto& [key, value] : values)
             if (f == check.current.params.end() || !f->second.count(key))

@@ -23,9 +23,13 @@ struct Reason {
     Kind kind = Kind::never_run;
     std::string subject; // the path, param key or upstream stage; empty for the others
     std::string change;  // "modified", "added", "removed", "missing", "deleted", "changed"
-    [[nodiscard]] std::string describe() const; // one line for people
+    std::string note = {}; // what to do about it, or why ("" for most)
+    [[nodiscard]] std::string describe() const; // one line for people: the note in parentheses
     [[nodiscard]] std::string kind_name() const; // for --json
 };
+
+// Reason::describe() of each, joined with "; ".
+[[nodiscard]] std::string describe(const std::vector<Reason>& reasons);
 
 // A stage's state now.
 struct StageCheck {
@@ -35,7 +39,12 @@ struct StageCheck {
     // the referenced param values. Outputs are not filled in (they are known after the run).
     LockedStage current;
     std::vector<std::string> missing_deps; // workspace-relative
-    std::vector<std::string> missing_params; // "file: key"
+    // Missing dependencies that `cairn add` tracks (a pointer file for them or a directory
+    // holding them): dependency -> the tracked path to check out.
+    std::map<std::string, std::string> tracked_missing;
+    std::vector<std::string> missing_params; // "file: key", or "file" for a missing file
+    // Params files that do not exist (the stage's own entries): an error unless a stage writes them.
+    std::vector<const ParamsRef*> missing_params_files;
     [[nodiscard]] bool stale() const { return !frozen && !reasons.empty(); }
 };
 
@@ -49,8 +58,12 @@ public:
     // path() of many paths at once: one pass, hashing in parallel (status and an up-to-date
     // repro of a large pipeline pay one walk, not one per stage).
     void prefetch(std::vector<std::string> paths);
-    // read_params(), once per file.
-    [[nodiscard]] const nlohmann::json& params(const std::string& file);
+    // The path `cairn add` tracks (a pointer file `<it>.cairn` exists) that is `rel` or holds it,
+    // or nullopt: for a dependency that does not exist, whether checking out would bring it.
+    [[nodiscard]] std::optional<std::string> tracked(const std::string& rel) const;
+    // read_params(), once per file; nullptr when the file does not exist. Throws read_params()'s
+    // errors for a malformed file.
+    [[nodiscard]] const nlohmann::json* params(const std::string& file);
     // Forgets what it knows (after a stage ran and changed files).
     void forget() { m_paths.clear(); m_params.clear(); }
 
@@ -58,10 +71,12 @@ private:
     workspace::Workspace& m_ws;
     util::Progress& m_progress;
     std::map<std::string, std::optional<LockedPath>> m_paths;
-    std::map<std::string, nlohmann::json> m_params;
+    std::map<std::string, std::optional<nlohmann::json>> m_params;
 };
 
-// Checks `stage` against `locked` (its cairn.lock entry, if any). Params files that are missing or malformed throw Error(input).
+// Checks `stage` against `locked` (its cairn.lock entry, if any). A params file that does not
+// exist is a reason (and in missing_params_files); a malformed one throws Error(input) naming the
+// pipeline file, the line of the entry and the stage.
 [[nodiscard]] StageCheck check_stage(Probe& probe, const Stage& stage, const LockedStage* locked);
 
 // The shell command a stage's `cmd` list runs (one after another, stopping at the first failure).

@@ -284,7 +284,12 @@ const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string&
     // its tip; NAME~N counts back from there. A name spelled with '~' itself still matches first.
     std::vector<const RunRecord*> matches = named(name);
     if (!matches.empty()) {
-        if (matches.size() > 1 && note) {
+        // Stage runs share their stage's name by design: the latest execution is what the name
+        // means, and saying so each time would be noise. A name shared with anything else is noted.
+        bool one_stage = std::all_of(matches.begin(), matches.end(), [&](const RunRecord* r) {
+            return !r->stage.empty() && r->stage == matches[0]->stage && r->pipeline == matches[0]->pipeline;
+        });
+        if (matches.size() > 1 && note && !one_stage) {
             *note = fmt::format("'{}' names {} runs; using the latest, {} (started {}); the others:", name, matches.size(),
                                 matches[0]->id.substr(0, 8), format_time(matches[0]->start_ms));
             for (std::size_t i = 1; i < matches.size() && i <= 10; ++i)

@@ -36,7 +36,8 @@ struct SkippedRun {
 // Finds a run in a listing (newest first) by name: a run name (the latest run of that name when
 // several share it), NAME~N (the Nth before it), a unique id prefix of at least 4 hex digits,
 // `last` or `last~N`. When a name is shared, *note (if given) is set to a message listing the
-// other runs of that name, and stays untouched otherwise. Throws Error(input) for an unknown
+// other runs of that name, and stays untouched otherwise (and when the runs are all executions
+// of one stage of one pipeline, which share the stage's name by design). Throws Error(input) for an unknown
 // name or an ambiguous id prefix, listing candidates; for a name that matches none of `runs` but
 // the id of a run in `skipped`, the error is why that run's record could not be read.
 [[nodiscard]] const RunRecord& find_run(const std::vector<RunRecord>& runs, const std::string& name,

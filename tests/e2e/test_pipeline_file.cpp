@@ -139,6 +139,13 @@ TEST_CASE("pipeline file errors reach the user with file, line and stage", "[pip
     CHECK(error_of("stages:\n  a:\n    cmd: x\n    outz: [o]\n") ==
           "cairn: error: cairn.yaml:4: stage 'a': unknown key 'outz' in a stage (did you mean "
           "'outs'?)\n");
+    // DVC's keys are abbreviations: the long or misspelled word still finds its key.
+    CHECK(error_of("stages:\n  a:\n    comand: x\n") ==
+          "cairn: error: cairn.yaml:3: stage 'a': unknown key 'comand' in a stage (did you mean "
+          "'cmd'?)\n");
+    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    dependencies: [d]\n"),
+                   "cairn.yaml:4: stage 'a': unknown key 'dependencies' in a stage (did you mean "
+                   "'deps'?)"));
     CHECK(contains(error_of("stages:\n  a:\n    cmd: x ${missing.key}\n"),
                    "cairn.yaml:3: stage 'a': cmd: could not find 'missing.key'"));
     CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    deps: [b]\n    outs: [a]\n  b:\n    "
@@ -148,6 +155,13 @@ TEST_CASE("pipeline file errors reach the user with file, line and stage", "[pip
     CHECK(contains(
         error_of("stages:\n  a:\n    cmd: x\n    outs: [o]\n  b:\n    cmd: y\n    outs: [o]\n"),
         "cairn.yaml:7: stage 'b': output 'o' is also an output of stage 'a' (cairn.yaml:4)"));
+    CHECK(error_of("stages:\n  a:\n    cmd: x\n    outs:\n      - model.bin\n      - model.bin\n") ==
+          "cairn: error: cairn.yaml:6: stage 'a': outs: 'model.bin' is already an output of this stage "
+          "(line 5)\n");
+    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    outs: [m, m]\n"),
+                   "cairn.yaml:4: stage 'a': outs: 'm' is already an output of this stage (line 4)"));
+    CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    outs: [m]\n    metrics: [m]\n"),
+                   "cairn.yaml:5: stage 'a': metrics: 'm' is already an output of this stage (line 4)"));
     CHECK(contains(error_of("stages:\n  a:\n    cmd: x\n    outs: [../../etc]\n"),
                    "cairn.yaml:4: stage 'a': outs: '../../etc' is outside the workspace"));
     repo.write("data.csv", "a,b\n");

@@ -584,3 +584,192 @@ TEST_CASE("a stage's malformed metrics file is a warning; the repro goes on", "[
     CHECK(contains(r.err, "recorded without the metrics of"));
     CHECK(outcomes(r.json()) == std::map<std::string, std::string>{{"k", "ran"}, {"z", "ran"}});
 }
+
+TEST_CASE("a missing params file is an error naming the pipeline file, line and stage", "[repro]") {
+    Repo repo;
+    SECTION("a file named in params") {
+        repo.write("cairn.yaml", "stages:\n  train:\n    cmd: echo hi\n    params:\n      - missing.yaml: [lr]\n");
+        for (const auto& cmd : {"status", "repro"}) {
+            Result r = repo.cairn({cmd});
+            CHECK(r.code == 3);
+            CHECK(r.err == "cairn: error: cairn.yaml:5: stage 'train': params: params file 'missing.yaml' does not exist\n");
+        }
+    }
+    SECTION("the default params.yaml") {
+        repo.write("cairn.yaml", "stages:\n  prepare:\n    cmd: echo ran > prepared\n    outs: [prepared]\n"
+                                 "  train:\n    cmd: echo hi\n    params: [lr]\n");
+        Result r = repo.cairn({"repro"});
+        CHECK(r.code == 3);
+        CHECK(contains(r.err, "cairn: error: cairn.yaml:7: stage 'train': params: params file 'params.yaml' does not exist"));
+        // Checked before any stage runs.
+        CHECK_FALSE(repo.exists("prepared"));
+        CHECK(repo.ok({"ls", "--json"}).json().empty());
+    }
+    SECTION("a malformed params file") {
+        repo.write("bad.yaml", "a: [\n");
+        repo.write("cairn.yaml", "stages:\n  train:\n    cmd: echo hi\n    params:\n      - bad.yaml: [lr]\n");
+        Result r = repo.cairn({"status"});
+        CHECK(r.code == 3);
+        CHECK(contains(r.err, "cairn: error: cairn.yaml:5: stage 'train': params: bad.yaml:"));
+    }
+    SECTION("a params file an earlier stage writes is only missing until it runs") {
+        repo.write_script("gen.sh", "#!/bin/sh\nmkdir -p conf\necho 'lr: 1' > conf/p.yaml\n");
+        repo.write("cairn.yaml", "stages:\n  gen:\n    cmd: ./gen.sh\n    outs: [conf]\n"
+                                 "  train:\n    cmd: echo hi\n    params:\n      - conf/p.yaml: [lr]\n");
+        auto reasons = status_reasons(repo);
+        CHECK(std::count(reasons["train"].begin(), reasons["train"].end(),
+                         "param conf/p.yaml missing (the params file does not exist)") == 1);
+        CHECK(outcomes(repro_json(repo)) == std::map<std::string, std::string>{{"gen", "ran"}, {"train", "ran"}});
+        CHECK(contains(repo.read("cairn.lock"), "conf/p.yaml:\n        lr: 1"));
+    }
+}
+
+TEST_CASE("a frozen stage whose command or dependencies changed is reported as such, never run", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    repro_json(repo);
+    std::string yaml = repo.read("cairn.yaml");
+    repo.write("cairn.yaml", replaced(yaml, "    cmd: ./train.sh\n", "    cmd: ./train.sh --fast\n    frozen: true\n"));
+    repo.write("train.sh", repo.read("train.sh") + "# edited\n");
+    std::string lock = repo.read("cairn.lock");
+
+    json status = repo.ok({"status", "--json"}).json();
+    json train;
+    for (const auto& s : status["stages"])
+        if (s["stage"] == "train") train = s;
+    CHECK(train["outcome"] == "frozen");
+    std::vector<std::string> reasons;
+    for (const auto& r : train["reasons"]) reasons.push_back(r["text"]);
+    CHECK(reasons == std::vector<std::string>{"command changed", "dependency train.sh modified"});
+
+    Result text = repo.ok({"status"});
+    CHECK(contains(text.out, "  train: frozen (changed: command changed; dependency train.sh modified)\n"));
+    CHECK_FALSE(contains(text.out, "is up to date"));
+
+    Result repro = repo.ok({"repro"});
+    CHECK(contains(repro.err, "stage train: frozen, not run (changed: command changed; dependency train.sh modified)"));
+    CHECK(contains(repro.out, "  train: frozen (changed: command changed; dependency train.sh modified)\n"));
+    CHECK_FALSE(contains(repro.out, "is up to date"));
+    CHECK(lines(repo, "train.calls") == 1);
+    CHECK(repo.read("cairn.lock") == lock);
+    CHECK(outcomes(repro_json(repo))["train"] == "frozen");
+
+    // Unchanged and frozen is simply up to date.
+    repo.write("cairn.yaml", replaced(yaml, "    cmd: ./train.sh\n", "    cmd: ./train.sh\n    frozen: true\n"));
+    repo.write("train.sh", replaced(repo.read("train.sh"), "# edited\n", ""));
+    CHECK(contains(repo.ok({"repro"}).out, "Pipeline cairn.yaml is up to date (3 stages)."));
+}
+
+TEST_CASE("runs of one stage share its name without a warning; a run of another kind is warned of", "[repro]") {
+    Repo repo;
+    three_stages(repo);
+    repro_json(repo);
+    repo.write("params.yaml", "train:\n  lr: 0.01\n  epochs: 3\nprepare:\n  split: 0.2\n");
+    repro_json(repo);
+    REQUIRE(repo.ok({"ls", "--json", "--filter", "stage = \"train\""}).json().size() == 2);
+    Result show = repo.ok({"show", "train"});
+    CHECK_FALSE(contains(show.err, "names 2 runs"));
+    Result diff = repo.ok({"diff", "train~1", "train"});
+    CHECK_FALSE(contains(diff.err, "names"));
+
+    repo.ok({"run", "-n", "train", "--", "true"});
+    Result mixed = repo.ok({"show", "train"});
+    CHECK(contains(mixed.err, "'train' names 3 runs; using the latest"));
+}
+
+TEST_CASE("a sweep's table tells a param and a metric of one name apart", "[repro][sweep]") {
+    Repo repo;
+    repo.write("params.yaml", "acc: 0.5\nlr: 0.1\n");
+    // The stage prints `acc: <its param acc doubled>`: a metric named like the param it sweeps.
+    repo.write("cairn.yaml", R"yaml(stages:
+  train:
+    cmd: >-
+      a=$(grep 'acc:' params.yaml | awk '{print $2}'); echo "acc: $((a * 2))"; echo "$a" > model.txt
+    params: [acc, lr]
+    outs: [model.txt]
+)yaml");
+    repo.commit();
+    Result r = repo.cairn({"repro", "-S", "acc=1,2", "-S", "lr=0.1", "train"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    // The stage's own output comes first (stdout), the table last.
+    REQUIRE(r.out.find("\ntrial ") != std::string::npos);
+    std::string table = r.out.substr(r.out.find("\ntrial ") + 1);
+    std::string header = table.substr(0, table.find('\n'));
+    CHECK(contains(header, "params.acc"));
+    CHECK(contains(header, "metrics.acc"));
+    CHECK(contains(header, " lr"));
+    CHECK_FALSE(contains(header, "params.lr"));
+    // The rows hold the value given and the metric reported, under their own headers.
+    std::string row = table.substr(table.find('\n') + 1);
+    row = row.substr(0, row.find('\n'));
+    auto column = [&](const std::string& name) {
+        std::size_t at = header.find(name);
+        REQUIRE(at != std::string::npos);
+        return row.substr(at, row.find(' ', at) - at);
+    };
+    CHECK(column("params.acc") == "1");
+    CHECK(column("metrics.acc") == "2");
+}
+
+TEST_CASE("a dependency that cairn tracks but is not checked out says so and names the checkout", "[repro]") {
+    Repo repo;
+    repo.write("data/raw.csv", "a,b\n1,2\n");
+    repo.write("images/cat.png", "meow\n");
+    repo.ok({"add", "data/raw.csv", "images"});
+    repo.write("cairn.yaml", "stages:\n  prepare:\n    cmd: cat data/raw.csv images/cat.png > prepared.csv\n"
+                             "    deps: [data/raw.csv, images/cat.png]\n    outs: [prepared.csv]\n");
+    repo.commit();
+    // A fresh clone before `cairn checkout`: the pointers are there, the data is not.
+    stdfs::remove(repo.path("data/raw.csv"));
+    stdfs::remove_all(repo.path("images"));
+
+    auto reasons = status_reasons(repo);
+    CHECK(reasons["prepare"] == std::vector<std::string>{
+                                    "dependency data/raw.csv missing (tracked by data/raw.csv.cairn, not checked out: "
+                                    "run 'cairn checkout data/raw.csv')",
+                                    "dependency images/cat.png missing (tracked by images.cairn, not checked out: run "
+                                    "'cairn checkout images')",
+                                    "not in the lock file (never run)"});
+    Result r = repo.cairn({"repro"});
+    CHECK(r.code == 1);
+    CHECK(contains(r.err, "stage prepare: failed (dependency data/raw.csv is tracked by data/raw.csv.cairn but its data "
+                          "is not in the workspace: run 'cairn checkout data/raw.csv')"));
+    CHECK_FALSE(contains(r.err, "no stage before it writes it"));
+
+    repo.ok({"checkout", "data/raw.csv", "images"});
+    repo.ok({"repro"});
+    CHECK(repo.read("prepared.csv") == "a,b\n1,2\nmeow\n");
+}
+
+TEST_CASE("a full repro drops the lock entries of stages removed from the pipeline file", "[repro]") {
+    Repo repo;
+    repo.write("cairn.yaml", "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"
+                             "  old:\n    cmd: echo o > o.txt\n    outs: [o.txt]\n");
+    repro_json(repo);
+    // dvc.yaml beside it locks to the same cairn.lock: its stages are not "removed".
+    repo.write("dvc.yaml", "stages:\n  d:\n    cmd: echo d > d.txt\n    outs: [d.txt]\n");
+    repro_json(repo, {"-f", "dvc.yaml"});
+    REQUIRE(contains(repo.read("cairn.lock"), "\n  old:\n"));
+    REQUIRE(contains(repo.read("cairn.lock"), "\n  d:\n"));
+    repo.write("cairn.yaml", "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n");
+
+    json status = repo.ok({"status", "--json"}).json();
+    CHECK(status["removed_stages"] == json::array({"old"}));
+    CHECK(contains(repo.ok({"status"}).out, "cairn.lock has entries of stages no longer in cairn.yaml: old"));
+
+    // A repro of chosen stages, or a dry run, leaves the other entries alone.
+    repro_json(repo, {"a"});
+    repo.ok({"repro", "--dry-run"});
+    CHECK(contains(repo.read("cairn.lock"), "\n  old:\n"));
+
+    Result r = repo.ok({"repro"});
+    CHECK(contains(r.err, "cairn.lock: removed the entry of stage old (no longer in cairn.yaml)"));
+    CHECK(contains(r.out, "Removed from cairn.lock the entries of stages no longer in cairn.yaml: old."));
+    std::string lock = repo.read("cairn.lock");
+    CHECK_FALSE(contains(lock, "\n  old:\n"));
+    CHECK(contains(lock, "\n  a:\n"));
+    CHECK(contains(lock, "\n  d:\n"));
+    CHECK(repo.ok({"status", "--json"}).json()["removed_stages"].empty());
+    CHECK(repro_json(repo)["removed_from_lock"].empty());
+}
