@@ -109,7 +109,7 @@ TEST_CASE("apply of a run whose values the file already holds changes nothing",
     }
 }
 
-TEST_CASE("apply refuses to overwrite uncommitted changes in a parameter file; --force saves them "
+TEST_CASE("apply refuses to overwrite uncommitted changes in a parameter file, --force saves them "
           "and --undo puts them back",
           "[e2e][apply][params]") {
     Repo repo;

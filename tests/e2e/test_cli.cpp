@@ -7,7 +7,7 @@
 
 using namespace cairn::e2e;
 
-TEST_CASE("init outside a git repository fails with a hint; --git creates one", "[e2e][init]") {
+TEST_CASE("init outside a git repository fails with a hint, --git creates one", "[e2e][init]") {
     cairn::test::TempDir dir;
     Repo probe(false); // only for its environment
     Result r = run_process({CAIRN_EXE, "init"}, dir.path(), probe.env());

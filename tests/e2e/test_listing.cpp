@@ -175,7 +175,7 @@ TEST_CASE("a filter that matches nothing says so, not that there are no runs", "
     CHECK(repo.ok({"ls", "--filter", "metrics.loss > 100", "--json"}).json().empty());
 }
 
-TEST_CASE("a param and a metric with one key get qualified headers; headers are unique",
+TEST_CASE("a param and a metric with one key get qualified headers, headers are unique",
           "[e2e][listing]") {
     Repo repo;
     // A param `lr` and a metric `lr`; a metric `name` (also the run name's column); a param `seed`.
@@ -200,7 +200,7 @@ TEST_CASE("a param and a metric with one key get qualified headers; headers are 
 }
 
 TEST_CASE(
-    "on a terminal the table fits its width and names what it left out; elsewhere it is whole",
+    "on a terminal the table fits its width and names what it left out, elsewhere it is whole",
     "[e2e][listing]") {
     Repo repo;
     for (int i = 0; i < 3; ++i) {

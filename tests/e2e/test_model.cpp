@@ -151,7 +151,7 @@ TEST_CASE("concurrent registrations of one model get distinct version numbers", 
     for (int i = 0; i < 5; ++i) CHECK(versions[i]["version"] == "v" + std::to_string(i + 1));
 }
 
-TEST_CASE("model get writes the verified bytes; deprecate keeps a version but skips it as latest", "[e2e][model]") {
+TEST_CASE("model get writes the verified bytes, deprecate keeps a version but skips it as latest", "[e2e][model]") {
     Trained t;
     t.repo.ok({"model", "register", "churn", t.first.substr(0, 8)});
     t.repo.ok({"model", "register", "churn", t.second.substr(0, 8), "--alias", "prod"});

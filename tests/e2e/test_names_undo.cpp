@@ -23,7 +23,7 @@ bool rerun_dirs_empty(const Repo& repo) {
 
 } // namespace
 
-TEST_CASE("a reused name warns at run time and then names its latest run; NAME~N the earlier ones",
+TEST_CASE("a reused name warns at run time and then names its latest run, NAME~N the earlier ones",
           "[e2e][undo]") {
     Repo repo;
     Result first = repo.cairn({"run", "-n", "base", "--", "true"});

@@ -84,7 +84,7 @@ TEST_CASE("64 concurrent runs, some overriding: every record holds what its comm
         CHECK(e.path().extension() != ".orig");
 }
 
-TEST_CASE("an override changes the bytes of its value only; other values read as recorded", "[e2e][params]") {
+TEST_CASE("an override changes the bytes of its value only, other values read as recorded", "[e2e][params]") {
     Repo repo;
     const std::string original = "# settings\nversion: \"1.10\"\nrun_id: \"007\"\nflag: \"yes\"   # quoted on purpose\n"
                                  "train:\n  lr: 0.1  # learning rate\n  epochs: 3\n";

@@ -177,7 +177,7 @@ TEST_CASE("profile: the profile of a cached object is stored and read back", "[e
     CHECK_FALSE(repo.exists(stored));
 }
 
-TEST_CASE("profile: files inside a tracked directory; untracked files are not stored", "[e2e][profile]") {
+TEST_CASE("profile: files inside a tracked directory, untracked files are not stored", "[e2e][profile]") {
     Repo repo;
     repo.write("data/sets/train/a.jsonl", "{\"v\": 1, \"c\": \"p\"}\n{\"v\": 3, \"c\": \"q\", \"n\": [1]}\n");
     repo.write("data/sets/b.tsv", "h\n1\n");

@@ -227,7 +227,7 @@ TEST_CASE("the run cache restores outputs of an earlier run with the same comman
     CHECK(lines(repo, "train.calls") == 3);
 }
 
-TEST_CASE("a failing stage stops its dependents; --keep-going lets independent branches on", "[repro]") {
+TEST_CASE("a failing stage stops its dependents, --keep-going lets independent branches on", "[repro]") {
     Repo repo;
     repo.write("cairn.yaml", R"(stages:
   bad:
@@ -305,7 +305,7 @@ TEST_CASE("repro with --jobs runs independent stages at the same time", "[repro]
     CHECK(repo.ok({"ls", "--json"}).json().size() == 3);
 }
 
-TEST_CASE("kill -9 in the middle of a repro leaves a valid lock; the next repro completes", "[repro]") {
+TEST_CASE("kill -9 in the middle of a repro leaves a valid lock, the next repro completes", "[repro]") {
     Repo repo;
     repo.write("cairn.yaml", R"(stages:
   first:
@@ -362,7 +362,7 @@ TEST_CASE("Ctrl-C stops the repro: the stage is recorded interrupted, later ones
     CHECK_FALSE(repo.exists("cairn.lock"));
 }
 
-TEST_CASE("outputs that do not persist are removed before their stage runs; persist keeps them", "[repro]") {
+TEST_CASE("outputs that do not persist are removed before their stage runs, persist keeps them", "[repro]") {
     Repo repo;
     repo.write("cairn.yaml", R"(stages:
   grow:
@@ -387,7 +387,7 @@ vars:
     CHECK(repo.read("size.out") == "3\n");
 }
 
-TEST_CASE("retraining: new data makes exactly the affected stages stale; lineage traces the new model to it", "[repro]") {
+TEST_CASE("retraining: new data makes exactly the affected stages stale, lineage traces the new model to it", "[repro]") {
     Repo repo;
     three_stages(repo);
     // The raw data is tracked by cairn, as a team's dataset would be.
@@ -573,7 +573,7 @@ TEST_CASE("Ctrl-C of a stage whose outputs exist still records the run as interr
     CHECK(runs[0]["status"] == "interrupted");
 }
 
-TEST_CASE("a stage's malformed metrics file is a warning; the repro goes on", "[repro]") {
+TEST_CASE("a stage's malformed metrics file is a warning, the repro goes on", "[repro]") {
     Repo repo;
     repo.write("cairn.yaml", "stages:\n  k:\n    cmd: echo '{bad' > bad.json\n    metrics: [bad.json]\n"
                              "  z:\n    cmd: echo z > z.out\n    outs: [z.out]\n");
@@ -660,7 +660,7 @@ TEST_CASE("a frozen stage whose command or dependencies changed is reported as s
     CHECK(contains(repo.ok({"repro"}).out, "Pipeline cairn.yaml is up to date (3 stages)."));
 }
 
-TEST_CASE("runs of one stage share its name without a warning; a run of another kind is warned of", "[repro]") {
+TEST_CASE("runs of one stage share its name without a warning, a run of another kind is warned of", "[repro]") {
     Repo repo;
     three_stages(repo);
     repro_json(repo);

@@ -137,7 +137,7 @@ TEST_CASE("cairn log metric from inside a run, with and without steps, and from 
     CHECK(bad.code == 3);
 }
 
-TEST_CASE("naming runs: prefix, name, last~N; unknown and ambiguous names", "[e2e][run]") {
+TEST_CASE("naming runs: prefix, name, last~N, unknown and ambiguous names", "[e2e][run]") {
     Repo repo;
     for (const char* name : {"alpha", "beta", "gamma"}) repo.ok({"run", "-n", name, "--", "true"});
     auto all = repo.ok({"ls", "--json"}).json();
@@ -263,7 +263,7 @@ TEST_CASE("sixteen runs started at once are all recorded with every metric point
     CHECK(repo.git({"fsck", "--no-progress", "--strict"}).code == 0);
 }
 
-TEST_CASE("placeholders fill the command; stdout scalars are metrics unless --no-capture", "[e2e][run]") {
+TEST_CASE("placeholders fill the command, stdout scalars are metrics unless --no-capture", "[e2e][run]") {
     Repo repo;
     Result r = repo.ok({"run", "-p", "lr=0.05", "-p", "name=net", "--", "sh", "-c",
                         "echo \"lr={lr} name={name}\"; echo 'loss: 0.5'; echo 'step: 2'; echo 'loss: 0.25'"});
@@ -277,7 +277,7 @@ TEST_CASE("placeholders fill the command; stdout scalars are metrics unless --no
     CHECK(repo.ok({"show", "last", "--json"}).json()["metrics"].empty());
 }
 
-TEST_CASE("params.yaml is flattened; -p overrides it for the run and it is restored", "[e2e][run][params]") {
+TEST_CASE("params.yaml is flattened, -p overrides it for the run and it is restored", "[e2e][run][params]") {
     Repo repo;
     const std::string original = "# training settings\ntrain:\n  lr: 0.1   # learning rate\n  epochs: 3\nmodel: \"resnet\"\n";
     repo.write("params.yaml", original);
@@ -383,7 +383,7 @@ TEST_CASE("tag, metrics and rm on recorded runs", "[e2e][run]") {
     CHECK(repo.git({"fsck", "--no-progress"}).code == 0);
 }
 
-TEST_CASE("ls --filter and --sort select and order runs; a bad filter is a usage error", "[e2e][run]") {
+TEST_CASE("ls --filter and --sort select and order runs, a bad filter is a usage error", "[e2e][run]") {
     Repo repo;
     for (const char* spec : {"a:0.3:resnet", "b:0.9:vgg", "c:0.6:resnet"}) {
         std::string s = spec;
@@ -567,7 +567,7 @@ TEST_CASE("untracked files over 10 MiB go to the cache instead of the code snaps
     CHECK(repo.exists(Repo::object_rel(id))); // referenced by the run
 }
 
-TEST_CASE("SIGINT sent to cairn run reaches the command; exit 130, status interrupted", "[e2e][run]") {
+TEST_CASE("SIGINT sent to cairn run reaches the command, exit 130, status interrupted", "[e2e][run]") {
     Repo repo;
     auto child = repo.spawn({"run", "-n", "ctrl-c", "--", "sh", "-c", "echo x > \"$CAIRN_RUN_DIR/ready\"; exec sleep 30"});
     REQUIRE(wait_for_ready(repo));
@@ -593,7 +593,7 @@ TEST_CASE("stdout capture patterns come from config.yaml", "[e2e][run]") {
     CHECK(stdfs::is_empty(repo.path(".cairn/runs"))); // nothing staged
 }
 
-TEST_CASE("a large log goes to the cache; the run keeps its tail in git", "[e2e][run]") {
+TEST_CASE("a large log goes to the cache, the run keeps its tail in git", "[e2e][run]") {
     Repo repo;
     repo.ok({"run", "-n", "chatty", "--", "sh", "-c", "i=0; while [ $i -lt 60000 ]; do echo \"line $i of a long log\"; i=$((i+1)); done"});
     auto j = repo.ok({"show", "chatty", "--json"}).json();

@@ -120,7 +120,7 @@ TEST_CASE("trials with --jobs 2 run at the same time", "[e2e][sweep]") {
     CHECK(contains(r.err, "2 of 2 trial(s) finished"));
 }
 
-TEST_CASE("a failed trial does not stop the others; the sweep exits 1", "[e2e][sweep]") {
+TEST_CASE("a failed trial does not stop the others, the sweep exits 1", "[e2e][sweep]") {
     Repo repo;
     repo.commit("init");
     Result r = repo.cairn({"run", "--json", "-p", "x=1,2,3", "--", "sh", "-c", "test {x} != 2"});
@@ -214,7 +214,7 @@ TEST_CASE("random sweeps: the same seed gives the same trials, recorded with the
     CHECK(repo.cairn({"run", "-p", "lr=range(1,1)", "--", "true"}).code == 2);
 }
 
-TEST_CASE("one value everywhere is a plain run; a quoted comma is one string", "[e2e][sweep]") {
+TEST_CASE("one value everywhere is a plain run, a quoted comma is one string", "[e2e][sweep]") {
     Repo repo;
     repo.commit("init");
     Result r = repo.cairn({"run", "-n", "plain", "-p", "k=\"a,b\"", "-p", "n=range(3,4)", "--", "true"});
@@ -230,7 +230,7 @@ TEST_CASE("one value everywhere is a plain run; a quoted comma is one string", "
         "sweep:"));
 }
 
-TEST_CASE("SIGINT stops every running trial, each recorded as interrupted; no new trial starts",
+TEST_CASE("SIGINT stops every running trial, each recorded as interrupted, no new trial starts",
           "[e2e][sweep]") {
     Repo repo;
     repo.commit("init");

@@ -42,7 +42,7 @@ TEST_CASE("atomic file replaces the target only on commit", "[fs]") {
     CHECK(count_files(dir.path()) == 1);
 }
 
-TEST_CASE("write_file_atomic creates and replaces; failures are io errors", "[fs]") {
+TEST_CASE("write_file_atomic creates and replaces, failures are io errors", "[fs]") {
     test::TempDir dir;
     fs::write_file_atomic(dir / "a", "1");
     fs::write_file_atomic(dir / "a", "22");

@@ -105,7 +105,7 @@ TEST_CASE("a pattern that backtracks exponentially runs in linear time on a long
     CHECK(points[1].value == 5);
 }
 
-TEST_CASE("capture patterns use RE2 syntax; invalid ones and too few groups are errors", "[metrics][capture]") {
+TEST_CASE("capture patterns use RE2 syntax, invalid ones and too few groups are errors", "[metrics][capture]") {
     metrics::ScalarCapture c({R"(\[(\w+)\] = (\d+(?:\.\d+)?) @ (\d+))"});
     c.feed("[acc] = 0.5 @ 3\n");
     auto points = c.finish();
@@ -130,7 +130,7 @@ TEST_CASE("only lines that start with the key are captured by default", "[metric
     CHECK(points[0].value == 0.5);
 }
 
-TEST_CASE("take() hands out each point once; lines over the limit are skipped whole", "[metrics][capture]") {
+TEST_CASE("take() hands out each point once, lines over the limit are skipped whole", "[metrics][capture]") {
     metrics::ScalarCapture c;
     c.feed("loss: 1\nlo");
     auto first = c.take();

@@ -337,7 +337,7 @@ stages:
                Catch::Contains("dvc.yaml:2: vars: interpolating is not allowed"));
 }
 
-TEST_CASE("params files: YAML, JSON, TOML; Python refused", "[pipeline][load]") {
+TEST_CASE("params files: YAML, JSON, TOML, Python refused", "[pipeline][load]") {
     Fixture f;
     f.write("p.yaml", "a: {b: 007}\nc: '1'\nd: [1, 2]\ne: ~\n");
     f.write("p.json", R"({"a": {"b": 1.5}, "list": [{"x": 1}]})");

@@ -104,7 +104,7 @@ TEST_CASE("filter on the run a re-run reproduces", "[query]") {
     CHECK_FALSE(match("reproduces = \"6fcf\"", rerun));
 }
 
-TEST_CASE("filter nesting is bounded; long and/or chains are not nesting", "[query]") {
+TEST_CASE("filter nesting is bounded, long and/or chains are not nesting", "[query]") {
     auto r = make_run("baseline", 0.9, "resnet", 0.1);
     auto usage_error = [](const std::string& expr) -> std::string {
         try {
@@ -143,7 +143,7 @@ TEST_CASE("filter nesting is bounded; long and/or chains are not nesting", "[que
 }
 
 
-TEST_CASE("stage, pipeline and sweep are bare attributes; absent on ordinary runs", "[query]") {
+TEST_CASE("stage, pipeline and sweep are bare attributes, absent on ordinary runs", "[query]") {
     auto plain = make_run("plain", 0.5, "resnet", 0.1);
     auto staged = make_run("staged", 0.7, "resnet", 0.1);
     staged.stage = "train";

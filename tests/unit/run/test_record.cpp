@@ -41,7 +41,7 @@ TEST_CASE("run records round-trip through their files", "[run]") {
     CHECK_THROWS_AS(run::parse_run_yaml("id: [", "run.yaml", back), Error);
 }
 
-TEST_CASE("run index entries round-trip, escapes included; damage is detected", "[run][index]") {
+TEST_CASE("run index entries round-trip, escapes included, damage is detected", "[run][index]") {
     run::RunRecord r;
     r.id = std::string(32, 'b');
     r.name = "tab\there\nnewline \\ backslash";

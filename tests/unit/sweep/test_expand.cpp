@@ -28,7 +28,7 @@ bool usage_error(const std::function<void()>& fn) {
 
 } // namespace
 
-TEST_CASE("a -p value with an unquoted comma is a list; quoted commas stay one value", "[sweep]") {
+TEST_CASE("a -p value with an unquoted comma is a list, quoted commas stay one value", "[sweep]") {
     CHECK(values("lr", "0.1,0.01, 0.001") == std::vector<std::string>{"0.1", "0.01", "0.001"});
     CHECK_FALSE(sweep::parse_axis("lr", "0.1").varies());
     CHECK(values("lr", "0.1") == std::vector<std::string>{"0.1"});
@@ -41,8 +41,9 @@ TEST_CASE("a -p value with an unquoted comma is a list; quoted commas stay one v
           std::vector<std::string>{" spaced value "}); // a single value as given
     CHECK(usage_error([] { (void)sweep::parse_axis("k", "a,,b"); }));
     CHECK(usage_error([] { (void)sweep::parse_axis("k", "a,"); }));
-    // A function name not known is a plain value.
-    CHECK(values("k", "f(1)") == std::vector<std::string>{"f(1)"});
+    // A function name not known is a typo (unifrom(0,1)), not two string values; quoted, it is a string.
+    CHECK(usage_error([] { (void)sweep::parse_axis("k", "f(1)"); }));
+    CHECK(values("k", "\"f(1)\"") == std::vector<std::string>{"\"f(1)\""});
 }
 
 TEST_CASE("range, linspace and logspace expand to typed values", "[sweep]") {

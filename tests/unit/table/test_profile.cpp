@@ -95,7 +95,7 @@ TEST_CASE("profile: JSON Lines types, keys appearing late, numbers turned catego
     CHECK(c.categories->top == std::vector<std::pair<std::string, std::uint64_t>>{{"[1]", 1}, {"{\"k\":1}", 1}});
 }
 
-TEST_CASE("profile: quantiles follow numpy's linear method; deciles", "[table]") {
+TEST_CASE("profile: quantiles follow numpy's linear method, deciles", "[table]") {
     std::vector<std::string> cells;
     for (int i = 10; i >= 1; --i) cells.push_back(std::to_string(i));
     auto p = table::profile_table(csv_of("v", cells), Format::csv, "t.csv");
@@ -147,7 +147,7 @@ TEST_CASE("profile: mean and std stay exact with a large offset", "[table]") {
     CHECK(*n.std == Approx(static_cast<double>(std::sqrt(ss / (xs.size() - 1)))).epsilon(1e-9));
 }
 
-TEST_CASE("profile: top 256 categories by count, then value; the rest as other", "[table]") {
+TEST_CASE("profile: top 256 categories by count, then value, the rest as other", "[table]") {
     std::vector<std::string> cells;
     for (int i = 0; i < 300; ++i)
         for (int k = 0; k <= i % 3; ++k) cells.push_back(fmt::format("c{:03}", i));
