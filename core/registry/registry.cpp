@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/fs/file.hpp"
+#include "core/fs/lock.hpp"
 #include "core/hash/hash.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/run/lineage.hpp"
@@ -69,6 +70,14 @@ bool gto_name(std::string_view text) {
 }
 
 std::string gto_version(int n) { return fmt::format("v{}.0.0", n); }
+
+// Held while a registry ref is created or moved. libgit2 checks that a ref is absent before it
+// takes the ref's lock, so two creations of one new ref can both succeed, the second overwriting
+// the first: the compare-and-swap alone would lose a registration. The lock serialises cairn's
+// own writers; the CAS still catches a ref moved under it by anything else (git fetch).
+fs::FileLock registry_lock(workspace::Workspace& ws) {
+    return fs::FileLock(ws.store_dir() / "registry.lock", fs::LockMode::exclusive, std::chrono::seconds(60));
+}
 
 // ---- records --------------------------------------------------------------------------------
 
@@ -435,6 +444,8 @@ Version register_version(workspace::Workspace& ws, const std::string& name, cons
     }
 
     git::Repository& repo = ws.repo();
+    std::optional<fs::FileLock> lock;
+    lock.emplace(registry_lock(ws));
     for (int attempt = 0; attempt < k_create_attempts; ++attempt) {
         int next = 1;
         for (const auto& ref : repo.list_refs(model_prefix(name) + "versions/"))
@@ -451,6 +462,7 @@ Version register_version(workspace::Workspace& ws, const std::string& name, cons
             std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt));
         }
         if (!created) continue; // someone registered v`next` meanwhile: take the number after it
+        lock.reset();
         if (ws.config().registry_gto)
             gto_tag(ws, fmt::format("{}@{}", name, gto_version(next)), gto_commit(repo, v, ws),
                     fmt::format("Registering artifact {} version {}", name, gto_version(next)));
@@ -466,6 +478,7 @@ AliasEvent set_alias(workspace::Workspace& ws, const std::string& name, const st
                      std::optional<int> number) {
     check_alias_name(alias);
     check_gto_names(ws, name, alias);
+    fs::FileLock lock = registry_lock(ws);
     Model m = load_model(ws, name);
     const Version* target = nullptr;
     if (number) {
