@@ -68,5 +68,8 @@ void register_drift(CLI::App& app, Context& ctx);
 // current, status), and its one-line verdict (cli/cmd_drift.cpp).
 void print_drift_table(const drift::Report& report);
 [[nodiscard]] std::string drift_verdict(const drift::Report& report);
+// For a degraded re-evaluation: the drift table of input `path`'s substituted bytes `new_id`
+// against the recorded `old_id`, or a line saying why there is none (not a table, not cached).
+void print_input_drift(workspace::Workspace& ws, const std::string& path, const std::string& old_id, const std::string& new_id);
 
 } // namespace cairn::cli

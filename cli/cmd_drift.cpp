@@ -354,6 +354,22 @@ void register_drift_check(CLI::App& app, Context& ctx) {
 
 } // namespace
 
+void print_input_drift(workspace::Workspace& ws, const std::string& path, const std::string& old_id, const std::string& new_id) {
+    std::cout << paint(fmt::format("  data drift of {} (the likely cause): {} -> {}", printable(path), old_id.substr(0, 19), new_id.substr(0, 19)),
+                       Color::bold)
+              << "\n";
+    try {
+        drift::ProfiledTable ref = profile_recorded(ws, old_id, path, path + " (recorded)");
+        drift::ProfiledTable cur = profile_recorded(ws, new_id, path, path + " (substituted)");
+        drift::Report report = drift::compare(ref.profile, cur.profile, {});
+        print_drift_table(report);
+        std::cout << paint(drift_verdict(report), report.dataset_drift ? Color::red : Color::green) << "\n";
+    } catch (const Error& e) {
+        // A substituted input need not be a table: the verdict stands without the table.
+        std::cout << "  no drift table: " << printable(e.what()) << "\n";
+    }
+}
+
 void register_drift(CLI::App& app, Context& ctx) {
     register_profile(app, ctx);
     register_drift_check(app, ctx);

@@ -219,3 +219,24 @@ TEST_CASE("drift --against model:NAME@prod compares with the data that version w
     CHECK(contains(several.err, "data/ref.csv"));
     CHECK(repo.cairn({"drift", "same.csv", "--against", "model:m@staging:data/ref.csv"}).code == 0);
 }
+
+TEST_CASE("drift: a degraded re-evaluation prints the drift table of the substituted input", "[drift]") {
+    Data d;
+    Repo& repo = d.repo;
+    repo.write("data/test.csv", table(101, 500, {}));
+    repo.ok({"add", "data/test.csv"});
+    // accuracy: the share of rows whose plan is "basic" (half of them in the reference).
+    repo.write_script("eval.sh", "#!/bin/sh\nawk -F, 'NR > 1 { n++; if ($3 == \"basic\") k++ } END { print \"accuracy: \" k / n }' "
+                                 "data/test.csv\necho done > report.txt\n");
+    repo.commit("eval");
+    std::string id = repo.ok({"run", "--json", "-n", "eval", "-d", "data/test.csv", "-o", "report.txt", "--", "./eval.sh"}).json()["id"];
+    Result degraded = repo.cairn({"rerun", id.substr(0, 8), "--with", "data/test.csv=category.csv", "--max-rel-drop", "accuracy=0.05"});
+    INFO(degraded.out << degraded.err);
+    CHECK(degraded.code == 1);
+    CHECK(contains(degraded.out, "verdict: degraded"));
+    CHECK(contains(degraded.out, "data drift of data/test.csv"));
+    CHECK(contains(degraded.out, "no dataset drift: 1 of 4 columns drifted")); // plan, with its new category
+    Result held = repo.cairn({"rerun", id.substr(0, 8), "--with", "data/test.csv=same.csv", "--max-rel-drop", "accuracy=0.05"});
+    CHECK(held.code == 0);
+    CHECK_FALSE(contains(held.out, "data drift of"));
+}
