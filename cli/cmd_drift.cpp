@@ -8,6 +8,7 @@
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/cache/tree.hpp"
 #include "core/drift/drift.hpp"
 #include "core/drift/profiles.hpp"
 #include "core/fs/file.hpp"
@@ -100,6 +101,26 @@ drift::ProfiledTable profile_recorded(workspace::Workspace& ws, const std::strin
     return t;
 }
 
+// The id of file `below` (slash-separated) inside the recorded directory `tree_id`.
+std::string object_in_tree(workspace::Workspace& ws, const std::string& tree_id, const std::string& below, const std::string& display) {
+    auto digest = hash::Digest::from_id(tree_id);
+    if (!digest) fail(ErrorKind::integrity, "{}: recorded object id '{}' is malformed", display, tree_id);
+    const std::vector<std::string> parts = util::split(below, '/');
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (!ws.cache().has(*digest))
+            fail(ErrorKind::integrity, "the bytes of {} ({}) are not in the cache ('cairn pull' fetches missing ones)", display, digest->id());
+        if (!ws.cache().starts_like_tree(*digest)) fail(ErrorKind::input, "{}: not a file inside a recorded directory", display);
+        cache::Tree tree = ws.cache().read_tree(*digest);
+        const cache::TreeEntry* entry = nullptr;
+        for (const auto& e : tree.entries)
+            if (e.name == parts[i]) entry = &e;
+        if (!entry || (entry->kind == cache::EntryKind::directory) != (i + 1 < parts.size()))
+            fail(ErrorKind::input, "{}: no such file in the recorded directory", display);
+        digest = entry->digest;
+    }
+    return digest->id();
+}
+
 // `model:NAME[@vN|@ALIAS][:PATH]`: the data that version was trained on.
 drift::ProfiledTable model_reference(workspace::Workspace& ws, const std::string& text, std::string& what) {
     std::string spec = text.substr(6);
@@ -123,6 +144,13 @@ drift::ProfiledTable model_reference(workspace::Workspace& ws, const std::string
     } else {
         for (const auto& t : v.trained_on)
             if (t.path == path) pick = &t;
+        if (!pick)
+            for (const auto& t : v.trained_on)
+                if (util::starts_with(path, t.path + "/")) {
+                    what = fmt::format("{} ({}, trained on {} in {})", text, version, path, t.path);
+                    return profile_recorded(ws, object_in_tree(ws, t.object, path.substr(t.path.size() + 1), path), path,
+                                            path + " (" + version + ")");
+                }
         if (!pick) fail(ErrorKind::input, "{}: {} was not trained on '{}' (its training data: {})", text, version, path, list);
     }
     what = fmt::format("{} ({}, trained on {})", text, version, pick->path);

@@ -240,3 +240,26 @@ TEST_CASE("drift: a degraded re-evaluation prints the drift table of the substit
     CHECK(held.code == 0);
     CHECK_FALSE(contains(held.out, "data drift of"));
 }
+
+TEST_CASE("drift --against model:NAME@ALIAS:PATH picks a file inside a tracked training directory", "[drift]") {
+    Data d;
+    Repo& repo = d.repo;
+    repo.write("data/sets/train.csv", table(101, 500, {}));
+    repo.write("data/sets/extra/labels.csv", "id\n1\n2\n");
+    repo.ok({"add", "data/sets"});
+    repo.write_script("train.sh", "#!/bin/sh\nls data/sets > model.bin\n");
+    repo.commit("data and code");
+    std::string run = repo.ok({"run", "--json", "-d", "data/sets", "-o", "model.bin", "--", "./train.sh"}).json()["id"];
+    repo.ok({"model", "register", "dirs", run, "--alias", "prod"});
+    Result whole = repo.cairn({"drift", "same.csv", "--against", "model:dirs@prod"});
+    CHECK(whole.code == 3);
+    CHECK(contains(whole.err, "is a directory"));
+    Result file = repo.cairn({"drift", "same.csv", "--against", "model:dirs@prod:data/sets/train.csv", "--json"});
+    INFO(file.out << file.err);
+    CHECK(file.code == 0);
+    CHECK(file.json()["reference"]["rows"] == 500);
+    CHECK(repo.cairn({"drift", "mean.csv", "--against", "model:dirs@prod:data/sets/train.csv"}).code == 1);
+    Result none = repo.cairn({"drift", "same.csv", "--against", "model:dirs@prod:data/sets/nope.csv"});
+    CHECK(none.code == 3);
+    CHECK(contains(none.err, "no such file in the recorded directory"));
+}
