@@ -33,7 +33,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"reproduce", register_reproduce, "rerun apply lineage"},
     {"pipeline", register_pipeline, "repro dag"},
     {"model", register_model, "model"},
-    {"drift", register_drift, "profile"},
+    {"drift", register_drift, "profile drift"},
 };
 
 // The group whose command `word` is, or null.

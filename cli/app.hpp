@@ -17,6 +17,9 @@ class Workspace;
 namespace cairn::sweep {
 struct SweepOptions;
 }
+namespace cairn::drift {
+struct Report;
+}
 
 namespace cairn::cli {
 
@@ -60,5 +63,13 @@ void register_model(CLI::App& app, Context& ctx);
 // "KEY=VALUE" split at the first '='; Error(usage) naming `what` when there is none or KEY is empty.
 [[nodiscard]] std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what);
 void register_drift(CLI::App& app, Context& ctx);
+
+// The drift table of a report on stdout (column, kind, test, score, threshold, PSI, reference ->
+// current, status), and its one-line verdict (cli/cmd_drift.cpp).
+void print_drift_table(const drift::Report& report);
+[[nodiscard]] std::string drift_verdict(const drift::Report& report);
+// For a degraded re-evaluation: the drift table of input `path`'s substituted bytes `new_id`
+// against the recorded `old_id`, or a line saying why there is none (not a table, not cached).
+void print_input_drift(workspace::Workspace& ws, const std::string& path, const std::string& old_id, const std::string& new_id);
 
 } // namespace cairn::cli

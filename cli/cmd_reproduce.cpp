@@ -306,7 +306,12 @@ void register_rerun(CLI::App& app, Context& ctx) {
             for (const auto& s : report.steps) steps.push_back(step_json(s));
             print_json({{"verdict", report.verdict}, {"steps", steps}});
         } else {
-            for (const auto& s : report.steps) print_step(s);
+            for (const auto& s : report.steps) {
+                print_step(s);
+                if (report.verdict == "degraded")
+                    for (const auto& f : s.substituted)
+                        if (f.old_value && f.new_value) print_input_drift(ws, f.key, *f.old_value, *f.new_value);
+            }
             std::cout << "\nverdict: " << paint(report.verdict, verdict_color(report.verdict)) << "\n";
         }
         int signal = util::received_signal();
