@@ -129,7 +129,7 @@ TEST_CASE("drift: a mean shift and a variance shift are dataset drift, exit 1", 
     CHECK(d.repo.cairn({"drift", "mean.csv", "--against", "ref.csv", "--fail-on", "never"}).code == 0);
 }
 
-TEST_CASE("drift: a new category drifts its column; a key column's drift is dataset drift", "[drift]") {
+TEST_CASE("drift: a new category drifts its column, a key column's drift is dataset drift", "[drift]") {
     Data d;
     Result r = d.drift("category.csv");
     INFO(r.out << r.err);
