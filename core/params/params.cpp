@@ -478,6 +478,16 @@ std::string override_params_yaml(const std::string& text, const std::string& key
     return out;
 }
 
+std::vector<Param> flatten_params_file(const std::string& text, const std::string& where) {
+    return util::ends_with(where, ".toml") ? flatten_params_toml(text, where) : flatten_params_yaml(text, where);
+}
+
+std::string override_params_file(const std::string& text, const std::string& key, const Param& value,
+                                 const std::string& where) {
+    return util::ends_with(where, ".toml") ? override_params_toml(text, key, value, where)
+                                           : override_params_yaml(text, key, value, where);
+}
+
 std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
     std::vector<std::string> out;
     for (std::string arg : argv) {
@@ -629,7 +639,7 @@ void ParamFiles::plan(const std::map<std::string, Param>& overrides) {
                 if (p.key != key) continue;
                 held = true;
                 if (p.type == value.type && p.text == value.text) continue; // equal: nothing to write
-                f.edited = override_params_yaml(f.edited.value_or(f.original), key, value, f.rel);
+                f.edited = override_params_file(f.edited.value_or(f.original), key, value, f.rel);
             }
         }
         if (held) continue;
@@ -657,7 +667,7 @@ void ParamFiles::plan(const std::map<std::string, Param>& overrides) {
             }
         }
         if (target) {
-            target->edited = override_params_yaml(target->edited.value_or(target->original), key, value, target->rel);
+            target->edited = override_params_file(target->edited.value_or(target->original), key, value, target->rel);
             target->added.push_back(key);
         }
     }
@@ -673,7 +683,7 @@ void ParamFiles::open(const std::vector<std::string>& given, const std::map<std:
         for (const auto& rel : files) {
             auto text = fs::read_file_if_exists(m_ws.absolute(rel));
             if (!text) fail(ErrorKind::input, "parameter file '{}' does not exist", rel);
-            out.push_back({rel, flatten_params_yaml(*text, rel), *text, std::nullopt, {}});
+            out.push_back({rel, flatten_params_file(*text, rel), *text, std::nullopt, {}});
         }
     };
     if (m_mode == Mode::replay) {

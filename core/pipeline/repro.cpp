@@ -261,12 +261,11 @@ StageResult Runner::execute(const Stage& stage, StageCheck& check) {
         ro.outputs.push_back(out.path);
         if (out.kind == Output::Kind::metric) ro.metric_files.push_back(out.path);
     }
-    for (const auto& ref : stage.params) {
-        std::string ext = stdfs::path(ref.file).extension().string();
-        if ((ext == ".yaml" || ext == ".yml" || ext == ".json") &&
-            std::find(ro.param_files.begin(), ro.param_files.end(), ref.file) == ro.param_files.end())
+    // Every params file the stage reads (YAML, JSON, TOML; load() refuses Python ones) goes into
+    // its run's record.
+    for (const auto& ref : stage.params)
+        if (std::find(ro.param_files.begin(), ro.param_files.end(), ref.file) == ro.param_files.end())
             ro.param_files.push_back(ref.file);
-    }
     ro.stage = stage.name;
     ro.pipeline = m_p.file;
     ro.stage_key = stage_key(check.current);
@@ -611,7 +610,7 @@ run::RunResult run_trial(workspace::Workspace& replica, const std::string& file,
     Pipeline p = load(replica, file);
     if (base.targets.size() != 1 || select_stages(p, base.targets.front()).size() != 1)
         fail(ErrorKind::usage, "cairn repro -S sweeps one stage: name exactly one (not a group)");
-    // The YAML params files the pipeline reads, the default one first.
+    // The params files the pipeline reads, the default one first.
     std::vector<std::string> files;
     std::string fallback = p.wdir.empty() ? "params.yaml" : p.wdir + "/params.yaml";
     files.push_back(fallback);
@@ -624,18 +623,10 @@ run::RunResult run_trial(workspace::Workspace& replica, const std::string& file,
         for (const auto& f : files) {
             auto text = texts.count(f) ? std::optional<std::string>(texts[f]) : fs::read_file_if_exists(replica.absolute(f));
             if (!text) continue;
-            std::string ext = stdfs::path(f).extension().string();
-            bool yaml = ext == ".yaml" || ext == ".yml";
             bool holds = false;
-            if (yaml) {
-                for (const auto& prm : params::flatten_params_yaml(*text, f))
-                    if (prm.key == key || util::starts_with(prm.key, key + ".")) holds = true;
-            } else {
-                holds = lookup(read_params(replica, f), key) != nullptr;
-            }
+            for (const auto& prm : params::flatten_params_file(*text, f))
+                if (prm.key == key || util::starts_with(prm.key, key + ".")) holds = true;
             if (!holds) continue;
-            if (!yaml)
-                fail(ErrorKind::input, "cairn repro -S edits YAML params files only, and '{}' is in {}", key, f);
             chosen = f;
             texts[f] = *text;
             break;
@@ -647,7 +638,7 @@ run::RunResult run_trial(workspace::Workspace& replica, const std::string& file,
             chosen = fallback;
             texts[chosen] = *text;
         }
-        texts[chosen] = params::override_params_yaml(texts[chosen], key, params::parse_param(key, value), chosen);
+        texts[chosen] = params::override_params_file(texts[chosen], key, params::parse_param(key, value), chosen);
     }
     for (const auto& [f, text] : texts) fs::write_file_atomic(replica.absolute(f), text);
 

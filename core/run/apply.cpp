@@ -157,7 +157,7 @@ std::vector<ParamEdit> plan_params(workspace::Workspace& ws, const RunRecord& ru
                                            rel, run.id.substr(0, 8)));
             continue;
         }
-        f.base_params = params::flatten_params_yaml(*base, rel);
+        f.base_params = params::flatten_params_file(*base, rel);
         f.text = std::move(*base);
         files.push_back(std::move(f));
     }
@@ -168,7 +168,7 @@ std::vector<ParamEdit> plan_params(workspace::Workspace& ws, const RunRecord& ru
                 if (p.key != value.key) continue;
                 held = true;
                 if (p.type != value.type || p.text != value.text)
-                    f.text = params::override_params_yaml(f.text, value.key, value, f.rel);
+                    f.text = params::override_params_file(f.text, value.key, value, f.rel);
             }
         if (held) continue;
         auto parts = util::split(value.key, '.');
@@ -191,7 +191,7 @@ std::vector<ParamEdit> plan_params(workspace::Workspace& ws, const RunRecord& ru
                 target_depth = depth;
             }
         }
-        if (target) target->text = params::override_params_yaml(target->text, value.key, value, target->rel);
+        if (target) target->text = params::override_params_file(target->text, value.key, value, target->rel);
     }
     return files;
 }
@@ -201,12 +201,12 @@ std::vector<ParamChange> param_changes(const ParamEdit& f) {
     std::vector<params::Param> before;
     if (f.current) {
         try {
-            before = params::flatten_params_yaml(*f.current, f.rel);
+            before = params::flatten_params_file(*f.current, f.rel);
         } catch (const Error&) {
             before = f.base_params; // a broken file in the work tree: say what the values become
         }
     }
-    std::vector<params::Param> after = params::flatten_params_yaml(f.text, f.rel);
+    std::vector<params::Param> after = params::flatten_params_file(f.text, f.rel);
     std::map<std::string, ParamChange> changes;
     for (const auto& p : before) changes[p.key] = {f.rel, p.key, p, std::nullopt};
     for (const auto& p : after) {
