@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace CLI {
@@ -34,6 +35,10 @@ struct Context {
 
 // "unknown option '--parm' (did you mean '--param'?)" for an option `command` does not have.
 [[nodiscard]] std::string unknown_option_message(const CLI::App& command, const std::string& word);
+
+// `KEY=VALUE` split at its first '=' (-p, -t, repro -S). Throws Error(usage), "`what` 'TEXT' must
+// be KEY=VALUE", when there is no '=' or nothing before it.
+[[nodiscard]] std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what);
 
 // Checks for numeric options whose errors read "must be >= 0" / "must be > 0" (CLI11's own
 // print a range up to the largest double).

@@ -25,13 +25,6 @@
 namespace cairn::cli {
 namespace {
 
-std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what) {
-    auto eq = text.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw Error(ErrorKind::usage, fmt::format("{} '{}' must be KEY=VALUE", what, text));
-    return {text.substr(0, eq), text.substr(eq + 1)};
-}
-
 // One run as `ls --json` prints it; `full` (show --json) adds the environment. Written by a
 // streaming writer: on 10,000 runs building a JSON tree first cost more than the listing.
 void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {

@@ -88,6 +88,17 @@ struct Param {
 [[nodiscard]] std::string override_params_file(const std::string& text, const std::string& key, const Param& value,
                                                const std::string& where);
 
+// Where an override of `key` goes among parameter files (`files`: each one's flattened params, in
+// the order the run names them). Every file that holds `key`; when none does, the one whose
+// mappings hold the longest prefix of it (`train` of `train.lr`; the first such file on a tie),
+// where it is added; else none. Never a file in which a prefix of `key` is itself a value, or
+// `key` a mapping. `cairn run -p`, `cairn apply` and `cairn repro -S` all place values so.
+struct KeyTarget {
+    std::vector<std::size_t> files; // indices into `files`
+    bool added = false;             // the key is new in the one file named
+};
+[[nodiscard]] KeyTarget file_for_key(const std::vector<const std::vector<Param>*>& files, const std::string& key);
+
 // Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
 [[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
                                                          const std::vector<Param>& params);

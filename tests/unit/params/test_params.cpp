@@ -222,3 +222,21 @@ TEST_CASE("a TOML override changes the bytes of one value only", "[params]") {
     // A quoted key holding a dot is not the dotted key: adding that would give two of one name.
     CHECK_THROWS_WITH(set_toml("\"a.b\" = 1\n", "a.b", "2"), Catch::Contains("in place"));
 }
+
+TEST_CASE("file_for_key: every file holding the key, else the deepest mapping of one", "[params]") {
+    auto flat = [](const std::string& yaml) { return params::flatten_params_yaml(yaml, "p.yaml"); };
+    auto a = flat("seed: 1\ntrain:\n  lr: 0.1\n");
+    auto b = flat("seed: 2\nmodel:\n  head:\n    size: 3\n");
+    auto c = flat("model:\n  depth: 50\nx: 1\n");
+    std::vector<const std::vector<params::Param>*> files = {&a, &b, &c};
+    auto at = [&](const std::string& key) { return params::file_for_key(files, key); };
+    CHECK(at("seed").files == std::vector<std::size_t>{0, 1});
+    CHECK_FALSE(at("seed").added);
+    CHECK(at("train.wd").files == std::vector<std::size_t>{0});
+    CHECK(at("train.wd").added);
+    CHECK(at("model.head.dim").files == std::vector<std::size_t>{1}); // deeper than c's `model`
+    CHECK(at("model.dropout").files == std::vector<std::size_t>{1});  // a tie: the first file
+    CHECK(at("nothing").files.empty());
+    CHECK(at("x.y").files.empty());  // `x` is a value
+    CHECK(at("model").files.empty()); // a mapping
+}
