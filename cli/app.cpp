@@ -126,6 +126,13 @@ std::string unknown_option_message(const CLI::App& command, const std::string& w
     return fmt::format("unknown option '{}'{}", option, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
 }
 
+std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what) {
+    auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw Error(ErrorKind::usage, fmt::format("{} '{}' must be KEY=VALUE", what, text));
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
 namespace {
 
 CLI::Validator number_check(bool allow_zero) {

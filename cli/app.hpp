@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace CLI {
@@ -38,6 +39,10 @@ struct Context {
 // "unknown option '--parm' (did you mean '--param'?)" for an option `command` does not have.
 [[nodiscard]] std::string unknown_option_message(const CLI::App& command, const std::string& word);
 
+// `KEY=VALUE` split at its first '=' (-p, -t, repro -S). Throws Error(usage), "`what` 'TEXT' must
+// be KEY=VALUE", when there is no '=' or nothing before it.
+[[nodiscard]] std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what);
+
 // Checks for numeric options whose errors read "must be >= 0" / "must be > 0" (CLI11's own
 // print a range up to the largest double).
 [[nodiscard]] CLI::Validator non_negative_number();
@@ -59,9 +64,6 @@ void register_model(CLI::App& app, Context& ctx);
 // A run name as the user gave it, with `model:NAME@ALIAS` / `model:NAME@vN` replaced by the id
 // of the run that produced that version (cli/cmd_model.cpp). Other names are returned as given.
 [[nodiscard]] std::string run_name_arg(workspace::Workspace& ws, const std::string& name);
-
-// "KEY=VALUE" split at the first '='; Error(usage) naming `what` when there is none or KEY is empty.
-[[nodiscard]] std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what);
 void register_drift(CLI::App& app, Context& ctx);
 
 // The drift table of a report on stdout (column, kind, test, score, threshold, PSI, reference ->

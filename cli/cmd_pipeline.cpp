@@ -204,10 +204,8 @@ void repro_sweep(workspace::Workspace& ws, const pipeline::Pipeline& p, const Re
         throw Error(ErrorKind::usage, fmt::format("cairn repro -S: '{}' names {} stages; sweep one of them", o.stages.front(), chosen.size()));
     std::vector<sweep::Axis> axes;
     for (const auto& a : o.set_params) {
-        auto eq = a.find('=');
-        if (eq == std::string::npos || eq == 0)
-            throw Error(ErrorKind::usage, fmt::format("cairn repro: -S expects KEY=VALUES, not '{}'", a));
-        axes.push_back(sweep::parse_axis(a.substr(0, eq), a.substr(eq + 1)));
+        auto [key, values] = split_assignment(a, "cairn repro: -S");
+        axes.push_back(sweep::parse_axis(key, values));
     }
     sweep::SweepOptions so;
     if (o.random) {

@@ -25,13 +25,6 @@
 
 namespace cairn::cli {
 
-std::pair<std::string, std::string> split_assignment(const std::string& text, const char* what) {
-    auto eq = text.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw Error(ErrorKind::usage, fmt::format("{} '{}' must be KEY=VALUE", what, text));
-    return {text.substr(0, eq), text.substr(eq + 1)};
-}
-
 namespace {
 
 // One run as `ls --json` prints it; `full` (show --json) adds the environment. Written by a
@@ -287,7 +280,7 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("-o,--out", o->outputs, "An output path, hashed after the command ends")->allow_extra_args(false);
     cmd->add_option("-m,--metrics", o->metric_files, "A metrics file (JSON, YAML, CSV, TSV) to read when the command ends")
         ->allow_extra_args(false);
-    cmd->add_option("--params", o->param_files, "A YAML parameters file (default: params.yaml at the root)")
+    cmd->add_option("--params", o->param_files, "A parameters file: YAML, JSON or TOML (default: params.yaml at the root)")
         ->allow_extra_args(false);
     cmd->add_flag("--no-capture", o->no_capture, "Do not read 'key: value' metrics from the command's stdout");
     cmd->add_option("-j,--jobs", o->jobs, "Sweeps: run N trials at a time (default 1)")->check(positive_number());

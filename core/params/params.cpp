@@ -478,6 +478,47 @@ std::string override_params_yaml(const std::string& text, const std::string& key
     return out;
 }
 
+std::vector<Param> flatten_params_file(const std::string& text, const std::string& where) {
+    return util::ends_with(where, ".toml") ? flatten_params_toml(text, where) : flatten_params_yaml(text, where);
+}
+
+std::string override_params_file(const std::string& text, const std::string& key, const Param& value,
+                                 const std::string& where) {
+    return util::ends_with(where, ".toml") ? override_params_toml(text, key, value, where)
+                                           : override_params_yaml(text, key, value, where);
+}
+
+KeyTarget file_for_key(const std::vector<const std::vector<Param>*>& files, const std::string& key) {
+    KeyTarget out;
+    for (std::size_t i = 0; i < files.size(); ++i)
+        if (std::any_of(files[i]->begin(), files[i]->end(), [&](const Param& p) { return p.key == key; }))
+            out.files.push_back(i);
+    if (!out.files.empty()) return out;
+    // Added under the deepest mapping that holds a prefix, so that the file the command reads
+    // holds what the record says; not when a prefix is itself a value, or the key a mapping.
+    auto parts = util::split(key, '.');
+    std::size_t best_depth = 0;
+    for (std::size_t f = 0; f < files.size(); ++f) {
+        bool blocked = false;
+        std::size_t depth = 0;
+        std::string prefix;
+        for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+            prefix += (i ? "." : "") + parts[i];
+            for (const auto& p : *files[f]) {
+                if (p.key == prefix) blocked = true;
+                if (util::starts_with(p.key, prefix + ".")) depth = std::max(depth, i + 1);
+            }
+        }
+        for (const auto& p : *files[f]) blocked |= util::starts_with(p.key, key + ".");
+        if (!blocked && depth > best_depth) {
+            out.files = {f};
+            best_depth = depth;
+        }
+    }
+    out.added = !out.files.empty();
+    return out;
+}
+
 std::vector<std::string> substitute_params(const std::vector<std::string>& argv, const std::vector<Param>& params) {
     std::vector<std::string> out;
     for (std::string arg : argv) {
@@ -615,50 +656,24 @@ void ParamFiles::acquire(const std::string& rel, bool exclusive) {
 }
 
 void ParamFiles::plan(const std::map<std::string, Param>& overrides) {
-    std::vector<std::string> all_keys;
-    for (const auto& f : m_files)
-        for (const auto& p : f.params) all_keys.push_back(p.key);
+    std::vector<const std::vector<Param>*> read;
     for (auto& f : m_files) {
         f.edited.reset();
         f.added.clear();
+        read.push_back(&f.params);
     }
-    for (const auto& [key, value] : overrides) {
-        bool held = false;
-        for (auto& f : m_files) {
-            for (const auto& p : f.params) {
-                if (p.key != key) continue;
-                held = true;
-                if (p.type == value.type && p.text == value.text) continue; // equal: nothing to write
-                f.edited = override_params_yaml(f.edited.value_or(f.original), key, value, f.rel);
+    for (const auto& entry : overrides) {
+        const std::string& key = entry.first; // not a structured binding: the lambda below captures it
+        const Param& value = entry.second;
+        KeyTarget target = file_for_key(read, key);
+        for (std::size_t i : target.files) {
+            File& f = m_files[i];
+            if (!target.added) {
+                auto p = std::find_if(f.params.begin(), f.params.end(), [&](const Param& q) { return q.key == key; });
+                if (p->type == value.type && p->text == value.text) continue; // equal: nothing to write
             }
-        }
-        if (held) continue;
-        // A dotted key under a mapping of a file: added there (the longest such prefix wins), so
-        // that the file the command reads holds what the record says. Not when a prefix is
-        // itself a value, or the key is a mapping.
-        auto parts = util::split(key, '.');
-        File* target = nullptr;
-        std::size_t target_depth = 0;
-        for (auto& f : m_files) {
-            bool blocked = false;
-            std::size_t depth = 0;
-            std::string prefix;
-            for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-                prefix += (i ? "." : "") + parts[i];
-                for (const auto& p : f.params) {
-                    if (p.key == prefix) blocked = true;
-                    if (util::starts_with(p.key, prefix + ".")) depth = std::max(depth, i + 1);
-                }
-            }
-            for (const auto& p : f.params) blocked |= util::starts_with(p.key, key + ".");
-            if (!blocked && depth > target_depth) {
-                target = &f;
-                target_depth = depth;
-            }
-        }
-        if (target) {
-            target->edited = override_params_yaml(target->edited.value_or(target->original), key, value, target->rel);
-            target->added.push_back(key);
+            f.edited = override_params_file(f.edited.value_or(f.original), key, value, f.rel);
+            if (target.added) f.added.push_back(key);
         }
     }
 }
@@ -673,7 +688,7 @@ void ParamFiles::open(const std::vector<std::string>& given, const std::map<std:
         for (const auto& rel : files) {
             auto text = fs::read_file_if_exists(m_ws.absolute(rel));
             if (!text) fail(ErrorKind::input, "parameter file '{}' does not exist", rel);
-            out.push_back({rel, flatten_params_yaml(*text, rel), *text, std::nullopt, {}});
+            out.push_back({rel, flatten_params_file(*text, rel), *text, std::nullopt, {}});
         }
     };
     if (m_mode == Mode::replay) {

@@ -62,6 +62,43 @@ struct Param {
 [[nodiscard]] std::string override_params_yaml(const std::string& text, const std::string& key, const Param& value,
                                                const std::string& where);
 
+// Flattens a TOML parameters file as flatten_params_yaml does a YAML one: tables (inline ones
+// too) give dotted keys; integers are int, floats float, booleans bool, strings string. A number
+// keeps the text it is written in where the YAML 1.2 core schema reads that as the same value
+// (`1e-3`, `0x1f`), else it is written out (`1_000` is `1000`, `inf` is `.inf`); dates, times and
+// arrays are strings holding their TOML text. Throws Error(input) with `<where>:<line>` for
+// malformed TOML.
+[[nodiscard]] std::vector<Param> flatten_params_toml(const std::string& text, const std::string& where);
+
+// override_params_yaml for a TOML file: the bytes of the value at dotted `key` are replaced by
+// the value's TOML text (as given when TOML reads it as the same value, else as toml++ writes
+// it; a literal string stays literal where it can, a date stays a date), every other byte kept.
+// A key the file does not hold is added as `name = value` after the last key-value line of the
+// nearest table holding its parent, when that is the top of the file or a table with a
+// `[header]`. Throws Error(input) naming `where` if the key names a table or an array, if its
+// place is in an inline table or a table defined by dotted keys, or if the edited file would not
+// read back as the original with just this value changed.
+[[nodiscard]] std::string override_params_toml(const std::string& text, const std::string& key, const Param& value,
+                                               const std::string& where);
+
+// flatten_params_toml for a file named `*.toml`, flatten_params_yaml for any other (JSON is YAML;
+// DVC reads other names as YAML too). `where` is the file's name.
+[[nodiscard]] std::vector<Param> flatten_params_file(const std::string& text, const std::string& where);
+// override_params_toml or override_params_yaml, by `where` as flatten_params_file chooses.
+[[nodiscard]] std::string override_params_file(const std::string& text, const std::string& key, const Param& value,
+                                               const std::string& where);
+
+// Where an override of `key` goes among parameter files (`files`: each one's flattened params, in
+// the order the run names them). Every file that holds `key`; when none does, the one whose
+// mappings hold the longest prefix of it (`train` of `train.lr`; the first such file on a tie),
+// where it is added; else none. Never a file in which a prefix of `key` is itself a value, or
+// `key` a mapping. `cairn run -p`, `cairn apply` and `cairn repro -S` all place values so.
+struct KeyTarget {
+    std::vector<std::size_t> files; // indices into `files`
+    bool added = false;             // the key is new in the one file named
+};
+[[nodiscard]] KeyTarget file_for_key(const std::vector<const std::vector<Param>*>& files, const std::string& key);
+
 // Replaces `{key}` in each argument by the parameter's value; other braces are left alone.
 [[nodiscard]] std::vector<std::string> substitute_params(const std::vector<std::string>& argv,
                                                          const std::vector<Param>& params);

@@ -9,9 +9,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-// toml++ is used header-only, in this file alone.
-#define TOML_HEADER_ONLY 1
-#include <toml++/toml.h>
+#include "core/params/tomlpp.hpp"
 
 #include "core/fs/file.hpp"
 #include "core/params/params.hpp"

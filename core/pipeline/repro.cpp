@@ -290,12 +290,11 @@ StageResult Runner::execute(const Stage& stage, StageCheck& check) {
         ro.outputs.push_back(out.path);
         if (out.kind == Output::Kind::metric) ro.metric_files.push_back(out.path);
     }
-    for (const auto& ref : stage.params) {
-        std::string ext = stdfs::path(ref.file).extension().string();
-        if ((ext == ".yaml" || ext == ".yml" || ext == ".json") &&
-            std::find(ro.param_files.begin(), ro.param_files.end(), ref.file) == ro.param_files.end())
+    // Every params file the stage reads (YAML, JSON, TOML; load() refuses Python ones) goes into
+    // its run's record.
+    for (const auto& ref : stage.params)
+        if (std::find(ro.param_files.begin(), ro.param_files.end(), ref.file) == ro.param_files.end())
             ro.param_files.push_back(ref.file);
-    }
     ro.stage = stage.name;
     ro.pipeline = m_p.file;
     ro.stage_key = stage_key(check.current);
@@ -702,45 +701,42 @@ run::RunResult run_trial(workspace::Workspace& replica, const std::string& file,
     Pipeline p = load(replica, file);
     if (base.targets.size() != 1 || select_stages(p, base.targets.front()).size() != 1)
         fail(ErrorKind::usage, "cairn repro -S sweeps one stage: name exactly one (not a group)");
-    // The YAML params files the pipeline reads, the default one first.
+    // The params files the pipeline reads, the default one first.
     std::vector<std::string> files;
     std::string fallback = p.wdir.empty() ? "params.yaml" : p.wdir + "/params.yaml";
     files.push_back(fallback);
     for (const auto& st : p.stages)
         for (const auto& ref : st.params)
             if (std::find(files.begin(), files.end(), ref.file) == files.end()) files.push_back(ref.file);
-    std::map<std::string, std::string> texts;
-    for (const auto& [key, value] : trial.params) {
-        std::string chosen;
-        for (const auto& f : files) {
-            auto text = texts.count(f) ? std::optional<std::string>(texts[f]) : fs::read_file_if_exists(replica.absolute(f));
-            if (!text) continue;
-            std::string ext = stdfs::path(f).extension().string();
-            bool yaml = ext == ".yaml" || ext == ".yml";
-            bool holds = false;
-            if (yaml) {
-                for (const auto& prm : params::flatten_params_yaml(*text, f))
-                    if (prm.key == key || util::starts_with(prm.key, key + ".")) holds = true;
-            } else {
-                holds = lookup(read_params(replica, f), key) != nullptr;
-            }
-            if (!holds) continue;
-            if (!yaml)
-                fail(ErrorKind::input, "cairn repro -S edits YAML params files only, and '{}' is in {}", key, f);
-            chosen = f;
-            texts[f] = *text;
-            break;
+    // Each value goes where `cairn run -p` would write it in these files (params::file_for_key),
+    // else into the default file.
+    struct File {
+        std::string rel;
+        std::string text;
+        std::vector<params::Param> params; // as the file reads before the trial's values
+        bool changed = false;
+    };
+    std::vector<File> present;
+    for (const auto& f : files)
+        if (auto text = fs::read_file_if_exists(replica.absolute(f)))
+            present.push_back({f, *text, params::flatten_params_file(*text, f), false});
+    std::vector<const std::vector<params::Param>*> read;
+    for (const auto& f : present) read.push_back(&f.params);
+    for (const auto& [key, text] : trial.params) {
+        params::Param value = params::parse_param(key, text);
+        std::vector<std::size_t> targets = params::file_for_key(read, key).files;
+        if (targets.empty()) {
+            if (present.empty() || present.front().rel != fallback)
+                fail(ErrorKind::input, "no params file of {} holds '{}' (and there is no {} to add it to)", file, key, fallback);
+            targets = {0};
         }
-        if (chosen.empty()) {
-            auto text = texts.count(fallback) ? std::optional<std::string>(texts[fallback])
-                                              : fs::read_file_if_exists(replica.absolute(fallback));
-            if (!text) fail(ErrorKind::input, "no params file of {} holds '{}' (and there is no {} to add it to)", file, key, fallback);
-            chosen = fallback;
-            texts[chosen] = *text;
+        for (std::size_t i : targets) {
+            present[i].text = params::override_params_file(present[i].text, key, value, present[i].rel);
+            present[i].changed = true;
         }
-        texts[chosen] = params::override_params_yaml(texts[chosen], key, params::parse_param(key, value), chosen);
     }
-    for (const auto& [f, text] : texts) fs::write_file_atomic(replica.absolute(f), text);
+    for (const auto& f : present)
+        if (f.changed) fs::write_file_atomic(replica.absolute(f.rel), f.text);
 
     ReproOptions options = base;
     options.force_targets = true;

@@ -136,10 +136,8 @@ struct ParamEdit {
 
 // The run's parameter files as the apply leaves them: the code snapshot's (or, for a file the
 // snapshot lacks, the work tree's) with every recorded value written in where it differs. Keys
-// go where `cairn run -p` put them (as ParamFiles::plan, which works on the files in the work
-// tree, not on the snapshot's): into every file that holds the key, else under the deepest
-// mapping of one file that holds its dotted prefix, else nowhere (a value the command got from
-// its environment only).
+// go where `cairn run -p` put them (params::file_for_key, as ParamFiles::plan places them in the
+// files of the work tree): a value in no file is one the command got from its environment only.
 std::vector<ParamEdit> plan_params(workspace::Workspace& ws, const RunRecord& run, std::vector<std::string>& warnings) {
     auto& repo = ws.repo();
     const std::string head = repo.head();
@@ -157,41 +155,21 @@ std::vector<ParamEdit> plan_params(workspace::Workspace& ws, const RunRecord& ru
                                            rel, run.id.substr(0, 8)));
             continue;
         }
-        f.base_params = params::flatten_params_yaml(*base, rel);
+        f.base_params = params::flatten_params_file(*base, rel);
         f.text = std::move(*base);
         files.push_back(std::move(f));
     }
+    std::vector<const std::vector<params::Param>*> read;
+    for (const auto& f : files) read.push_back(&f.base_params);
     for (const auto& value : run.params) {
-        bool held = false;
-        for (auto& f : files)
-            for (const auto& p : f.base_params) {
-                if (p.key != value.key) continue;
-                held = true;
-                if (p.type != value.type || p.text != value.text)
-                    f.text = params::override_params_yaml(f.text, value.key, value, f.rel);
-            }
-        if (held) continue;
-        auto parts = util::split(value.key, '.');
-        ParamEdit* target = nullptr;
-        std::size_t target_depth = 0;
-        for (auto& f : files) {
-            bool blocked = false;
-            std::size_t depth = 0;
-            std::string prefix;
-            for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-                prefix += (i ? "." : "") + parts[i];
-                for (const auto& p : f.base_params) {
-                    if (p.key == prefix) blocked = true;
-                    if (util::starts_with(p.key, prefix + ".")) depth = std::max(depth, i + 1);
-                }
-            }
-            for (const auto& p : f.base_params) blocked |= util::starts_with(p.key, value.key + ".");
-            if (!blocked && depth > target_depth) {
-                target = &f;
-                target_depth = depth;
-            }
+        params::KeyTarget target = params::file_for_key(read, value.key);
+        for (std::size_t i : target.files) {
+            ParamEdit& f = files[i];
+            auto p = std::find_if(f.base_params.begin(), f.base_params.end(),
+                                  [&](const params::Param& q) { return q.key == value.key; });
+            if (p == f.base_params.end() || p->type != value.type || p->text != value.text)
+                f.text = params::override_params_file(f.text, value.key, value, f.rel);
         }
-        if (target) target->text = params::override_params_yaml(target->text, value.key, value, target->rel);
     }
     return files;
 }
@@ -201,12 +179,12 @@ std::vector<ParamChange> param_changes(const ParamEdit& f) {
     std::vector<params::Param> before;
     if (f.current) {
         try {
-            before = params::flatten_params_yaml(*f.current, f.rel);
+            before = params::flatten_params_file(*f.current, f.rel);
         } catch (const Error&) {
             before = f.base_params; // a broken file in the work tree: say what the values become
         }
     }
-    std::vector<params::Param> after = params::flatten_params_yaml(f.text, f.rel);
+    std::vector<params::Param> after = params::flatten_params_file(f.text, f.rel);
     std::map<std::string, ParamChange> changes;
     for (const auto& p : before) changes[p.key] = {f.rel, p.key, p, std::nullopt};
     for (const auto& p : after) {

@@ -45,7 +45,7 @@ struct ApplyResult {
 
 // Tracked data whose pointer file the code changes is checked out too. Unless outputs_only, the
 // run's parameter files (run.param_files, as the code snapshot has them) get the recorded values
-// (run.params) where they differ, edited in place by override_params_yaml as `cairn run -p`
+// (run.params) where they differ, edited in place by override_params_file as `cairn run -p`
 // edits them; a file missing from the work tree is skipped with a warning. Without force, throws
 // Error(input) listing the uncommitted changes it would overwrite (code and parameter files
 // modified since HEAD whose bytes the apply changes, output or tracked-data bytes not in the

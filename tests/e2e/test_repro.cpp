@@ -773,3 +773,42 @@ TEST_CASE("a full repro drops the lock entries of stages removed from the pipeli
     CHECK(repo.ok({"status", "--json"}).json()["removed_stages"].empty());
     CHECK(repro_json(repo)["removed_from_lock"].empty());
 }
+
+TEST_CASE("repro -S writes a value where cairn run -p would: every file holding it, else under its mapping",
+          "[repro][sweep][params]") {
+    Repo repo;
+    repo.write("params.yaml", "train:\n  lr: 0.1\nseed: 1\n");
+    repo.write("config/model.yaml", "model:\n  depth: 50\nseed: 1\n");
+    repo.write("cairn.yaml", R"(stages:
+  train:
+    cmd: cat params.yaml config/model.yaml > model.txt
+    params:
+    - train.lr
+    - config/model.yaml:
+    outs: [model.txt]
+)");
+    repo.commit();
+    Result r = repo.cairn({"repro", "-S", "model.dropout=0.1,0.2", "-S", "seed=7", "train", "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    json j = r.json();
+    REQUIRE(j["trials"].size() == 2);
+    std::string second = j["trials"][1]["run"];
+    json shown = repo.ok({"show", second, "--json"}).json();
+    CHECK(shown["params"]["model.dropout"] == 0.2);
+    CHECK(shown["params"]["seed"] == 7);
+    // The trial's command read the value from the file that has `model:` (not a new `model:` in
+    // params.yaml), and `seed` from both files that hold it.
+    repo.ok({"apply", second, "--force"});
+    CHECK(repo.read("model.txt") == "train:\n  lr: 0.1\nseed: 7\nmodel:\n  depth: 50\n  dropout: 0.2\nseed: 7\n");
+    CHECK(repo.read("config/model.yaml") == "model:\n  depth: 50\n  dropout: 0.2\nseed: 7\n");
+    CHECK(repo.read("params.yaml") == "train:\n  lr: 0.1\nseed: 7\n");
+
+    // -S and -p split KEY=VALUE alike.
+    Result bad = repo.cairn({"repro", "-S", "=1", "train"});
+    CHECK(bad.code == 2);
+    CHECK(contains(bad.err, "-S '=1' must be KEY=VALUE"));
+    Result bad_run = repo.cairn({"run", "-p", "=1", "--", "true"});
+    CHECK(bad_run.code == 2);
+    CHECK(contains(bad_run.err, "parameter '=1' must be KEY=VALUE"));
+}

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <map>
 
 #include <catch2/catch.hpp>
 
@@ -159,4 +160,83 @@ TEST_CASE("placeholders in arguments", "[params]") {
     std::vector<params::Param> ps = {params::parse_param("lr", "0.1"), params::parse_param("model", "resnet")};
     auto out = params::substitute_params({"train.py", "--lr={lr}", "{model}-{model}", "{unknown}", "{}"}, ps);
     CHECK(out == std::vector<std::string>{"train.py", "--lr=0.1", "resnet-resnet", "{unknown}", "{}"});
+}
+
+namespace {
+
+std::string set_toml(const std::string& text, const std::string& key, const std::string& value) {
+    return params::override_params_toml(text, key, param(key, value), "params.toml");
+}
+
+std::map<std::string, params::Param> flat_toml(const std::string& text) {
+    std::map<std::string, params::Param> out;
+    for (auto& p : params::flatten_params_toml(text, "params.toml")) out.emplace(p.key, p);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("a TOML file flattens as a YAML one, numbers keep their text where YAML reads it alike", "[params]") {
+    auto ps = flat_toml("lr = 1e-3\nn = 1_000\nh = 0x1f\nb = true\ni = -inf\nx = nan\ns = 'a b'\nd = 1979-05-27\n"
+                        "l = [1, 2]\n[model]\ndepth = 50\nopt = { beta = 0.9 }\n[model.head]\n\"k.é\" = 1\n");
+    CHECK(ps.at("lr") == params::Param{"lr", "float", "1e-3"});
+    CHECK(ps.at("n") == params::Param{"n", "int", "1000"});
+    CHECK(ps.at("h") == params::Param{"h", "int", "0x1f"});
+    CHECK(ps.at("b") == params::Param{"b", "bool", "true"});
+    CHECK(ps.at("i") == params::Param{"i", "float", "-.inf"});
+    CHECK(ps.at("x") == params::Param{"x", "float", ".nan"});
+    CHECK(ps.at("s") == params::Param{"s", "string", "a b"});
+    CHECK(ps.at("d") == params::Param{"d", "string", "1979-05-27"});
+    CHECK(ps.at("l") == params::Param{"l", "string", "[1, 2]"});
+    CHECK(ps.at("model.depth").type == "int");
+    CHECK(ps.at("model.opt.beta") == params::Param{"model.opt.beta", "float", "0.9"});
+    CHECK(ps.count("model.head.k.é") == 1);
+    CHECK_THROWS_WITH(params::flatten_params_toml("a = 1\nb = = 2\n", "p.toml"), Catch::StartsWith("p.toml:2:"));
+}
+
+TEST_CASE("a TOML override changes the bytes of one value only", "[params]") {
+    const std::string text = "# top\nlr = 0.1  # rate\nname = 'base'\n\n[train]\nepochs = 3\nwhen = 2024-01-01\n\n"
+                             "# next\n[model]\ndepth = 50\n";
+    auto with = [&](const std::string& from, const std::string& to) {
+        std::string out = text;
+        out.replace(out.find(from), from.size(), to);
+        return out;
+    };
+    CHECK(set_toml(text, "lr", "1e-4") == with("0.1", "1e-4"));
+    CHECK(set_toml(text, "lr", ".5") == with("0.1", "0.5"));     // TOML's spelling of a YAML float
+    CHECK(set_toml(text, "lr", "007") == with("0.1", "7"));
+    CHECK(set_toml(text, "lr", "True") == with("0.1", "true"));
+    CHECK(set_toml(text, "name", "it's") == with("'base'", "\"it's\""));
+    CHECK(set_toml(text, "name", "wide") == with("'base'", "'wide'")); // a literal string stays literal
+    CHECK(set_toml(text, "train.epochs", "'5'") == with("epochs = 3", "epochs = \"5\""));
+    CHECK(set_toml(text, "train.when", "2025-02-03") == with("2024-01-01", "2025-02-03")); // a date stays a date
+    CHECK(set_toml(text, "train.bs", "8") == with("when = 2024-01-01\n", "when = 2024-01-01\nbs = 8\n"));
+    CHECK(set_toml(text, "model.head.size", "2") == text + "head.size = 2\n");
+    CHECK(set_toml("a = 1", "b", "2") == "a = 1\nb = 2\n");
+    CHECK(set_toml("[t]\nx = 1\n", "top", "2") == "top = 2\n[t]\nx = 1\n");
+    CHECK_THROWS_WITH(set_toml("t = { a = 1 }\n", "t.b", "2"), Catch::Contains("inline table"));
+    CHECK_THROWS_WITH(set_toml("t.a = 1\n", "t.b", "2"), Catch::Contains("no [t] header"));
+    CHECK_THROWS_WITH(set_toml("a = 1\n", "a.b", "2"), Catch::Contains("not a table"));
+    CHECK_THROWS_WITH(set_toml("[a]\nb = 1\n", "a", "2"), Catch::Contains("not a single value"));
+    CHECK_THROWS_WITH(set_toml("a = [1, 2]\n", "a", "2"), Catch::Contains("not a single value"));
+    // A quoted key holding a dot is not the dotted key: adding that would give two of one name.
+    CHECK_THROWS_WITH(set_toml("\"a.b\" = 1\n", "a.b", "2"), Catch::Contains("in place"));
+}
+
+TEST_CASE("file_for_key: every file holding the key, else the deepest mapping of one", "[params]") {
+    auto flat = [](const std::string& yaml) { return params::flatten_params_yaml(yaml, "p.yaml"); };
+    auto a = flat("seed: 1\ntrain:\n  lr: 0.1\n");
+    auto b = flat("seed: 2\nmodel:\n  head:\n    size: 3\n");
+    auto c = flat("model:\n  depth: 50\nx: 1\n");
+    std::vector<const std::vector<params::Param>*> files = {&a, &b, &c};
+    auto at = [&](const std::string& key) { return params::file_for_key(files, key); };
+    CHECK(at("seed").files == std::vector<std::size_t>{0, 1});
+    CHECK_FALSE(at("seed").added);
+    CHECK(at("train.wd").files == std::vector<std::size_t>{0});
+    CHECK(at("train.wd").added);
+    CHECK(at("model.head.dim").files == std::vector<std::size_t>{1}); // deeper than c's `model`
+    CHECK(at("model.dropout").files == std::vector<std::size_t>{1});  // a tie: the first file
+    CHECK(at("nothing").files.empty());
+    CHECK(at("x.y").files.empty());  // `x` is a value
+    CHECK(at("model").files.empty()); // a mapping
 }
