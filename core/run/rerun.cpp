@@ -232,8 +232,9 @@ ThresholdVerdict judge_metric(const MetricThreshold& t, std::optional<double> ol
 }
 
 void check_substitutions(const std::vector<RerunStep>& plan, const std::map<std::string, std::string>& substitute) {
-    for (const auto& [path, id] : substitute) {
-        bool read = std::any_of(plan.begin(), plan.end(), [&](const RerunStep& s) { return s.original.inputs.count(path); });
+    for (const auto& entry : substitute) {
+        const std::string& path = entry.first;
+        bool read = std::any_of(plan.begin(), plan.end(), [&](const RerunStep& s) { return s.original.inputs.count(path) > 0; });
         if (read) continue;
         const RunRecord& last = plan.back().original;
         std::vector<std::string> inputs;
