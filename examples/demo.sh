@@ -117,10 +117,30 @@ step "back to the old value of a param: the run cache restores its model instead
 run cairn repro -S train.lr=0.01,0.2 -j 2 train
 run cairn repro --dry-run
 
+step "operate the model: register the pipeline's model, promote it, check new data against its training data"
+run cairn model register churn train:model -m "trained by the pipeline" --alias prod
+run cairn model ls
+run cairn model show churn@prod
+python3 - <<'PY'
+# Tomorrow's data: the same shape, but x1 and x2 have moved.
+rows = open("prepared/train.csv").read().splitlines()
+with open("incoming.csv", "w") as out:
+    out.write(rows[0] + "\n")
+    for r in rows[1:]:
+        x1, x2, y = r.split(",")
+        out.write(f"{float(x1) + 1.5:.3f},{float(x2) * 2:.3f},{y}\n")
+PY
+run cairn drift prepared/train.csv --against model:churn@prod:prepared/train.csv
+if run cairn drift incoming.csv --against model:churn@prod:prepared/train.csv; then
+    echo "unexpected: no drift"; exit 1
+else
+    echo "(exit $?: drift, as a nightly 'cairn drift ... || alert' cron job would see it)"
+fi
+
 step "integrity and housekeeping"
 run cairn fsck
 run cairn gc --dry-run
 echo
 echo "demo finished: data tracked, changed, detected, restored; model versioned; three runs recorded, filtered and"
 echo "compared; a two-step pipeline traced with lineage and reproduced; a non-deterministic step caught; a dvc.yaml-style"
-echo "pipeline run, retrained on new data, and one of its stages swept."
+echo "pipeline run, retrained on new data, and one of its stages swept; its model registered, promoted and checked for drift."
