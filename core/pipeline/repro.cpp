@@ -303,6 +303,7 @@ StageResult Runner::execute(const Stage& stage, StageCheck& check) {
     ro.sweep = m_options.sweep;
     ro.tags = m_options.tags;
     ro.snapshot = m_options.snapshot;
+    ro.terminal = m_options.terminal;
 
     notice(fmt::format("stage {}: running ({})", stage.name,
                        check.reasons.empty() ? std::string("forced") : check.reasons.front().describe()));
@@ -525,6 +526,10 @@ ReproReport Runner::run_parallel(const std::vector<std::size_t>& order, const Gr
             posix_spawn_file_actions_t actions;
             posix_spawn_file_actions_init(&actions);
             posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            // Stages running side by side do not get the terminal: their commands read nothing
+            // (each child cairn then keeps its command in the background), and Ctrl-C reaches
+            // every child cairn, which passes it on.
+            if (::isatty(STDIN_FILENO)) posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
             std::vector<char*> cargv;
             for (auto& a : argv) cargv.push_back(a.data());
             cargv.push_back(nullptr);
@@ -745,6 +750,7 @@ run::RunResult run_trial(workspace::Workspace& replica, const std::string& file,
     options.tags = trial.tags;
     options.snapshot = trial.snapshot;
     options.stdout_to_stderr = trial.stdout_to_stderr;
+    options.terminal = trial.terminal;
     util::NoProgress quiet;
     ReproReport report = repro(replica, p, options, quiet);
     run::RunResult result;

@@ -40,6 +40,8 @@ struct ReproOptions {
     std::string sweep;
     std::map<std::string, std::string> tags;
     const run::RunRecord* snapshot = nullptr;
+    // Whether a stage's command may have the terminal (run::RunOptions::terminal).
+    process::Terminal terminal = process::Terminal::foreground;
 };
 
 struct StageResult {

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
 #include "core/hash/hash.hpp"
@@ -502,6 +503,13 @@ process::Outcome spawn(Launch launch, const RunOptions& options, const RunRecord
             }
         };
     cmd.cwd = launch.cwd;
+    cmd.terminal = options.terminal;
+    // Written as soon as the command runs: if cairn dies (kill -9) before the run is recorded,
+    // crash recovery stops the command's process group before recording the run as crashed.
+    cmd.on_start = [&](pid_t pid) {
+        if (auto group = process::describe_group(pid))
+            fs::write_file_atomic(staging.dir / "command", process::format_group(*group), 0644, fs::Durability::deferred);
+    };
     if (options.stdout_to_stderr) cmd.stdout_fd = STDERR_FILENO;
     cmd.log_fd = staging.log.get();
     cmd.executable = launch.executable; // the one recorded
@@ -633,6 +641,12 @@ RunResult execute_staged(workspace::Workspace& ws, const RunOptions& options, ut
 
     std::vector<metrics::MetricPoint> unsaved;
     process::Outcome outcome = spawn(std::move(launch), options, r, staging, files.held_locks_env(), capture, unsaved);
+    // The command has ended and been reaped: its group id may be another's from now on.
+    try {
+        fs::remove_file(staging.dir / "command");
+    } catch (const Error&) {
+        // The outcome written below says the same to crash recovery.
+    }
     staging.log.reset();
     r.end_ms = now_ms();
     r.exit_code = outcome.exit_code;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/process/process.hpp"
 #include "core/run/record.hpp"
 #include "core/util/progress.hpp"
 #include "core/workspace/workspace.hpp"
@@ -39,6 +40,8 @@ struct RunOptions {
     std::vector<std::string> param_files;
     // Told why the run waits (another run has overridden values in a parameter file it needs).
     std::function<void(const std::string&)> notice;
+    // Whether the command may have the terminal: background when several run at once.
+    process::Terminal terminal = process::Terminal::foreground;
 
     // Set by `cairn rerun`: the run re-run. The workspace passed to execute() is then a replica
     // (a materialised copy of its code snapshot), the command is its recorded argv taken as is,
@@ -66,7 +69,9 @@ inline constexpr std::size_t k_log_tail = 64u << 10;
 inline constexpr std::uint64_t k_snapshot_file_limit = 10ull << 20;
 
 // Runs the command and records it as a commit on refs/cairn/runs/<id>, whatever the outcome.
-// While it runs, .cairn/runs/<id>/ holds run.yaml (status running), metrics.tsv and log.txt.
+// While it runs, .cairn/runs/<id>/ holds run.yaml (status running), metrics.tsv, log.txt and
+// `command` (its process group, process::format_group), by which crash recovery stops a command
+// whose cairn died.
 [[nodiscard]] RunResult execute(workspace::Workspace& ws, const RunOptions& options, util::Progress& progress);
 
 // Appends metric points to the staging metrics file of the run in `run_dir` (CAIRN_RUN_DIR). A

@@ -11,6 +11,7 @@
 #include "core/fs/lock.hpp"
 #include "core/fs/walk.hpp"
 #include "core/hash/hash.hpp"
+#include "core/process/process.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/index.hpp"
 #include "core/util/error.hpp"
@@ -100,6 +101,20 @@ std::vector<RunRecord> running_runs(workspace::Workspace& ws, std::vector<Skippe
     return out;
 }
 
+// Kills the process group of the command of a dead run's staging directory, when the command had
+// not ended (no outcome) and the group is still the one recorded (process::kill_group).
+void stop_orphan(const std::filesystem::path& staging) {
+    if (read_outcome(staging)) return;
+    std::optional<std::string> text;
+    try {
+        text = fs::read_file_if_exists(staging / "command");
+    } catch (const Error&) {
+        return;
+    }
+    if (!text) return;
+    if (auto group = process::parse_group(*text)) (void)process::kill_group(*group);
+}
+
 // Refuses what needs a run's record (its commit) for a run still in progress.
 void require_recorded(workspace::Workspace& ws, const RunRecord& r) {
     // No commit and no live staging: a ref whose record cannot be read (`cairn rm` removes those).
@@ -129,6 +144,10 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
         auto run_yaml = fs::read_file_if_exists(staging / "run.yaml");
         std::error_code ec;
         if (!run_yaml) continue; // not made by cairn run: never delete what we cannot read
+        // Its cairn died while the command ran (kill -9): the command would go on writing outputs
+        // and reading overridden parameter files, or in a worktree that gc removes. It is stopped
+        // first, if its process group is still the one recorded.
+        stop_orphan(staging);
         RunRecord r;
         try {
             parse_run_yaml(*run_yaml, (staging / "run.yaml").string(), r);

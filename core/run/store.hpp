@@ -17,7 +17,9 @@ namespace cairn::run {
 inline constexpr std::string_view k_ref_prefix = "refs/cairn/runs/";
 
 // Records every staged run whose cairn died (its staging lock is free) as `crashed`, with all
-// it logged, and removes its staging directory. Returns the ids recovered.
+// it logged, and removes its staging directory. A command still running (its cairn was killed
+// while it ran) is stopped first: its process group, recorded in the staging directory, gets
+// SIGKILL if it is still that group (process::kill_group). Returns the ids recovered.
 std::vector<std::string> recover_crashed(workspace::Workspace& ws);
 
 // A run ref whose record could not be read.

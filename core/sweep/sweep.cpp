@@ -125,6 +125,7 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
         if (!parent.empty()) source.output_dirs.push_back(parent);
     }
 
+    std::size_t jobs = std::max<std::size_t>(1, std::min(options.jobs, result.trials.size()));
     std::mutex mutex; // around callbacks and Workspace::replica
     std::atomic<std::size_t> next{0};
     // One job slot's worktree, kept from trial to trial.
@@ -155,6 +156,8 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
         ro.snapshot = &prepared.snapshot;
         ro.replay = nullptr;
         ro.notice = nullptr;
+        // Several trials at once cannot share the terminal.
+        if (jobs > 1) ro.terminal = process::Terminal::background;
         util::NoProgress quiet;
         run::RunResult r = options.body ? options.body(*slot.replica, ro) : run::execute(*slot.replica, ro, quiet);
         t.record = std::move(r.record);
@@ -189,7 +192,6 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
             }
         }
     };
-    std::size_t jobs = std::max<std::size_t>(1, std::min(options.jobs, result.trials.size()));
     if (jobs == 1) {
         worker(1);
     } else {

@@ -33,6 +33,11 @@ void install_interrupt_handlers() {
 
 bool interrupted() { return g_signal.load(std::memory_order_relaxed) != 0; }
 
+void note_interrupt(int sig) {
+    int none = 0;
+    g_signal.compare_exchange_strong(none, sig);
+}
+
 int received_signal() { return g_signal.load(); }
 bool signal_sent_by_process() { return g_from_process.load(); }
 

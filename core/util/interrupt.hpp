@@ -14,6 +14,10 @@ void install_interrupt_handlers();
 // Throws Error(ErrorKind::interrupted) if a signal arrived.
 void check_interrupted();
 
+// Sets the interrupt flag as if `sig` had come from the terminal, unless a signal came first:
+// for a Ctrl-C that reached only the user's command (it had the terminal, core/process).
+void note_interrupt(int sig);
+
 // The signal that arrived (0 if none), and whether another process sent it (kill) rather than
 // the terminal (Ctrl-C reaches the whole foreground process group by itself).
 [[nodiscard]] int received_signal();

@@ -14,6 +14,7 @@
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
 #include "core/fs/walk.hpp"
+#include "core/process/process.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
 #include "core/util/parallel.hpp"
@@ -336,6 +337,20 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
         held = fs::FileLock::try_lock_held(dir / "lock", fs::LockMode::exclusive);
         return held.has_value();
     };
+    // A run whose cairn died (its staging lock is free) may have left its command running in a
+    // sweep or rerun worktree that is removed below: that command is stopped first, as crash
+    // recovery stops it (the process group recorded in the staging directory's `command`).
+    if (stdfs::path runs_dir = ws.store_dir() / "runs"; mode == GcMode::remove && fs::lstat_path(runs_dir))
+        for (const auto& e : fs::list_dir(runs_dir)) {
+            stdfs::path staging = runs_dir / e.name;
+            if (e.type != fs::EntryType::directory || fs::FileLock::is_held(staging / "lock")) continue;
+            std::optional<std::string> text;
+            try {
+                text = fs::read_file_if_exists(staging / "command");
+            } catch (const Error&) {
+            }
+            if (auto group = text ? process::parse_group(*text) : std::nullopt) (void)process::kill_group(*group);
+        }
     // Nobody else holds the store lock, so every temp file left in tmp/ is a leftover.
     for (const auto& e : fs::list_dir(ws.cache().tmp_dir())) {
         if (e.type == fs::EntryType::directory) {

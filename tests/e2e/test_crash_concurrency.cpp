@@ -120,7 +120,9 @@ TEST_CASE("a run recorded from staging after its command ended follows the same 
     // A live run's staging directory, copied aside, stands for one whose cairn died after the
     // command ended (its outcome written, its record not): the next reader records it.
     Repo repo;
-    repo.write_script("slow.sh", "#!/bin/sh\ntouch started\nwhile [ ! -e stop ]; do sleep 0.05; done\n");
+    // It also ends once the test's directory is gone: nothing waits for it after its cairn is
+    // killed (its staging says it ended, so crash recovery leaves it alone).
+    repo.write_script("slow.sh", "#!/bin/sh\ntouch started\nwhile [ ! -e stop ] && [ -e slow.sh ]; do sleep 0.05; done\n");
     repo.commit("slow");
     auto child = repo.spawn({"run", "-n", "late", "-o", "model.bin", "--", "./slow.sh"});
     for (int i = 0; i < 3000 && !repo.exists("started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -129,6 +131,10 @@ TEST_CASE("a run recorded from staging after its command ended follows the same 
     for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/runs")))
         if (e.is_directory() && e.path().filename().string()[0] != '.') staging = e.path();
     REQUIRE(!staging.empty());
+    // Complete once the command's process group is recorded (written while the command starts).
+    for (int i = 0; i < 3000 && !stdfs::exists(staging / "command"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(stdfs::exists(staging / "command"));
     stdfs::path aside = repo.root().parent_path() / "staging-copy";
     stdfs::copy(staging, aside, stdfs::copy_options::recursive);
     child->signal(SIGKILL);
