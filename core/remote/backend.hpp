@@ -1,0 +1,49 @@
+#pragma once
+// A data remote: where `cairn push` puts cache objects and `cairn pull` gets them. Its layout
+// mirrors the cache (`sha256/ab/<rest of the hex>`, trees too), so what to send or fetch is a
+// set difference of listings. Backends: a local or shared directory (directory.cpp), S3 or any
+// S3-compatible store (s3.cpp). Keys are relative, '/'-separated, never start with '/', never
+// hold "." or ".." components (a backend refuses such a key with Error(input)). A remote that
+// cannot be reached, or keeps failing after the retries, is Error(io) naming the remote and the
+// key; refused credentials or permissions are Error(environment) with what the remote said.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cairn::remote {
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    // The remote as the user wrote it (a path, `s3://bucket/prefix`), for messages.
+    [[nodiscard]] virtual std::string describe() const = 0;
+
+    // The size of the object at `key`, or nullopt when there is none.
+    [[nodiscard]] virtual std::optional<std::uint64_t> stat(const std::string& key) = 0;
+
+    // Calls `fn` with the key (the full key, `prefix` included) and size of every object whose
+    // key starts with `prefix`, in no particular order; one request per page of keys, never one
+    // per object.
+    virtual void list(const std::string& prefix, const std::function<void(std::string_view key, std::uint64_t size)>& fn) = 0;
+
+    // Uploads the local file to `key` so that no reader ever sees a partial object under that
+    // key: a temp name and a rename (directory), a single PUT or a completed multipart upload
+    // (S3). Replaces what was there.
+    virtual void put(const std::string& key, const std::filesystem::path& local) = 0;
+
+    // Downloads `key` into the local file `local` (created or truncated; the caller makes it a
+    // temp file in the cache's tmp/ and verifies the bytes against the id before renaming it
+    // into the cache). Throws Error(integrity) naming the key when there is no such object.
+    virtual void get(const std::string& key, const std::filesystem::path& local) = 0;
+
+    // Removes the object at `key`; no error when there is none.
+    virtual void remove(const std::string& key) = 0;
+};
+
+} // namespace cairn::remote
