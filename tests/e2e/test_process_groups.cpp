@@ -362,7 +362,7 @@ TEST_CASE("on a terminal the command has it: it reads what is typed", "[e2e][run
     CHECK(repo.ok({"show", "last", "--json"}).json()["status"] == "finished");
 }
 
-TEST_CASE("on a terminal Ctrl-C reaches the command and what it started; the run is interrupted",
+TEST_CASE("on a terminal Ctrl-C reaches the command and what it started, the run is interrupted",
           "[e2e][run][terminal]") {
     Repo repo;
     repo.commit("init");
@@ -396,7 +396,7 @@ TEST_CASE("on a terminal Ctrl-C stops a sweep: the trial is interrupted and no o
     CHECK_FALSE(stdfs::exists(outside.path() / "pid2"));
 }
 
-TEST_CASE("on a terminal Ctrl-Z stops the command and cairn's job; fg continues both", "[e2e][run][terminal]") {
+TEST_CASE("on a terminal Ctrl-Z stops the command and cairn's job, fg continues both", "[e2e][run][terminal]") {
     Repo repo;
     repo.commit("init");
     Terminal t(repo, {"run", "--", "sh", "-c", "read line; echo \"got $line\" > answer"});

@@ -67,8 +67,9 @@ if [[ $build -eq 1 ]]; then
     generator=()
     command -v ninja >/dev/null && generator=(-G Ninja)
     if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+        # -O1 and line tables only: the usual for fuzzing, and half the compile time of -O2 -g.
         cmake -S "$root" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_FUZZ=ON \
-            -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+            -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" -DCMAKE_CXX_COMPILER=clang++ >/dev/null
     fi
     cmake --build "$build_dir" --parallel "${CAIRN_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}" |
         { grep -v '^\[[0-9]*/[0-9]*\] ' || true; }

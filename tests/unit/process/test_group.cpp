@@ -38,7 +38,7 @@ struct Sleeper {
 
 } // namespace
 
-TEST_CASE("a process group record reads back as written; other text is refused", "[process]") {
+TEST_CASE("a process group record reads back as written, other text is refused", "[process]") {
     process::Group g{4242, 723018, 4200, "e4c00b07-da29-4a5b-824a-7ff694d2cd03"};
     CHECK(process::parse_group(process::format_group(g)) == g);
     CHECK(process::parse_group(process::format_group(g) + "later_key 1\n") == g);
