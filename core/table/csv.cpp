@@ -16,7 +16,8 @@ public:
     DelimitedParser(std::string_view bytes, char delimiter, const std::string& display)
         : m_b(bytes), m_delim(delimiter), m_display(display) {}
 
-    void run(TableSink& sink) {
+    // The header row: announces the columns and leaves m_pos at the first row.
+    std::size_t header(TableSink& sink) {
         if (m_b.substr(0, 3) == "\xEF\xBB\xBF") m_pos = 3;
         if (m_b.find_first_not_of(" \t\r\n", m_pos) == std::string_view::npos)
             fail(ErrorKind::input, "{}: empty file, expected a header row", m_display);
@@ -31,9 +32,14 @@ public:
             ++m_pos;
         }
         next_line();
-        const std::size_t columns = names.size();
-        bool any_row = false;
-        while (m_pos < m_b.size()) {
+        return names.size();
+    }
+
+    // The rows that start before `end`, from m_pos (a row's start, on line m_line): the last one
+    // may run past `end`. Stops early when the sink says so.
+    RowsRead rows(std::size_t columns, std::size_t end, TableSink& sink) {
+        RowsRead out;
+        while (m_pos < end) {
             const std::size_t row_line = m_line;
             // A blank line is no row, unless a single column makes it one empty field.
             if (columns > 1 && (at('\n') || (at('\r') && (m_pos + 1 == m_b.size() || m_b[m_pos + 1] == '\n')))) {
@@ -55,10 +61,19 @@ public:
                 fail(ErrorKind::input, "{}:{}: expected {} field{}, found {}", m_display, row_line, columns,
                      columns == 1 ? "" : "s", found);
             next_line();
-            any_row = true;
-            if (!sink.end_row()) return;
+            ++out.rows;
+            if (!sink.end_row()) {
+                out.stopped = true;
+                break;
+            }
         }
-        if (!any_row) fail(ErrorKind::input, "{}:1: a header row and no data rows", m_display);
+        out.end = m_pos;
+        return out;
+    }
+
+    void start_at(std::size_t pos, std::size_t line) {
+        m_pos = pos;
+        m_line = line;
     }
 
 private:
@@ -130,7 +145,26 @@ private:
 
 void read_delimited(std::string_view bytes, char delimiter, const std::string& display, TableSink& sink) {
     refuse_binary(bytes, display, delimiter == ',' ? "CSV table" : "TSV table");
-    DelimitedParser(bytes, delimiter, display).run(sink);
+    DelimitedParser parser(bytes, delimiter, display);
+    std::size_t columns = parser.header(sink);
+    RowsRead read = parser.rows(columns, bytes.size(), sink);
+    if (read.rows == 0) fail(ErrorKind::input, "{}:1: a header row and no data rows", display);
+}
+
+std::size_t read_delimited_header(std::string_view bytes, char delimiter, const std::string& display, TableSink& sink,
+                                  std::size_t& columns) {
+    refuse_binary(bytes, display, delimiter == ',' ? "CSV table" : "TSV table");
+    DelimitedParser parser(bytes, delimiter, display);
+    columns = parser.header(sink);
+    RowsRead none = parser.rows(columns, 0, sink);
+    return none.end;
+}
+
+RowsRead read_delimited_rows(std::string_view bytes, char delimiter, const std::string& display, std::size_t columns,
+                             std::size_t begin, std::size_t end, TableSink& sink) {
+    DelimitedParser parser(bytes, delimiter, display);
+    parser.start_at(begin, line_at(bytes, begin));
+    return parser.rows(columns, end, sink);
 }
 
 } // namespace cairn::table::detail

@@ -3,14 +3,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <limits>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
 
+#include "core/table/readers.hpp"
 #include "core/util/error.hpp"
 #include "core/util/parallel.hpp"
+#include "core/util/sort.hpp"
 #include "core/util/strings.hpp"
 
 namespace cairn::table {
@@ -69,10 +74,85 @@ std::string valid_utf8(const std::string& s) {
     return out;
 }
 
+// Category counts: an open-addressing table over the values in insertion order, looked up by
+// string_view with a hash of a few multiplications (no string is made for a value already
+// counted). Most cells of a categorical column are one of a few values.
+class Counts {
+public:
+    void add(std::string_view value, std::uint64_t by = 1) {
+        if (m_slots.empty()) m_slots.assign(16, Slot{});
+        const std::uint64_t h = hash(value);
+        std::size_t mask = m_slots.size() - 1;
+        for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+            Slot& slot = m_slots[i];
+            if (slot.entry == 0) {
+                m_entries.emplace_back(std::string(value), by);
+                slot = Slot{h, static_cast<std::uint32_t>(m_entries.size())};
+                if (m_entries.size() * 2 > m_slots.size()) grow();
+                return;
+            }
+            if (slot.hash == h && m_entries[slot.entry - 1].first == value) {
+                m_entries[slot.entry - 1].second += by;
+                return;
+            }
+        }
+    }
+    [[nodiscard]] std::size_t size() const { return m_entries.size(); }
+    [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>>& entries() { return m_entries; }
+    void clear() {
+        std::vector<Slot>().swap(m_slots);
+        std::vector<std::pair<std::string, std::uint64_t>>().swap(m_entries);
+    }
+
+private:
+    struct Slot {
+        std::uint64_t hash = 0;
+        std::uint32_t entry = 0; // index in m_entries + 1; 0: empty
+    };
+
+    static std::uint64_t mix(std::uint64_t x) {
+        x ^= x >> 32;
+        x *= 0xd6e8feb86659fd93ull;
+        x ^= x >> 32;
+        return x;
+    }
+    static std::uint64_t hash(std::string_view s) {
+        std::uint64_t h = 0x9e3779b97f4a7c15ull ^ s.size();
+        std::size_t i = 0;
+        for (; i + 8 <= s.size(); i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, s.data() + i, 8);
+            h = mix(h ^ w) * 0x9e3779b97f4a7c15ull;
+        }
+        if (i < s.size()) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, s.data() + i, s.size() - i);
+            h = mix(h ^ w) * 0x9e3779b97f4a7c15ull;
+        }
+        return mix(h);
+    }
+    void grow() {
+        std::vector<Slot> slots(m_slots.size() * 2);
+        const std::size_t mask = slots.size() - 1;
+        for (const Slot& old : m_slots) {
+            if (old.entry == 0) continue;
+            std::size_t i = old.hash & mask;
+            while (slots[i].entry != 0) i = (i + 1) & mask;
+            slots[i] = old;
+        }
+        m_slots.swap(slots);
+    }
+
+    std::vector<Slot> m_slots;
+    std::vector<std::pair<std::string, std::uint64_t>> m_entries;
+};
+
+void bump(Counts& counts, std::string_view value, std::uint64_t by = 1) { counts.add(value, by); }
+
 struct Builder {
     ColumnProfile p;
     std::vector<double> finite;
-    std::unordered_map<std::string, std::uint64_t> counts;
+    Counts counts;
     std::uint64_t numbers = 0;      // numeric cells so far
     std::uint64_t backfill_rows = 0; // numbers in rows before this one still lack their category
     std::uint64_t seen_in_row = 0;  // row + 1 of the last value
@@ -145,7 +225,10 @@ private:
             if (std::isfinite(x)) b.finite.push_back(x);
             return;
         }
-        ++b.counts[text.empty() ? number_text(x, integer || cls == TextClass::integer) : std::string(text)];
+        if (text.empty())
+            bump(b.counts, number_text(x, integer || cls == TextClass::integer));
+        else
+            bump(b.counts, text);
     }
 
     void category(Builder& b, std::string_view text) {
@@ -156,7 +239,7 @@ private:
             if (b.numbers) b.backfill_rows = row;
             std::vector<double>().swap(b.finite);
         }
-        ++b.counts[std::string(text)];
+        bump(b.counts, text);
     }
 };
 
@@ -171,10 +254,10 @@ public:
         Builder& b = m_cols[column];
         if (m_row >= b.backfill_rows) return;
         if (v.type == Value::Type::number) {
-            ++b.counts[number_text(v.number, v.integer)];
+            bump(b.counts, number_text(v.number, v.integer));
         } else if (v.type == Value::Type::text) {
             TextClass cls = classify(v.text).cls;
-            if (cls != TextClass::missing && cls != TextClass::string) ++b.counts[std::string(v.text)];
+            if (cls != TextClass::missing && cls != TextClass::string) bump(b.counts, v.text);
         }
     }
     bool end_row() override { return ++m_row < m_until; }
@@ -191,14 +274,11 @@ void finish(Builder& b, std::uint64_t rows) {
     p.rows = rows;
     const std::uint64_t specials = (p.nan > 0) + (p.posinf > 0) + (p.neginf > 0);
     if (!p.numeric) {
-        std::vector<std::pair<std::string, std::uint64_t>> all;
-        all.reserve(b.counts.size());
+        std::vector<std::pair<std::string, std::uint64_t>> all = std::move(b.counts.entries());
+        b.counts.clear();
         bool recount = false;
-        for (auto& [value, count] : b.counts) {
-            if (!util::is_utf8(value)) recount = true;
-            all.emplace_back(value, count);
-        }
-        std::unordered_map<std::string, std::uint64_t>().swap(b.counts);
+        for (const auto& entry : all)
+            if (!util::is_utf8(entry.first)) recount = true;
         if (recount) {
             // JSON holds only UTF-8: values with other bytes are kept as their stored form would be.
             std::unordered_map<std::string, std::uint64_t> merged;
@@ -219,7 +299,7 @@ void finish(Builder& b, std::uint64_t rows) {
         return;
     }
     std::vector<double>& s = b.finite;
-    std::sort(s.begin(), s.end());
+    util::sort_doubles(s);
     p.distinct = specials + !s.empty();
     for (std::size_t i = 1; i < s.size(); ++i) p.distinct += s[i] != s[i - 1];
     p.kind = p.distinct < 2 ? Kind::constant : Kind::numeric;
@@ -293,11 +373,120 @@ const ColumnProfile* Profile::column(std::string_view name) const {
     return nullptr;
 }
 
+namespace {
+
+// Below this size a table is read on one thread.
+constexpr std::size_t k_parallel_min = 4u << 20;
+
+// Adds `from`, the same column profiled over a later piece of the table, to `into`. Both are
+// numeric, or both categorical with their backfill done.
+void merge(Builder& into, Builder& from) {
+    ColumnProfile& a = into.p;
+    const ColumnProfile& b = from.p;
+    a.missing += b.missing;
+    a.nan += b.nan;
+    a.posinf += b.posinf;
+    a.neginf += b.neginf;
+    a.integers += b.integers;
+    a.decimals += b.decimals;
+    a.strings += b.strings;
+    a.booleans += b.booleans;
+    a.nested += b.nested;
+    into.numbers += from.numbers;
+    if (a.numeric) {
+        into.finite.insert(into.finite.end(), from.finite.begin(), from.finite.end());
+        std::vector<double>().swap(from.finite);
+        return;
+    }
+    if (into.counts.size() < from.counts.size()) std::swap(into.counts, from.counts);
+    for (const auto& entry : from.counts.entries()) into.counts.add(entry.first, entry.second);
+    from.counts.clear();
+}
+
+// A CSV or TSV table read in `jobs` pieces at once, each starting at a line break, into `total`:
+// false when a piece turned out not to start at a row (a line break inside a quoted field), in
+// which case `total` is left as it was.
+bool profile_pieces(std::string_view bytes, char delimiter, const std::string& display, unsigned jobs, ProfileSink& total) {
+    std::size_t columns = 0;
+    ProfileSink header(display);
+    const std::size_t first = detail::read_delimited_header(bytes, delimiter, display, header, columns);
+    std::vector<std::size_t> starts{first};
+    for (unsigned k = 1; k < jobs; ++k) {
+        std::size_t target = first + (bytes.size() - first) * k / jobs;
+        const void* nl = std::memchr(bytes.data() + target, '\n', bytes.size() - target);
+        if (!nl) break;
+        std::size_t at = static_cast<std::size_t>(static_cast<const char*>(nl) - bytes.data()) + 1;
+        if (at > starts.back() && at < bytes.size()) starts.push_back(at);
+    }
+    const std::size_t pieces = starts.size();
+    starts.push_back(bytes.size());
+    std::vector<std::unique_ptr<ProfileSink>> sinks;
+    for (std::size_t k = 0; k < pieces; ++k) {
+        sinks.push_back(std::make_unique<ProfileSink>(display));
+        for (const auto& b : header.cols) sinks.back()->column(b.p.name);
+    }
+    std::vector<detail::RowsRead> read(pieces);
+    std::vector<std::exception_ptr> errors(pieces);
+    util::parallel_for(pieces, [&](std::size_t k) {
+        try {
+            read[k] = detail::read_delimited_rows(bytes, delimiter, display, columns, starts[k], starts[k + 1], *sinks[k]);
+        } catch (const Error&) {
+            errors[k] = std::current_exception();
+        }
+    }, jobs);
+    // Piece 0 starts at a row; so does piece k + 1 when piece k ended where it began. The first
+    // error of a piece that started at a row is the error reading the whole table gives.
+    for (std::size_t k = 0; k < pieces; ++k) {
+        if (errors[k]) std::rethrow_exception(errors[k]);
+        if (read[k].end != starts[k + 1]) return false;
+    }
+    std::uint64_t rows = 0;
+    for (const auto& r : read) rows += r.rows;
+    if (rows == 0) fail(ErrorKind::input, "{}:1: a header row and no data rows", display);
+
+    // A column categorical in any piece is categorical: the numbers of the pieces (or rows of a
+    // piece) where it was still numeric become categories, read again from their text.
+    std::vector<bool> categorical(columns, false);
+    for (const auto& sink : sinks)
+        for (std::size_t j = 0; j < columns; ++j) categorical[j] = categorical[j] || !sink->cols[j].p.numeric;
+    for (std::size_t k = 0; k < pieces; ++k)
+        for (std::size_t j = 0; j < columns; ++j) {
+            Builder& b = sinks[k]->cols[j];
+            if (!categorical[j] || !b.p.numeric) continue;
+            b.p.numeric = false;
+            b.backfill_rows = b.numbers ? read[k].rows : 0;
+            std::vector<double>().swap(b.finite);
+        }
+    util::parallel_for(pieces, [&](std::size_t k) {
+        BackfillSink backfill(sinks[k]->cols);
+        if (backfill.needed()) (void)detail::read_delimited_rows(bytes, delimiter, display, columns, starts[k], starts[k + 1], backfill);
+    }, jobs);
+
+    total.cols = std::move(sinks[0]->cols);
+    for (std::size_t j = 0; j < columns; ++j) {
+        std::size_t finite = 0;
+        for (const auto& sink : sinks) finite += sink->cols.empty() ? 0 : sink->cols[j].finite.size();
+        if (!categorical[j]) total.cols[j].finite.reserve(finite + total.cols[j].finite.size());
+    }
+    util::parallel_for(columns, [&](std::size_t j) {
+        for (std::size_t k = 1; k < pieces; ++k) merge(total.cols[j], sinks[k]->cols[j]);
+    }, jobs);
+    total.row = rows;
+    return true;
+}
+
+} // namespace
+
 Profile profile_table(std::string_view bytes, Format format, const std::string& display, const std::string& object) {
     ProfileSink sink(display);
-    read_table(bytes, format, display, sink);
-    BackfillSink backfill(sink.cols);
-    if (backfill.needed()) read_table(bytes, format, display, backfill);
+    const unsigned jobs = util::default_jobs();
+    const bool delimited = format == Format::csv || format == Format::tsv;
+    if (!(delimited && jobs > 1 && bytes.size() >= k_parallel_min &&
+          profile_pieces(bytes, format == Format::csv ? ',' : '\t', display, jobs, sink))) {
+        read_table(bytes, format, display, sink);
+        BackfillSink backfill(sink.cols);
+        if (backfill.needed()) read_table(bytes, format, display, backfill);
+    }
     util::parallel_for(sink.cols.size(), [&sink](std::size_t i) { finish(sink.cols[i], sink.row); });
     Profile out;
     out.format = format;

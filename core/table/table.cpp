@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include <fast_float/fast_float.h>
 
@@ -57,7 +59,45 @@ Format sniff_format(std::string_view bytes) {
     return tabs > commas ? Format::tsv : Format::csv;
 }
 
+namespace {
+
+// 10^0 .. 10^22: exactly representable, so that m / 10^k with m < 2^53 is one correctly rounded
+// division (Clinger's fast path).
+constexpr double k_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+// The common cell, `[-]digits[.digits]` with at most 19 digits and nothing around it, without
+// the general path's trimming and word checks; nullopt for anything else (which the general
+// path then reads, with the same result fast_float would give).
+std::optional<Classified> plain_number(std::string_view text) {
+    const char* p = text.data();
+    const char* end = p + text.size();
+    const bool negative = p != end && *p == '-';
+    p += negative;
+    std::uint64_t mantissa = 0;
+    int digits = 0, fraction = 0;
+    bool dot = false;
+    for (; p != end; ++p) {
+        const unsigned d = static_cast<unsigned char>(*p) - unsigned{'0'};
+        if (d <= 9) {
+            mantissa = mantissa * 10 + d;
+            ++digits;
+            fraction += dot;
+        } else if (*p == '.' && !dot) {
+            dot = true;
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (digits == 0 || digits > 19 || mantissa > (std::uint64_t{1} << 53) || fraction > 22) return std::nullopt;
+    double v = static_cast<double>(mantissa) / k_pow10[fraction];
+    return Classified{dot ? TextClass::decimal : TextClass::integer, negative ? -v : v};
+}
+
+} // namespace
+
 Classified classify(std::string_view text) {
+    if (auto plain = plain_number(text)) return *plain;
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
     if (text.empty() || text == "NA" || text == "NaN" || text == "null" || text == "None") return {TextClass::missing, 0};
@@ -66,6 +106,13 @@ Classified classify(std::string_view text) {
         digits.remove_prefix(1);
         // fast_float takes no '+', and "+-1" must stay a string.
         if (digits.empty() || digits.front() == '-' || digits.front() == '+') return {};
+    }
+    // What fast_float could read starts with a digit, a '.', a '-', or the i of inf or n of nan:
+    // other words are strings without trying.
+    switch (digits.front() | 0x20) {
+    case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+    case '.' | 0x20: case '-' | 0x20: case 'i': case 'n': break;
+    default: return {};
     }
     double v = 0;
     auto [end, ec] = fast_float::from_chars(digits.data(), digits.data() + digits.size(), v);

@@ -1,5 +1,7 @@
 // Column profiles: type inference, counts, statistics, quantiles, categories, and the JSON form.
 #include <cmath>
+#include <cstdlib>
+#include <utility>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -218,4 +220,76 @@ TEST_CASE("profile: values near the ends of the double range stay finite", "[tab
     CHECK_FALSE(col(p, "v").summary->std.has_value());
     CHECK(col(p, "v").summary->mean == 0);
     CHECK(table::to_json(table::parse_profile(table::to_json(p), "p")) == table::to_json(p));
+}
+
+namespace {
+
+// The profile of `csv` read on one thread and in pieces on `jobs` threads (CAIRN_JOBS), as JSON.
+std::pair<std::string, std::string> sequential_and_parallel(const std::string& csv, unsigned jobs) {
+    auto with_jobs = [&](const char* value) {
+        ::setenv("CAIRN_JOBS", value, 1);
+        std::string json = table::to_json(table::profile_table(csv, Format::csv, "big.csv"));
+        ::unsetenv("CAIRN_JOBS");
+        return json;
+    };
+    std::string many = std::to_string(jobs);
+    return {with_jobs("1"), with_jobs(many.c_str())};
+}
+
+std::string error_of(const std::string& csv, const char* jobs) {
+    ::setenv("CAIRN_JOBS", jobs, 1);
+    std::string message;
+    try {
+        (void)table::profile_table(csv, Format::csv, "big.csv");
+    } catch (const Error& e) {
+        message = e.what();
+    }
+    ::unsetenv("CAIRN_JOBS");
+    return message;
+}
+
+} // namespace
+
+TEST_CASE("profile: a large CSV read in pieces on several threads gives the one-thread profile", "[table]") {
+    // Over 4 MiB, so that it is read in pieces: columns that turn categorical in a late piece or
+    // an early one, quoted fields, missing cells, integers and decimals.
+    const std::size_t rows = 150000;
+    std::string csv = "x,late,early,q,n,blank\n";
+    for (std::size_t i = 0; i < rows; ++i) {
+        csv += fmt::format("{},{},{},{},{},{}\n", static_cast<double>(i % 997) / 7.0 - 50,
+                           i == rows - 5 ? std::string("oops") : std::to_string(i % 13),
+                           i == 2 ? std::string("word") : std::to_string(i % 101),
+                           i % 3 == 0 ? std::string("\"a, b\"") : std::string("c"), i, i % 5 == 0 ? "" : "1.5");
+    }
+    REQUIRE(csv.size() > (4u << 20));
+    for (unsigned jobs : {2u, 3u, 7u}) {
+        auto [one, many] = sequential_and_parallel(csv, jobs);
+        INFO("jobs " << jobs);
+        CHECK(one == many);
+    }
+    table::Profile p = table::profile_table(csv, Format::csv, "big.csv");
+    CHECK(p.rows == rows);
+    CHECK(col(p, "late").kind == Kind::categorical);
+    CHECK(col(p, "late").distinct == 14);
+    CHECK(col(p, "early").kind == Kind::categorical);
+    CHECK(col(p, "x").kind == Kind::numeric);
+    CHECK(col(p, "blank").missing == rows / 5);
+
+    // A quoted field holding line breaks where the table would be cut: the pieces do not start
+    // at rows, which is noticed, and the one-thread reading is used.
+    std::string quoted = "a,b\n";
+    const std::string cell = "\"" + std::string(600, 'x') + "\n" + std::string(600, 'y') + "\n1,2\"";
+    while (quoted.size() < (5u << 20)) quoted += fmt::format("{},{}\n", quoted.size() % 17, cell);
+    auto [one, many] = sequential_and_parallel(quoted, 2);
+    CHECK(one == many);
+    CHECK(table::profile_table(quoted, Format::csv, "q.csv").column("b")->distinct == 1);
+
+    // Errors name the line the one-thread reading names, wherever the piece.
+    std::string ragged = csv;
+    std::size_t at = ragged.rfind('\n', ragged.size() - 2000);
+    ragged.insert(at, ",extra");
+    const std::string expected = error_of(ragged, "1");
+    CHECK_THAT(expected, Catch::Matches("big\\.csv:[0-9]+: expected 6 fields, found 7"));
+    CHECK(error_of(ragged, "2") == expected);
+    CHECK(error_of(ragged, "5") == expected);
 }

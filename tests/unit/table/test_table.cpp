@@ -1,5 +1,8 @@
 // Table readers (CSV/TSV, JSON Lines, .npy): what each hands over, and every malformed case.
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <random>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -210,4 +213,31 @@ TEST_CASE("classify: missing markers, numbers, non-finite values, strings", "[ta
     for (auto s : {"-inf", "-Infinity", "-1e999"}) CHECK(cls(s) == TextClass::neginf);
     for (auto s : {"x", "1,5", "0x10", "1e", "+-1", "++1", "+", "-", "1 2", "na", "N/A", "true"}) CHECK(cls(s) == TextClass::string);
     CHECK(table::classify(" -2.5e1 ").number == -25.0);
+}
+
+TEST_CASE("classify: plain decimals read as strtod reads them, to the last bit", "[table]") {
+    // The fast path (up to 19 digits, at most 22 after the point) against glibc's correctly
+    // rounded strtod, and the longer forms that take the general path.
+    std::mt19937_64 rng(11);
+    const char alphabet[] = "0123456789.-";
+    for (int i = 0; i < 200000; ++i) {
+        std::string s;
+        const std::size_t length = 1 + rng() % 24;
+        for (std::size_t k = 0; k < length; ++k) s += alphabet[rng() % (rng() % 4 == 0 ? 12 : 10)];
+        if (i % 3 == 0) s.insert(rng() % (s.size() + 1), ".");
+        char* end = nullptr;
+        errno = 0;
+        const double expected = std::strtod(s.c_str(), &end);
+        const bool number = end == s.c_str() + s.size() && !s.empty() && s != "-" && s.find_first_of("0123456789") != std::string::npos;
+        table::Classified c = table::classify(s);
+        INFO("text '" << s << "'");
+        if (!number) {
+            CHECK(c.cls == table::TextClass::string);
+            continue;
+        }
+        const bool dot = s.find('.') != std::string::npos;
+        if (std::isinf(expected)) continue; // beyond the range: not from these lengths
+        REQUIRE(c.cls == (dot ? table::TextClass::decimal : table::TextClass::integer));
+        REQUIRE(std::memcmp(&c.number, &expected, sizeof expected) == 0);
+    }
 }

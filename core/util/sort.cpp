@@ -1,0 +1,67 @@
+#include "core/util/sort.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
+
+namespace cairn::util {
+namespace {
+
+constexpr int k_bits = 11;
+constexpr std::size_t k_buckets = std::size_t{1} << k_bits;
+constexpr int k_passes = (64 + k_bits - 1) / k_bits;
+// Below this, the passes over 2,048 buckets cost more than std::sort's n log n.
+constexpr std::size_t k_radix_min = 4096;
+
+// The bits of a double as an unsigned key that orders as the double does: negatives with every
+// bit flipped (larger magnitude, smaller key), others with the sign bit set.
+std::uint64_t key_of(double x) {
+    auto u = std::bit_cast<std::uint64_t>(x);
+    return (u & (std::uint64_t{1} << 63)) ? ~u : u | (std::uint64_t{1} << 63);
+}
+
+double double_of(std::uint64_t k) {
+    return std::bit_cast<double>((k & (std::uint64_t{1} << 63)) ? k & ~(std::uint64_t{1} << 63) : ~k);
+}
+
+} // namespace
+
+void sort_doubles(std::vector<double>& values) {
+    const std::size_t n = values.size();
+    if (n < k_radix_min) {
+        std::sort(values.begin(), values.end());
+        return;
+    }
+    std::vector<std::uint64_t> a(n), b(n);
+    // Every pass's histogram, counted in one read of the keys.
+    std::vector<std::array<std::size_t, k_buckets>> counts(k_passes);
+    for (auto& c : counts) c.fill(0);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t k = key_of(values[i]);
+        a[i] = k;
+        for (int p = 0; p < k_passes; ++p) ++counts[static_cast<std::size_t>(p)][(k >> (p * k_bits)) & (k_buckets - 1)];
+    }
+    std::uint64_t* from = a.data();
+    std::uint64_t* to = b.data();
+    for (int p = 0; p < k_passes; ++p) {
+        auto& c = counts[static_cast<std::size_t>(p)];
+        const int shift = p * k_bits;
+        // Every key has this digit: the pass would leave the order as it is.
+        if (c[(from[0] >> shift) & (k_buckets - 1)] == n) continue;
+        std::size_t sum = 0;
+        for (auto& slot : c) {
+            std::size_t here = slot;
+            slot = sum;
+            sum += here;
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            std::uint64_t k = from[i];
+            to[c[(k >> shift) & (k_buckets - 1)]++] = k;
+        }
+        std::swap(from, to);
+    }
+    for (std::size_t i = 0; i < n; ++i) values[i] = double_of(from[i]);
+}
+
+} // namespace cairn::util
