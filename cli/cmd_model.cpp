@@ -210,16 +210,14 @@ void register_ls(CLI::App& group, Context& ctx) {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         if (o->name.empty()) {
             nlohmann::json out = nlohmann::json::array();
-            std::vector<registry::Model> models;
-            for (const auto& n : registry::model_names(ws)) models.push_back(registry::load_model(ws, n));
+            std::vector<registry::ModelSummary> models = registry::model_summaries(ws);
             if (o->json) {
                 for (const auto& m : models) {
                     nlohmann::json aliases = nlohmann::json::object();
                     for (const auto& [a, n] : m.aliases) aliases[a] = fmt::format("v{}", n);
-                    const auto* latest = m.latest();
                     out.push_back({{"name", m.name},
-                                   {"versions", m.versions.size()},
-                                   {"latest", latest ? nlohmann::json(fmt::format("v{}", latest->number)) : nlohmann::json(nullptr)},
+                                   {"versions", m.versions},
+                                   {"latest", m.latest ? nlohmann::json(fmt::format("v{}", *m.latest)) : nlohmann::json(nullptr)},
                                    {"aliases", aliases}});
                 }
                 print_json(out);
@@ -233,9 +231,8 @@ void register_ls(CLI::App& group, Context& ctx) {
             for (const auto& m : models) {
                 std::string aliases;
                 for (const auto& [a, n] : m.aliases) aliases += fmt::format("{}{}=v{}", aliases.empty() ? "" : " ", a, n);
-                const auto* latest = m.latest();
-                std::cout << fmt::format("{:<24} {:>8} {:>7}  {}\n", printable(m.name), m.versions.size(),
-                                         latest ? fmt::format("v{}", latest->number) : "-", printable(aliases));
+                std::cout << fmt::format("{:<24} {:>8} {:>7}  {}\n", printable(m.name), m.versions,
+                                         m.latest ? fmt::format("v{}", *m.latest) : "-", printable(aliases));
             }
             return;
         }

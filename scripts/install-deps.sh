@@ -8,7 +8,7 @@ packages=(g++ cmake ninja-build pkg-config git python3
           clang libclang-rt-dev  # clang and libFuzzer: the fuzz targets of tests/fuzz/
           python3-numpy python3-scipy)  # test-only oracles: profile and drift statistics
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(git-annex openssl coreutils hyperfine datalad bc)
+    packages+=(git-annex openssl coreutils hyperfine datalad bc python3-pandas)
 fi
 
 missing=()

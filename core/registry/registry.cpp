@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -308,8 +309,49 @@ std::vector<std::string> model_names(workspace::Workspace& ws) {
         std::string name(rest.substr(0, rest.find('/')));
         if (names.empty() || names.back() != name) names.push_back(name);
     }
+    std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;
+}
+
+std::vector<ModelSummary> model_summaries(workspace::Workspace& ws) {
+    git::Repository& repo = ws.repo();
+    std::vector<ModelSummary> out;
+    std::set<int> numbers, deprecated;
+    auto close = [&] {
+        if (out.empty()) return;
+        out.back().versions = numbers.size();
+        for (auto it = numbers.rbegin(); it != numbers.rend(); ++it)
+            if (!deprecated.count(*it)) {
+                out.back().latest = *it;
+                break;
+            }
+        numbers.clear();
+        deprecated.clear();
+    };
+    auto refs = repo.list_refs(std::string(k_ref_prefix));
+    // By name, so that a model's refs are together.
+    std::sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    for (const auto& ref : refs) {
+        std::string_view rest = std::string_view(ref.name).substr(k_ref_prefix.size());
+        std::size_t slash = rest.find('/');
+        if (slash == std::string_view::npos) continue;
+        std::string_view name = rest.substr(0, slash), kind = rest.substr(slash + 1);
+        if (out.empty() || out.back().name != name) {
+            close();
+            out.push_back(ModelSummary{std::string(name), 0, std::nullopt, {}});
+        }
+        if (util::starts_with(kind, "versions/")) {
+            if (auto n = version_number(kind.substr(9))) numbers.insert(*n);
+        } else if (util::starts_with(kind, "deprecated/")) {
+            if (auto n = version_number(kind.substr(11))) deprecated.insert(*n);
+        } else if (util::starts_with(kind, "aliases/")) {
+            AliasEvent a = parse_alias(ref_blob(repo, ref, "alias.yaml"), ref.name + ":alias.yaml");
+            if (a.version > 0) out.back().aliases[a.alias] = a.version;
+        }
+    }
+    close();
+    return out;
 }
 
 Model load_model(workspace::Workspace& ws, const std::string& name) {

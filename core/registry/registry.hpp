@@ -75,6 +75,18 @@ void check_alias_name(std::string_view alias);
 
 // Names of every registered model, sorted.
 [[nodiscard]] std::vector<std::string> model_names(workspace::Workspace& ws);
+
+// What `cairn model ls` shows of a model, read from the names of its refs and its alias records
+// only (not its version records: a registry of thousands of versions lists as fast as git lists
+// its refs).
+struct ModelSummary {
+    std::string name;
+    std::size_t versions = 0;
+    std::optional<int> latest;          // the newest version not deprecated
+    std::map<std::string, int> aliases; // alias -> version number (deleted ones absent)
+};
+// Every registered model, sorted by name.
+[[nodiscard]] std::vector<ModelSummary> model_summaries(workspace::Workspace& ws);
 // The whole model. Throws Error(input) for an unknown name (suggesting a close one).
 [[nodiscard]] Model load_model(workspace::Workspace& ws, const std::string& name);
 // The version a selector names. Throws Error(input) for an unknown version or alias; a bare NAME

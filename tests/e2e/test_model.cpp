@@ -178,6 +178,12 @@ TEST_CASE("model get writes the verified bytes, deprecate keeps a version but sk
     t.repo.ok({"model", "deprecate", "churn@v2", "-m", "leaks labels"});
     auto latest = t.repo.ok({"model", "show", "churn", "--json"}).json();
     CHECK(latest["version"] == "v1");
+    // The listing (from the refs' names) agrees: two versions, v1 the latest, no alias left.
+    auto listed = t.repo.ok({"model", "ls", "--json"}).json();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["versions"] == 2);
+    CHECK(listed[0]["latest"] == "v1");
+    CHECK(listed[0]["aliases"] == nlohmann::json::object());
     auto v2 = t.repo.ok({"model", "show", "churn@v2", "--json"}).json();
     CHECK(v2["deprecated"] == true);
     CHECK(v2["deprecation"]["reason"] == "leaks labels");

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Model registry benchmark (see docs/performance.md, "Model registry").
+#
+#   bench/registry.sh [--models M] [--versions V] [--reps R] [--dir DIR]
+#
+# Builds a registry of M models (default 100) of V versions each (default 50), each model with
+# two aliases: the first version is registered with `cairn model register`, the others are
+# written as the same records with `git fast-import` (registering 5,000 versions one by one would
+# take minutes and measure nothing the listing does). Then times, as the median of R runs
+# (default 5), `cairn model ls` against `git for-each-ref refs/cairn/models/` over the same refs,
+# and `cairn model ls NAME` (one model's versions, every record read) and `cairn model show`.
+# Goal (issue 11): `cairn model ls` <= 3x `git for-each-ref`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+models=100 versions=50 reps=5
+dir=${BENCH_DIR:-${TMPDIR:-/tmp}/cairn-bench-registry}
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --models) models=$2; shift 2 ;;
+    --versions) versions=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    *) echo "usage: bench/registry.sh [--models M] [--versions V] [--reps R] [--dir DIR]" >&2; exit 2 ;;
+    esac
+done
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+if [[ -x $root/build/cli/cairn ]]; then
+    cairn=$root/build/cli/cairn
+    export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+    export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+else
+    bench_setup
+fi
+rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+git init -q && "$cairn" init >/dev/null && git add -A && git commit -q -m init
+"$cairn" run -n train -o model.bin -- sh -c 'echo weights > model.bin' >/dev/null 2>&1
+"$cairn" model register m0 train >/dev/null
+"$cairn" model alias m0@prod v1 >/dev/null
+template=$(git show refs/cairn/models/m0/versions/v1:model.yaml)
+alias_template=$(git show refs/cairn/models/m0/aliases/prod:alias.yaml)
+
+echo "writing $models models x $versions versions with git fast-import..." >&2
+{
+    mark=0
+    for ((m = 0; m < models; m++)); do
+        for ((v = 1; v <= versions; v++)); do
+            [[ $m -eq 0 && $v -eq 1 ]] && continue
+            body=$(printf '%s\n' "$template" | sed "s/^name: .*/name: m$m/; s/^version: .*/version: $v/")
+            mark=$((mark + 1))
+            printf 'blob\nmark :%d\ndata %d\n%s\n' "$mark" "$(( ${#body} + 1 ))" "$body"
+            printf 'commit refs/cairn/models/m%d/versions/v%d\ncommitter bench <bench@example.com> 1700000000 +0000\ndata 0\nM 100644 :%d model.yaml\n\n' \
+                "$m" "$v" "$mark"
+        done
+        for a in prod staging; do
+            [[ $m -eq 0 && $a == prod ]] && continue
+            body=$(printf '%s\n' "$alias_template" | sed "s/^name: .*/name: m$m/; s/^alias: .*/alias: $a/; s/^version: .*/version: $versions/")
+            mark=$((mark + 1))
+            printf 'blob\nmark :%d\ndata %d\n%s\n' "$mark" "$(( ${#body} + 1 ))" "$body"
+            printf 'commit refs/cairn/models/m%d/aliases/%s\ncommitter bench <bench@example.com> 1700000000 +0000\ndata 0\nM 100644 :%d alias.yaml\n\n' \
+                "$m" "$a" "$mark"
+        done
+    done
+} | git fast-import --quiet
+# fast-import leaves its refs loose only when asked; pack them all, as git gc would.
+git pack-refs --all
+refs=$(git for-each-ref refs/cairn/models/ | wc -l)
+"$cairn" model show m7@prod >/dev/null # the records read back
+
+median_ms() {
+    local times=() s e
+    for ((r = 0; r < reps; r++)); do
+        s=$(date +%s%N)
+        "$@" >/dev/null || { echo "bench/registry.sh: failed: $*" >&2; return 1; }
+        e=$(date +%s%N)
+        times+=($(((e - s) / 1000)))
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((reps + 1) / 2))p"
+}
+git_us=$(median_ms git for-each-ref refs/cairn/models/) || exit 1
+ls_us=$(median_ms "$cairn" model ls) || exit 1
+one_us=$(median_ms "$cairn" model ls m42) || exit 1
+show_us=$(median_ms "$cairn" model show m42@prod) || exit 1
+printf 'registry: %d models x %d versions, %d refs (packed)\n' "$models" "$versions" "$refs"
+printf 'git for-each-ref refs/cairn/models/: %.1f ms\n' "$(echo "$git_us / 1000" | bc -l)"
+printf 'cairn model ls: %.1f ms, %.2fx git for-each-ref (goal <= 3x)\n' "$(echo "$ls_us / 1000" | bc -l)" "$(echo "$ls_us / $git_us" | bc -l)"
+printf 'cairn model ls m42 (%d version records): %.1f ms\n' "$versions" "$(echo "$one_us / 1000" | bc -l)"
+printf 'cairn model show m42@prod: %.1f ms\n' "$(echo "$show_us / 1000" | bc -l)"
