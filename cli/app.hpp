@@ -73,5 +73,9 @@ void print_drift_table(const drift::Report& report);
 // For a degraded re-evaluation: the drift table of input `path`'s substituted bytes `new_id`
 // against the recorded `old_id`, or a line saying why there is none (not a table, not cached).
 void print_input_drift(workspace::Workspace& ws, const std::string& path, const std::string& old_id, const std::string& new_id);
+// The same for `rerun --json`: a JSON object {"path", "recorded", "substituted", "drift": the
+// drift report as `cairn drift --json` prints it (or null), "error": why there is none (or null)}.
+[[nodiscard]] std::string input_drift_json(workspace::Workspace& ws, const std::string& path, const std::string& old_id,
+                                           const std::string& new_id);
 
 } // namespace cairn::cli

@@ -398,6 +398,20 @@ void print_input_drift(workspace::Workspace& ws, const std::string& path, const 
     }
 }
 
+std::string input_drift_json(workspace::Workspace& ws, const std::string& path, const std::string& old_id, const std::string& new_id) {
+    nlohmann::ordered_json j{{"path", path}, {"recorded", old_id}, {"substituted", new_id}};
+    try {
+        drift::ProfiledTable ref = profile_recorded(ws, old_id, path, path + " (recorded)");
+        drift::ProfiledTable cur = profile_recorded(ws, new_id, path, path + " (substituted)");
+        j["drift"] = drift_json(drift::compare(ref.profile, cur.profile, {}));
+        j["error"] = nullptr;
+    } catch (const Error& e) {
+        j["drift"] = nullptr;
+        j["error"] = e.what();
+    }
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 void register_drift(CLI::App& app, Context& ctx) {
     register_profile(app, ctx);
     register_drift_check(app, ctx);

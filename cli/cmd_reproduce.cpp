@@ -303,7 +303,17 @@ void register_rerun(CLI::App& app, Context& ctx) {
         auto report = run::rerun(ws, std::move(plan), ro, progress);
         if (o->json) {
             nlohmann::json steps = nlohmann::json::array();
-            for (const auto& s : report.steps) steps.push_back(step_json(s));
+            for (const auto& s : report.steps) {
+                nlohmann::json step = step_json(s);
+                // As under the text output: the substituted inputs' drift, the likely cause.
+                if (report.verdict == "degraded") {
+                    nlohmann::json inputs = nlohmann::json::array();
+                    for (const auto& f : s.substituted)
+                        if (f.old_value && f.new_value) inputs.push_back(nlohmann::json::parse(input_drift_json(ws, f.key, *f.old_value, *f.new_value)));
+                    step["input_drift"] = std::move(inputs);
+                }
+                steps.push_back(std::move(step));
+            }
             print_json({{"verdict", report.verdict}, {"steps", steps}});
         } else {
             for (const auto& s : report.steps) {

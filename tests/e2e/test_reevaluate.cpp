@@ -59,6 +59,23 @@ TEST_CASE("rerun --with: held when the metric stays within the threshold, degrad
     CHECK(degraded.out.find("dropped by 25% (more than 5%)") != std::string::npos); // accuracy 1 -> 0.75
     CHECK(degraded.out.find("rose by 0.25 (more than 0.1)") != std::string::npos);  // loss: lower is better
 
+    // --json has the substituted input's drift under the degraded step: a one-column table whose
+    // category shares changed (ok 4/4 -> 3/4).
+    Result degraded_json = e.repo.cairn({"rerun", e.id.substr(0, 8), "--with", "data/test.csv=new/worse.csv", "--max-rel-drop",
+                                         "accuracy=0.05", "--json"});
+    CHECK(degraded_json.code == 1);
+    auto dj = degraded_json.json();
+    CHECK(dj["verdict"] == "degraded");
+    auto input_drift = dj["steps"].back()["input_drift"];
+    REQUIRE(input_drift.size() == 1);
+    CHECK(input_drift[0]["path"] == "data/test.csv");
+    CHECK(input_drift[0]["substituted"] == dj["steps"].back()["substituted"][0]["new"]);
+    CHECK(input_drift[0]["error"].is_null());
+    REQUIRE(input_drift[0]["drift"]["columns"].size() == 1);
+    CHECK(input_drift[0]["drift"]["columns"][0]["name"] == "ok");
+    CHECK(input_drift[0]["drift"]["columns"][0]["current"]["distinct"] == 2);
+    CHECK(h["steps"].back().count("input_drift") == 0); // held: not computed
+
     // Within an absolute threshold large enough.
     CHECK(e.repo.cairn({"rerun", e.id.substr(0, 8), "--with", "data/test.csv=new/worse.csv", "--max-drop", "accuracy=0.3"}).code == 0);
     // --higher-is-better overrides the name rule.
