@@ -14,6 +14,7 @@
 #include "cli/json_writer.hpp"
 #include "cli/output.hpp"
 #include "core/query/filter.hpp"
+#include "core/registry/registry.hpp"
 #include "core/run/diff.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/store.hpp"
@@ -845,6 +846,20 @@ void register_rm(CLI::App& app, Context& ctx) {
             }
             records.push_back(find_noted(ws, listed, name, skipped));
         }
+        // A registered model version keeps its bytes (gc keeps what the registry names), but
+        // model:NAME@vN then names no run, and the version's lineage ends there.
+        std::vector<std::string> ids;
+        for (const auto& r : records) ids.push_back(r.id);
+        std::vector<std::string> registered;
+        try {
+            registered = registry::versions_of_runs(ws, ids);
+        } catch (const Error& e) {
+            print_warning(fmt::format("cannot read the model registry: {}", e.what()));
+        }
+        if (!registered.empty())
+            print_warning(fmt::format("{} registered from {}: the model's bytes stay, but its run record goes (model:{} will name no run)",
+                                      fmt::join(registered, ", "), registered.size() == 1 ? "this run" : "these runs",
+                                      registered.front()));
         for (const auto& r : records) {
             run::remove_run(ws, r);
             std::cout << fmt::format("removed run {}{}\n", r.id.substr(0, 8), r.name.empty() ? "" : " (" + printable(r.name) + ")");

@@ -354,6 +354,14 @@ std::vector<ModelSummary> model_summaries(workspace::Workspace& ws) {
     return out;
 }
 
+std::vector<std::string> versions_of_runs(workspace::Workspace& ws, const std::vector<std::string>& run_ids) {
+    std::vector<std::string> out;
+    for (const auto& name : model_names(ws))
+        for (const auto& v : load_model(ws, name).versions)
+            if (std::find(run_ids.begin(), run_ids.end(), v.run) != run_ids.end()) out.push_back(fmt::format("{}@v{}", name, v.number));
+    return out;
+}
+
 Model load_model(workspace::Workspace& ws, const std::string& name) {
     check_model_name(name);
     git::Repository& repo = ws.repo();

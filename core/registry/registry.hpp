@@ -87,6 +87,9 @@ struct ModelSummary {
 };
 // Every registered model, sorted by name.
 [[nodiscard]] std::vector<ModelSummary> model_summaries(workspace::Workspace& ws);
+
+// The versions ("NAME@vN") registered from any of the runs `run_ids`, for `cairn rm` to warn.
+[[nodiscard]] std::vector<std::string> versions_of_runs(workspace::Workspace& ws, const std::vector<std::string>& run_ids);
 // The whole model. Throws Error(input) for an unknown name (suggesting a close one).
 [[nodiscard]] Model load_model(workspace::Workspace& ws, const std::string& name);
 // The version a selector names. Throws Error(input) for an unknown version or alias; a bare NAME

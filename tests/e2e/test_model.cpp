@@ -65,8 +65,11 @@ TEST_CASE("model register makes numbered versions that record run, object, metri
     CHECK(t.repo.ok({"model", "show", "churn", "--json"}).json()["version"] == "v2");
     CHECK(t.repo.ok({"model", "show", "churn@v1", "--json"}).json()["run"] == t.first);
 
-    // gc keeps what a version names, after its run is deleted.
-    t.repo.ok({"rm", t.first.substr(0, 8)});
+    // gc keeps what a version names, after its run is deleted; rm says what is lost.
+    Result removed = t.repo.cairn({"rm", t.first.substr(0, 8)});
+    CHECK(removed.code == 0);
+    CHECK(removed.err.find("churn@v1 registered from this run") != std::string::npos);
+    CHECK(t.repo.cairn({"rm", t.second.substr(0, 8)}).err.find("churn@v2") != std::string::npos);
     t.repo.ok({"gc"});
     CHECK(t.repo.exists(Repo::object_rel(v1["object"])));
 }
