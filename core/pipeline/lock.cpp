@@ -1,6 +1,9 @@
 #include "core/pipeline/lock.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -10,6 +13,7 @@
 #include "core/fs/lock.hpp"
 #include "core/hash/hash.hpp"
 #include "core/pipeline/pipeline.hpp"
+#include "core/params/params.hpp"
 #include "core/pipeline/values.hpp"
 #include "core/util/error.hpp"
 #include "core/workspace/workspace.hpp"
@@ -31,10 +35,154 @@ std::string quoted(const std::string& s) {
     bool plain = !s.empty() && s.size() < 1024 && (std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_' || s[0] == '.' || s[0] == '/');
     for (unsigned char c : s)
         if (!std::isalnum(c) && k_plain_extra.find(static_cast<char>(c)) == std::string_view::npos) plain = false;
-    // Words YAML would type (true, null, .inf, ...) and anything that reads as a number stay quoted.
-    if (plain && (json(s) != plain_value(YAML::Load(s), ""))) plain = false;
+    // Words YAML would type (true, null, .inf, ...), anything that reads as a number, and what
+    // could start a document marker stay quoted. (These are the plain scalars of this character
+    // set that yaml_value does not read as the same string: it types by params::resolve_param.)
+    if (plain && (s == "null" || s == "Null" || s == "NULL" || s.rfind("---", 0) == 0 || s.rfind("...", 0) == 0 ||
+                  params::resolve_param("", s).type != "string"))
+        plain = false;
     return plain ? s : json(s).dump();
 }
+
+// Reads the layout serialize_lock writes, without yaml-cpp (which reads a few MB/s: most of an
+// up-to-date `cairn repro`): nullopt for anything else, or for text that serialize_lock would not
+// write back byte for byte — then the YAML reader decides, with its errors. What this returns is
+// therefore what the YAML reader returns for the same text.
+class CanonicalReader {
+public:
+    explicit CanonicalReader(std::string_view text) : m_text(text) {}
+
+    std::optional<LockFile> read() {
+        LockFile lock;
+        std::string_view line;
+        if (!next(line) || line != fmt::format("schema: {}", quoted(std::string(k_lock_schema)))) return std::nullopt;
+        if (!next(line)) return std::nullopt;
+        if (line == "stages: {}") return next(line) ? std::nullopt : std::optional<LockFile>(lock);
+        if (line != "stages:") return std::nullopt;
+        bool more = next(line);
+        while (more) {
+            // "  NAME:"
+            if (!indented(line, 2) || line.size() < 4 || line.back() != ':') return std::nullopt;
+            auto name = scalar(line.substr(2, line.size() - 3));
+            if (!name) return std::nullopt;
+            LockedStage st;
+            more = next(line);
+            while (more && indented(line, 4)) {
+                std::string_view field = line.substr(4);
+                if (field.rfind("cmd: ", 0) == 0) {
+                    auto c = json_string(field.substr(5));
+                    if (!c) return std::nullopt;
+                    st.cmd.push_back(std::move(*c));
+                    more = next(line);
+                } else if (field == "cmd:") {
+                    for (more = next(line); more && line.rfind("    - ", 0) == 0; more = next(line)) {
+                        auto c = json_string(line.substr(6));
+                        if (!c) return std::nullopt;
+                        st.cmd.push_back(std::move(*c));
+                    }
+                } else if (field == "deps:" || field == "outs:") {
+                    auto& paths = field == "deps:" ? st.deps : st.outs;
+                    more = next(line);
+                    while (more && line.rfind("    - path: ", 0) == 0) {
+                        LockedPath p;
+                        auto path = scalar(line.substr(12));
+                        std::string_view hash_line, size_line;
+                        if (!path || !next(hash_line) || !next(size_line) || hash_line.rfind("      hash: ", 0) != 0 ||
+                            size_line.rfind("      size: ", 0) != 0)
+                            return std::nullopt;
+                        p.path = std::move(*path);
+                        p.hash = std::string(hash_line.substr(12));
+                        auto size = number(size_line.substr(12));
+                        if (!hash::Digest::from_id(p.hash) || !size) return std::nullopt;
+                        p.size = *size;
+                        more = next(line);
+                        if (more && line.rfind("      nfiles: ", 0) == 0) {
+                            p.nfiles = number(line.substr(14));
+                            if (!p.nfiles) return std::nullopt;
+                            more = next(line);
+                        }
+                        paths.push_back(std::move(p));
+                    }
+                } else if (field == "params:") {
+                    more = next(line);
+                    while (more && indented(line, 6)) {
+                        if (line.back() != ':') return std::nullopt;
+                        auto file = scalar(line.substr(6, line.size() - 7));
+                        if (!file) return std::nullopt;
+                        auto& values = st.params[*file];
+                        for (more = next(line); more && indented(line, 8); more = next(line)) {
+                            std::string_view entry = line.substr(8);
+                            std::size_t colon = entry.front() == '"' ? json_end(entry) : entry.find(": ");
+                            if (colon == std::string_view::npos || entry.substr(colon, 2) != ": ") return std::nullopt;
+                            auto key = scalar(entry.substr(0, colon));
+                            if (!key) return std::nullopt;
+                            json value = json::parse(entry.substr(colon + 2), nullptr, false);
+                            if (value.is_discarded() || beyond_int64(value)) return std::nullopt;
+                            values[*key] = std::move(value);
+                        }
+                    }
+                } else if (field.rfind("run: ", 0) == 0) {
+                    st.run = std::string(field.substr(5));
+                    more = next(line);
+                } else {
+                    return std::nullopt;
+                }
+            }
+            lock.stages[*name] = std::move(st);
+        }
+        return lock;
+    }
+
+private:
+    std::string_view m_text;
+    std::size_t m_pos = 0;
+
+    bool next(std::string_view& line) {
+        if (m_pos >= m_text.size()) return false;
+        std::size_t nl = m_text.find('\n', m_pos);
+        if (nl == std::string_view::npos) return false; // serialize_lock ends every line
+        line = m_text.substr(m_pos, nl - m_pos);
+        m_pos = nl + 1;
+        return true;
+    }
+    // Exactly `n` spaces, then something else.
+    static bool indented(std::string_view line, std::size_t n) {
+        return line.size() > n && line.find_first_not_of(' ') == n;
+    }
+    // The end of the JSON string literal at the start of `s` (the index after its closing quote).
+    static std::size_t json_end(std::string_view s) {
+        for (std::size_t i = 1; i < s.size(); ++i) {
+            if (s[i] == '\\') ++i;
+            else if (s[i] == '"') return i + 1;
+        }
+        return std::string_view::npos;
+    }
+    static std::optional<std::string> json_string(std::string_view s) {
+        if (s.empty() || s.front() != '"') return std::nullopt;
+        json j = json::parse(s, nullptr, false);
+        if (j.is_discarded() || !j.is_string()) return std::nullopt;
+        return j.get<std::string>();
+    }
+    // A string as quoted() writes it: plain, or a JSON string literal.
+    static std::optional<std::string> scalar(std::string_view s) {
+        if (s.empty()) return std::nullopt;
+        if (s.front() == '"') return json_string(s);
+        return std::string(s);
+    }
+    // An integer the YAML reader types as a float (params::resolve_param), not as JSON does.
+    static bool beyond_int64(const json& j) {
+        if (j.is_number_unsigned()) return j.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX);
+        if (j.is_structured())
+            for (const auto& item : j)
+                if (beyond_int64(item)) return true;
+        return false;
+    }
+    static std::optional<std::uint64_t> number(std::string_view s) {
+        if (s.empty() || s.size() > 19 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return std::nullopt;
+        return std::stoull(std::string(s));
+    }
+};
 
 void emit_paths(std::string& out, const char* field, const std::vector<LockedPath>& paths) {
     if (paths.empty()) return;
@@ -121,6 +269,11 @@ std::string serialize_lock(const LockFile& lock) {
 }
 
 LockFile parse_lock(const std::string& text, const std::string& where) {
+    try {
+        if (auto lock = CanonicalReader(text).read(); lock && serialize_lock(*lock) == text) return std::move(*lock);
+    } catch (const std::exception&) {
+        // Anything the canonical reader cannot take is the YAML reader's to judge.
+    }
     YAML::Node root = workspace::parse_yaml(text, where);
     LockFile lock;
     if (!root.IsMap()) bad(where, root, "expected a mapping with 'schema' and 'stages'");

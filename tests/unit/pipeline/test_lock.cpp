@@ -1,4 +1,6 @@
 // cairn.lock: serialisation round trip, stable order, strict reading.
+#include <cstdint>
+
 #include <catch2/catch.hpp>
 
 #include "core/pipeline/lock.hpp"
@@ -67,4 +69,53 @@ TEST_CASE("a lock file of a newer schema, unknown fields or bad ids are refused 
                         std::string(64, 'a') + "\n      size: -1\n"),
                Catch::Contains("size"));
     CHECK_THAT(error_of("schema: [\n"), Catch::Contains("cairn.lock:"));
+}
+
+TEST_CASE("a lock file read without yaml-cpp gives what the YAML reader gives", "[pipeline][lock]") {
+    // Strings YAML would type or mark (words, numbers, document markers), quotes, escapes,
+    // non-ASCII, keys holding ': ', values of every JSON type: the canonical text is read by the
+    // fast reader; the same text with a comment appended is not canonical, so the YAML reader
+    // reads it. Both must give the same lock, which serialises to the same text.
+    pipeline::LockFile lock = sample();
+    const std::vector<std::string> tricky = {"true", "False", "null", "NULL", "~", "1.5", ".inf", ".5", "0x1f", "007", "...", "---x",
+                                             ".", "..x", "a b", "x:y", "k: v", "#c", "-", "ü/ö.csv", "a\"b", "back\\slash", "tab\there",
+                                             "line\nbreak", "@at", "_u", "/abs", "yes", "1e3", "+1", "-.inf", "[x]", "{y}", "a,b"};
+    int n = 0;
+    for (const auto& s : tricky) {
+        pipeline::LockedStage st;
+        st.cmd = {s, "echo " + s};
+        st.deps = {{s, "sha256:" + std::string(64, 'e'), static_cast<std::uint64_t>(n), {}}};
+        st.outs = {{"out/" + s, "sha256:" + std::string(64, 'f'), 7, static_cast<std::uint64_t>(n)}};
+        st.params[s] = {{s, json(s)}, {"n", json(n)}, {"max", json(INT64_MAX)}, {"tiny", json(1e-300)},
+                        {"neg", json(-3)}, {"list", json::array({s, 1.5, nullptr, true})}, {"obj", json({{s, {{"deep", s}}}})}};
+        st.params["empty.yaml"] = {};
+        st.run = std::string(32, 'a');
+        lock.stages[s] = st;
+        ++n;
+    }
+    const std::string text = pipeline::serialize_lock(lock);
+    pipeline::LockFile fast = pipeline::parse_lock(text, "cairn.lock");
+    pipeline::LockFile slow = pipeline::parse_lock(text + "# not canonical: read by yaml-cpp\n", "cairn.lock");
+    CHECK(fast.stages.size() == lock.stages.size());
+    CHECK(pipeline::serialize_lock(fast) == text);
+    CHECK(pipeline::serialize_lock(fast) == pipeline::serialize_lock(slow));
+    for (const auto& [name, st] : lock.stages) {
+        INFO("stage '" << name << "'");
+        REQUIRE(fast.stages.count(name) == 1);
+        CHECK(fast.stages.at(name).cmd == st.cmd);
+        CHECK(fast.stages.at(name).deps == st.deps);
+        CHECK(fast.stages.at(name).outs == st.outs);
+        CHECK(fast.stages.at(name).params == slow.stages.at(name).params);
+        CHECK(fast.stages.at(name).params == st.params);
+    }
+    // A bad id in canonical layout is the YAML reader's error, with its line.
+    std::string bad = text;
+    bad.replace(bad.find("sha256:" + std::string(64, 'e')), 7, "sha512:");
+    CHECK_THROWS_WITH(pipeline::parse_lock(bad, "cairn.lock"), Catch::Contains("cairn.lock:") && Catch::Contains("sha256"));
+    CHECK(pipeline::parse_lock("schema: cairn-lock/1\nstages: {}\n", "cairn.lock").stages.empty());
+    // An integer beyond int64 reads back as a float, as the YAML reader has always read it.
+    pipeline::LockFile big;
+    big.stages["s"].cmd = {"x"};
+    big.stages["s"].params["p.yaml"] = {{"big", json(18446744073709551615ull)}};
+    CHECK(pipeline::parse_lock(pipeline::serialize_lock(big), "cairn.lock").stages.at("s").params.at("p.yaml").at("big").is_number_float());
 }
