@@ -4,6 +4,8 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 
 namespace cairn::util {
 namespace {
@@ -33,17 +35,22 @@ void sort_doubles(std::vector<double>& values) {
         std::sort(values.begin(), values.end());
         return;
     }
-    std::vector<std::uint64_t> a(n), b(n);
+    // The keys replace the values in place (a double and its key are both 8 bytes), and one
+    // scratch array, left uninitialised, takes every other pass.
+    static_assert(sizeof(double) == sizeof(std::uint64_t));
+    auto* a = reinterpret_cast<std::uint64_t*>(values.data());
+    std::unique_ptr<std::uint64_t[]> scratch(new std::uint64_t[n]);
+    std::uint64_t* b = scratch.get();
     // Every pass's histogram, counted in one read of the keys.
     std::vector<std::array<std::size_t, k_buckets>> counts(k_passes);
     for (auto& c : counts) c.fill(0);
     for (std::size_t i = 0; i < n; ++i) {
         std::uint64_t k = key_of(values[i]);
-        a[i] = k;
+        std::memcpy(a + i, &k, sizeof k); // not through a uint64_t lvalue: the storage holds doubles
         for (int p = 0; p < k_passes; ++p) ++counts[static_cast<std::size_t>(p)][(k >> (p * k_bits)) & (k_buckets - 1)];
     }
-    std::uint64_t* from = a.data();
-    std::uint64_t* to = b.data();
+    std::uint64_t* from = a;
+    std::uint64_t* to = b;
     for (int p = 0; p < k_passes; ++p) {
         auto& c = counts[static_cast<std::size_t>(p)];
         const int shift = p * k_bits;
@@ -61,7 +68,12 @@ void sort_doubles(std::vector<double>& values) {
         }
         std::swap(from, to);
     }
-    for (std::size_t i = 0; i < n; ++i) values[i] = double_of(from[i]);
+    if (from != a) std::memcpy(a, from, n * sizeof(std::uint64_t));
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t k;
+        std::memcpy(&k, a + i, sizeof k);
+        values[i] = double_of(k);
+    }
 }
 
 } // namespace cairn::util
