@@ -181,6 +181,10 @@ ColumnResult compare_column(const std::string& name, const ColumnProfile* ref, c
     }
     if (ref->summary) numeric_tests(r, *ref, *cur, o);
     else categorical_tests(r, *ref, *cur, o);
+    // A p-value is at most 1: a threshold above it would call every column drifted.
+    if (o.threshold && !r.higher_is_drift && *o.threshold > 1)
+        fail(ErrorKind::usage, "--threshold {} is above 1, but column '{}' is judged by a p-value ({} test): drift is p < threshold",
+             *o.threshold, r.name, r.test);
     r.threshold = o.threshold ? *o.threshold : r.higher_is_drift ? k_distance_threshold : k_pvalue_threshold;
     r.drifted = r.higher_is_drift ? *r.score >= *r.threshold : *r.score < *r.threshold;
     r.status = r.drifted ? Status::drift : Status::ok;

@@ -63,6 +63,13 @@ TEST_CASE("drift compare: shifts, new categories, key columns and the drift shar
     drift::Options none;
     none.threshold = 0.0;
     CHECK(drift::compare(ref, shifted, none).columns[0].status == drift::Status::ok);
+    // Above 1 it cannot be meant for a p-value test; a distance may exceed 1.
+    drift::Options above;
+    above.threshold = 2.0;
+    CHECK_THROWS_WITH(drift::compare(ref, shifted, above), Catch::Contains("above 1") && Catch::Contains("p-value"));
+    above.num_test = drift::NumTest::wasserstein;
+    above.cat_test = drift::CatTest::jensenshannon;
+    CHECK_NOTHROW(drift::compare(ref, shifted, above));
 }
 
 TEST_CASE("drift compare: missing and new columns, type changes, missing values", "[drift]") {
