@@ -418,7 +418,9 @@ const Version& select(const Model& model, const Selector& selector) {
         for (const auto& v : model.versions)
             if (v.number == n) return v;
         fail(ErrorKind::input, "model '{}' has no version v{} (it has {})", model.name, n,
-             model.versions.empty() ? "none" : fmt::format("v1 to v{}", model.versions.back().number));
+             model.versions.empty()         ? std::string("none")
+             : model.versions.size() == 1 ? fmt::format("only v{}", model.versions.front().number)
+                                          : fmt::format("v{} to v{}", model.versions.front().number, model.versions.back().number));
     };
     if (selector.version) return by_number(*selector.version);
     if (!selector.alias.empty()) {

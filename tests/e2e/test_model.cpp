@@ -64,6 +64,9 @@ TEST_CASE("model register makes numbered versions that record run, object, metri
     CHECK(t.repo.ok({"model", "ls", "churn", "--json"}).json().size() == 2);
     CHECK(t.repo.ok({"model", "show", "churn", "--json"}).json()["version"] == "v2");
     CHECK(t.repo.ok({"model", "show", "churn@v1", "--json"}).json()["run"] == t.first);
+    Result unknown = t.repo.cairn({"model", "show", "churn@v7"});
+    CHECK(unknown.code == 3);
+    CHECK(unknown.err.find("has no version v7 (it has v1 to v2)") != std::string::npos);
 
     // gc keeps what a version names, after its run is deleted; rm says what is lost.
     Result removed = t.repo.cairn({"rm", t.first.substr(0, 8)});
