@@ -39,8 +39,6 @@ py=/usr/bin/python3
     { echo "bench/drift.sh: needs Debian's python3-numpy, python3-pandas and python3-scipy (scripts/install-deps.sh --bench)" >&2; exit 1; }
 
 mkdir -p "$dir" && cd "$dir"
-[[ -d .git ]] || git init -q
-[[ -d .cairn ]] || "$cairn" init >/dev/null
 if [[ ! -f ref.csv || ! -f cur.csv || "$(cat rows 2>/dev/null)" != "$rows" ]]; then
     echo "writing two tables of $rows rows (once per --rows)..." >&2
     "$py" - "$rows" <<'EOF'
@@ -76,6 +74,9 @@ table(2, 0.5).to_csv("cur.csv", index=False)
 EOF
     echo "$rows" > rows
 fi
+# A fresh repository each time, the tables untracked (outside the cache: profiled every time).
+rm -rf repo && mkdir repo && cp ref.csv cur.csv repo/ && cd repo
+git init -q && "$cairn" init >/dev/null
 mb=$(echo "$(stat -c %s ref.csv) / 1000000" | bc -l)
 cores=$(nproc)
 
