@@ -46,15 +46,8 @@ void print_profile(const drift::ProfiledTable& t) {
                              t.path.empty() || p.object.empty() ? "" : ", " + p.object.substr(0, 19), t.stored ? ", stored profile" : "");
     std::vector<std::vector<std::string>> rows = {{"column", "kind", "rows", "missing", "min / top", "mean", "max", "distinct"}};
     for (const auto& c : p.columns) rows.push_back(profile_row(c));
-    std::vector<std::size_t> width(rows.front().size(), 0);
-    for (const auto& row : rows)
-        for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-        std::string line;
-        for (std::size_t i = 0; i < rows[r].size(); ++i)
-            line += rows[r][i] + (i + 1 < rows[r].size() ? std::string(width[i] - display_width(rows[r][i]) + 2, ' ') : "");
-        std::cout << (r == 0 ? paint(line, Color::bold) : line) << "\n";
-    }
+    std::vector<std::string> lines = aligned_lines(rows);
+    for (std::size_t r = 0; r < lines.size(); ++r) std::cout << (r == 0 ? paint(lines[r], Color::bold) : lines[r]) << "\n";
 }
 
 void register_profile(CLI::App& app, Context& ctx) {
@@ -234,13 +227,9 @@ void print_drift_table(const drift::Report& report) {
         rows.push_back({fit(printable(c.name), k_text_width) + (c.key ? " *" : ""), c.kind, c.test.empty() ? "-" : c.test, score_text(c.score),
                         threshold, score_text(c.psi), side_text(c.reference) + " -> " + side_text(c.current), status});
     }
-    std::vector<std::size_t> width(rows.front().size(), 0);
-    for (const auto& row : rows)
-        for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-        std::string line;
-        for (std::size_t i = 0; i < rows[r].size(); ++i)
-            line += rows[r][i] + (i + 1 < rows[r].size() ? std::string(width[i] - display_width(rows[r][i]) + 2, ' ') : "");
+    std::vector<std::string> lines = aligned_lines(rows);
+    for (std::size_t r = 0; r < lines.size(); ++r) {
+        const std::string& line = lines[r];
         Color color = Color::none;
         if (r == 0) color = Color::bold;
         else if (report.columns[r - 1].drifted) color = Color::red;

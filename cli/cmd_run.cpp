@@ -246,15 +246,8 @@ void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& swee
             }
             rows.push_back(std::move(row));
         }
-        std::vector<std::size_t> width(header.size(), 0);
-        for (const auto& row : rows)
-            for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
-        for (std::size_t r = 0; r < rows.size(); ++r) {
-            std::string line;
-            for (std::size_t i = 0; i < rows[r].size(); ++i)
-                line += rows[r][i] + (i + 1 < rows[r].size() ? std::string(width[i] - display_width(rows[r][i]) + 2, ' ') : "");
-            std::cout << (r == 0 ? paint(line, Color::bold) : line) << "\n";
-        }
+        std::vector<std::string> lines = aligned_lines(rows);
+        for (std::size_t r = 0; r < lines.size(); ++r) std::cout << (r == 0 ? paint(lines[r], Color::bold) : lines[r]) << "\n";
     }
     int code = result.exit_code();
     if (result.interrupted && util::received_signal() > 0) code = 128 + util::received_signal();

@@ -174,6 +174,23 @@ std::size_t display_width(std::string_view s) {
     return n;
 }
 
+std::vector<std::string> aligned_lines(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows) {
+        if (width.size() < row.size()) width.resize(row.size(), 0);
+        for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
+    }
+    std::vector<std::string> lines;
+    lines.reserve(rows.size());
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i)
+            line += row[i] + (i + 1 < row.size() ? std::string(width[i] - display_width(row[i]) + 2, ' ') : "");
+        lines.push_back(std::move(line));
+    }
+    return lines;
+}
+
 std::string fit(const std::string& s, std::size_t width) {
     if (display_width(s) <= width) return s;
     if (width <= 3) return std::string(width, '.');

@@ -87,6 +87,9 @@ private:
 
 // Columns a string takes on a terminal (UTF-8: continuation bytes take none).
 [[nodiscard]] std::size_t display_width(std::string_view s);
+// The rows of a table as lines, each column padded to its widest cell (display_width) and two
+// spaces apart; the last column is not padded. Rows may be shorter than the first.
+[[nodiscard]] std::vector<std::string> aligned_lines(const std::vector<std::vector<std::string>>& rows);
 // `s` cut to `width` columns, with "..." at the end when cut.
 [[nodiscard]] std::string fit(const std::string& s, std::size_t width);
 // The width of the terminal stdout writes to, nullopt when it is not a terminal: $COLUMNS when
