@@ -137,15 +137,21 @@ struct Reader {
     }
 };
 
+// A record's YAML: a mapping whose `schema` is `expected`, else Error(input) naming `where`.
+YAML::Node record_root(const std::string& text, const std::string& where, std::string_view expected) {
+    YAML::Node root = workspace::parse_yaml(text, where);
+    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping", where);
+    Reader{root, where}.schema(expected);
+    return root;
+}
+
 void check_id(const std::string& id, const std::string& where) {
     if (!hash::Digest::from_id(id)) fail(ErrorKind::input, "{}: '{}' is not an object id", where, id);
 }
 
 Version parse_version(const std::string& text, const std::string& where) {
-    YAML::Node root = workspace::parse_yaml(text, where);
-    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping", where);
+    YAML::Node root = record_root(text, where, k_version_schema);
     Reader r{root, where};
-    r.schema(k_version_schema);
     Version v;
     v.name = r.text("name");
     v.number = r.integer<int>("version");
@@ -192,10 +198,8 @@ std::string alias_yaml(const std::string& name, const AliasEvent& a) {
 }
 
 AliasEvent parse_alias(const std::string& text, const std::string& where) {
-    YAML::Node root = workspace::parse_yaml(text, where);
-    if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping", where);
+    YAML::Node root = record_root(text, where, k_alias_schema);
     Reader r{root, where};
-    r.schema(k_alias_schema);
     AliasEvent a;
     a.alias = r.text("alias");
     a.version = r.integer<int>("version");
@@ -391,10 +395,8 @@ Model load_model(workspace::Workspace& ws, const std::string& name) {
             auto n = version_number(rest.substr(11));
             if (!n) continue;
             std::string where = ref.name + ":deprecation.yaml";
-            YAML::Node root = workspace::parse_yaml(ref_blob(repo, ref, "deprecation.yaml"), where);
-            if (!root.IsMap()) fail(ErrorKind::input, "{}: expected a mapping", where);
+            YAML::Node root = record_root(ref_blob(repo, ref, "deprecation.yaml"), where, k_deprecation_schema);
             Reader r{root, where};
-            r.schema(k_deprecation_schema);
             deprecations[*n] = {r.text("by"), r.text("reason")};
             deprecated_at[*n] = r.integer<std::int64_t>("at_ms");
         }
