@@ -29,11 +29,7 @@ while [[ $# -gt 0 ]]; do
 done
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-if [[ -x $root/build/cli/cairn ]]; then
-    cairn=$root/build/cli/cairn
-else
-    bench_setup
-fi
+bench_cairn
 py=/usr/bin/python3
 "$py" -c 'import numpy, pandas, scipy' 2>/dev/null ||
     { echo "bench/drift.sh: needs Debian's python3-numpy, python3-pandas and python3-scipy (scripts/install-deps.sh --bench)" >&2; exit 1; }
@@ -80,23 +76,13 @@ git init -q && "$cairn" init >/dev/null
 mb=$(echo "$(stat -c %s ref.csv) / 1000000" | bc -l)
 cores=$(nproc)
 
-# The median of R timings of a command, in ms.
-median_ms() {
-    local times=() s e
-    for ((r = 0; r < reps; r++)); do
-        s=$(now_ms)
-        "$@" >/dev/null || { echo "bench/drift.sh: failed: $*" >&2; return 1; }
-        e=$(now_ms)
-        times+=($((e - s)))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((reps + 1) / 2))p"
-}
-
 cat ref.csv cur.csv >/dev/null # in the page cache for every contender
-one=$(CAIRN_JOBS=1 median_ms "$cairn" profile ref.csv) || exit 1
-prof=$(median_ms "$cairn" profile ref.csv) || exit 1
-drift=$(median_ms "$cairn" drift cur.csv --against ref.csv --fail-on never) || exit 1
-pyms=$(median_ms "$py" "$root/bench/drift_reference.py" ref.csv cur.csv) || exit 1
+ms() { echo $(($1 / 1000)); }
+one=$(CAIRN_JOBS=1 time_us "$reps" "$cairn" profile ref.csv) || exit 1
+prof=$(time_us "$reps" "$cairn" profile ref.csv) || exit 1
+drift=$(time_us "$reps" "$cairn" drift cur.csv --against ref.csv --fail-on never) || exit 1
+pyms=$(time_us "$reps" "$py" "$root/bench/drift_reference.py" ref.csv cur.csv) || exit 1
+one=$(ms "$one") prof=$(ms "$prof") drift=$(ms "$drift") pyms=$(ms "$pyms")
 
 printf 'tables: %d rows x 20 columns, %.0f MB each (%s cores)\n' "$rows" "$mb" "$cores"
 printf 'cairn profile, 1 thread: %d ms, %.0f MB/s per core (goal >= 200)\n' "$one" "$(echo "$mb * 1000 / $one" | bc -l)"

@@ -25,20 +25,6 @@ source "$root/bench/lib.sh"
 bench_setup
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
 
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-# time_us REPS CMD...: median wall time of CMD in microseconds.
-time_us() {
-    local n=$1
-    shift
-    for ((i = 0; i < n; i++)); do
-        local s e
-        s=$(date +%s%N)
-        "$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; exit 1; }
-        e=$(date +%s%N)
-        echo $(( (e - s) / 1000 ))
-    done | median
-}
-
 # --- (a) 20 stages, 1,000 files, nothing to do -------------------------------------------
 git init -q a && cd a && "$cairn" init >/dev/null
 python3 - <<'PY'
@@ -60,9 +46,9 @@ PY
 git add -A && git commit -q -m init
 "$cairn" repro >/dev/null 2>&1
 git add -A && git commit -q -m lock
-us_git=$(time_us "$reps" git status)
-us_repro=$(time_us "$reps" "$cairn" repro)
-us_status=$(time_us "$reps" "$cairn" status)
+us_git=$(time_us "$reps" git status) || exit 1
+us_repro=$(time_us "$reps" "$cairn" repro) || exit 1
+us_status=$(time_us "$reps" "$cairn" status) || exit 1
 printf '20 stages over 1,000 tracked files, up to date: git status %.1f ms, cairn repro %.1f ms (%.2fx), cairn status %.1f ms (%.2fx); goal <= 2x\n' \
     "$(echo "$us_git/1000" | bc -l)" "$(echo "$us_repro/1000" | bc -l)" "$(echo "$us_repro/$us_git" | bc -l)" \
     "$(echo "$us_status/1000" | bc -l)" "$(echo "$us_status/$us_git" | bc -l)"
@@ -82,8 +68,8 @@ git add -A && git commit -q -m init
 "$cairn" repro >/dev/null 2>&1
 restore() { rm -f model.bin && "$cairn" repro; }
 copy() { rm -f copy.bin && cp ../big.src copy.bin; }
-us_restore=$(time_us "$reps" restore)
-us_cp=$(time_us "$reps" copy)
+us_restore=$(time_us "$reps" restore) || exit 1
+us_cp=$(time_us "$reps" copy) || exit 1
 printf 'run-cache restore of a 100 MiB output: cairn repro %.1f ms, cp %.1f ms (%.2fx); goal <= 1.5x\n' \
     "$(echo "$us_restore/1000" | bc -l)" "$(echo "$us_cp/1000" | bc -l)" "$(echo "$us_restore/$us_cp" | bc -l)"
 cd "$dir/.." && rm -rf "$dir"

@@ -25,13 +25,7 @@ while [[ $# -gt 0 ]]; do
 done
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-if [[ -x $root/build/cli/cairn ]]; then
-    cairn=$root/build/cli/cairn
-    export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
-    export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-else
-    bench_setup
-fi
+bench_cairn
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
 git init -q && "$cairn" init >/dev/null && git add -A && git commit -q -m init
 "$cairn" run -n train -o model.bin -- sh -c 'echo weights > model.bin' >/dev/null 2>&1
@@ -67,20 +61,10 @@ git pack-refs --all
 refs=$(git for-each-ref refs/cairn/models/ | wc -l)
 "$cairn" model show m7@prod >/dev/null # the records read back
 
-median_ms() {
-    local times=() s e
-    for ((r = 0; r < reps; r++)); do
-        s=$(date +%s%N)
-        "$@" >/dev/null || { echo "bench/registry.sh: failed: $*" >&2; return 1; }
-        e=$(date +%s%N)
-        times+=($(((e - s) / 1000)))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((reps + 1) / 2))p"
-}
-git_us=$(median_ms git for-each-ref refs/cairn/models/) || exit 1
-ls_us=$(median_ms "$cairn" model ls) || exit 1
-one_us=$(median_ms "$cairn" model ls m42) || exit 1
-show_us=$(median_ms "$cairn" model show m42@prod) || exit 1
+git_us=$(time_us "$reps" git for-each-ref refs/cairn/models/) || exit 1
+ls_us=$(time_us "$reps" "$cairn" model ls) || exit 1
+one_us=$(time_us "$reps" "$cairn" model ls m42) || exit 1
+show_us=$(time_us "$reps" "$cairn" model show m42@prod) || exit 1
 printf 'registry: %d models x %d versions, %d refs (packed)\n' "$models" "$versions" "$refs"
 printf 'git for-each-ref refs/cairn/models/: %.1f ms\n' "$(echo "$git_us / 1000" | bc -l)"
 printf 'cairn model ls: %.1f ms, %.2fx git for-each-ref (goal <= 3x)\n' "$(echo "$ls_us / 1000" | bc -l)" "$(echo "$ls_us / $git_us" | bc -l)"

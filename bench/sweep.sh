@@ -23,13 +23,7 @@ while [[ $# -gt 0 ]]; do
 done
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-if [[ -x $root/build/cli/cairn ]]; then
-    cairn=$root/build/cli/cairn # the build at hand (bench_setup would install reference tools this does not use)
-    export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
-    export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-else
-    bench_setup
-fi
+bench_cairn
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
 git init -q && "$cairn" init >/dev/null
 for ((i = 0; i < files; i++)); do
