@@ -71,6 +71,8 @@ public:
         return out;
     }
 
+    [[nodiscard]] std::size_t position() const { return m_pos; }
+
     void start_at(std::size_t pos, std::size_t line) {
         m_pos = pos;
         m_line = line;
@@ -156,8 +158,7 @@ std::size_t read_delimited_header(std::string_view bytes, char delimiter, const 
     refuse_binary(bytes, display, delimiter == ',' ? "CSV table" : "TSV table");
     DelimitedParser parser(bytes, delimiter, display);
     columns = parser.header(sink);
-    RowsRead none = parser.rows(columns, 0, sink);
-    return none.end;
+    return parser.position();
 }
 
 RowsRead read_delimited_rows(std::string_view bytes, char delimiter, const std::string& display, std::size_t columns,

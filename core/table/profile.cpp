@@ -147,8 +147,6 @@ private:
     std::vector<std::pair<std::string, std::uint64_t>> m_entries;
 };
 
-void bump(Counts& counts, std::string_view value, std::uint64_t by = 1) { counts.add(value, by); }
-
 struct Builder {
     ColumnProfile p;
     std::vector<double> finite;
@@ -232,9 +230,9 @@ private:
             return;
         }
         if (text.empty())
-            bump(b.counts, number_text(x, integer || cls == TextClass::integer));
+            b.counts.add(number_text(x, integer || cls == TextClass::integer));
         else
-            bump(b.counts, text);
+            b.counts.add(text);
     }
 
     void category(Builder& b, std::string_view text) {
@@ -245,7 +243,7 @@ private:
             if (b.numbers) b.backfill_rows = row;
             std::vector<double>().swap(b.finite);
         }
-        bump(b.counts, text);
+        b.counts.add(text);
     }
 };
 
@@ -260,10 +258,10 @@ public:
         Builder& b = m_cols[column];
         if (m_row >= b.backfill_rows) return;
         if (v.type == Value::Type::number) {
-            bump(b.counts, number_text(v.number, v.integer));
+            b.counts.add(number_text(v.number, v.integer));
         } else if (v.type == Value::Type::text) {
             TextClass cls = classify(v.text).cls;
-            if (cls != TextClass::missing && cls != TextClass::string) bump(b.counts, v.text);
+            if (cls != TextClass::missing && cls != TextClass::string) b.counts.add(v.text);
         }
     }
     bool end_row() override { return ++m_row < m_until; }
@@ -481,13 +479,12 @@ bool profile_pieces(std::string_view bytes, char delimiter, const std::string& d
     }, jobs);
 
     total.cols = std::move(sinks[0]->cols);
-    for (std::size_t j = 0; j < columns; ++j) {
-        std::size_t finite = 0;
-        for (const auto& sink : sinks) finite += sink->cols.empty() ? 0 : sink->cols[j].finite.size();
-        if (!categorical[j]) total.cols[j].finite.reserve(finite + total.cols[j].finite.size());
-    }
     util::parallel_for(columns, [&](std::size_t j) {
-        for (std::size_t k = 1; k < pieces; ++k) merge(total.cols[j], sinks[k]->cols[j]);
+        Builder& into = total.cols[j];
+        std::size_t finite = into.finite.size();
+        for (std::size_t k = 1; k < pieces; ++k) finite += sinks[k]->cols[j].finite.size();
+        into.finite.reserve(finite);
+        for (std::size_t k = 1; k < pieces; ++k) merge(into, sinks[k]->cols[j]);
     }, jobs);
     total.row = rows;
     return true;
