@@ -35,24 +35,25 @@ template=$(git show refs/cairn/models/m0/versions/v1:model.yaml)
 alias_template=$(git show refs/cairn/models/m0/aliases/prod:alias.yaml)
 
 echo "writing $models models x $versions versions with git fast-import..." >&2
+# record REF FILE BODY: a fast-import commit on REF whose tree holds FILE with BODY (and a newline).
+mark=0
+record() {
+    local LC_ALL=C # ${#...} in bytes, as fast-import's data length is
+    mark=$((mark + 1))
+    printf 'blob\nmark :%d\ndata %d\n%s\n' "$mark" "$((${#3} + 1))" "$3"
+    printf 'commit %s\ncommitter bench <bench@example.com> 1700000000 +0000\ndata 0\nM 100644 :%d %s\n\n' "$1" "$mark" "$2"
+}
 {
-    mark=0
     for ((m = 0; m < models; m++)); do
         for ((v = 1; v <= versions; v++)); do
             [[ $m -eq 0 && $v -eq 1 ]] && continue
-            body=$(printf '%s\n' "$template" | sed "s/^name: .*/name: m$m/; s/^version: .*/version: $v/")
-            mark=$((mark + 1))
-            printf 'blob\nmark :%d\ndata %d\n%s\n' "$mark" "$(( ${#body} + 1 ))" "$body"
-            printf 'commit refs/cairn/models/m%d/versions/v%d\ncommitter bench <bench@example.com> 1700000000 +0000\ndata 0\nM 100644 :%d model.yaml\n\n' \
-                "$m" "$v" "$mark"
+            record "refs/cairn/models/m$m/versions/v$v" model.yaml \
+                "$(printf '%s\n' "$template" | sed "s/^name: .*/name: m$m/; s/^version: .*/version: $v/")"
         done
         for a in prod staging; do
             [[ $m -eq 0 && $a == prod ]] && continue
-            body=$(printf '%s\n' "$alias_template" | sed "s/^name: .*/name: m$m/; s/^alias: .*/alias: $a/; s/^version: .*/version: $versions/")
-            mark=$((mark + 1))
-            printf 'blob\nmark :%d\ndata %d\n%s\n' "$mark" "$(( ${#body} + 1 ))" "$body"
-            printf 'commit refs/cairn/models/m%d/aliases/%s\ncommitter bench <bench@example.com> 1700000000 +0000\ndata 0\nM 100644 :%d alias.yaml\n\n' \
-                "$m" "$a" "$mark"
+            record "refs/cairn/models/m$m/aliases/$a" alias.yaml \
+                "$(printf '%s\n' "$alias_template" | sed "s/^name: .*/name: m$m/; s/^alias: .*/alias: $a/; s/^version: .*/version: $versions/")"
         done
     done
 } | git fast-import --quiet
