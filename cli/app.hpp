@@ -54,6 +54,7 @@ void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& swee
 
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);
+void register_hooks(CLI::App& app, Context& ctx);
 void register_data(CLI::App& app, Context& ctx);
 void register_store(CLI::App& app, Context& ctx);
 void register_runs(CLI::App& app, Context& ctx);

@@ -443,6 +443,20 @@ bool Repository::try_create_tag(const std::string& name, const std::string& comm
     return true;
 }
 
+std::optional<std::string> Repository::config_string(const std::string& key) const {
+    git_config* config = nullptr;
+    check(git_repository_config_snapshot(&config, m_repo), "cannot read git config");
+    Handle<git_config, git_config_free> guard(config);
+    const char* value = nullptr;
+    int rc = git_config_get_string(&value, config, key.c_str());
+    if (rc == GIT_ENOTFOUND) {
+        git_error_clear();
+        return std::nullopt;
+    }
+    check(rc, "cannot read git config " + key);
+    return std::string(value);
+}
+
 std::string Repository::signature_text() const {
     SignatureHandle sig = default_signature(m_repo);
     return std::string(sig->name) + " <" + sig->email + ">";

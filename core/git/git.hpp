@@ -99,6 +99,8 @@ public:
     // Creates the annotated tag refs/tags/`name` on `commit` with `message`, tagged by the user
     // (git config user.name/email, else "cairn"); false when the tag exists.
     [[nodiscard]] bool try_create_tag(const std::string& name, const std::string& commit, const std::string& message) const;
+    // The value of a git config key (repository, then global and system config), or nullopt.
+    [[nodiscard]] std::optional<std::string> config_string(const std::string& key) const;
     // "Name <email>" from git config user.name/email, else "cairn <cairn@localhost>".
     [[nodiscard]] std::string signature_text() const;
 

@@ -144,6 +144,10 @@ Result Repo::cairn(const std::vector<std::string>& args, const std::string& cwd_
     return run_process(argv, cwd_rel.empty() ? m_root : m_root / cwd_rel, m_env);
 }
 
+void Repo::put_cairn_on_path() {
+    m_env["PATH"] = stdfs::path(CAIRN_EXE).parent_path().string() + ":" + m_env["PATH"];
+}
+
 Result Repo::git(const std::vector<std::string>& args) const {
     std::vector<std::string> argv{"git"};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -56,6 +56,10 @@ public:
     [[nodiscard]] const stdfs::path& root() const { return m_root; }
     [[nodiscard]] stdfs::path path(const std::string& rel) const { return m_root / rel; }
     [[nodiscard]] const std::map<std::string, std::string>& env() const { return m_env; }
+    // Sets a variable of the environment every later command of this repo runs with.
+    void set_env(const std::string& key, const std::string& value) { m_env[key] = value; }
+    // Puts the directory of the cairn under test first on PATH, for what git runs (hooks).
+    void put_cairn_on_path();
 
     Result cairn(const std::vector<std::string>& args, const std::string& cwd_rel = "") const;
     Result git(const std::vector<std::string>& args) const;
