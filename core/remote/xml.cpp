@@ -64,9 +64,14 @@ private:
         return m_text.substr(start, m_pos - start);
     }
 
-    static std::string local(std::string_view qualified) {
+    std::string local(std::string_view qualified) const {
         auto colon = qualified.rfind(':');
-        return std::string(colon == std::string_view::npos ? qualified : qualified.substr(colon + 1));
+        auto name = colon == std::string_view::npos ? qualified : qualified.substr(colon + 1);
+        // A local name must be one that could stand alone: "<a:>" or "<a:?b>" are not elements.
+        if (name.empty() || std::string_view("?!-.0123456789").find(name.front()) != std::string_view::npos) {
+            error("bad element name");
+        }
+        return std::string(name);
     }
 
     static void append_utf8(std::string& out, unsigned long code) {

@@ -39,7 +39,8 @@ TEST_CASE("s3 xml drops namespace prefixes and decodes character references", "[
 TEST_CASE("s3 xml refuses malformed documents with an io error", "[s3_xml]") {
     for (const char* bad : {"", "text", "<a>", "<a></b>", "<a><b></a></b>", "<a>&bogus;</a>", "<a>&#0;</a>",
                             "<a>&#x110000;</a>", "<a x=1></a>", "<a></a><b/>", "<!DOCTYPE a><a/>", "<a><![CDATA[x</a>",
-                            "<a>&#xD800;</a>", "<a", "<a/", "<>"}) {
+                            "<a>&#xD800;</a>", "<a", "<a/", "<>",
+                            "<a:></a:>", "<a:?b></a:?b>"}) {
         INFO("document: " << bad);
         try {
             (void)xml::parse(bad);
