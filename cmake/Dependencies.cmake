@@ -25,6 +25,12 @@ find_path(FAST_FLOAT_INCLUDE_DIR fast_float/fast_float.h)
 if(NOT FAST_FLOAT_INCLUDE_DIR)
   message(FATAL_ERROR "fast_float not found: install libfast-float-dev (scripts/install-deps.sh)")
 endif()
+# libcurl's headers (libcurl4-openssl-dev): the S3 backend loads libcurl.so.4 itself at run time
+# (core/remote/curl_api.cpp), so no command but those that reach S3 pays for its libraries.
+find_path(CURL_HEADERS_DIR curl/curl.h)
+if(NOT CURL_HEADERS_DIR)
+  message(FATAL_ERROR "libcurl headers not found: install libcurl4-openssl-dev (scripts/install-deps.sh)")
+endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2>=1.1)
 # RE2: patterns from config.yaml or the command line run in linear time (libre2-dev).

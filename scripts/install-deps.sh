@@ -8,7 +8,11 @@ packages=(g++ cmake ninja-build pkg-config git python3
           clang libclang-rt-dev  # clang and libFuzzer: the fuzz targets of tests/fuzz/
           python3-numpy python3-scipy  # test-only oracles: profile and drift statistics
           bc  # the evaluation script of the re-evaluation tests
-          pre-commit)  # the pre-commit framework, which runs .pre-commit-hooks.yaml in the hooks tests
+          pre-commit  # the pre-commit framework, which runs .pre-commit-hooks.yaml in the hooks tests
+          libcurl4-openssl-dev curl)  # S3: libcurl's headers (loaded at run time), curl --aws-sigv4 in the tests
+# Node.js and npm run s3rver, the S3 server of the tests (tests/s3rver/setup.sh): from Debian,
+# unless a node is already on PATH.
+command -v node >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(git-annex openssl coreutils hyperfine datalad python3-pandas)
 fi

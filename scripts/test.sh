@@ -8,6 +8,9 @@ build=${CAIRN_BUILD_DIR:-$root/build}
 werror=OFF
 [[ -n "${CI:-}" ]] && werror=ON
 "$root/scripts/build.sh" -DCAIRN_TESTS=ON -DCAIRN_WERROR=$werror
+# s3rver, the S3 server the [s3] tests start (pinned in tests/s3rver/package-lock.json), into
+# .cache/s3rver/; without node or npm it prints why and the S3 tests skip.
+"$root/tests/s3rver/setup.sh"
 (cd "$build" && ctest --output-on-failure --parallel "${CAIRN_TEST_JOBS:-2}" "$@")
 
 # Then each libFuzzer target of tests/fuzz/ for a few seconds on a copy of its seed corpus, in
