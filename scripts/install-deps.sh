@@ -7,7 +7,8 @@ packages=(g++ cmake ninja-build pkg-config git python3
           libcli11-dev libyaml-cpp-dev libgit2-dev libssl-dev libfmt-dev catch2 nlohmann-json3-dev libre2-dev libtomlplusplus-dev libfast-float-dev
           clang libclang-rt-dev  # clang and libFuzzer: the fuzz targets of tests/fuzz/
           python3-numpy python3-scipy  # test-only oracles: profile and drift statistics
-          bc)  # the evaluation script of the re-evaluation tests
+          bc  # the evaluation script of the re-evaluation tests
+          chromium)  # the browser test of the HTML report (tests/e2e/test_report.cpp)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(git-annex openssl coreutils hyperfine datalad python3-pandas)
 fi
