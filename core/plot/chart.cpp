@@ -16,7 +16,7 @@ struct Axis {
 };
 
 // The data range widened when flat (a constant metric still gets an axis), and its ticks.
-Axis make_axis(Range r, int count, bool log, bool integer = false) {
+Axis make_axis(Range r, int count, bool log, bool integer = false, bool extend = false) {
     if (r.hi == r.lo) {
         double pad = r.lo == 0 ? 1 : std::abs(r.lo) * 0.1;
         r.lo -= pad;
@@ -25,6 +25,11 @@ Axis make_axis(Range r, int count, bool log, bool integer = false) {
     Axis a;
     a.range = r;
     a.ticks = nice_ticks(r.lo, r.hi, count);
+    if (extend && !log && a.ticks.size() > 1) { // the range grown to whole ticks, so both ends are labelled
+        double step = a.ticks[1] - a.ticks[0];
+        a.range = {std::floor(r.lo / step + 1e-9) * step, std::ceil(r.hi / step - 1e-9) * step};
+        a.ticks = nice_ticks(a.range.lo, a.range.hi, count);
+    }
     if (log && r.hi - r.lo >= 1.5) { // whole powers of ten
         std::vector<double> whole;
         for (double t = std::ceil(r.lo); t <= r.hi; t += 1) whole.push_back(t);
@@ -85,11 +90,15 @@ public:
             if (e2 <= dx) err += dx, y0 += sy;
         }
     }
-    void mark(long x, long y, char symbol, int owner) {
-        if (x < 0 || y < 0 || x >= static_cast<long>(pw()) || y >= static_cast<long>(ph())) return;
-        std::size_t cell = static_cast<std::size_t>(y / 4) * m_w + static_cast<std::size_t>(x / 2);
-        m_mark[cell] = symbol;
-        m_owner[cell] = static_cast<std::int16_t>(owner);
+    // A marker symbol on the first cell of column `col` that `owner` drew last.
+    void mark_column(std::size_t col, int owner, char symbol) {
+        for (std::size_t r = 0; r < m_h; ++r) {
+            std::size_t cell = r * m_w + col;
+            if (m_owner[cell] == owner && m_bits[cell] && !m_mark[cell]) {
+                m_mark[cell] = symbol;
+                return;
+            }
+        }
     }
     void row(std::size_t r, std::string& out, bool color) const {
         int current = -1;
@@ -133,7 +142,7 @@ const char* svg_color(std::size_t i) {
 std::string render_text(const Chart& chart, const TextStyle& style) {
     const std::size_t w = std::max<std::size_t>(style.width, 8), h = std::max<std::size_t>(style.height, 2);
     Axis xa = make_axis(x_range(chart.series), static_cast<int>(std::max<std::size_t>(2, w / 12)), false, chart.integer_x);
-    Axis ya = make_axis(y_range(chart.series), static_cast<int>(std::max<std::size_t>(2, h / 3)), chart.log_y);
+    Axis ya = make_axis(y_range(chart.series), static_cast<int>(std::max<std::size_t>(3, h / 3)), chart.log_y, false, true);
     Canvas canvas(w, h);
     const double ph = static_cast<double>(canvas.ph() - 1);
     auto ypix = [&](double y) {
@@ -153,9 +162,8 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
             prev_x = x;
             prev_y = ypix(b.last);
         }
-        if (markers) // every 8th cell along the line, shifted per series so marks do not collide
-            for (std::size_t c = (i * 3) % 8 * 2; c < buckets.size(); c += 16)
-                if (!buckets[c].empty) canvas.mark(static_cast<long>(c), ypix(buckets[c].last), marker(i), owner);
+        if (markers) // on every 8th cell column the line crosses, shifted per series so marks do not collide
+            for (std::size_t c = (i * 3) % 8; c < w; c += 8) canvas.mark_column(c, owner, marker(i));
     }
 
     // The y axis labels, on the rows their ticks fall on.
@@ -246,7 +254,7 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
     const int W = std::max(style.width, 160), H = std::max(style.height, 120);
     const double left = 64, right = W - 16.0, top = 30, bottom = H - 42.0;
     Axis xa = make_axis(x_range(chart.series), std::max(2, static_cast<int>((right - left) / 90)), false, chart.integer_x);
-    Axis ya = make_axis(y_range(chart.series), std::max(2, static_cast<int>((bottom - top) / 40)), chart.log_y);
+    Axis ya = make_axis(y_range(chart.series), std::max(3, static_cast<int>((bottom - top) / 40)), chart.log_y, false, true);
     auto sx = [&](double x) { return left + (x - xa.range.lo) / (xa.range.hi - xa.range.lo) * (right - left); };
     auto sy = [&](double y) { return bottom - (y - ya.range.lo) / (ya.range.hi - ya.range.lo) * (bottom - top); };
 

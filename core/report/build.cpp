@@ -79,7 +79,7 @@ std::string runs_table(const std::vector<RunData>& runs, const Columns& cols) {
                            "<td data-v=\"{1}\">{1}</td><td data-v=\"{0}\"><code>{2}</code></td><td data-v=\"{3}\" class=\"st-{3}\">{3}</td>"
                            "<td data-v=\"{4}\">{5}</td><td data-v=\"{6}\">{7:.1f}</td>",
                            esc(r.id), esc(run_label(r)), esc(r.id.substr(0, 8)), esc(r.status), r.start_ms,
-                           esc(run::format_time(r.start_ms).substr(0, 19)), seconds, seconds);
+                           esc(run::format_time(r.start_ms).substr(0, 19).replace(10, 1, " ")), seconds, seconds);
         for (const auto& k : cols.params) {
             const auto* p = param_of(r, k);
             if (p)
@@ -350,7 +350,7 @@ std::string registry_section(workspace::Workspace& ws) {
             out += fmt::format("<tr{}><td>{}</td><td>v{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                                v.deprecated ? " class=\"deprecated\"" : "", esc(name), v.number, v.deprecated ? " (deprecated)" : "",
                                aliases, esc(v.run_name.empty() ? v.run.substr(0, 8) : v.run_name), esc(v.path), metrics,
-                               esc(run::format_time(v.registered_ms).substr(0, 19)));
+                               esc(run::format_time(v.registered_ms).substr(0, 19).replace(10, 1, " ")));
         }
     }
     return out + "</tbody></table></section>\n";
