@@ -66,6 +66,7 @@ void register_model(CLI::App& app, Context& ctx);
 // of the run that produced that version (cli/cmd_model.cpp). Other names are returned as given.
 [[nodiscard]] std::string run_name_arg(workspace::Workspace& ws, const std::string& name);
 void register_drift(CLI::App& app, Context& ctx);
+void register_report(CLI::App& app, Context& ctx);
 
 // The drift table of a report on stdout (column, kind, test, score, threshold, PSI, reference ->
 // current, status), and its one-line verdict (cli/cmd_drift.cpp).

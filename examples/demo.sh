@@ -140,6 +140,11 @@ fi
 step "integrity and housekeeping"
 run cairn fsck
 run cairn gc --dry-run
+
+step "seeing results: the learning-rate runs' loss curves, and one HTML page of everything"
+run cairn plot lr-0.01 lr-0.05 lr-0.2 -m loss --height 12
+run cairn report -o report.html --title "cairn demo"
+echo "(open $PWD/report.html in a browser: one file, no network)"
 echo
 echo "demo finished: data tracked, changed, detected, restored; model versioned; three runs recorded, filtered and"
 echo "compared; a two-step pipeline traced with lineage and reproduced; a non-deterministic step caught; a dvc.yaml-style"

@@ -1,5 +1,7 @@
 #include "core/run/record.hpp"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -492,21 +494,57 @@ void parse_paths_yaml(const std::string& text, const std::string& where, std::ma
     }
 }
 
-void parse_metrics_tsv(const std::string& text, const std::string& where, RunRecord& r) {
+void scan_metrics_tsv(std::string_view text, const std::string& where, const MetricLineFn& fn) {
     std::size_t line_no = 0;
-    for (const auto& line : util::split(text, '\n')) {
+    std::string_view checked_key; // the key of the line before, already checked
+    while (!text.empty()) {
         ++line_no;
+        std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
         if (line.empty()) continue;
-        auto fields = util::split(line, '\t');
-        auto step = fields.size() == 4 ? util::parse_integer<std::int64_t>(fields[1]) : std::nullopt;
-        auto value = fields.size() == 4 ? metrics::parse_value(fields[2]) : std::nullopt;
-        auto ms = fields.size() == 4 ? util::parse_integer<std::int64_t>(fields[3]) : std::nullopt;
+        std::string_view fields[4];
+        std::size_t n = 0;
+        for (std::size_t from = 0;; ++n) {
+            std::size_t tab = line.find('\t', from);
+            if (n == 4) {
+                n = 5;
+                break;
+            }
+            fields[n] = line.substr(from, tab == std::string_view::npos ? std::string_view::npos : tab - from);
+            if (tab == std::string_view::npos) {
+                ++n;
+                break;
+            }
+            from = tab + 1;
+        }
+        std::optional<std::int64_t> step, ms;
+        std::optional<double> value;
+        if (n == 4) {
+            step = util::parse_integer<std::int64_t>(fields[1]);
+            ms = util::parse_integer<std::int64_t>(fields[3]);
+            double v = 0;
+            auto [ptr, ec] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), v);
+            if (ec == std::errc() && ptr == fields[2].data() + fields[2].size() && !fields[2].empty())
+                value = v; // what strtod reads too; anything else goes the long way
+            else
+                value = metrics::parse_value(fields[2]);
+        }
         if (!step || !value || !ms)
             fail(ErrorKind::input, "{}:{}: malformed metric line (expected KEY<TAB>STEP<TAB>VALUE<TAB>UNIX_MS, integers for "
                  "STEP and UNIX_MS)", where, line_no);
-        metrics::check_metric_key(fields[0], fmt::format("{}:{}", where, line_no));
-        r.metrics.push_back({fields[0], *step, *value, *ms});
+        if (fields[0] != checked_key) {
+            metrics::check_metric_key(std::string(fields[0]), fmt::format("{}:{}", where, line_no));
+            checked_key = fields[0];
+        }
+        fn(fields[0], *step, *value, *ms);
     }
+}
+
+void parse_metrics_tsv(const std::string& text, const std::string& where, RunRecord& r) {
+    scan_metrics_tsv(text, where, [&](std::string_view key, std::int64_t step, double value, std::int64_t ms) {
+        r.metrics.push_back({std::string(key), step, value, ms});
+    });
 }
 
 } // namespace cairn::run

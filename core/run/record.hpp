@@ -3,6 +3,7 @@
 // metrics.tsv, inputs.yaml, outputs.yaml, log.txt) and reads back. Formats in docs/format.md.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -94,6 +95,10 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
 void parse_params_yaml(const std::string& text, const std::string& where, RunRecord& out);
 void parse_paths_yaml(const std::string& text, const std::string& where, std::map<std::string, std::string>& out);
 void parse_metrics_tsv(const std::string& text, const std::string& where, RunRecord& out);
+// The one reader of metrics.tsv behind parse_metrics_tsv: fn(key, step, value, unix_ms) per
+// line, in order, without building a record (charts read millions of points this way).
+using MetricLineFn = std::function<void(std::string_view key, std::int64_t step, double value, std::int64_t unix_ms)>;
+void scan_metrics_tsv(std::string_view text, const std::string& where, const MetricLineFn& fn);
 
 // Why `text` cannot be a record's label (stage, pipeline, sweep): "is not UTF-8 text" or "holds a
 // control character"; nullopt when it can.

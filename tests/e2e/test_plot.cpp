@@ -1,0 +1,103 @@
+// cairn plot: braille charts of real runs, run selection, errors, --json and --svg.
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/harness.hpp"
+
+using namespace cairn::e2e;
+
+namespace {
+// A run named `name` logging loss (steps 0..n-1, falling from `start`) and, with acc, acc.
+void make_run(const Repo& repo, const std::string& name, double lr, int n, bool acc = true) {
+    std::string script = "i=0; while [ $i -lt " + std::to_string(n) + " ]; do "
+                         "echo \"loss $(awk \"BEGIN{print 1/($i+1)*" + std::to_string(lr * 10) + "}\") $i\" >> \"$CAIRN_METRICS_FILE\"; " +
+                         (acc ? std::string("echo \"acc 0.$i $i\" >> \"$CAIRN_METRICS_FILE\"; ") : std::string()) +
+                         "i=$((i+1)); done";
+    repo.ok({"run", "-n", name, "-p", "lr=" + std::to_string(lr), "--", "sh", "-c", script});
+}
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+} // namespace
+
+TEST_CASE("plot draws runs as braille lines with a legend, axis and title", "[e2e][plot]") {
+    Repo repo;
+    make_run(repo, "slow", 0.1, 8);
+    make_run(repo, "fast", 0.3, 8);
+    Result r = repo.ok({"plot", "slow", "fast", "-m", "loss", "--width", "40", "--height", "8"});
+    INFO(r.out);
+    CHECK(r.out.rfind("loss\n", 0) == 0);
+    CHECK(contains(r.out, "* slow")); // not a terminal: marker symbols, no colour
+    CHECK(contains(r.out, "+ fast"));
+    CHECK(!contains(r.out, "\x1b["));
+    CHECK(contains(r.out, "step"));
+    CHECK(contains(r.out, "\u2514"));
+    CHECK(contains(r.out, "\xe2\xa0")); // braille cells (U+2800..U+283F start with e2 a0)
+
+    // Two metrics: two charts. --filter chooses runs as ls does.
+    Result two = repo.ok({"plot", "--filter", "params.lr > 0.2", "-m", "loss", "-m", "acc", "--width", "30"});
+    CHECK(count(two.out, "fast") == 2);
+    CHECK(!contains(two.out, "slow"));
+    CHECK(contains(two.out, "\nacc\n"));
+}
+
+TEST_CASE("plot --json prints the downsampled series, --svg writes a file", "[e2e][plot]") {
+    Repo repo;
+    make_run(repo, "a", 0.1, 5);
+    make_run(repo, "b", 0.2, 5);
+    auto j = repo.ok({"plot", "-m", "loss", "--json", "--smooth", "2"}).json();
+    REQUIRE(j.size() == 1);
+    CHECK(j[0]["metric"] == "loss");
+    REQUIRE(j[0]["series"].size() == 2);
+    CHECK(j[0]["series"][0]["points"] == 5);
+    CHECK(j[0]["series"][0]["data"].size() == 5);
+    CHECK(j[0]["smooth"] == 2);
+
+    Result svg = repo.ok({"plot", "a", "b", "-m", "loss", "--svg", "loss.svg"});
+    std::string text = repo.read("loss.svg");
+    CHECK(text.rfind("<?xml", 0) == 0);
+    CHECK(count(text, "<path class=\"series\"") == 2);
+    CHECK(contains(text, ">a</text>"));
+    CHECK(contains(svg.err, "wrote"));
+    CHECK(!contains(svg.out, "<svg"));
+
+    repo.ok({"plot", "a", "-m", "loss", "-m", "acc", "--svg", "both.svg"});
+    CHECK(count(repo.read("both.svg"), "<path class=\"series\"") == 2);
+}
+
+TEST_CASE("plot errors: unknown run, missing metric, runs without the key skipped, log scale notes", "[e2e][plot]") {
+    Repo repo;
+    Result none = repo.cairn({"plot", "-m", "loss"});
+    CHECK(none.code == 3);
+    CHECK(contains(none.err, "no runs recorded yet"));
+    make_run(repo, "with", 0.1, 4);
+    make_run(repo, "without", 0.1, 4, false);
+    repo.ok({"run", "-n", "nothing", "--", "true"});
+
+    Result unknown = repo.cairn({"plot", "nosuchrun", "-m", "loss"});
+    CHECK(unknown.code == 3);
+    CHECK(contains(unknown.err, "nosuchrun"));
+
+    Result missing = repo.cairn({"plot", "nothing", "-m", "loss"});
+    CHECK(missing.code == 3);
+    CHECK(contains(missing.err, "has no metric 'loss'"));
+    CHECK(count(missing.err, "\n") == 1);
+
+    Result skipped = repo.ok({"plot", "with", "without", "-m", "acc"});
+    CHECK(contains(skipped.err, "warning: metric 'acc': skipping 1 run without it: without"));
+    CHECK(contains(skipped.out, "with"));
+
+    Result all_missing = repo.cairn({"plot", "without", "nothing", "-m", "acc"});
+    CHECK(all_missing.code == 3);
+    CHECK(contains(all_missing.err, "none of the 2 runs has metric 'acc'"));
+
+    Result log = repo.ok({"plot", "with", "-m", "acc", "--log-y"}); // acc 0.0 at step 0
+    CHECK(contains(log.err, "1 value <= 0 left out of the log scale"));
+    CHECK(contains(log.out, "acc (log scale)"));
+
+    Result filtered = repo.cairn({"plot", "--filter", "params.lr > 5", "-m", "loss"});
+    CHECK(filtered.code == 3);
+    CHECK(contains(filtered.err, "no run matches"));
+    CHECK(repo.cairn({"plot", "with"}).code == 2); // -m is required
+}

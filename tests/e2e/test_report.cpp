@@ -1,0 +1,184 @@
+// cairn report: one self-contained HTML page, checked as text and in headless Chromium.
+#include <cstdlib>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/harness.hpp"
+
+using namespace cairn::e2e;
+
+namespace {
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+// A run `name` with param lr and three loss points ending at `last` (and acc for all but "c").
+std::string make_run(const Repo& repo, const std::string& name, const std::string& lr, const std::string& last, bool acc = true) {
+    std::string script = "echo 'loss 1.0 0' >> \"$CAIRN_METRICS_FILE\"; echo 'loss 0.7 1' >> \"$CAIRN_METRICS_FILE\"; "
+                         "echo 'loss " + last + " 2' >> \"$CAIRN_METRICS_FILE\";" +
+                         (acc ? std::string(" echo 'acc 0.5 2' >> \"$CAIRN_METRICS_FILE\";") : std::string());
+    auto j = repo.ok({"run", "-n", name, "-p", "lr=" + lr, "-p", "model=mlp", "--json", "--", "sh", "-c", script}).json();
+    return j["id"];
+}
+// The run ids of the table rows, in page order.
+std::vector<std::string> row_order(const std::string& html) {
+    std::vector<std::string> out;
+    const std::string tag = "<tr data-run=\"";
+    for (auto at = html.find(tag); at != std::string::npos; at = html.find(tag, at + 1))
+        out.push_back(html.substr(at + tag.size(), 32));
+    return out;
+}
+// The text of the chart figures for metric `key`.
+std::string figure_of(const std::string& html, const std::string& key) {
+    auto at = html.find("<figure class=\"chart\" data-metric=\"" + key + "\"");
+    if (at == std::string::npos) return {};
+    return html.substr(at, html.find("</figure>", at) - at);
+}
+std::string chromium() {
+    for (const char* dir : {"/usr/bin/", "/usr/local/bin/"})
+        for (const char* name : {"chromium", "chromium-browser"})
+            if (access((std::string(dir) + name).c_str(), X_OK) == 0) return std::string(dir) + name;
+    return {};
+}
+} // namespace
+
+TEST_CASE("report writes one self-contained page: table, charts, parallel coordinates, sections", "[e2e][report]") {
+    Repo repo;
+    std::string a = make_run(repo, "a", "0.1", "0.3");
+    std::string b = make_run(repo, "b", "0.3", "0.9");
+    std::string c = make_run(repo, "c", "0.2", "0.5", false);
+    Result r = repo.ok({"report", "-o", "report.html", "--title", "lr <sweep>", "--json"});
+    auto j = r.json();
+    CHECK(j["runs"] == 3);
+    CHECK(j["charts"] == 2);
+    std::string html = repo.read("report.html");
+    CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+    CHECK(contains(html, "<title>lr &lt;sweep&gt;</title>"));
+    CHECK(!contains(html, "http://"));
+    CHECK(!contains(html, "https://"));
+    CHECK(!contains(html, " src=")); // nothing to load
+    CHECK(row_order(html) == std::vector<std::string>{c, b, a}); // newest first, as ls lists
+    // Only the params that change get a column: lr, not model.
+    CHECK(contains(html, "data-key=\"params.lr\""));
+    CHECK(!contains(html, "data-key=\"params.model\""));
+    CHECK(contains(html, "data-key=\"metrics.loss\""));
+    CHECK(count(figure_of(html, "loss"), "<path class=\"series\"") == 3);
+    CHECK(count(figure_of(html, "acc"), "<path class=\"series\"") == 2);
+    CHECK(count(html, "<path class=\"pc\"") == 2); // parallel coordinates: params -> acc (first by name; c has none)
+    repo.ok({"report", "-o", "loss.html", "--metric", "loss"});
+    CHECK(count(repo.read("loss.html"), "<path class=\"pc\"") == 3);
+    for (const char* id : {"runs", "charts", "parallel", "pipelines", "plots", "lineage", "reruns", "registry", "drift"})
+        CHECK(contains(html, std::string("<section id=\"") + id + "\""));
+
+    // Selection as ls: --filter, --sort, -n; an explicit list of runs.
+    repo.ok({"report", "--filter", "params.lr >= 0.2", "--sort", "metrics.loss", "-o", "two.html"});
+    std::string two = repo.read("two.html");
+    CHECK(row_order(two) == std::vector<std::string>{c, b});
+    repo.ok({"report", "a", "-o", "one.html", "-n", "1"});
+    CHECK(row_order(repo.read("one.html")) == std::vector<std::string>{a});
+    Result none = repo.cairn({"report", "--filter", "params.lr > 5", "-o", "none.html"});
+    CHECK(none.code == 3);
+    CHECK(!repo.exists("none.html"));
+    CHECK(repo.cairn({"report", "a"}).code == 2); // -o is required
+    CHECK(repo.cairn({"report", "-o", "x.html", "--metric", "nosuch"}).code == 3);
+}
+
+TEST_CASE("report draws the pipeline DAG, its plots, a run's lineage, reruns, models and drift", "[e2e][report]") {
+    Repo repo;
+    repo.write("dvc.yaml", "stages:\n"
+                           "  prepare:\n    cmd: cp raw.txt prepared.txt\n    deps: [raw.txt]\n    outs: [prepared.txt]\n"
+                           "  train:\n    cmd: cp prepared.txt model.bin\n    deps: [prepared.txt]\n    outs: [model.bin]\n"
+                           "    plots:\n      - curve.csv:\n          x: epoch\n          y: loss\n          title: Training curve\n"
+                           "plots:\n  - curve.csv\n");
+    repo.write("curve.csv", "epoch,loss\n1,0.9\n2,0.5\n3,0.2\n");
+    repo.write("ref.csv", "x,kind\n1,a\n2,a\n3,b\n4,b\n5,a\n6,b\n7,a\n8,b\n9,a\n10,b\n");
+    repo.write("cur.csv", "x,kind\n101,a\n102,a\n103,a\n104,a\n105,a\n106,a\n107,a\n108,a\n109,a\n110,a\n");
+    repo.commit("pipeline");
+    repo.write("raw.txt", "raw\n");
+    repo.ok({"add", "raw.txt"});
+    repo.commit("track raw");
+    std::string prep = repo.ok({"run", "-n", "prep", "-d", "raw.txt", "-o", "prepared.txt", "--json", "--", "sh", "-c",
+                                "cp raw.txt prepared.txt; echo 'loss 0.4' >> \"$CAIRN_METRICS_FILE\""})
+                           .json()["id"];
+    repo.ok({"run", "-n", "train", "-d", "prepared.txt", "-o", "model.bin", "--", "sh", "-c",
+             "cp prepared.txt model.bin; echo 'loss 0.2' >> \"$CAIRN_METRICS_FILE\""});
+    repo.ok({"model", "register", "clf", "train:model.bin"});
+    Result rerun = repo.cairn({"rerun", "prep"});
+    INFO(rerun.err);
+    repo.ok({"report", "-o", "report.html", "--lineage", "train", "--drift", "cur.csv", "--against", "ref.csv"});
+    std::string html = repo.read("report.html");
+    auto section = [&](const std::string& id) {
+        auto at = html.find("<section id=\"" + id + "\"");
+        return at == std::string::npos ? std::string() : html.substr(at, html.find("</section>", at) - at);
+    };
+    std::string dag = section("pipelines");
+    CHECK(contains(dag, "dvc.yaml (2 stages)"));
+    CHECK(count(dag, "<g class=\"node stage\">") == 2);
+    CHECK(count(dag, "class=\"edge\"") == 1);
+    std::string plots = section("plots");
+    CHECK(contains(plots, "Training curve"));
+    CHECK(count(plots, "<path class=\"series\"") == 1);
+    std::string lineage = section("lineage");
+    CHECK(contains(lineage, "<g class=\"node run\"><title>run " + prep));
+    CHECK(contains(lineage, ">prepared.txt</text>"));
+    std::string registry = section("registry");
+    CHECK(contains(registry, "<td>clf</td><td>v1</td>"));
+    if (rerun.code == 0) {
+        CHECK(contains(section("reruns"), "reproduced"));
+    } else {
+        WARN("cairn rerun prep failed here, the re-run section was not checked: " << rerun.err);
+    }
+    std::string drift = section("drift");
+    CHECK(contains(drift, "dataset drift"));
+    CHECK(count(drift, "<svg class=\"hist\"") == 2);
+    CHECK(!contains(html, "http://"));
+    CHECK(!contains(html, "https://"));
+}
+
+TEST_CASE("report in headless Chromium: rows, one path per run, sorting by the URL fragment, no script error, a screenshot",
+          "[e2e][report][browser]") {
+    std::string browser = chromium();
+    if (browser.empty()) {
+        WARN("skipped: chromium is not installed (scripts/install-deps.sh installs Debian's chromium)");
+        return;
+    }
+    Repo repo;
+    std::string a = make_run(repo, "a", "0.1", "0.3");
+    std::string b = make_run(repo, "b", "0.3", "0.9");
+    std::string c = make_run(repo, "c", "0.2", "0.5");
+    repo.ok({"report", "-o", "report.html"});
+    std::string url = "file://" + repo.path("report.html").string();
+    auto env = repo.env();
+    std::vector<std::string> base = {browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                     "--no-first-run", "--user-data-dir=" + repo.path(".chromium").string()};
+    auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> argv = base;
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return argv;
+    };
+    Result dom = run_process(with({"--dump-dom", url + "#sort=-metrics.loss"}), repo.root(), env);
+    INFO(dom.err.substr(0, 2000));
+    REQUIRE(dom.code == 0);
+    CHECK(contains(dom.out, "data-js=\"ok\"")); // the script ran to its end
+    CHECK(contains(dom.out, "<pre id=\"js-errors\" hidden=\"\"></pre>")); // and window.onerror saw nothing
+    CHECK(contains(dom.out, "data-sorted=\"-metrics.loss\""));
+    CHECK(row_order(dom.out) == std::vector<std::string>{b, c, a}); // by loss, highest first (the page lists c, b, a)
+    CHECK(count(figure_of(dom.out, "loss"), "<path class=\"series\"") == 3);
+    CHECK(count(figure_of(dom.out, "acc"), "<path class=\"series\"") == 3);
+
+    Result asc = run_process(with({"--dump-dom", url + "#sort=params.lr"}), repo.root(), env);
+    CHECK(row_order(asc.out) == std::vector<std::string>{a, c, b});
+    Result filtered = run_process(with({"--dump-dom", url + "#filter=0.9"}), repo.root(), env);
+    CHECK(count(filtered.out, "<tr data-run=\"" + b + "\">") == 1);
+    CHECK(count(filtered.out, "hidden=\"\"><td>") == 2); // a and c are hidden
+
+    std::string shot = repo.path("report.png").string();
+    Result png = run_process(with({"--screenshot=" + shot, "--window-size=1280,900", "--hide-scrollbars", url}), repo.root(), env);
+    INFO(png.err.substr(0, 2000));
+    REQUIRE(repo.exists("report.png"));
+    std::string bytes = repo.read("report.png");
+    CHECK(bytes.size() > 1000);
+    CHECK(bytes.substr(1, 3) == "PNG");
+}
