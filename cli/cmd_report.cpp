@@ -250,7 +250,7 @@ void register_report_command(CLI::App& app, Context& ctx) {
             opts.lineage_run = run::find_run(all, run_name_arg(ws, o->lineage), skipped).id;
         }
         StderrProgress progress;
-        auto runs = report::load_runs(ws, listed, opts.columns, progress);
+        auto runs = report::load_runs(ws, listed, report::columns_for(listed.size(), opts.chart_points, opts.columns), progress);
         auto built = report::build(ws, runs, opts);
         std::filesystem::path target = ctx.cwd / o->output;
         fs::write_file_atomic(target, built.html);
