@@ -545,7 +545,16 @@ Built build(workspace::Workspace& ws, const std::vector<RunData>& runs, const Op
     std::vector<run::SkippedRun> skipped;
     std::vector<run::RunRecord> all = run::list_runs(ws, &skipped);
     Columns cols = changed_columns(runs);
-    std::string metric = o.metric.empty() ? (cols.metrics.empty() ? std::string() : cols.metrics.front()) : o.metric;
+    // The parallel-coordinates metric: --metric, else the one most runs have (the first by name of those).
+    std::string metric = o.metric;
+    if (metric.empty()) {
+        std::map<std::string, std::size_t> have;
+        for (const auto& d : runs)
+            for (const auto& [k, s] : d.record.metric_summary()) ++have[k];
+        std::size_t best = 0;
+        for (const auto& [k, n] : have)
+            if (n > best) best = n, metric = k;
+    }
     if (!o.metric.empty() && std::find(cols.metrics.begin(), cols.metrics.end(), o.metric) == cols.metrics.end())
         fail(ErrorKind::input, "--metric {}: none of the {} runs has this metric", o.metric, runs.size());
     std::string lineage_id = o.lineage_run.empty() && !runs.empty() ? runs.front().record.id : o.lineage_run;
