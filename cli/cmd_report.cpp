@@ -41,7 +41,7 @@ struct Selection {
 };
 
 void add_selection_options(CLI::App* cmd, Selection& s) {
-    cmd->add_option("-f,--filter", s.filter, "Only runs matching EXPR (the `cairn ls --filter` language)");
+    cmd->add_option("--filter", s.filter, "Only runs matching EXPR (the `cairn ls --filter` language)");
     cmd->add_option("--sort", s.sort, "Sort by KEY (metrics.acc, params.lr, start, ...); -KEY for descending")
         ->allow_extra_args(false);
     cmd->add_option("-n,--limit", s.limit, "At most N runs")->check(positive_number());

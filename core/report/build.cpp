@@ -108,7 +108,13 @@ std::string metric_charts(const std::vector<RunData>& runs, const Columns& cols,
     if (cols.metrics.empty()) return "<section id=\"charts\"><h2>Metric history</h2><p>No run logged a metric.</p></section>\n";
     std::string out = "<section id=\"charts\"><h2>Metric history</h2>\n<p class=\"hint\">One line per run, by step. Hover a line for "
                       "the run, step and value.</p>\n<div class=\"charts\">";
-    for (const auto& key : cols.metrics) {
+    // The metrics most runs have first (then by name).
+    std::map<std::string, std::size_t> have;
+    for (const auto& d : runs)
+        for (const auto& [k, s] : d.series) have[k] += !s.x.empty();
+    std::vector<std::string> keys = cols.metrics;
+    std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) { return have[a] > have[b]; });
+    for (const auto& key : keys) {
         plot::Chart chart;
         chart.title = key;
         chart.x_label = "step";
@@ -119,7 +125,7 @@ std::string metric_charts(const std::vector<RunData>& runs, const Columns& cols,
         }
         if (chart.series.empty()) continue;
         plot::SvgStyle style;
-        style.width = 620;
+        style.width = 600;
         style.height = 300;
         style.standalone = false;
         style.interactive = true;
@@ -524,7 +530,7 @@ std::string plots_section(workspace::Workspace& ws, const std::vector<pipeline::
                 chart.series.push_back(std::move(s));
             }
             plot::SvgStyle style;
-            style.width = 620;
+            style.width = 600;
             style.height = 300;
             style.standalone = false;
             out += fmt::format("<figure class=\"plot\" data-file=\"{}\">{}<figcaption>{}{}</figcaption></figure>\n", esc(o->path),
