@@ -41,7 +41,7 @@ struct Selection {
 };
 
 void add_selection_options(CLI::App* cmd, Selection& s) {
-    cmd->add_option("-f,--filter", s.filter, "Only runs matching EXPR (the `cairn ls --filter` language)");
+    cmd->add_option("--filter", s.filter, "Only runs matching EXPR (the `cairn ls --filter` language)");
     cmd->add_option("--sort", s.sort, "Sort by KEY (metrics.acc, params.lr, start, ...); -KEY for descending")
         ->allow_extra_args(false);
     cmd->add_option("-n,--limit", s.limit, "At most N runs")->check(positive_number());
@@ -222,7 +222,7 @@ void register_report_command(CLI::App& app, Context& ctx) {
     cmd->add_option("runs", o->sel.runs, "The runs (id prefix, name, last, last~N); default: every run, or --filter's");
     cmd->add_option("-o,--output", o->output, "The HTML file to write")->required();
     cmd->add_option("--title", o->title, "The page's title (default: cairn report)");
-    cmd->add_option("--metric", o->metric, "The metric of the parallel-coordinates chart (default: the first metric by name)");
+    cmd->add_option("--metric", o->metric, "The metric of the parallel-coordinates chart (default: the one most runs have)");
     cmd->add_option("--lineage", o->lineage, "The run whose lineage is drawn (default: the first run of the report)");
     auto* drift = cmd->add_option("--drift", o->drift, "Add a drift section: this table (path or object id) ...");
     auto* against = cmd->add_option("--against", o->against, "... compared with this reference table, as `cairn drift` does");
@@ -243,14 +243,14 @@ void register_report_command(CLI::App& app, Context& ctx) {
         opts.drift_current = o->drift;
         opts.drift_against = o->against;
         opts.generated = run::format_time(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::system_clock::now().time_since_epoch()).count()).substr(0, 16) + " UTC";
+                                              std::chrono::system_clock::now().time_since_epoch()).count()).substr(0, 16).replace(10, 1, " ") + " UTC";
         if (!o->lineage.empty()) {
             std::vector<run::SkippedRun> skipped;
             auto all = run::list_runs(ws, &skipped);
             opts.lineage_run = run::find_run(all, run_name_arg(ws, o->lineage), skipped).id;
         }
         StderrProgress progress;
-        auto runs = report::load_runs(ws, listed, opts.columns, progress);
+        auto runs = report::load_runs(ws, listed, report::columns_for(listed.size(), opts.chart_points, opts.columns), progress);
         auto built = report::build(ws, runs, opts);
         std::filesystem::path target = ctx.cwd / o->output;
         fs::write_file_atomic(target, built.html);

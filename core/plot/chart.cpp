@@ -308,7 +308,7 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
         out += " d=\"";
         for (std::size_t k = 0; k < r.x.size(); ++k)
             out += fmt::format("{}{:.1f} {:.1f}", k == 0 ? "M" : k == 1 ? "L" : " ", sx(r.x[k]), sy(r.y[k]));
-        if (r.x.size() == 1) out += "h0.1"; // a single point still shows (round caps)
+        if (r.x.size() == 1) out += "m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0"; // a single point: a dot
         const auto& full = chart.series[i];
         std::string last = full.y.empty() ? "" : fmt::format(", last {} at {}", label_of(ya, full.y.back(), chart.log_y), full.x.back());
         out += fmt::format("\" stroke-linecap=\"round\"><title>{}{}</title></path>\n", xml_escape(r.label), xml_escape(last));

@@ -108,7 +108,13 @@ std::string metric_charts(const std::vector<RunData>& runs, const Columns& cols,
     if (cols.metrics.empty()) return "<section id=\"charts\"><h2>Metric history</h2><p>No run logged a metric.</p></section>\n";
     std::string out = "<section id=\"charts\"><h2>Metric history</h2>\n<p class=\"hint\">One line per run, by step. Hover a line for "
                       "the run, step and value.</p>\n<div class=\"charts\">";
-    for (const auto& key : cols.metrics) {
+    // The metrics most runs have first (then by name).
+    std::map<std::string, std::size_t> have;
+    for (const auto& d : runs)
+        for (const auto& [k, s] : d.series) have[k] += !s.x.empty();
+    std::vector<std::string> keys = cols.metrics;
+    std::stable_sort(keys.begin(), keys.end(), [&](const auto& a, const auto& b) { return have[a] > have[b]; });
+    for (const auto& key : keys) {
         plot::Chart chart;
         chart.title = key;
         chart.x_label = "step";
@@ -119,7 +125,7 @@ std::string metric_charts(const std::vector<RunData>& runs, const Columns& cols,
         }
         if (chart.series.empty()) continue;
         plot::SvgStyle style;
-        style.width = 620;
+        style.width = 600;
         style.height = 300;
         style.standalone = false;
         style.interactive = true;
@@ -524,7 +530,7 @@ std::string plots_section(workspace::Workspace& ws, const std::vector<pipeline::
                 chart.series.push_back(std::move(s));
             }
             plot::SvgStyle style;
-            style.width = 620;
+            style.width = 600;
             style.height = 300;
             style.standalone = false;
             out += fmt::format("<figure class=\"plot\" data-file=\"{}\">{}<figcaption>{}{}</figcaption></figure>\n", esc(o->path),
@@ -545,7 +551,16 @@ Built build(workspace::Workspace& ws, const std::vector<RunData>& runs, const Op
     std::vector<run::SkippedRun> skipped;
     std::vector<run::RunRecord> all = run::list_runs(ws, &skipped);
     Columns cols = changed_columns(runs);
-    std::string metric = o.metric.empty() ? (cols.metrics.empty() ? std::string() : cols.metrics.front()) : o.metric;
+    // The parallel-coordinates metric: --metric, else the one most runs have (the first by name of those).
+    std::string metric = o.metric;
+    if (metric.empty()) {
+        std::map<std::string, std::size_t> have;
+        for (const auto& d : runs)
+            for (const auto& [k, s] : d.record.metric_summary()) ++have[k];
+        std::size_t best = 0;
+        for (const auto& [k, n] : have)
+            if (n > best) best = n, metric = k;
+    }
     if (!o.metric.empty() && std::find(cols.metrics.begin(), cols.metrics.end(), o.metric) == cols.metrics.end())
         fail(ErrorKind::input, "--metric {}: none of the {} runs has this metric", o.metric, runs.size());
     std::string lineage_id = o.lineage_run.empty() && !runs.empty() ? runs.front().record.id : o.lineage_run;

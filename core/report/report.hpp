@@ -36,8 +36,14 @@ struct RunData {
     std::map<std::string, plot::Series> series;
 };
 
+// The pixel columns to cut each run's series to, for a report of `runs` runs whose charts keep
+// `chart_points` points: 32, 150 or `max_columns`, the least that gives each run its share.
+[[nodiscard]] std::size_t columns_for(std::size_t runs, std::size_t chart_points, std::size_t max_columns);
+
 // The selected runs' series: read from each run's metrics.tsv in parallel, each series reduced
-// to `columns` columns of its own range as it is read (memory stays small at any size).
+// to `columns` columns of its own range as it is read (memory stays small at any size). The cut
+// series of a recorded run are kept in `.cairn/state/series/<commit>.<columns>` (a derived
+// cache, see docs/format.md) and read from there the next time.
 [[nodiscard]] std::vector<RunData> load_runs(workspace::Workspace& ws, const std::vector<run::RunRecord>& listed,
                                              std::size_t columns, util::Progress& progress);
 
