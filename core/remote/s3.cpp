@@ -213,9 +213,12 @@ std::size_t header_callback(char* data, std::size_t size, std::size_t count, voi
     return size * count;
 }
 
+// Set while an abort of a multipart upload is sent: that request must get through after Ctrl-C.
+thread_local bool t_ignore_interrupt = false;
+
 int progress_callback(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     // Ctrl-C: abort the transfer so the caller's temp files are cleaned by their destructors.
-    return util::interrupted() ? 1 : 0;
+    return util::interrupted() && !t_ignore_interrupt ? 1 : 0;
 }
 
 struct Response {
@@ -682,10 +685,12 @@ private:
     void abort_multipart(const std::string& path, const std::string& upload_id) const noexcept {
         // Best effort: the parts of an upload that is neither completed nor aborted are never
         // visible under the key, only billed (a bucket lifecycle rule cleans them).
+        t_ignore_interrupt = true;
         try {
             (void)perform("DELETE", path, {{"uploadId", upload_id}}, {}, nullptr);
         } catch (...) {
         }
+        t_ignore_interrupt = false;
     }
 
     // The object's full size, from a 200's Content-Length or a 206's Content-Range.

@@ -5,6 +5,7 @@ Forwards every request to UPSTREAM (host:port), except the first N, which it spo
   --fail N       answer 500 with an S3 InternalError document
   --drop N       close the connection without answering
   --truncate N   forward, then send the headers and only the first half of the body, and close
+  --fail-matching TEXT   also answer 500 to every request whose "METHOD PATH" contains TEXT
 Prints its port on the first line of stdout, then serves until killed. With --log FILE, appends
 one line per request: "<method> <path> range=<Range header or ->".
 """
@@ -38,7 +39,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if args.log:
                 with open(args.log, "a") as log:
                     log.write(f"{self.command} {self.path} range={self.headers.get('Range') or '-'}\n")
-        if index <= args.fail:
+        if index <= args.fail or (args.fail_matching and args.fail_matching in f"{self.command} {self.path}"):
             doc = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
                    b"<Message>injected by fault_proxy.py</Message></Error>")
             self.send_response(500)
@@ -95,6 +96,7 @@ def main():
     parser.add_argument("--fail", type=int, default=0)
     parser.add_argument("--drop", type=int, default=0)
     parser.add_argument("--truncate", type=int, default=0)
+    parser.add_argument("--fail-matching")
     parser.add_argument("--log")
     args = parser.parse_args()
     server = Server(("127.0.0.1", 0), Handler)

@@ -298,6 +298,31 @@ TEST_CASE("s3 uploads above the threshold in parts and reads them back", "[s3]")
     CHECK(count_containing(lines(log), "PUT /bucket/store/sha256/12/small ") == 1);
 }
 
+TEST_CASE("s3 aborts a multipart upload whose part keeps failing, leaving no object", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    S3rver s3;
+    cairn::test::TempDir dir;
+    auto log = dir / "proxy.log";
+    Proxy proxy(s3.server.port(), {"--fail-matching", "partNumber=2&"}, log);
+    auto tuning = fast_tuning();
+    tuning.multipart_threshold = 6 << 20;
+    tuning.part_size = 5 << 20;
+    tuning.retries = 1;
+    auto backend = open(proxy.endpoint(), "s3://bucket/store", tuning);
+    write_all(dir / "big", random_bytes((11 << 20), 7));
+    try {
+        backend->put("sha256/13/big", dir / "big");
+        FAIL("no error");
+    } catch (const cairn::Error& e) {
+        CHECK(e.kind() == cairn::ErrorKind::io);
+        CHECK(std::string(e.what()).find("s3://bucket/store: PUT sha256/13/big (part 2): giving up after 2 tries") == 0);
+    }
+    auto requests = lines(log);
+    CHECK(count_containing(requests, "DELETE /bucket/store/sha256/13/big?uploadId=") == 1);
+    CHECK(count_containing(requests, "POST /bucket/store/sha256/13/big?uploadId=") == 0);
+    CHECK_FALSE(backend->stat("sha256/13/big").has_value());
+}
+
 TEST_CASE("s3 resumes a download that broke off with a range request", "[s3]") {
     SKIP_WITHOUT_S3RVER();
     S3rver s3;
