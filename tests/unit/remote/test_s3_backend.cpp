@@ -7,6 +7,7 @@
 
 #include "core/remote/s3.hpp"
 #include "core/util/error.hpp"
+#include "core/util/parallel.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <netinet/in.h>
@@ -437,6 +438,66 @@ TEST_CASE("s3 objects interoperate with curl --aws-sigv4 in both directions", "[
     CHECK(backend->stat("sha256/dd/from-curl") == std::optional<std::uint64_t>(other.size()));
     backend->get("sha256/dd/from-curl", dir / "out");
     CHECK(read_all(dir / "out") == other);
+}
+
+TEST_CASE("s3 one backend serves many threads at once", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    S3rver s3;
+    cairn::test::TempDir dir;
+    auto backend = open(s3.endpoint());
+    constexpr std::size_t k_objects = 48;
+    for (std::size_t i = 0; i < k_objects; ++i) {
+        write_all(dir / ("in" + std::to_string(i)), random_bytes(1000 + 37 * i, static_cast<unsigned>(100 + i)));
+    }
+    auto key = [](std::size_t i) { return "sha256/" + std::to_string(10 + i % 10) + "/obj" + std::to_string(i); };
+    cairn::util::parallel_for(
+        k_objects, [&](std::size_t i) { backend->put(key(i), dir / ("in" + std::to_string(i))); }, 8);
+    cairn::util::parallel_for(
+        k_objects, [&](std::size_t i) { backend->get(key(i), dir / ("out" + std::to_string(i))); }, 8);
+    for (std::size_t i = 0; i < k_objects; ++i) {
+        INFO("object " << i);
+        CHECK(read_all(dir / ("out" + std::to_string(i))) == read_all(dir / ("in" + std::to_string(i))));
+    }
+    std::size_t listed = 0;
+    backend->list("sha256/", [&listed](std::string_view, std::uint64_t) { ++listed; });
+    CHECK(listed == k_objects);
+}
+
+// Not a test: the driver of bench/remote_s3.sh (hidden: run only when named). Puts every file of
+// CAIRN_S3_BENCH_DIR to <key prefix>/<file name>, or gets them all back into it, on
+// CAIRN_S3_BENCH_JOBS threads, against CAIRN_S3_BENCH_ENDPOINT, with the AWS_* credentials of
+// the environment.
+TEST_CASE("s3 bench driver", "[.s3bench]") {
+    auto env = [](const char* name) {
+        const char* value = std::getenv(name);
+        REQUIRE(value != nullptr);
+        return std::string(value);
+    };
+    S3Options options = cairn::remote::parse_s3_url(env("CAIRN_S3_BENCH_URL"));
+    options.endpoint = env("CAIRN_S3_BENCH_ENDPOINT");
+    auto backend = cairn::remote::open_s3(options);
+    fs::path dir = env("CAIRN_S3_BENCH_DIR");
+    std::string op = env("CAIRN_S3_BENCH_OP");
+    auto jobs = static_cast<unsigned>(std::stoul(env("CAIRN_S3_BENCH_JOBS")));
+    std::vector<std::string> names;
+    if (op == "put") {
+        for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+    } else {
+        backend->list("data/", [&names](std::string_view key, std::uint64_t) {
+            names.emplace_back(key.substr(5));
+        });
+    }
+    cairn::util::parallel_for(
+        names.size(),
+        [&](std::size_t i) {
+            if (op == "put") {
+                backend->put("data/" + names[i], dir / names[i]);
+            } else {
+                backend->get("data/" + names[i], dir / names[i]);
+            }
+        },
+        jobs);
+    CHECK(!names.empty());
 }
 
 TEST_CASE("s3 an unreachable endpoint is an io error after the retries", "[s3]") {
