@@ -5,6 +5,7 @@
 #include "core/remote/xml.hpp"
 #include "core/util/error.hpp"
 #include "core/util/interrupt.hpp"
+#include "core/util/parallel.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -24,6 +25,9 @@
 
 namespace cairn::remote {
 namespace {
+
+// Parts of one multipart upload in flight at once.
+constexpr std::size_t k_part_jobs = 4;
 
 using Query = std::vector<std::pair<std::string, std::string>>;
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -503,6 +507,9 @@ private:
         // A transfer that moves less than 1 byte a second for 60 s is a timeout, retried.
         api.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
         api.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+        // Larger buffers than curl's 16 KiB: a fourth of the syscalls on big objects.
+        api.easy_setopt(c, CURLOPT_BUFFERSIZE, 256L << 10);
+        api.easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 256L << 10);
         api.easy_setopt(c, CURLOPT_WRITEFUNCTION, &write_callback);
         api.easy_setopt(c, CURLOPT_WRITEDATA, &t);
         api.easy_setopt(c, CURLOPT_HEADERFUNCTION, &header_callback);
@@ -630,26 +637,36 @@ private:
         if (upload_id.empty()) fail(ErrorKind::io, "{}: initiating the multipart upload of {}: no UploadId", describe(), key);
         try {
             std::uint64_t part_size = std::max<std::uint64_t>(m_tuning.part_size, 1);
+            auto parts = static_cast<std::size_t>((size + part_size - 1) / part_size);
+            std::vector<std::string> md5_hex(parts), md5_raw(parts);
+            // Parts go up a few at a time: each one's hashing overlaps the others' transfers.
+            util::parallel_for(
+                parts,
+                [&](std::size_t index) {
+                    util::check_interrupted();
+                    std::uint64_t offset = index * part_size;
+                    std::uint64_t length = std::min(part_size, size - offset);
+                    auto hash = hash_region(fd, offset, length, local.string());
+                    Body body;
+                    body.fd = fd;
+                    body.offset = offset;
+                    body.length = length;
+                    body.payload_hash = hash.sha256_hex;
+                    std::string number = std::to_string(index + 1);
+                    std::string what = key + " (part " + number + ")";
+                    Response r = execute("PUT", path, {{"partNumber", number}, {"uploadId", upload_id}},
+                                         {{"Content-MD5", hash.md5_base64}}, &body, what);
+                    expect_success(r, "PUT", what);
+                    verify_etag(r.header("etag"), hash.md5_hex, what);
+                    md5_hex[index] = hash.md5_hex;
+                    md5_raw[index] = hash.md5_raw;
+                },
+                static_cast<unsigned>(std::clamp<std::size_t>(parts, 1, k_part_jobs)));
             std::string complete = "<CompleteMultipartUpload>";
             std::string md5s;
-            int parts = 0;
-            for (std::uint64_t offset = 0; offset < size; offset += part_size) {
-                util::check_interrupted();
-                ++parts;
-                std::uint64_t length = std::min(part_size, size - offset);
-                auto hash = hash_region(fd, offset, length, local.string());
-                Body body;
-                body.fd = fd;
-                body.offset = offset;
-                body.length = length;
-                body.payload_hash = hash.sha256_hex;
-                std::string what = key + " (part " + std::to_string(parts) + ")";
-                Response r = execute("PUT", path, {{"partNumber", std::to_string(parts)}, {"uploadId", upload_id}},
-                                     {{"Content-MD5", hash.md5_base64}}, &body, what);
-                expect_success(r, "PUT", what);
-                verify_etag(r.header("etag"), hash.md5_hex, what);
-                md5s += hash.md5_raw;
-                complete += "<Part><PartNumber>" + std::to_string(parts) + "</PartNumber><ETag>\"" + hash.md5_hex +
+            for (std::size_t i = 0; i < parts; ++i) {
+                md5s += md5_raw[i];
+                complete += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" + md5_hex[i] +
                             "\"</ETag></Part>";
             }
             complete += "</CompleteMultipartUpload>";
