@@ -592,6 +592,11 @@ private:
             fail(ErrorKind::io, "{}: {} {}: {}", describe(), what, key, r.curl_error);
         }
         if (r.status >= 200 && r.status < 300) return;
+        // AWS names the bucket's region when it is asked in another one (301, 400).
+        if (auto region = r.header("x-amz-bucket-region"); !region.empty() && region != m_auth.region) {
+            fail(ErrorKind::environment, "{}: {} {}: the bucket is in region {}, not {} ({}): set the remote's region",
+                 describe(), what, key, region, m_auth.region, error_summary(r));
+        }
         if (r.status == 401 || r.status == 403) {
             fail(ErrorKind::environment, "{}: {} {}: refused ({}), with credentials from {}", describe(), what, key,
                  error_summary(r), m_auth.source);

@@ -414,6 +414,24 @@ TEST_CASE("s3 refused credentials are an environment error with what the server 
     }
 }
 
+TEST_CASE("s3 a bucket in another region says which region to set", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    S3rver s3;
+    cairn::test::TempDir dir;
+    Proxy proxy(s3.server.port(), {"--wrong-region", "eu-west-3"}, dir / "proxy.log");
+    auto backend = open(proxy.endpoint());
+    for (int op = 0; op < 2; ++op) {
+        try {
+            if (op == 0) (void)backend->stat("sha256/aa/x");
+            if (op == 1) backend->list("", [](std::string_view, std::uint64_t) {});
+            FAIL("no error");
+        } catch (const cairn::Error& e) {
+            CHECK(e.kind() == cairn::ErrorKind::environment);
+            CHECK(std::string(e.what()).find("the bucket is in region eu-west-3, not us-east-1") != std::string::npos);
+        }
+    }
+}
+
 TEST_CASE("s3 objects interoperate with curl --aws-sigv4 in both directions", "[s3]") {
     SKIP_WITHOUT_S3RVER();
     if (find_program("curl").empty()) {
