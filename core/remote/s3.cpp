@@ -78,12 +78,11 @@ struct RegionHash {
     std::string md5_raw;
 };
 
-RegionHash hash_region(int fd, std::uint64_t offset, std::uint64_t length, const std::string& what) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md5(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (!sha || !md5 || EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1 ||
-        EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1) {
-        fail(ErrorKind::internal, "{}: cannot initialise SHA-256/MD5", what);
+// The digest (`md`) of a file region, raw bytes.
+std::string digest_region(int fd, std::uint64_t offset, std::uint64_t length, const EVP_MD* md, const std::string& what) {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) {
+        fail(ErrorKind::internal, "{}: cannot initialise {}", what, EVP_MD_get0_name(md));
     }
     std::vector<char> buffer(1 << 20);
     std::uint64_t done = 0;
@@ -93,19 +92,48 @@ RegionHash hash_region(int fd, std::uint64_t offset, std::uint64_t length, const
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) fail_errno(what, errno);
         if (got == 0) fail(ErrorKind::io, "{}: the file shrank while it was read", what);
-        EVP_DigestUpdate(sha.get(), buffer.data(), static_cast<std::size_t>(got));
-        EVP_DigestUpdate(md5.get(), buffer.data(), static_cast<std::size_t>(got));
+        EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(got));
         done += static_cast<std::uint64_t>(got);
     }
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
+    EVP_DigestFinal_ex(ctx.get(), out, &size);
+    return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+RegionHash hash_region(int fd, std::uint64_t offset, std::uint64_t length, const std::string& what) {
+    std::string sha, md5;
+    if (length >= (8u << 20)) {
+        // Both digests must be known before the first byte is sent: on big regions, SHA-256
+        // runs on a second thread while MD5 (the slower one) runs here, each reading the region
+        // (from the page cache after the first read).
+        std::exception_ptr sha_error;
+        std::thread sha_thread([&] {
+            try {
+                sha = digest_region(fd, offset, length, EVP_sha256(), what);
+            } catch (...) {
+                sha_error = std::current_exception();
+            }
+        });
+        try {
+            md5 = digest_region(fd, offset, length, EVP_md5(), what);
+        } catch (...) {
+            sha_thread.join();
+            throw;
+        }
+        sha_thread.join();
+        if (sha_error) std::rethrow_exception(sha_error);
+    } else {
+        sha = digest_region(fd, offset, length, EVP_sha256(), what);
+        md5 = digest_region(fd, offset, length, EVP_md5(), what);
+    }
     RegionHash result;
-    EVP_DigestFinal_ex(sha.get(), out, &size);
-    result.sha256_hex = hex(out, size);
-    EVP_DigestFinal_ex(md5.get(), out, &size);
-    result.md5_hex = hex(out, size);
-    result.md5_base64 = base64(out, size);
-    result.md5_raw.assign(reinterpret_cast<const char*>(out), size);
+    const auto* sha_bytes = reinterpret_cast<const unsigned char*>(sha.data());
+    const auto* md5_bytes = reinterpret_cast<const unsigned char*>(md5.data());
+    result.sha256_hex = hex(sha_bytes, sha.size());
+    result.md5_hex = hex(md5_bytes, md5.size());
+    result.md5_base64 = base64(md5_bytes, md5.size());
+    result.md5_raw = md5;
     return result;
 }
 
