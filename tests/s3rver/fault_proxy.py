@@ -5,6 +5,8 @@ Forwards every request to UPSTREAM (host:port), except the first N, which it spo
   --fail N       answer 500 with an S3 InternalError document
   --drop N       close the connection without answering
   --truncate N   forward, then send the headers and only the first half of the body, and close
+  --fail-matching TEXT   also answer 500 to every request whose "METHOD PATH" contains TEXT
+  --wrong-region REGION  answer every request 301 PermanentRedirect with x-amz-bucket-region: REGION
 Prints its port on the first line of stdout, then serves until killed. With --log FILE, appends
 one line per request: "<method> <path> range=<Range header or ->".
 """
@@ -38,7 +40,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if args.log:
                 with open(args.log, "a") as log:
                     log.write(f"{self.command} {self.path} range={self.headers.get('Range') or '-'}\n")
-        if index <= args.fail:
+        if args.wrong_region:
+            doc = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code>'
+                   b"<Message>The bucket you are attempting to access must be addressed using the specified endpoint."
+                   b"</Message></Error>")
+            self.send_response(301)
+            self.send_header("x-amz-bucket-region", args.wrong_region)
+            self.send_header("Content-Length", str(len(doc)) if self.command != "HEAD" else "0")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(doc)
+            return
+        if index <= args.fail or (args.fail_matching and args.fail_matching in f"{self.command} {self.path}"):
             doc = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
                    b"<Message>injected by fault_proxy.py</Message></Error>")
             self.send_response(500)
@@ -95,6 +108,8 @@ def main():
     parser.add_argument("--fail", type=int, default=0)
     parser.add_argument("--drop", type=int, default=0)
     parser.add_argument("--truncate", type=int, default=0)
+    parser.add_argument("--fail-matching")
+    parser.add_argument("--wrong-region")
     parser.add_argument("--log")
     args = parser.parse_args()
     server = Server(("127.0.0.1", 0), Handler)

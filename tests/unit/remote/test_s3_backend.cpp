@@ -7,11 +7,11 @@
 
 #include "core/remote/s3.hpp"
 #include "core/util/error.hpp"
+#include "core/util/parallel.hpp"
+#include "tests/support/s3rver.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,103 +29,7 @@ using cairn::remote::S3Tuning;
 
 namespace {
 
-const fs::path k_source = CAIRN_SOURCE_DIR;
-
-std::string find_program(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        if (!dir.empty() && ::access((fs::path(dir) / name).c_str(), X_OK) == 0) return (fs::path(dir) / name).string();
-    }
-    return {};
-}
-
-// Why the s3rver tests cannot run here, or "" when they can.
-std::string s3rver_missing() {
-    if (find_program("node").empty()) return "node is not installed (Debian: nodejs npm; scripts/install-deps.sh)";
-    if (!fs::exists(k_source / ".cache/s3rver/node_modules/s3rver/package.json")) {
-        return "s3rver is not installed in .cache/s3rver (run tests/s3rver/setup.sh)";
-    }
-    return {};
-}
-
-// A child process whose first line of stdout is a port; killed (SIGTERM, then waited for) on
-// destruction.
-class Server {
-public:
-    explicit Server(const std::vector<std::string>& argv) {
-        int out[2];
-        REQUIRE(::pipe(out) == 0);
-        m_pid = ::fork();
-        REQUIRE(m_pid >= 0);
-        if (m_pid == 0) {
-            ::dup2(out[1], 1);
-            ::close(out[0]);
-            ::close(out[1]);
-            std::vector<char*> args;
-            for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-            args.push_back(nullptr);
-            ::execvp(args[0], args.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        std::string line;
-        pollfd p{out[0], POLLIN, 0};
-        while (line.find('\n') == std::string::npos && ::poll(&p, 1, 30000) > 0) {
-            char buf[256];
-            ssize_t n = ::read(out[0], buf, sizeof buf);
-            if (n <= 0) break;
-            line.append(buf, static_cast<std::size_t>(n));
-        }
-        ::close(out[0]);
-        INFO("started: " << argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << ": first line '" << line << "'");
-        REQUIRE(line.find('\n') != std::string::npos);
-        m_port = std::stoi(line);
-        REQUIRE(m_port > 0);
-    }
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
-    ~Server() {
-        ::kill(m_pid, SIGTERM);
-        int status = 0;
-        ::waitpid(m_pid, &status, 0);
-    }
-    [[nodiscard]] int port() const { return m_port; }
-
-private:
-    pid_t m_pid = -1;
-    int m_port = 0;
-};
-
-struct S3rver {
-    cairn::test::TempDir dir;
-    Server server{{find_program("node"), "--openssl-legacy-provider", (k_source / "tests/s3rver/start.js").string(),
-                   (dir / "data").string(), "bucket"}};
-    [[nodiscard]] std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(server.port()); }
-};
-
-struct Proxy {
-    Proxy(int upstream, const std::vector<std::string>& faults, const fs::path& log)
-        : server([&] {
-              std::vector<std::string> argv{"python3", (k_source / "tests/s3rver/fault_proxy.py").string(),
-                                            "127.0.0.1:" + std::to_string(upstream), "--log", log.string()};
-              argv.insert(argv.end(), faults.begin(), faults.end());
-              return argv;
-          }()) {}
-    Server server;
-    [[nodiscard]] std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(server.port()); }
-};
-
-cairn::remote::aws::Env s3rver_env(std::map<std::string, std::string> extra = {}) {
-    extra.emplace("AWS_ACCESS_KEY_ID", "S3RVER");
-    extra.emplace("AWS_SECRET_ACCESS_KEY", "S3RVER");
-    return [extra](const char* name) -> std::optional<std::string> {
-        auto it = extra.find(name);
-        if (it == extra.end()) return std::nullopt;
-        return it->second;
-    };
-}
+using namespace cairn::test::s3;
 
 S3Tuning fast_tuning() {
     S3Tuning tuning;
@@ -298,6 +202,31 @@ TEST_CASE("s3 uploads above the threshold in parts and reads them back", "[s3]")
     CHECK(count_containing(lines(log), "PUT /bucket/store/sha256/12/small ") == 1);
 }
 
+TEST_CASE("s3 aborts a multipart upload whose part keeps failing, leaving no object", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    S3rver s3;
+    cairn::test::TempDir dir;
+    auto log = dir / "proxy.log";
+    Proxy proxy(s3.server.port(), {"--fail-matching", "partNumber=2&"}, log);
+    auto tuning = fast_tuning();
+    tuning.multipart_threshold = 6 << 20;
+    tuning.part_size = 5 << 20;
+    tuning.retries = 1;
+    auto backend = open(proxy.endpoint(), "s3://bucket/store", tuning);
+    write_all(dir / "big", random_bytes((11 << 20), 7));
+    try {
+        backend->put("sha256/13/big", dir / "big");
+        FAIL("no error");
+    } catch (const cairn::Error& e) {
+        CHECK(e.kind() == cairn::ErrorKind::io);
+        CHECK(std::string(e.what()).find("s3://bucket/store: PUT sha256/13/big (part 2): giving up after 2 tries") == 0);
+    }
+    auto requests = lines(log);
+    CHECK(count_containing(requests, "DELETE /bucket/store/sha256/13/big?uploadId=") == 1);
+    CHECK(count_containing(requests, "POST /bucket/store/sha256/13/big?uploadId=") == 0);
+    CHECK_FALSE(backend->stat("sha256/13/big").has_value());
+}
+
 TEST_CASE("s3 resumes a download that broke off with a range request", "[s3]") {
     SKIP_WITHOUT_S3RVER();
     S3rver s3;
@@ -388,6 +317,46 @@ TEST_CASE("s3 refused credentials are an environment error with what the server 
     }
 }
 
+TEST_CASE("s3 virtual-host style puts the bucket in the host name", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    // s3rver --vhost serves host "bucket.localhost" as the bucket of that name; libcurl resolves
+    // *.localhost to the loopback address itself.
+    cairn::test::TempDir dir;
+    Server server{{find_program("node"), "--openssl-legacy-provider", (k_source / "tests/s3rver/start.js").string(),
+                   "--vhost", (dir / "data").string(), "bucket.localhost"}};
+    S3Options options = cairn::remote::parse_s3_url("s3://bucket/store");
+    options.endpoint = "http://localhost:" + std::to_string(server.port());
+    options.path_style = false;
+    auto backend = cairn::remote::open_s3(options, fast_tuning(), s3rver_env());
+    write_all(dir / "in", "virtual host");
+    backend->put("sha256/ee/obj", dir / "in");
+    CHECK(backend->stat("sha256/ee/obj") == std::optional<std::uint64_t>(12));
+    backend->get("sha256/ee/obj", dir / "out");
+    CHECK(read_all(dir / "out") == "virtual host");
+    std::vector<std::string> keys;
+    backend->list("", [&keys](std::string_view key, std::uint64_t) { keys.emplace_back(key); });
+    CHECK(keys == std::vector<std::string>{"sha256/ee/obj"});
+    CHECK(fs::exists(dir / "data/bucket.localhost"));
+}
+
+TEST_CASE("s3 a bucket in another region says which region to set", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    S3rver s3;
+    cairn::test::TempDir dir;
+    Proxy proxy(s3.server.port(), {"--wrong-region", "eu-west-3"}, dir / "proxy.log");
+    auto backend = open(proxy.endpoint());
+    for (int op = 0; op < 2; ++op) {
+        try {
+            if (op == 0) (void)backend->stat("sha256/aa/x");
+            if (op == 1) backend->list("", [](std::string_view, std::uint64_t) {});
+            FAIL("no error");
+        } catch (const cairn::Error& e) {
+            CHECK(e.kind() == cairn::ErrorKind::environment);
+            CHECK(std::string(e.what()).find("the bucket is in region eu-west-3, not us-east-1") != std::string::npos);
+        }
+    }
+}
+
 TEST_CASE("s3 objects interoperate with curl --aws-sigv4 in both directions", "[s3]") {
     SKIP_WITHOUT_S3RVER();
     if (find_program("curl").empty()) {
@@ -412,6 +381,66 @@ TEST_CASE("s3 objects interoperate with curl --aws-sigv4 in both directions", "[
     CHECK(backend->stat("sha256/dd/from-curl") == std::optional<std::uint64_t>(other.size()));
     backend->get("sha256/dd/from-curl", dir / "out");
     CHECK(read_all(dir / "out") == other);
+}
+
+TEST_CASE("s3 one backend serves many threads at once", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    S3rver s3;
+    cairn::test::TempDir dir;
+    auto backend = open(s3.endpoint());
+    constexpr std::size_t k_objects = 48;
+    for (std::size_t i = 0; i < k_objects; ++i) {
+        write_all(dir / ("in" + std::to_string(i)), random_bytes(1000 + 37 * i, static_cast<unsigned>(100 + i)));
+    }
+    auto key = [](std::size_t i) { return "sha256/" + std::to_string(10 + i % 10) + "/obj" + std::to_string(i); };
+    cairn::util::parallel_for(
+        k_objects, [&](std::size_t i) { backend->put(key(i), dir / ("in" + std::to_string(i))); }, 8);
+    cairn::util::parallel_for(
+        k_objects, [&](std::size_t i) { backend->get(key(i), dir / ("out" + std::to_string(i))); }, 8);
+    for (std::size_t i = 0; i < k_objects; ++i) {
+        INFO("object " << i);
+        CHECK(read_all(dir / ("out" + std::to_string(i))) == read_all(dir / ("in" + std::to_string(i))));
+    }
+    std::size_t listed = 0;
+    backend->list("sha256/", [&listed](std::string_view, std::uint64_t) { ++listed; });
+    CHECK(listed == k_objects);
+}
+
+// Not a test: the driver of bench/remote_s3.sh (hidden: run only when named). Puts every file of
+// CAIRN_S3_BENCH_DIR to <key prefix>/<file name>, or gets them all back into it, on
+// CAIRN_S3_BENCH_JOBS threads, against CAIRN_S3_BENCH_ENDPOINT, with the AWS_* credentials of
+// the environment.
+TEST_CASE("s3 bench driver", "[.s3bench]") {
+    auto env = [](const char* name) {
+        const char* value = std::getenv(name);
+        REQUIRE(value != nullptr);
+        return std::string(value);
+    };
+    S3Options options = cairn::remote::parse_s3_url(env("CAIRN_S3_BENCH_URL"));
+    options.endpoint = env("CAIRN_S3_BENCH_ENDPOINT");
+    auto backend = cairn::remote::open_s3(options);
+    fs::path dir = env("CAIRN_S3_BENCH_DIR");
+    std::string op = env("CAIRN_S3_BENCH_OP");
+    auto jobs = static_cast<unsigned>(std::stoul(env("CAIRN_S3_BENCH_JOBS")));
+    std::vector<std::string> names;
+    if (op == "put") {
+        for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+    } else {
+        backend->list("data/", [&names](std::string_view key, std::uint64_t) {
+            names.emplace_back(key.substr(5));
+        });
+    }
+    cairn::util::parallel_for(
+        names.size(),
+        [&](std::size_t i) {
+            if (op == "put") {
+                backend->put("data/" + names[i], dir / names[i]);
+            } else {
+                backend->get("data/" + names[i], dir / names[i]);
+            }
+        },
+        jobs);
+    CHECK(!names.empty());
 }
 
 TEST_CASE("s3 an unreachable endpoint is an io error after the retries", "[s3]") {
