@@ -98,8 +98,8 @@ void register_plot(CLI::App& app, Context& ctx) {
     cmd->add_option("--width", o->width, "Chart width: terminal cells (default: the terminal's width), or SVG pixels (720)")
         ->check(positive_number());
     cmd->add_option("--height", o->height, "Chart height: terminal rows (default 16), or SVG pixels (360)")->check(positive_number());
-    cmd->add_option("--svg", o->svg, "Write the chart as a standalone SVG file instead (several -m: one file, charts stacked)");
-    cmd->add_flag("--json", o->json, "Print the downsampled series as JSON");
+    auto* svg_option = cmd->add_option("--svg", o->svg, "Write the chart as a standalone SVG file instead (several -m: one file, charts stacked)");
+    cmd->add_flag("--json", o->json, "Print the downsampled series as JSON")->excludes(svg_option);
     add_selection_options(cmd, o->sel);
     cmd->footer("Examples:\n  cairn plot last -m loss\n  cairn plot --filter \"params.lr > 0\" -m loss -m acc --smooth 10\n"
                 "  cairn plot a b -m loss --log-y --svg loss.svg\n"

@@ -62,6 +62,10 @@ TEST_CASE("plot --json prints the downsampled series, --svg writes a file", "[e2
     CHECK(contains(svg.err, "wrote"));
     CHECK(!contains(svg.out, "<svg"));
 
+    CHECK(repo.cairn({"plot", "a", "-m", "loss", "--svg", "x.svg", "--json"}).code == 2);
+    auto t = repo.ok({"plot", "a", "-m", "loss", "--x", "time", "--json"}).json();
+    CHECK(t[0]["x"] == "time");
+    CHECK(t[0]["series"][0]["data"][0][0].get<double>() >= 0); // seconds since the run started
     repo.ok({"plot", "a", "-m", "loss", "-m", "acc", "--svg", "both.svg"});
     CHECK(count(repo.read("both.svg"), "<path class=\"series\"") == 2);
 }
