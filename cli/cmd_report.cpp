@@ -78,13 +78,6 @@ std::vector<run::RunRecord> select_runs(workspace::Workspace& ws, const Selectio
     return runs;
 }
 
-// The runs' records with their metric series, read in parallel.
-std::vector<run::RunRecord> load_series(workspace::Workspace& ws, const std::vector<run::RunRecord>& listed) {
-    std::vector<run::RunRecord> out(listed.size());
-    util::parallel_for(listed.size(), [&](std::size_t i) { out[i] = run::view_run(ws, listed[i]); });
-    return out;
-}
-
 void register_plot(CLI::App& app, Context& ctx) {
     struct Options {
         Selection sel;
@@ -105,8 +98,8 @@ void register_plot(CLI::App& app, Context& ctx) {
     cmd->add_option("--width", o->width, "Chart width: terminal cells (default: the terminal's width), or SVG pixels (720)")
         ->check(positive_number());
     cmd->add_option("--height", o->height, "Chart height: terminal rows (default 16), or SVG pixels (360)")->check(positive_number());
-    cmd->add_option("--svg", o->svg, "Write the chart as a standalone SVG file instead (several -m: one file, charts stacked)");
-    cmd->add_flag("--json", o->json, "Print the downsampled series as JSON");
+    auto* svg_option = cmd->add_option("--svg", o->svg, "Write the chart as a standalone SVG file instead (several -m: one file, charts stacked)");
+    cmd->add_flag("--json", o->json, "Print the downsampled series as JSON")->excludes(svg_option);
     add_selection_options(cmd, o->sel);
     cmd->footer("Examples:\n  cairn plot last -m loss\n  cairn plot --filter \"params.lr > 0\" -m loss -m acc --smooth 10\n"
                 "  cairn plot a b -m loss --log-y --svg loss.svg\n"
@@ -115,7 +108,7 @@ void register_plot(CLI::App& app, Context& ctx) {
     cmd->callback([o, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
         auto listed = select_runs(ws, o->sel);
-        auto runs = load_series(ws, listed);
+        auto all_series = report::read_full_series(ws, listed, o->keys, o->x == "time" ? plot::XAxis::time : plot::XAxis::step);
         const auto axis = o->x == "time" ? plot::XAxis::time : plot::XAxis::step;
         const bool color = use_color(stdout);
         std::size_t term_w = terminal_width().value_or(80);
@@ -128,23 +121,24 @@ void register_plot(CLI::App& app, Context& ctx) {
             chart.integer_x = axis == plot::XAxis::step;
             std::vector<std::string> lacking;
             std::size_t dropped = 0;
-            for (const auto& r : runs) {
-                plot::Series s = plot::series_of(r, key, axis);
-                if (s.x.empty()) {
-                    lacking.push_back(s.label);
+            for (std::size_t i = 0; i < listed.size(); ++i) {
+                auto found = all_series[i].find(key);
+                if (found == all_series[i].end() || found->second.x.empty()) {
+                    lacking.push_back(listed[i].name.empty() ? listed[i].id.substr(0, 8) : listed[i].name);
                     continue;
                 }
+                plot::Series s = std::move(found->second);
                 plot::smooth(s, o->smooth);
                 if (o->log_y) dropped += plot::to_log10(s);
                 if (!o->json && !o->svg.size()) s.label = printable(s.label);
                 chart.series.push_back(std::move(s));
             }
             if (chart.series.empty() || std::all_of(chart.series.begin(), chart.series.end(), [](const auto& s) { return s.x.empty(); })) {
-                if (runs.size() == 1)
-                    throw Error(ErrorKind::input, fmt::format("run {} has no {}metric '{}'", runs[0].id.substr(0, 8),
+                if (listed.size() == 1)
+                    throw Error(ErrorKind::input, fmt::format("run {} has no {}metric '{}'", listed[0].id.substr(0, 8),
                                                               dropped ? "positive values of " : "", key));
                 throw Error(ErrorKind::input,
-                            fmt::format("none of the {} runs has {}metric '{}'", runs.size(), dropped ? "positive values of " : "", key));
+                            fmt::format("none of the {} runs has {}metric '{}'", listed.size(), dropped ? "positive values of " : "", key));
             }
             if (!lacking.empty())
                 print_warning(fmt::format("metric '{}': skipping {} run{} without it: {}", key, lacking.size(),

@@ -113,6 +113,40 @@ std::size_t columns_for(std::size_t runs, std::size_t chart_points, std::size_t 
     return max_columns;
 }
 
+std::vector<std::map<std::string, plot::Series>> read_full_series(workspace::Workspace& ws, const std::vector<run::RunRecord>& listed,
+                                                                const std::vector<std::string>& keys, plot::XAxis axis) {
+    std::vector<std::map<std::string, plot::Series>> out(listed.size());
+    util::parallel_for(listed.size(), [&](std::size_t i) {
+        const run::RunRecord& r = listed[i];
+        auto& series = out[i];
+        std::int64_t origin = r.start_ms;
+        plot::Series* current = nullptr;
+        std::string current_key;
+        bool wanted = false;
+        auto add = [&](std::string_view key, std::int64_t step, double value, std::int64_t ms) {
+            if (!current || key != current_key) {
+                current_key = std::string(key);
+                wanted = std::find(keys.begin(), keys.end(), current_key) != keys.end();
+                current = wanted ? &series[current_key] : nullptr;
+            }
+            if (!wanted || !std::isfinite(value)) return;
+            if (axis == plot::XAxis::time && origin == 0) origin = ms;
+            current->x.push_back(axis == plot::XAxis::step ? static_cast<double>(step) : static_cast<double>(ms - origin) / 1000.0);
+            current->y.push_back(value);
+        };
+        if (r.commit.empty()) {
+            for (const auto& p : r.metrics) add(p.key, p.step, p.value, p.unix_ms);
+        } else if (auto text = ws.repo().read_blob(r.commit, "metrics.tsv")) {
+            run::scan_metrics_tsv(*text, std::string(run::k_ref_prefix) + r.id + ":metrics.tsv", add);
+        }
+        for (auto& [key, s] : series) {
+            s.run = r.id;
+            s.label = r.name.empty() ? r.id.substr(0, 8) : r.name;
+        }
+    });
+    return out;
+}
+
 std::vector<RunData> load_runs(workspace::Workspace& ws, const std::vector<run::RunRecord>& listed, std::size_t columns,
                                util::Progress& progress) {
     std::vector<RunData> out(listed.size());

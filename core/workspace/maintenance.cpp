@@ -1,6 +1,7 @@
 #include "core/workspace/maintenance.hpp"
 
 #include <algorithm>
+#include <set>
 #include <cctype>
 #include <cerrno>
 #include <fcntl.h>
@@ -374,7 +375,8 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
     // Leftovers beside and inside the data cairn writes in the work tree (only where it writes,
     // see leftovers.hpp), of processes that are certainly dead.
     // The stat cache and config are replaced atomically too.
-    for (const auto& dir : {ws.store_dir(), ws.store_dir() / "state", ws.store_dir() / "state" / "profiles"})
+    for (const auto& dir : {ws.store_dir(), ws.store_dir() / "state", ws.store_dir() / "state" / "profiles",
+                            ws.store_dir() / "state" / "series"})
         result.temp_files += fs::sweep_dead_temps(dir, mode == GcMode::remove ? fs::SweepMode::remove : fs::SweepMode::dry_run);
     result.temp_files +=
         sweep_work_tree_temps(ws, places, mode == GcMode::remove ? fs::SweepMode::remove : fs::SweepMode::dry_run);
@@ -411,6 +413,19 @@ GcResult gc(Workspace& ws, GcMode mode, util::Progress& progress) {
                 fs::remove_file(profiles / e.name);
                 ++result.state_entries;
             }
+        // Chart series cut by `cairn report` (`state/series/<commit>.<columns>`) of commits no
+        // run ref points at any more (a removed run, a run whose tags were rewritten).
+        stdfs::path series = ws.store_dir() / "state" / "series";
+        if (fs::lstat_path(series)) {
+            std::set<std::string> commits;
+            for (const auto& ref : ws.repo().list_refs("refs/cairn/runs/")) commits.insert(ref.target);
+            for (const auto& e : fs::list_dir(series)) {
+                if (e.name.size() < 42 || e.name[40] != '.' || fs::looks_like_temp(e.name) || commits.count(e.name.substr(0, 40)))
+                    continue;
+                fs::remove_file(series / e.name);
+                ++result.state_entries;
+            }
+        }
     }
     std::sort(result.removed.begin(), result.removed.end(),
               [](const auto& a, const auto& b) { return a.digest < b.digest; });

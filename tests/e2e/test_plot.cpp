@@ -62,6 +62,10 @@ TEST_CASE("plot --json prints the downsampled series, --svg writes a file", "[e2
     CHECK(contains(svg.err, "wrote"));
     CHECK(!contains(svg.out, "<svg"));
 
+    CHECK(repo.cairn({"plot", "a", "-m", "loss", "--svg", "x.svg", "--json"}).code == 2);
+    auto t = repo.ok({"plot", "a", "-m", "loss", "--x", "time", "--json"}).json();
+    CHECK(t[0]["x"] == "time");
+    CHECK(t[0]["series"][0]["data"][0][0].get<double>() >= 0); // seconds since the run started
     repo.ok({"plot", "a", "-m", "loss", "-m", "acc", "--svg", "both.svg"});
     CHECK(count(repo.read("both.svg"), "<path class=\"series\"") == 2);
 }
@@ -100,4 +104,29 @@ TEST_CASE("plot errors: unknown run, missing metric, runs without the key skippe
     CHECK(filtered.code == 3);
     CHECK(contains(filtered.err, "no run matches"));
     CHECK(repo.cairn({"plot", "with"}).code == 2); // -m is required
+}
+
+TEST_CASE("plot on a terminal: one ANSI colour per run, none with NO_COLOR", "[e2e][plot]") {
+    Repo repo;
+    make_run(repo, "a", 0.1, 6);
+    make_run(repo, "b", 0.3, 6);
+    auto env = repo.env();
+    if (run_process({"sh", "-c", "command -v script"}, repo.root(), env).code != 0) {
+        WARN("skipped: script(1) is not installed, so no terminal to plot on");
+        return;
+    }
+    env.erase("NO_COLOR");
+    env["TERM"] = "xterm";
+    env["COLUMNS"] = "60";
+    const std::string cmd = std::string(CAIRN_EXE) + " plot a b -m loss --height 6";
+    Result tty = run_process({"script", "-qec", cmd, "/dev/null"}, repo.root(), env);
+    REQUIRE(tty.code == 0);
+    CHECK(contains(tty.out, "\x1b[34m")); // the first run's colour
+    CHECK(contains(tty.out, "\x1b[31m")); // the second's
+    CHECK(!contains(tty.out, "* a"));     // colours, not marker symbols
+    env["NO_COLOR"] = "1";
+    Result plain = run_process({"script", "-qec", cmd, "/dev/null"}, repo.root(), env);
+    REQUIRE(plain.code == 0);
+    CHECK(!contains(plain.out, "\x1b[3"));
+    CHECK(contains(plain.out, "* a"));
 }

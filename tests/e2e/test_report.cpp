@@ -83,6 +83,21 @@ TEST_CASE("report writes one self-contained page: table, charts, parallel coordi
     CHECK(!repo.exists("none.html"));
     CHECK(repo.cairn({"report", "a"}).code == 2); // -o is required
     CHECK(repo.cairn({"report", "-o", "x.html", "--metric", "nosuch"}).code == 3);
+
+    // The cut series are cached per run commit; gc drops those of removed runs.
+    auto cached = [&] {
+        std::size_t n = 0;
+        for (const auto& e : stdfs::directory_iterator(repo.path(".cairn/state/series"))) n += e.is_regular_file();
+        return n;
+    };
+    std::size_t before = cached();
+    CHECK(before >= 3);
+    repo.ok({"report", "-o", "again.html"});
+    CHECK(row_order(repo.read("again.html")) == row_order(html));
+    CHECK(count(figure_of(repo.read("again.html"), "loss"), "<path class=\"series\"") == 3);
+    repo.ok({"rm", "a"});
+    repo.ok({"gc"});
+    CHECK(cached() < before);
 }
 
 TEST_CASE("report draws the pipeline DAG, its plots, a run's lineage, reruns, models and drift", "[e2e][report]") {
