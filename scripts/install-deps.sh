@@ -8,7 +8,8 @@ packages=(g++ cmake ninja-build pkg-config git python3
           clang libclang-rt-dev  # clang and libFuzzer: the fuzz targets of tests/fuzz/
           python3-numpy python3-scipy  # test-only oracles: profile and drift statistics
           bc  # the evaluation script of the re-evaluation tests
-          pre-commit)  # the pre-commit framework, which runs .pre-commit-hooks.yaml in the hooks tests
+          pre-commit  # the pre-commit framework, which runs .pre-commit-hooks.yaml in the hooks tests
+          slurm-wlm munge)  # a one-node Slurm cluster for the [slurm] tests (tests/slurm/cluster.sh)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(git-annex openssl coreutils hyperfine datalad python3-pandas)
 fi
