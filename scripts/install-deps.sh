@@ -10,7 +10,8 @@ packages=(g++ cmake ninja-build pkg-config git python3
           bc  # the evaluation script of the re-evaluation tests
           pre-commit  # the pre-commit framework, which runs .pre-commit-hooks.yaml in the hooks tests
           libcurl4-openssl-dev curl  # S3: libcurl's headers (loaded at run time), curl --aws-sigv4 in the tests
-          chromium)  # the browser test of the HTML report (tests/e2e/test_report.cpp)
+          chromium  # the browser test of the HTML report (tests/e2e/test_report.cpp)
+          slurm-wlm munge)  # a one-node Slurm cluster for the [slurm] tests (tests/slurm/cluster.sh)
 # Node.js and npm run s3rver, the S3 server of the tests (tests/s3rver/setup.sh): from Debian,
 # unless a node is already on PATH.
 command -v node >/dev/null || packages+=(nodejs npm)
