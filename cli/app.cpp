@@ -34,6 +34,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"pipeline", register_pipeline, "repro dag"},
     {"model", register_model, "model"},
     {"drift", register_drift, "profile drift"},
+    {"share", register_share, "remote push pull"},
     {"report", register_report, "plot report"},
     {"hooks", register_hooks, "hooks"},
 };

@@ -2,6 +2,7 @@
 // The cairn command line: one entry point, one command table, one catch point.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,9 @@ class Validator;
 
 namespace cairn::workspace {
 class Workspace;
+}
+namespace cairn::remote {
+struct Roots;
 }
 namespace cairn::sweep {
 struct SweepOptions;
@@ -52,6 +56,18 @@ struct Context {
 // per trial on stderr, a table or JSON on stdout; sets ctx.exit_code (cli/cmd_run.cpp).
 void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& sweep, bool dry_run, bool json, Context& ctx);
 
+// On-demand fetch (cli/cmd_share.cpp): pulls from the default data remote what `roots` need and
+// the cache lacks, with a line on stderr; does nothing without a remote or when nothing is
+// missing. Problems are warnings: the command then reports what is still missing.
+void fetch_on_demand(workspace::Workspace& ws, const remote::Roots& roots);
+// The roots of the pointer files at or under the workspace-relative paths (all without any).
+[[nodiscard]] remote::Roots pointer_roots(workspace::Workspace& ws, const std::vector<std::string>& rel_paths);
+// Runs fn; an Error(integrity) gets a line saying how to add a remote appended when none is configured.
+void hint_remote_on_missing(workspace::Workspace& ws, const std::function<void()>& fn);
+
+// `cairn status --remote [REMOTE]` (cli/cmd_share.cpp).
+void print_remote_status(workspace::Workspace& ws, const std::string& remote, bool json, Context& ctx);
+
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);
 void register_hooks(CLI::App& app, Context& ctx);
@@ -67,6 +83,7 @@ void register_model(CLI::App& app, Context& ctx);
 [[nodiscard]] std::string run_name_arg(workspace::Workspace& ws, const std::string& name);
 void register_drift(CLI::App& app, Context& ctx);
 void register_report(CLI::App& app, Context& ctx);
+void register_share(CLI::App& app, Context& ctx);
 
 // The drift table of a report on stdout (column, kind, test, score, threshold, PSI, reference ->
 // current, status), and its one-line verdict (cli/cmd_drift.cpp).

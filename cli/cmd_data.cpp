@@ -12,6 +12,7 @@
 #include "core/pipeline/repro.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/add.hpp"
+#include "core/remote/sync.hpp"
 #include "core/workspace/checkout.hpp"
 #include "core/workspace/status.hpp"
 #include "core/workspace/workspace.hpp"
@@ -84,6 +85,9 @@ void register_status(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("status", "Show how tracked data in the workspace differs from its pointer files");
     cmd->add_option("paths", opts->paths, "Limit to these tracked paths or directories");
     cmd->add_flag("--json", opts->json, "Print the status of every tracked path as JSON");
+    auto remote_name = std::make_shared<std::string>();
+    auto* remote_opt = cmd->add_option("--remote", *remote_name, "Instead: what is not yet pushed to / pulled from a remote (default: the default remote)")
+                           ->expected(0, 1);
     cmd->add_flag("--check", opts->check,
                   "Print only differences and exit 1 if there are any (for pre-commit hooks)");
     cmd->add_flag("--staged", opts->staged,
@@ -94,8 +98,12 @@ void register_status(CLI::App& app, Context& ctx) {
                 "  cairn status --check --staged    # the pre-commit hook\n"
                 "States: unchanged, modified, deleted, not in cache, not staged (--staged: the pointer in the\n"
                 "work tree is not the one staged; 'git add' it).");
-    cmd->callback([opts, &ctx] {
+    cmd->callback([opts, remote_name, remote_opt, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
+        if (remote_opt->count() > 0) {
+            print_remote_status(ws, *remote_name, opts->json, ctx);
+            return;
+        }
         StderrProgress progress;
         auto statuses = workspace::status(ws, ws.relative_paths(ctx.cwd, opts->paths), progress,
                                           opts->staged ? workspace::Against::index : workspace::Against::worktree);
@@ -245,9 +253,10 @@ void register_checkout(CLI::App& app, Context& ctx) {
                                      d.removed);
             return;
         }
-        auto done = workspace::checkout(ws, ws.relative_paths(ctx.cwd, opts->paths),
-                                        opts->force ? workspace::Overwrite::force : workspace::Overwrite::refuse_unsaved,
-                                        progress);
+        auto rel_paths = ws.relative_paths(ctx.cwd, opts->paths);
+        fetch_on_demand(ws, pointer_roots(ws, rel_paths));
+        std::vector<workspace::CheckedOut> done;
+        hint_remote_on_missing(ws, [&] { done = workspace::checkout(ws, rel_paths, overwrite, progress); });
         for (const auto& w : ws.take_warnings()) print_warning(w);
         if (opts->json) {
             nlohmann::json paths = nlohmann::json::array();

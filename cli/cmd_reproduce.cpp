@@ -11,6 +11,7 @@
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/remote/sync.hpp"
 #include "core/fs/file.hpp"
 #include "core/metrics/metrics.hpp"
 #include "core/run/apply.hpp"
@@ -207,6 +208,14 @@ void register_rerun(CLI::App& app, Context& ctx) {
         std::string note;
         auto plan = run::plan_rerun(ws, run_name_arg(ws, o->run), o->upstream, &note);
         if (!note.empty()) print_warning(note);
+        {
+            remote::Roots roots;
+            for (const auto& step : plan)
+                for (const auto* files : {&step.original.inputs, &step.original.outputs})
+                    for (const auto& entry : *files)
+                        if (auto d = hash::Digest::from_id(entry.second)) roots.optional.push_back(*d);
+            fetch_on_demand(ws, roots);
+        }
         run::RerunOptions ro;
         if (o->with.empty() && !(o->max_drop.empty() && o->max_rel_drop.empty()))
             throw Error(ErrorKind::usage, "cairn rerun: --max-drop and --max-rel-drop judge a re-run --with new data");
@@ -558,6 +567,13 @@ void register_apply(CLI::App& app, Context& ctx) {
         std::string note;
         auto r = run::resolve(ws, run_name_arg(ws, o->run), &note);
         if (!note.empty()) print_warning(note);
+        {
+            remote::Roots roots;
+            for (const auto* files : {&r.inputs, &r.outputs})
+                for (const auto& entry : *files)
+                    if (auto d = hash::Digest::from_id(entry.second)) roots.optional.push_back(*d);
+            fetch_on_demand(ws, roots);
+        }
         run::ApplyOptions ao;
         ao.outputs_only = o->outputs_only;
         ao.force = o->force;

@@ -813,6 +813,16 @@ std::string Repository::head() const {
     return oid_hex(*git_object_id(obj));
 }
 
+std::string Repository::resolve_commit(const std::string& rev) const {
+    git_object* obj = nullptr;
+    if (rev.empty() || git_revparse_single(&obj, m_repo, (rev + "^{commit}").c_str()) < 0) {
+        git_error_clear();
+        throw Error(ErrorKind::input, "'" + rev + "' does not name a commit");
+    }
+    ObjectHandle guard(obj);
+    return oid_hex(*git_object_id(obj));
+}
+
 bool Repository::has_commit(const std::string& commit) const {
     if (commit.size() != 40 || commit.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
     git_oid oid = parse_oid(commit);

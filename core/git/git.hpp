@@ -183,6 +183,9 @@ public:
                                                                std::size_t limit = 10000) const;
     // HEAD's commit; "" on an unborn branch.
     [[nodiscard]] std::string head() const;
+    // The commit `rev` names (anything `git rev-parse` takes: HEAD~1, a branch, an id). Throws
+    // Error(input) naming it.
+    [[nodiscard]] std::string resolve_commit(const std::string& rev) const;
     // True when `commit` names a commit present in the object database.
     [[nodiscard]] bool has_commit(const std::string& commit) const;
     // Deletes a ref; false if it did not exist.

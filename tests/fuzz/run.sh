@@ -18,9 +18,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-all_targets=(pointer tree run_record params params_toml metrics_file filter table
+all_targets=(pointer tree run_record params params_toml metrics_file filter table remotes
              s3_xml aws_ini)
-yaml_targets=" pointer run_record params metrics_file "
+yaml_targets=" pointer run_record params metrics_file remotes "
 
 seconds=60 seed=0 timeout=2 jobs=1 merge=0 build=1 if_available=0 keep_going=()
 build_dir=$root/build-fuzz out=

@@ -1,0 +1,334 @@
+#include "core/remote/sync.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_set>
+
+#include "core/cache/cache.hpp"
+#include "core/fs/atomic_file.hpp"
+#include "core/fs/file.hpp"
+#include "core/fs/lock.hpp"
+#include "core/git/refsync.hpp"
+#include "core/pipeline/lock.hpp"
+#include "core/remote/config.hpp"
+#include "core/remote/directory.hpp"
+#include "core/run/store.hpp"
+#include "core/util/error.hpp"
+#include "core/util/parallel.hpp"
+#include "core/util/progress.hpp"
+#include "core/workspace/workspace.hpp"
+
+namespace cairn::remote {
+namespace {
+
+namespace stdfs = std::filesystem;
+using hash::Digest;
+
+void add_id(std::vector<Digest>& out, const std::string& id, const std::string& what) {
+    auto digest = Digest::from_id(id);
+    if (!digest) fail(ErrorKind::integrity, "{}: '{}' is not an object id", what, id);
+    out.push_back(*digest);
+}
+
+// Every key the remote holds under sha256/, in one listing.
+std::unordered_set<std::string> remote_keys_of(Backend& backend) {
+    std::unordered_set<std::string> keys;
+    with_retries([&] {
+        keys.clear();
+        backend.list("sha256/", [&](std::string_view key, std::uint64_t) { keys.emplace(key); });
+    });
+    return keys;
+}
+
+class Problems {
+public:
+    void add(const Digest& digest, std::string detail) {
+        std::lock_guard lock(m_mutex);
+        m_list.push_back({digest.id(), std::move(detail)});
+    }
+    std::vector<TransferProblem> take() { return std::move(m_list); }
+
+private:
+    std::mutex m_mutex;
+    std::vector<TransferProblem> m_list;
+};
+
+} // namespace
+
+std::string object_key(const Digest& digest) {
+    std::string hex = digest.hex();
+    return "sha256/" + hex.substr(0, 2) + "/" + hex.substr(2);
+}
+
+void with_retries(const std::function<void()>& fn) {
+    long base_ms = 200;
+    if (const char* env = std::getenv("CAIRN_REMOTE_RETRY_BASE_MS")) base_ms = std::max(0L, std::atol(env));
+    constexpr int k_tries = 4;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            fn();
+            return;
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::io || attempt == k_tries) throw;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(base_ms << (attempt - 1)));
+    }
+}
+
+Roots data_roots(workspace::Workspace& ws, const std::vector<std::string>& revs,
+                               const std::vector<std::string>& runs, bool all_runs, bool include_head) {
+    Roots out;
+    std::vector<Digest>& roots = out.required;
+    std::vector<Digest>& optional = out.optional;
+    std::vector<std::string> commits;
+    for (const auto& rev : revs) commits.push_back(ws.repo().resolve_commit(rev));
+    if (revs.empty() && include_head && !ws.repo().head().empty()) commits.push_back(ws.repo().head());
+    for (const auto& rev : commits) {
+        for (const auto& data : workspace::tracked_data_in(ws.repo(), rev)) roots.push_back(data.pointer.digest);
+        // The pipeline lock names the stages' outputs (and dependencies) by id too.
+        if (auto text = ws.repo().read_blob(rev, "cairn.lock")) {
+            pipeline::LockFile lock = pipeline::parse_lock(*text, "cairn.lock at " + rev.substr(0, 12));
+            for (const auto& [stage, locked] : lock.stages) {
+                for (const auto& dep : locked.deps) add_id(optional, dep.hash, "cairn.lock " + stage);
+                for (const auto& output : locked.outs) add_id(optional, output.hash, "cairn.lock " + stage);
+            }
+        }
+    }
+    auto add_run = [&](const run::RunRecord& record) {
+        for (const auto& [path, id] : record.inputs) add_id(optional, id, "run " + record.id + " input " + path);
+        for (const auto& [path, id] : record.outputs) add_id(optional, id, "run " + record.id + " output " + path);
+    };
+    if (all_runs) {
+        for (const auto& listed : run::list_runs(ws)) {
+            try {
+                add_run(run::load_run(ws, listed));
+            } catch (const Error& e) {
+                if (e.kind() != ErrorKind::busy) throw; // a run in progress has no outputs yet
+            }
+        }
+    } else {
+        for (const auto& name : runs) add_run(run::resolve(ws, name));
+    }
+    return out;
+}
+
+TransferReport push_objects(cache::Cache& cache, Backend& backend, const Roots& roots,
+                            const TransferOptions& options) {
+    TransferReport report;
+    Problems problems;
+    // The local closure: trees are read from the cache (verified), their entries followed.
+    std::vector<Digest> closure;
+    std::unordered_set<Digest> seen;
+    std::vector<Digest> queue(roots.required.begin(), roots.required.end());
+    for (const auto& d : roots.optional)
+        if (cache.has(d)) queue.push_back(d);
+    while (!queue.empty()) {
+        Digest d = queue.back();
+        queue.pop_back();
+        if (!seen.insert(d).second) continue;
+        if (!cache.has(d)) {
+            problems.add(d, "not in the local cache (cannot push it; 'cairn fsck' checks the cache)");
+            continue;
+        }
+        closure.push_back(d);
+        try {
+            if (auto tree = cache.tree_if_any(d))
+                for (const auto& entry : tree->entries) queue.push_back(entry.digest);
+        } catch (const Error& e) {
+            problems.add(d, e.what());
+        }
+    }
+    std::unordered_set<std::string> present = remote_keys_of(backend);
+    std::vector<Digest> to_send;
+    for (const auto& d : closure) {
+        if (present.count(object_key(d))) ++report.present;
+        else to_send.push_back(d);
+    }
+    if (options.progress) options.progress->begin("pushing objects", to_send.size());
+    std::atomic<std::uint64_t> sent{0}, bytes{0};
+    util::parallel_for(
+        to_send.size(),
+        [&](std::size_t i) {
+            const Digest& d = to_send[i];
+            stdfs::path local = cache.object_path(d);
+            try {
+                std::uint64_t size = stdfs::file_size(local);
+                with_retries([&] { backend.put(object_key(d), local); });
+                ++sent;
+                bytes += size;
+                if (options.progress) options.progress->advance(1, size);
+            } catch (const Error& e) {
+                problems.add(d, e.what());
+            } catch (const stdfs::filesystem_error& e) {
+                problems.add(d, e.what());
+            }
+        },
+        std::max(1u, options.jobs));
+    if (options.progress) options.progress->end();
+    report.transferred = sent;
+    report.bytes = bytes;
+    report.problems = problems.take();
+    return report;
+}
+
+TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& roots,
+                            const TransferOptions& options) {
+    TransferReport report;
+    Problems problems;
+    std::unordered_set<Digest> seen;
+    std::vector<Digest> level;
+    for (const auto& d : roots.required)
+        if (seen.insert(d).second) level.push_back(d);
+    std::optional<std::unordered_set<std::string>> listing;
+    for (const auto& d : roots.optional) {
+        if (cache.has(d)) {
+            if (seen.insert(d).second) level.push_back(d);
+            continue;
+        }
+        if (!listing) listing = remote_keys_of(backend);
+        if (listing->count(object_key(d)) && seen.insert(d).second) level.push_back(d);
+    }
+    std::atomic<std::uint64_t> got{0}, bytes{0};
+    if (options.progress) options.progress->begin("pulling objects", 0);
+    // Level by level: an object's children are known only once a tree is here and verified.
+    while (!level.empty()) {
+        std::vector<Digest> wanted;
+        for (const auto& d : level) {
+            if (cache.has(d)) ++report.present;
+            else wanted.push_back(d);
+        }
+        if (!wanted.empty() && !listing) listing = remote_keys_of(backend);
+        std::vector<char> ok(wanted.size(), 0);
+        util::parallel_for(
+            wanted.size(),
+            [&](std::size_t i) {
+                const Digest& d = wanted[i];
+                std::string key = object_key(d);
+                if (!listing->count(key)) {
+                    problems.add(d, fmt::format("{}: object {} is missing on the remote", backend.describe(), key));
+                    return;
+                }
+                stdfs::path temp = fs::temp_name(cache.tmp_dir(), d.hex().substr(0, 16));
+                try {
+                    std::uint64_t size = 0;
+                    with_retries([&] { backend.get(key, temp); });
+                    Digest actual = hash::hash_file(temp, &size);
+                    if (actual != d) {
+                        ::unlink(temp.c_str());
+                        problems.add(d, fmt::format("{}: object {} is corrupt on the remote (its bytes hash to {}); not stored",
+                                                    backend.describe(), key, actual.id()));
+                        return;
+                    }
+                    ::chmod(temp.c_str(), 0444);
+                    {
+                        fs::Fd fd = fs::open_read(temp);
+                        fs::fsync_fd(fd.get(), temp.string());
+                    }
+                    cache::rename_into_place(temp, cache.object_path(d));
+                    ok[i] = 1;
+                    ++got;
+                    bytes += size;
+                    if (options.progress) options.progress->advance(1, size);
+                } catch (const Error& e) {
+                    ::unlink(temp.c_str());
+                    problems.add(d, e.what());
+                }
+            },
+            std::max(1u, options.jobs));
+        std::vector<Digest> next;
+        for (const auto& d : level) {
+            if (!cache.has(d)) continue;
+            try {
+                if (auto tree = cache.tree_if_any(d))
+                    for (const auto& entry : tree->entries)
+                        if (seen.insert(entry.digest).second) next.push_back(entry.digest);
+            } catch (const Error& e) {
+                problems.add(d, e.what());
+            }
+        }
+        level = std::move(next);
+    }
+    if (options.progress) options.progress->end();
+    report.transferred = got;
+    report.bytes = bytes;
+    report.problems = problems.take();
+    return report;
+}
+
+RemoteStatus remote_status(workspace::Workspace& ws, Backend& backend, const std::string& git_remote) {
+    RemoteStatus status;
+    Roots roots = data_roots(ws, {}, {}, true, true);
+    std::unordered_set<std::string> listing = remote_keys_of(backend);
+    std::unordered_set<Digest> seen;
+    std::vector<Digest> queue = roots.required;
+    for (const auto& d : roots.optional)
+        if (ws.cache().has(d) || listing.count(object_key(d))) queue.push_back(d);
+    while (!queue.empty()) {
+        Digest d = queue.back();
+        queue.pop_back();
+        if (!seen.insert(d).second) continue;
+        bool here = ws.cache().has(d), there = listing.count(object_key(d)) > 0;
+        if (here && !there) status.objects_not_pushed.push_back(d.id());
+        if (!here && there) status.objects_not_pulled.push_back(d.id());
+        if (!here) continue;
+        try {
+            if (auto tree = ws.cache().tree_if_any(d))
+                for (const auto& entry : tree->entries) queue.push_back(entry.digest);
+        } catch (const Error&) {
+            // fsck reports unreadable trees; status only compares.
+        }
+    }
+    std::sort(status.objects_not_pushed.begin(), status.objects_not_pushed.end());
+    std::sort(status.objects_not_pulled.begin(), status.objects_not_pulled.end());
+    std::string ns = git::remote_namespace(git_remote);
+    auto refs_at = [&](const std::string& prefix) {
+        std::map<std::string, std::string> out;
+        for (const auto& r : ws.repo().list_refs(prefix)) out[r.name.substr(prefix.size())] = r.target;
+        return out;
+    };
+    auto ours = refs_at("refs/cairn/");
+    auto synced = refs_at("refs/cairn-sync/" + ns + "/");
+    auto incoming = refs_at("refs/cairn-incoming/" + ns + "/");
+    for (const auto& [rest, target] : ours) {
+        auto it = synced.find(rest);
+        if (it == synced.end() || it->second != target) status.refs_not_pushed.push_back("refs/cairn/" + rest);
+    }
+    for (const auto& [rest, target] : incoming) {
+        auto it = ours.find(rest);
+        if (it == ours.end() || (it->second != target && (!synced.count(rest) || synced.at(rest) != target)))
+            status.refs_not_pulled.push_back("refs/cairn/" + rest);
+    }
+    return status;
+}
+
+std::optional<TransferReport> fetch_missing(workspace::Workspace& ws, const Roots& roots, util::Progress* progress,
+                                           std::string* remote_name) {
+    RemotesConfig config = load_remotes(ws.store_dir());
+    if (config.remotes.empty()) return std::nullopt;
+    const RemoteConfig& r = config.select("");
+    if (remote_name) *remote_name = r.name;
+    bool any_missing = false;
+    for (const auto& d : roots.required) any_missing = any_missing || !ws.cache().has(d);
+    for (const auto& d : roots.optional) any_missing = any_missing || !ws.cache().has(d);
+    // Sub-trees are checked by the walk; a present top object with missing children still
+    // needs it, so walk whenever a root is a tree.
+    if (!any_missing) {
+        for (const auto& d : roots.required)
+            if (ws.cache().starts_like_tree(d)) any_missing = true;
+        for (const auto& d : roots.optional)
+            if (ws.cache().starts_like_tree(d)) any_missing = true;
+    }
+    if (!any_missing) return TransferReport{};
+    auto backend = open_backend(r, ws.root());
+    fs::FileLock lock(ws.store_lock_path(), fs::LockMode::shared);
+    return pull_objects(ws.cache(), *backend, roots, {r.jobs ? static_cast<unsigned>(r.jobs) : 8u, progress});
+}
+
+} // namespace cairn::remote

@@ -1,0 +1,221 @@
+// cairn remote, push, pull with a directory data remote.
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/harness.hpp"
+
+using namespace cairn::e2e;
+
+namespace {
+
+// Every file under `dir` whose name is an object's (not a temp), as remote-relative keys.
+std::vector<std::string> remote_objects(const stdfs::path& dir) {
+    std::vector<std::string> out;
+    if (!stdfs::exists(dir)) return out;
+    for (const auto& e : stdfs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) out.push_back(e.path().lexically_relative(dir).string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string key_of(const std::string& id) { return Repo::object_rel(id).substr(std::string(".cairn/cache/").size()); }
+
+} // namespace
+
+TEST_CASE("remote add, list, modify and remove edit the config files", "[e2e][share]") {
+    Repo repo;
+    repo.ok({"remote", "add", "team", "../shared", "--default"});
+    repo.ok({"remote", "add", "cloud", "s3://bucket/project"});
+    repo.ok({"remote", "modify", "cloud", "endpoint", "http://127.0.0.1:9000"});
+    repo.ok({"remote", "modify", "cloud", "path_style", "true"});
+    repo.ok({"remote", "modify", "team", "url", "/mnt/team", "--local"});
+    auto j = repo.ok({"remote", "list", "--json"}).json();
+    CHECK(j["default"] == "team");
+    REQUIRE(j["remotes"].size() == 2);
+    CHECK(j["remotes"][0]["name"] == "team");
+    CHECK(j["remotes"][0]["url"] == "/mnt/team");
+    CHECK(j["remotes"][0]["kind"] == "directory");
+    CHECK(j["remotes"][1]["kind"] == "s3");
+    CHECK(j["remotes"][1]["endpoint"] == "http://127.0.0.1:9000");
+    CHECK(j["remotes"][1]["path_style"] == true);
+    // The committed file keeps its other settings and holds the committed URL; the local file
+    // is never committed.
+    std::string committed = repo.read(".cairn/config.yaml");
+    CHECK(contains(committed, "type: reflink,copy"));
+    CHECK(contains(committed, "../shared"));
+    CHECK_FALSE(contains(committed, "/mnt/team"));
+    repo.commit("config");
+    CHECK(git_out(repo, {"ls-files", ".cairn"}).find("config.local.yaml") == std::string::npos);
+    CHECK(git_out(repo, {"status", "--porcelain"}).empty());
+
+    Result bad = repo.cairn({"remote", "modify", "cloud", "colour", "red"});
+    CHECK(bad.code == 3);
+    CHECK(contains(bad.err, "unknown key 'colour'"));
+    bad = repo.cairn({"remote", "modify", "cloud", "secret_access_key", "abc"});
+    CHECK(bad.code == 3);
+    CHECK(contains(bad.err, "credential"));
+    bad = repo.cairn({"remote", "add", "team", "/elsewhere"});
+    CHECK(bad.code == 3);
+    CHECK(contains(bad.err, "already exists"));
+
+    repo.ok({"remote", "remove", "team"});
+    j = repo.ok({"remote", "list", "--json"}).json();
+    CHECK(j["remotes"].size() == 1);
+    CHECK(j["default"].is_null());
+    CHECK(repo.cairn({"remote", "remove", "team"}).code == 3);
+}
+
+TEST_CASE("credentials written into a config file are refused with the file and key", "[e2e][share]") {
+    Repo repo;
+    repo.write(".cairn/config.yaml", repo.read(".cairn/config.yaml") + "remotes:\n  s3:\n    url: s3://b\n    secret_access_key: abc\n");
+    Result r = repo.cairn({"remote", "list"});
+    CHECK(r.code == 3);
+    CHECK(contains(r.err, ".cairn/config.yaml:"));
+    CHECK(contains(r.err, "secret_access_key"));
+    repo.write(".cairn/config.yaml", "version: 1\n");
+    repo.write(".cairn/config.local.yaml", "remotes:\n  s3:\n    url: s3://b\n    token: abc\n");
+    r = repo.cairn({"push"});
+    CHECK(r.code == 3);
+    CHECK(contains(r.err, ".cairn/config.local.yaml"));
+    CHECK(contains(r.err, "token"));
+}
+
+TEST_CASE("push without a remote says how to add one", "[e2e][share]") {
+    Repo repo;
+    Result r = repo.cairn({"push"});
+    CHECK(r.code == 3);
+    CHECK(contains(r.err, "cairn remote add NAME URL --default"));
+}
+
+TEST_CASE("push and pull move data through a directory remote", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    stdfs::path remote_dir = shared / "remote";
+    Repo a;
+    a.make_tree("data", 12, 4, 300);
+    a.write("model.bin", "weights");
+    a.ok({"add", "data", "model.bin"});
+    a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
+    a.commit("data");
+    CHECK(a.ok({"status", "--remote", "--json"}).json()["objects_not_pushed"].size() >= 14);
+    Result pushed = a.ok({"push", "--json"});
+    CHECK(a.ok({"status", "--remote", "team", "--json"}).json()["objects_not_pushed"].empty());
+    auto j = pushed.json();
+    CHECK(j["remote"] == "team");
+    CHECK(j["objects"].get<int>() >= 14); // 12 files, 2 model.. trees
+    CHECK(j["problems"].empty());
+    auto keys = remote_objects(remote_dir);
+    CHECK(keys.size() == j["objects"].get<std::size_t>());
+    std::string model_id = sha256_id_of_file(a.path("model.bin"));
+    CHECK(std::find(keys.begin(), keys.end(), key_of(model_id)) != keys.end());
+    // Nothing to do the second time, found by one listing.
+    Result again = a.ok({"push"});
+    CHECK(contains(again.out, "pushed 0 objects"));
+    CHECK(contains(again.out, "already there"));
+
+    Repo b(false);
+    b.git({"pull", "-q", a.root().string(), "HEAD"});
+    b.ok({"init"});
+    CHECK_FALSE(b.exists("model.bin"));
+    CHECK(b.ok({"status", "--remote", "--json"}).json()["objects_not_pulled"].size() >= 1);
+    Result pulled = b.ok({"pull", "--json"});
+    CHECK(pulled.json()["objects"] == j["objects"]);
+    b.ok({"checkout"});
+    CHECK(b.read("model.bin") == "weights");
+    CHECK(b.read("data/d1/f5") == a.read("data/d1/f5"));
+    CHECK(contains(b.ok({"status"}).out, "up to date"));
+    CHECK(contains(b.ok({"pull"}).out, "pulled 0 objects"));
+}
+
+TEST_CASE("pull refuses corrupt, truncated and missing remote objects and completes after repair", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    stdfs::path remote_dir = shared / "remote";
+    Repo a;
+    a.write("one.bin", random_bytes(5000, 1));
+    a.write("two.bin", random_bytes(5000, 2));
+    a.write("three.bin", random_bytes(5000, 3));
+    a.ok({"add", "one.bin", "two.bin", "three.bin"});
+    a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
+    a.commit("data");
+    a.ok({"push"});
+    std::string one = sha256_id_of_file(a.path("one.bin"));
+    std::string two = sha256_id_of_file(a.path("two.bin"));
+    std::string three = sha256_id_of_file(a.path("three.bin"));
+    auto remote_path = [&](const std::string& id) { return remote_dir / key_of(id); };
+    stdfs::copy_file(remote_path(one), shared / "one.bak");
+    stdfs::copy_file(remote_path(two), shared / "two.bak");
+    stdfs::copy_file(remote_path(three), shared / "three.bak");
+    for (const auto& id : {one, two}) stdfs::permissions(remote_path(id), stdfs::perms::owner_write, stdfs::perm_options::add);
+    cairn::test::write_text(remote_path(one), random_bytes(5000, 9));   // corrupt
+    stdfs::resize_file(remote_path(two), 100);                           // truncated
+    stdfs::remove(remote_path(three));                                   // deleted
+
+    Repo b(false);
+    b.git({"pull", "-q", a.root().string(), "HEAD"});
+    b.ok({"init"});
+    Result r = b.cairn({"pull"});
+    CHECK(r.code == 6);
+    CHECK(contains(r.err, key_of(one)));
+    CHECK(contains(r.err, "corrupt"));
+    CHECK(contains(r.err, key_of(two)));
+    CHECK(contains(r.err, key_of(three)));
+    CHECK(contains(r.err, "missing"));
+    for (const auto& id : {one, two, three}) CHECK_FALSE(b.exists(Repo::object_rel(id)));
+    // Nothing half-written was left in the cache's temp area either.
+    CHECK(remote_objects(b.path(".cairn/tmp")).empty());
+
+    stdfs::remove(remote_path(one));
+    stdfs::remove(remote_path(two));
+    stdfs::copy_file(shared / "one.bak", remote_path(one));
+    stdfs::copy_file(shared / "two.bak", remote_path(two));
+    stdfs::copy_file(shared / "three.bak", remote_path(three));
+    Result fixed = b.ok({"pull"});
+    CHECK(contains(fixed.out, "pulled 3 objects"));
+    b.ok({"checkout"});
+    CHECK(b.read("two.bin") == a.read("two.bin"));
+}
+
+TEST_CASE("push of named runs and revisions sends their objects", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    stdfs::path remote_dir = shared / "remote";
+    Repo a;
+    a.write("in.txt", "input");
+    a.ok({"add", "in.txt"});
+    a.commit("v1");
+    a.write("in.txt", "input two");
+    a.ok({"add", "in.txt"});
+    a.commit("v2");
+    a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
+    Result r = a.ok({"push", "--rev", "HEAD~1", "--json"});
+    CHECK(r.json()["objects"] == 1);
+    auto keys = remote_objects(remote_dir);
+    REQUIRE(keys.size() == 1);
+    CHECK(cairn::test::read_text(remote_dir / keys[0]) == "input");
+    CHECK(a.cairn({"push", "--rev", "no-such-rev"}).code == 3);
+}
+
+TEST_CASE("checkout fetches missing objects from the default remote on demand", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    stdfs::path remote_dir = shared / "remote";
+    Repo a;
+    a.make_tree("data", 6, 3, 200);
+    a.ok({"add", "data"});
+    a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
+    a.commit("data");
+    a.ok({"push"});
+
+    Repo b(false);
+    b.git({"pull", "-q", a.root().string(), "HEAD"});
+    b.ok({"init"});
+    Result r = b.ok({"checkout"});
+    CHECK(contains(r.err, "fetched"));
+    CHECK(contains(r.err, "'team'"));
+    CHECK(b.read("data/d1/f4") == a.read("data/d1/f4"));
+
+    // Without a remote, the missing-object error says how to add one.
+    Repo c(false);
+    c.git({"pull", "-q", a.root().string(), "HEAD"});
+    c.ok({"init"});
+    c.ok({"remote", "remove", "team"});
+    Result missing = c.cairn({"checkout"});
+    CHECK(missing.code == 6);
+    CHECK(contains(missing.err, "cairn remote add NAME URL --default"));
+}

@@ -1,0 +1,52 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "core/remote/directory.hpp"
+#include "core/util/error.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace cairn;
+using namespace cairn::remote;
+
+TEST_CASE("directory backend puts, lists, gets and removes objects", "[remote][directory]") {
+    test::TempDir dir;
+    auto backend = open_directory(dir / "remote", "team");
+    test::write_text(dir / "a.bin", "hello");
+    test::write_text(dir / "b.bin", "hi");
+    CHECK_FALSE(backend->stat("sha256/ab/cd").has_value());
+    backend->put("sha256/ab/cdef", dir / "a.bin");
+    backend->put("sha256/ff/0011", dir / "b.bin");
+    CHECK(backend->stat("sha256/ab/cdef") == std::optional<std::uint64_t>(5));
+    // A leftover temp of a killed upload is never listed as an object.
+    test::write_text(dir / "remote/sha256/ab/cdef.cairn-tmp.1-abcdef01-000000000000", "partial");
+    std::map<std::string, std::uint64_t> listed;
+    backend->list("sha256/", [&](std::string_view key, std::uint64_t size) { listed[std::string(key)] = size; });
+    CHECK(listed == std::map<std::string, std::uint64_t>{{"sha256/ab/cdef", 5}, {"sha256/ff/0011", 2}});
+    listed.clear();
+    backend->list("sha256/ab", [&](std::string_view key, std::uint64_t size) { listed[std::string(key)] = size; });
+    CHECK(listed.size() == 1);
+    backend->get("sha256/ab/cdef", dir / "out.bin");
+    CHECK(test::read_text(dir / "out.bin") == "hello");
+    CHECK_THROWS_WITH(backend->get("sha256/00/00", dir / "out2.bin"), Catch::Contains("sha256/00/00") && Catch::Contains("missing"));
+    backend->remove("sha256/ab/cdef");
+    backend->remove("sha256/ab/cdef");
+    CHECK_FALSE(backend->stat("sha256/ab/cdef").has_value());
+    // Listing a remote that does not exist yet is empty, not an error.
+    auto empty = open_directory(dir / "nothing", "none");
+    int n = 0;
+    empty->list("sha256/", [&](std::string_view, std::uint64_t) { ++n; });
+    CHECK(n == 0);
+}
+
+TEST_CASE("directory backend refuses keys that leave the remote", "[remote][directory]") {
+    test::TempDir dir;
+    auto backend = open_directory(dir / "remote", "team");
+    test::write_text(dir / "a.bin", "x");
+    for (std::string key : {"../x", "/etc/passwd", "sha256/../../x", "sha256//x", "./x", ""}) {
+        CHECK_THROWS_AS(backend->put(key, dir / "a.bin"), Error);
+        CHECK_THROWS_AS(backend->get(key, dir / "o.bin"), Error);
+        CHECK_THROWS_AS(backend->remove(key), Error);
+    }
+    CHECK_FALSE(std::filesystem::exists(dir / "x"));
+}
