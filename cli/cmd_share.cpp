@@ -382,6 +382,33 @@ void print_remote_status(workspace::Workspace& ws, const std::string& remote_nam
     (void)ctx;
 }
 
+void gc_remote_command(workspace::Workspace& ws, const std::string& remote_name, bool force, bool json, Context& ctx) {
+    remote::RemotesConfig config = remote::load_remotes(ws.store_dir());
+    const remote::RemoteConfig& r = config.select(remote_name);
+    auto backend = remote::open_backend(r, ws.root());
+    remote::RemoteGc result = remote::gc_remote(ws, *backend, force);
+    std::uint64_t bytes = 0;
+    for (const auto& item : result.unreferenced) bytes += item.second;
+    if (json) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& item : result.unreferenced) list.push_back({{"key", item.first}, {"size", item.second}});
+        print_json({{"remote", r.name}, {"unreferenced", list}, {"bytes", bytes}, {"kept", result.kept},
+                    {"removed", result.removed}, {"not_in_cache", result.unknown}});
+    } else {
+        for (const auto& item : result.unreferenced)
+            std::cout << fmt::format("{} {} ({})\n", result.removed ? "removed" : "unreferenced", item.first,
+                                     util::human_size(item.second));
+        std::cout << fmt::format("{} {} object(s) ({}) on remote '{}'; kept {}\n", result.removed ? "removed" : "would remove",
+                                 result.unreferenced.size(), util::human_size(bytes), printable(r.name), result.kept);
+    }
+    if (force && !result.removed) {
+        fail(ErrorKind::integrity,
+             "nothing removed: {} referenced object(s) are on the remote but not in the local cache, so what they reference "
+             "is unknown (pull them first: 'cairn pull RUN' or 'cairn pull')", result.unknown.size());
+    }
+    (void)ctx;
+}
+
 void register_share(CLI::App& app, Context& ctx) {
     auto* remote_cmd = app.add_subcommand("remote", "Configure data remotes (shared directories, S3)");
     remote_cmd->require_subcommand(1);
