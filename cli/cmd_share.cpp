@@ -352,7 +352,11 @@ void hint_remote_on_missing(workspace::Workspace& ws, const std::function<void()
     try {
         fn();
     } catch (const Error& e) {
-        if (e.kind() != ErrorKind::integrity || !remote::load_remotes(ws.store_dir()).remotes.empty()) throw;
+        // Only the missing-object error gets the hint; a corrupt or unparseable object is not
+        // something a remote would fix.
+        if (e.kind() != ErrorKind::integrity || std::string_view(e.what()).find("missing from the cache") == std::string_view::npos ||
+            !remote::load_remotes(ws.store_dir()).remotes.empty())
+            throw;
         throw Error(ErrorKind::integrity, std::string(e.what()) +
                                               "\n(no data remote is configured to fetch them from: add one with "
                                               "'cairn remote add NAME URL --default')");
