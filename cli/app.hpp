@@ -68,6 +68,9 @@ void hint_remote_on_missing(workspace::Workspace& ws, const std::function<void()
 // `cairn status --remote [REMOTE]` (cli/cmd_share.cpp).
 void print_remote_status(workspace::Workspace& ws, const std::string& remote, bool json, Context& ctx);
 
+// `cairn gc --remote REMOTE [--force]` (cli/cmd_share.cpp).
+void gc_remote_command(workspace::Workspace& ws, const std::string& remote, bool force, bool json, Context& ctx);
+
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);
 void register_hooks(CLI::App& app, Context& ctx);

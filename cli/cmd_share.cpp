@@ -352,7 +352,11 @@ void hint_remote_on_missing(workspace::Workspace& ws, const std::function<void()
     try {
         fn();
     } catch (const Error& e) {
-        if (e.kind() != ErrorKind::integrity || !remote::load_remotes(ws.store_dir()).remotes.empty()) throw;
+        // Only the missing-object error gets the hint; a corrupt or unparseable object is not
+        // something a remote would fix.
+        if (e.kind() != ErrorKind::integrity || std::string_view(e.what()).find("missing from the cache") == std::string_view::npos ||
+            !remote::load_remotes(ws.store_dir()).remotes.empty())
+            throw;
         throw Error(ErrorKind::integrity, std::string(e.what()) +
                                               "\n(no data remote is configured to fetch them from: add one with "
                                               "'cairn remote add NAME URL --default')");
@@ -378,6 +382,33 @@ void print_remote_status(workspace::Workspace& ws, const std::string& remote_nam
                                  st.refs_not_pushed.size(), st.refs_not_pulled.size());
         for (const auto& ref : st.refs_not_pushed) std::cout << "  not pushed: " << printable(ref) << "\n";
         for (const auto& ref : st.refs_not_pulled) std::cout << "  not pulled: " << printable(ref) << "\n";
+    }
+    (void)ctx;
+}
+
+void gc_remote_command(workspace::Workspace& ws, const std::string& remote_name, bool force, bool json, Context& ctx) {
+    remote::RemotesConfig config = remote::load_remotes(ws.store_dir());
+    const remote::RemoteConfig& r = config.select(remote_name);
+    auto backend = remote::open_backend(r, ws.root());
+    remote::RemoteGc result = remote::gc_remote(ws, *backend, force);
+    std::uint64_t bytes = 0;
+    for (const auto& item : result.unreferenced) bytes += item.second;
+    if (json) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& item : result.unreferenced) list.push_back({{"key", item.first}, {"size", item.second}});
+        print_json({{"remote", r.name}, {"unreferenced", list}, {"bytes", bytes}, {"kept", result.kept},
+                    {"removed", result.removed}, {"not_in_cache", result.unknown}});
+    } else {
+        for (const auto& item : result.unreferenced)
+            std::cout << fmt::format("{} {} ({})\n", result.removed ? "removed" : "unreferenced", item.first,
+                                     util::human_size(item.second));
+        std::cout << fmt::format("{} {} object(s) ({}) on remote '{}'; kept {}\n", result.removed ? "removed" : "would remove",
+                                 result.unreferenced.size(), util::human_size(bytes), printable(r.name), result.kept);
+    }
+    if (force && !result.removed) {
+        fail(ErrorKind::integrity,
+             "nothing removed: {} referenced object(s) are on the remote but not in the local cache, so what they reference "
+             "is unknown (pull them first: 'cairn pull RUN' or 'cairn pull')", result.unknown.size());
     }
     (void)ctx;
 }

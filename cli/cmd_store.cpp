@@ -54,13 +54,21 @@ void register_gc(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("gc", "Remove cache objects that nothing references any more");
     cmd->add_flag("-n,--dry-run", opts->dry_run, "Only list what would be removed");
     cmd->add_flag("--json", opts->json, "Print the result as JSON");
+    auto remote_name = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    auto* remote_opt = cmd->add_option("--remote", *remote_name, "Instead: list a data remote's unreferenced objects");
+    cmd->add_flag("--force", *force, "With --remote: delete them")->needs(remote_opt);
     cmd->footer("Examples:\n"
                 "  cairn gc --dry-run\n"
                 "  cairn gc\n"
                 "Kept: objects named by a pointer in the workspace or the index, at the tip of any branch,\n"
                 "tag or remote-tracking branch, and by anything under refs/cairn/ (runs).");
-    cmd->callback([opts, &ctx] {
+    cmd->callback([opts, remote_name, force, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
+        if (!remote_name->empty()) {
+            gc_remote_command(ws, *remote_name, *force, opts->json, ctx);
+            return;
+        }
         StderrProgress progress;
         auto result = workspace::gc(ws, opts->dry_run ? workspace::GcMode::dry_run : workspace::GcMode::remove, progress);
         for (const auto& w : ws.take_warnings()) print_warning(w);

@@ -20,6 +20,8 @@
 #include "core/remote/config.hpp"
 #include "core/remote/directory.hpp"
 #include "core/run/store.hpp"
+#include "core/workspace/maintenance.hpp"
+#include "core/workspace/pointer.hpp"
 #include "core/util/error.hpp"
 #include "core/util/parallel.hpp"
 #include "core/util/progress.hpp"
@@ -306,6 +308,70 @@ RemoteStatus remote_status(workspace::Workspace& ws, Backend& backend, const std
             status.refs_not_pulled.push_back("refs/cairn/" + rest);
     }
     return status;
+}
+
+RemoteGc gc_remote(workspace::Workspace& ws, Backend& backend, bool force) {
+    RemoteGc result;
+    std::vector<Digest> roots;
+    auto collect = [&](const std::string&, std::string_view content) {
+        auto ids = workspace::find_object_ids(content);
+        roots.insert(roots.end(), ids.begin(), ids.end());
+    };
+    ws.repo().visit_reachable_blobs(workspace::k_pointer_suffix, collect, collect);
+    for (const auto& file : ws.find_pointers()) collect(file.pointer_path, fs::read_file(ws.absolute(file.pointer_path)));
+    (void)ws.take_warnings();
+    std::unordered_set<std::string> live;
+    std::unordered_set<Digest> seen;
+    while (!roots.empty()) {
+        Digest d = roots.back();
+        roots.pop_back();
+        if (!seen.insert(d).second) continue;
+        live.insert(object_key(d));
+        if (!ws.cache().has(d)) {
+            result.unknown.push_back(d.id());
+            continue;
+        }
+        if (!ws.cache().starts_like_tree(d)) continue;
+        std::string text = fs::read_file(ws.cache().object_path(d));
+        try {
+            for (const auto& e : cache::Tree::parse(text, "tree object " + d.id()).entries) roots.push_back(e.digest);
+        } catch (const Error&) {
+            // As the local gc: an unreadable tree keeps every id in its text.
+            for (const auto& id : workspace::find_object_ids(text)) roots.push_back(id);
+        }
+    }
+    std::unordered_set<std::string> on_remote;
+    with_retries([&] {
+        result.unreferenced.clear();
+        result.kept = 0;
+        on_remote.clear();
+        backend.list("sha256/", [&](std::string_view key, std::uint64_t size) {
+            std::string k(key);
+            if (live.count(k)) {
+                ++result.kept;
+                on_remote.insert(k);
+            } else {
+                result.unreferenced.emplace_back(k, size);
+            }
+        });
+    });
+    std::sort(result.unreferenced.begin(), result.unreferenced.end());
+    // A referenced object the cache lacks but the remote has may be a tree naming other remote
+    // objects: deleting is only safe when every such object could be followed.
+    std::vector<std::string> blocking;
+    for (const auto& id : result.unknown) {
+        auto d = Digest::from_id(id);
+        if (d && on_remote.count(object_key(*d))) blocking.push_back(id);
+    }
+    result.unknown = blocking;
+    if (force && blocking.empty()) {
+        for (const auto& item : result.unreferenced) {
+            const std::string& key = item.first;
+            with_retries([&] { backend.remove(key); });
+        }
+        result.removed = true;
+    }
+    return result;
 }
 
 std::optional<TransferReport> fetch_missing(workspace::Workspace& ws, const Roots& roots, util::Progress* progress,

@@ -87,6 +87,20 @@ struct RemoteStatus {
 // for `git_remote` (no network for git).
 [[nodiscard]] RemoteStatus remote_status(workspace::Workspace& ws, Backend& backend, const std::string& git_remote);
 
+struct RemoteGc {
+    std::vector<std::pair<std::string, std::uint64_t>> unreferenced; // keys and sizes
+    std::uint64_t kept = 0;
+    bool removed = false;
+    // Referenced objects the local cache lacks: what they reference is unknown, so nothing is
+    // removed (pull first).
+    std::vector<std::string> unknown;
+};
+
+// Lists the remote's objects that no branch, tag, HEAD, index, workspace pointer, or run record
+// (refs/cairn/*, with code snapshots) references, through trees, as the local gc decides; with
+// `force`, removes them, unless a referenced tree is missing from the local cache.
+[[nodiscard]] RemoteGc gc_remote(workspace::Workspace& ws, Backend& backend, bool force);
+
 // Runs `fn`, retrying it with exponential backoff (CAIRN_REMOTE_RETRY_BASE_MS, default 200 ms,
 // doubled each time, 4 tries) while it throws Error(io).
 void with_retries(const std::function<void()>& fn);

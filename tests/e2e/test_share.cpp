@@ -219,3 +219,27 @@ TEST_CASE("checkout fetches missing objects from the default remote on demand", 
     CHECK(missing.code == 6);
     CHECK(contains(missing.err, "cairn remote add NAME URL --default"));
 }
+
+TEST_CASE("gc --remote lists unreferenced remote objects and deletes them only with --force", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    stdfs::path remote_dir = shared / "remote";
+    Repo a;
+    a.write("keep.bin", "kept");
+    a.write("old.bin", "old version");
+    a.ok({"add", "keep.bin", "old.bin"});
+    a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
+    a.commit("both");
+    a.ok({"push"});
+    std::string old_id = sha256_id_of_file(a.path("old.bin"));
+    // old.bin's bytes are referenced by nothing once the branch tip no longer has its pointer.
+    stdfs::remove(a.path("old.bin.cairn"));
+    a.commit("keep only");
+    auto listed = a.ok({"gc", "--remote", "team", "--json"}).json();
+    REQUIRE(listed["unreferenced"].size() == 1);
+    CHECK(listed["unreferenced"][0]["key"] == key_of(old_id));
+    CHECK(listed["removed"] == false);
+    CHECK(stdfs::exists(remote_dir / key_of(old_id)));
+    a.ok({"gc", "--remote", "team", "--force"});
+    CHECK_FALSE(stdfs::exists(remote_dir / key_of(old_id)));
+    CHECK(stdfs::exists(remote_dir / key_of(sha256_id_of_file(a.path("keep.bin")))));
+}
