@@ -35,6 +35,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"model", register_model, "model"},
     {"drift", register_drift, "profile drift"},
     {"hooks", register_hooks, "hooks"},
+    {"cluster", register_cluster, "cancel executor-task"},
 };
 
 // The group whose command `word` is, or null.
