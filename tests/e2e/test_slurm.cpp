@@ -198,3 +198,26 @@ TEST_CASE("the slurm executor says what is wrong: no sbatch, a refused job, a ba
     CHECK(missing.code == 4);
     CHECK(contains(missing.err, "sbatch not found"));
 }
+
+TEST_CASE("cairn cancel of a running run stops it and records it cancelled", "[slurm]") {
+    Repo repo;
+    if (!use_slurm(repo)) return;
+    repo.commit();
+    Result sub = repo.ok({"run", "--executor", "slurm", "--json", "-n", "long", "--", "sleep", "600"});
+    std::string id = sub.json()["runs"][0];
+    nlohmann::json runs = wait_runs(repo, [&](const nlohmann::json& r) {
+        const nlohmann::json* x = find_run(r, id);
+        return x && (*x)["status"] != "queued";
+    });
+    REQUIRE(find_run(runs, id));
+    REQUIRE((*find_run(runs, id))["status"] == "running");
+    Result c = repo.cairn({"cancel", "long", "--json"});
+    INFO(c.err);
+    REQUIRE(c.code == 0);
+    CHECK(c.json()["stopping"].size() == 1);
+    runs = wait_runs(repo, [&](const nlohmann::json& r) { return recorded(r, {id}); });
+    REQUIRE(find_run(runs, id));
+    CHECK((*find_run(runs, id))["status"] == "cancelled");
+    // Ended: nothing more to cancel.
+    CHECK(repo.cairn({"cancel", id}).code == 3);
+}
