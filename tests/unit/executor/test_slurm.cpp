@@ -32,7 +32,7 @@ std::string config_error(const std::string& text) {
 
 } // namespace
 
-TEST_CASE("--slurm OPT=VALUE takes any sbatch long option and refuses what cairn sets", "[executor]") {
+TEST_CASE("slurm options OPT=VALUE take any sbatch long option and refuse what cairn sets", "[executor]") {
     CHECK(executor::parse_option("time=10:00") == std::pair<std::string, std::string>{"time", "10:00"});
     CHECK(executor::parse_option("cpus-per-task=4").first == "cpus-per-task");
     CHECK(executor::parse_option("--gres=gpu:1") == std::pair<std::string, std::string>{"gres", "gpu:1"});
