@@ -37,6 +37,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"share", register_share, "remote push pull"},
     {"report", register_report, "plot report"},
     {"hooks", register_hooks, "hooks"},
+    {"cluster", register_cluster, "cancel executor-task"},
 };
 
 // The group whose command `word` is, or null.

@@ -21,6 +21,7 @@ struct Roots;
 }
 namespace cairn::sweep {
 struct SweepOptions;
+struct SweepResult;
 }
 namespace cairn::drift {
 struct Report;
@@ -71,6 +72,16 @@ void print_remote_status(workspace::Workspace& ws, const std::string& remote, bo
 // `cairn gc --remote REMOTE [--force]` (cli/cmd_share.cpp).
 void gc_remote_command(workspace::Workspace& ws, const std::string& remote, bool force, bool json, Context& ctx);
 
+// The summary of a sweep that ran (run_sweep_command's, and `--executor slurm --wait`'s): a
+// line on stderr, a table or JSON on stdout; sets ctx.exit_code (cli/cmd_run.cpp).
+void print_sweep_result(const sweep::SweepOptions& sweep, const sweep::SweepResult& result, bool json, Context& ctx);
+
+// `cairn run --executor slurm`: submits the run (no trials) or the sweep, and with `wait` blocks
+// until every task is recorded and reports as a local run or sweep does (cli/cmd_cluster.cpp).
+void run_slurm_command(workspace::Workspace& ws, const sweep::SweepOptions& sweep,
+                       const std::vector<std::string>& slurm_options, std::optional<std::size_t> max_parallel,
+                       bool wait, bool json, Context& ctx);
+
 // Each command group registers its subcommands (cli/cmd_<group>.cpp).
 void register_init(CLI::App& app, Context& ctx);
 void register_hooks(CLI::App& app, Context& ctx);
@@ -80,6 +91,7 @@ void register_runs(CLI::App& app, Context& ctx);
 void register_reproduce(CLI::App& app, Context& ctx);
 void register_pipeline(CLI::App& app, Context& ctx);
 void register_model(CLI::App& app, Context& ctx);
+void register_cluster(CLI::App& app, Context& ctx);
 
 // A run name as the user gave it, with `model:NAME@ALIAS` / `model:NAME@vN` replaced by the id
 // of the run that produced that version (cli/cmd_model.cpp). Other names are returned as given.

@@ -54,7 +54,7 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     if (r.reason.empty()) w.null();
     else w.string(r.reason);
     w.key("exit_code");
-    if (r.commit.empty() && r.status == "running") w.null();
+    if (r.commit.empty() && (r.status == "running" || r.status == "queued")) w.null();
     else w.integer(r.exit_code);
     w.key("start"), w.string(run::format_time(r.start_ms));
     w.key("end");
@@ -110,6 +110,8 @@ void write_run_json(JsonWriter& w, const run::RunRecord& r, bool full) {
     w.key("reproduces");
     if (r.reproduces.empty()) w.null();
     else w.string(r.reproduces);
+    if (r.executor.empty()) w.key("executor"), w.null();
+    else string_map("executor", r.executor);
     if (full) {
         w.key("os"), w.string(r.os);
         w.key("cpu"), w.string(r.cpu);
@@ -200,6 +202,20 @@ void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& swee
     };
     sweep::SweepResult result = sweep::run_sweep(ws, opts);
     for (const auto& w : result.warnings) print_warning(w);
+    print_sweep_result(sweep, result, json, ctx);
+}
+
+void print_sweep_result(const sweep::SweepOptions& sweep, const sweep::SweepResult& result, bool json, Context& ctx) {
+    std::vector<std::string> keys;
+    if (!sweep.trials.empty())
+        for (const auto& [k, v] : sweep.trials.front()) keys.push_back(k);
+    auto trial_json = [&](std::size_t number, const std::string& name, const sweep::Trial& trial) {
+        nlohmann::json params = nlohmann::json::object();
+        for (const auto& [k, v] : trial) params[k] = param_json(k, v);
+        return nlohmann::json{{"trial", number}, {"name", name.empty() ? nlohmann::json() : nlohmann::json(name)},
+                              {"params", params}};
+    };
+    const std::size_t total = sweep.trials.size();
     std::size_t finished = 0;
     for (const auto& t : result.trials) finished += t.status == "finished";
     std::cerr << fmt::format("cairn: sweep {}: {} of {} trial(s) finished{}\n", result.id, finished, total,
@@ -256,6 +272,11 @@ void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& swee
 
 namespace {
 
+// --executor, or executor.type in .cairn/config.yaml.
+bool use_slurm(const std::string& executor, const workspace::Workspace& ws) {
+    return executor.empty() ? ws.config().executor_type == "slurm" : executor == "slurm";
+}
+
 void register_run(CLI::App& app, Context& ctx) {
     struct Options {
         std::string name, experiment;
@@ -263,6 +284,9 @@ void register_run(CLI::App& app, Context& ctx) {
         bool no_capture = false, dry_run = false, json = false;
         std::size_t jobs = 1, random = 0;
         std::optional<std::uint64_t> seed;
+        std::string executor;
+        std::vector<std::string> slurm;
+        bool wait = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("run", "Run a command and record it: params, metrics, data, code, log");
@@ -282,6 +306,12 @@ void register_run(CLI::App& app, Context& ctx) {
         ->check(positive_number());
     cmd->add_option("--seed", o->seed, "With --random: the seed (default: a random one, printed and recorded)");
     cmd->add_flag("--dry-run", o->dry_run, "Print the trials (or the one run) and run nothing");
+    auto* jobs_option = cmd->get_option("--jobs");
+    cmd->add_option("--executor", o->executor, "Where to run: local (default) or slurm (one sbatch job; a sweep as one job array)")
+        ->check(CLI::IsMember({"local", "slurm"}));
+    cmd->add_option("--slurm", o->slurm, "With --executor slurm: an sbatch long option OPT=VALUE (time=10:00, partition=gpu)")
+        ->allow_extra_args(false);
+    cmd->add_flag("--wait", o->wait, "With --executor slurm: wait until every job ends and report as a local run does");
     cmd->add_flag("--json", o->json, "Print the run, or the sweep's id and trials, as JSON on stdout");
     // Everything from the first positional (or after --) is the user's command, untouched.
     cmd->prefix_command(true);
@@ -298,8 +328,11 @@ void register_run(CLI::App& app, Context& ctx) {
                 "Lines like 'loss: 0.42', 'loss: 0.42 (step 5)' or 'step: 5' on stdout are metrics\n"
                 "(off with --no-capture). Exits with the command's exit code; the run is recorded\n"
                 "whatever the outcome.");
-    cmd->callback([o, cmd, &ctx] {
+    cmd->callback([o, cmd, jobs_option, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
+        if (!use_slurm(o->executor, ws) && (!o->slurm.empty() || o->wait))
+            throw Error(ErrorKind::usage, fmt::format("cairn run: {} goes with --executor slurm",
+                                                      o->wait ? "--wait" : "--slurm"));
         run::RunOptions opts;
         opts.name = o->name;
         opts.experiment = o->experiment;
@@ -354,6 +387,12 @@ void register_run(CLI::App& app, Context& ctx) {
             opts.name.clear();
             so.run = std::move(opts);
             so.jobs = o->jobs;
+            if (use_slurm(o->executor, ws) && !o->dry_run) {
+                std::optional<std::size_t> throttle;
+                if (jobs_option->count() > 0) throttle = o->jobs;
+                run_slurm_command(ws, so, o->slurm, throttle, o->wait, o->json, ctx);
+                return;
+            }
             run_sweep_command(ws, so, o->dry_run, o->json, ctx);
             return;
         }
@@ -381,6 +420,12 @@ void register_run(CLI::App& app, Context& ctx) {
                 same.size() == 1 ? "run " : fmt::format("{} runs, the latest ", same.size()), same[0]->id.substr(0, 8),
                 run::format_time(same[0]->start_ms), opts.name, opts.name,
                 same.size() == 1 ? "the earlier one" : fmt::format("to '{}~{}' the earlier ones", opts.name, same.size())));
+        }
+        if (use_slurm(o->executor, ws)) {
+            sweep::SweepOptions so;
+            so.run = std::move(opts);
+            run_slurm_command(ws, so, o->slurm, std::nullopt, o->wait, o->json, ctx);
+            return;
         }
         StderrProgress progress;
         auto result = run::execute(ws, opts, progress);

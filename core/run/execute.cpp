@@ -244,7 +244,8 @@ namespace {
 // The record as it starts: who runs what, where; the -p params typed, sorted, each given once.
 RunRecord new_record(const RunOptions& options) {
     RunRecord r;
-    r.id = new_run_id();
+    r.id = options.id.empty() ? new_run_id() : options.id;
+    r.executor = options.executor;
     r.name = options.name;
     r.experiment = options.experiment;
     r.stage = options.stage;

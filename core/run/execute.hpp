@@ -53,6 +53,10 @@ struct RunOptions {
     // recorded as is, the params override the replica's parameter files without locks (the edits
     // stay there), and a declared output not written is reported in the result, not thrown.
     const RunRecord* snapshot = nullptr;
+    // Set for a run submitted to a cluster (core/sweep/submit.hpp): the id chosen at submission
+    // (32 hex digits; empty: a new random one) and what RunRecord::executor records.
+    std::string id;
+    std::map<std::string, std::string> executor;
 };
 
 struct RunResult {

@@ -84,6 +84,8 @@ std::string serialize_index(const std::map<std::string, IndexEntry>& entries) {
         attr("git_branch", r.git_branch);
         attr("git_dirty", r.git_dirty ? "1" : "0");
         attr("git_snapshot", r.git_snapshot);
+        // As attributes, which a reader that does not know them skips.
+        for (const auto& [k, v] : r.executor) fmt::format_to(it, "a\texecutor.{}\t{}\n", escape(k), escape(v));
         for (const auto& c : r.command) fmt::format_to(it, "c\t{}\n", escape(c));
         for (const auto& p : r.params) fmt::format_to(it, "p\t{}\t{}\t{}\n", p.type, escape(p.key), escape(p.text));
         for (const auto& [k, v] : r.tags) fmt::format_to(it, "t\t{}\t{}\n", escape(k), escape(v));
@@ -146,6 +148,7 @@ std::optional<std::map<std::string, IndexEntry>> parse_index(const std::string& 
             else if (k == "git_branch") r.git_branch = v;
             else if (k == "git_dirty") r.git_dirty = v == "1";
             else if (k == "git_snapshot") r.git_snapshot = v;
+            else if (k.rfind("executor.", 0) == 0) r.executor[unescape(k.substr(9))] = v;
         } else if (kind == "c" && f.size() == 2) {
             r.command.push_back(unescape(f[1]));
         } else if (kind == "p" && f.size() == 4) {

@@ -263,6 +263,11 @@ std::string to_run_yaml(const RunRecord& r) {
     if (!r.metric_files.empty()) out << YAML::Key << "metric_files" << YAML::Value << YAML::Flow << r.metric_files;
     if (!r.capture) out << YAML::Key << "capture" << YAML::Value << false;
     if (!r.reproduces.empty()) out << YAML::Key << "reproduces" << YAML::Value << r.reproduces;
+    if (!r.executor.empty()) {
+        out << YAML::Key << "executor" << YAML::Value << YAML::BeginMap;
+        for (const auto& [k, v] : r.executor) out << YAML::Key << k << YAML::Value << v;
+        out << YAML::EndMap;
+    }
     out << YAML::Key << "tags" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : r.tags) out << YAML::Key << k << YAML::Value << v;
     out << YAML::EndMap;
@@ -463,6 +468,7 @@ void parse_run_yaml(const std::string& text, const std::string& where, RunRecord
     r.metric_files = f.list("metric_files");
     r.capture = f.boolean("capture", true);
     r.tags = f.strings("tags");
+    r.executor = f.strings("executor");
     if (r.id.empty()) fail(ErrorKind::input, "{}: missing 'id'", where);
 }
 

@@ -69,6 +69,10 @@ struct RunRecord {
     std::vector<std::string> metric_files; // `-m` files read after the command ended
     bool capture = true;                   // stdout scalars captured as metrics (off: --no-capture)
     std::string reproduces; // the run this one re-ran (`cairn rerun`), else empty
+    // Where the run executed when not here (`cairn run --executor slurm`): `type` (slurm),
+    // `job_id`, `array_job_id`, `array_index`, `node`, `partition`, and each requested sbatch
+    // option as `request.<option>`. Empty for a local run.
+    std::map<std::string, std::string> executor;
     std::string commit;                       // the run's commit (when read from a ref)
     // Set when the record comes from the run index: the summary of a series not loaded.
     std::optional<std::map<std::string, cairn::metrics::MetricSummary>> summary;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -62,6 +63,12 @@ std::filesystem::path staging_dir(workspace::Workspace& ws, const std::string& i
     return ws.store_dir() / "runs" / id;
 }
 
+} // namespace
+
+std::filesystem::path queued_dir(const workspace::Workspace& ws) { return ws.store_dir() / "runs" / "queued"; }
+
+namespace {
+
 // The runs in progress, read from their staging directories without writing to them: a live
 // cairn holds the directory's lock from before it appears until the run is committed. What a
 // run logged so far is taken up to the last complete line (the next may be half written).
@@ -96,6 +103,32 @@ std::vector<RunRecord> running_runs(workspace::Workspace& ws, std::vector<Skippe
             out.push_back(std::move(r));
         } catch (const Error& e) {
             if (fs::lstat_path(staging) && skipped) skipped->push_back({entry.name, e.what()});
+        }
+    }
+    return out;
+}
+
+// The runs submitted to a cluster and not started yet: .cairn/runs/queued/<id>.yaml, a run.yaml
+// written at submission (core/sweep/submit.cpp) and removed once the run is recorded.
+std::vector<RunRecord> queued_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped) {
+    std::vector<RunRecord> out;
+    std::filesystem::path dir = queued_dir(ws);
+    if (!fs::lstat_path(dir)) return out;
+    for (const auto& entry : fs::list_dir(dir)) {
+        if (entry.type != fs::EntryType::file || !util::ends_with(entry.name, ".yaml")) continue;
+        std::string id = entry.name.substr(0, entry.name.size() - 5);
+        if (!is_run_id(id)) continue;
+        try {
+            auto text = fs::read_file_if_exists(dir / entry.name);
+            if (!text) continue; // recorded meanwhile
+            RunRecord r;
+            parse_run_yaml(*text, (dir / entry.name).string(), r);
+            if (r.id != id) fail(ErrorKind::input, "{}: names another run ({})", (dir / entry.name).string(), r.id);
+            if (auto p = fs::read_file_if_exists(dir / (id + ".params.yaml")))
+                parse_params_yaml(*p, (dir / (id + ".params.yaml")).string(), r);
+            out.push_back(std::move(r));
+        } catch (const Error& e) {
+            if (skipped) skipped->push_back({id, e.what()});
         }
     }
     return out;
@@ -229,8 +262,9 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
 
 std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped) {
     recover_crashed(ws);
-    // Staging before refs: a run that ends in between is then seen twice (and its ref wins),
-    // never not at all.
+    // Queued before staging before refs: a run that starts or ends in between is then seen
+    // twice (the later state wins), never not at all.
+    std::vector<RunRecord> queued = queued_runs(ws, skipped);
     std::vector<RunRecord> running = running_runs(ws, skipped);
     std::filesystem::path index_dir = ws.store_dir() / "index";
     std::map<std::string, IndexEntry> cached;
@@ -270,8 +304,14 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRu
     std::vector<RunRecord> out;
     out.reserve(fresh.size());
     for (auto& [id, e] : fresh) out.push_back(std::move(e.record));
+    std::set<std::string> seen;
     for (auto& r : running)
-        if (!fresh.count(r.id)) out.push_back(std::move(r));
+        if (!fresh.count(r.id)) {
+            seen.insert(r.id);
+            out.push_back(std::move(r));
+        }
+    for (auto& r : queued)
+        if (!fresh.count(r.id) && !seen.count(r.id)) out.push_back(std::move(r));
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
         return a.start_ms != b.start_ms ? a.start_ms > b.start_ms : a.id > b.id;
     });
@@ -381,6 +421,22 @@ RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
         if (name == "run.yaml") blob = repo.write_blob(to_run_yaml(r));
     std::string commit = repo.write_commit(repo.write_tree(blobs), repo.parents(record.commit), commit_message(r));
     repo.update_ref(std::string(k_ref_prefix) + r.id, commit, record.commit, "cairn tag");
+    r.commit = commit;
+    return r;
+}
+
+RunRecord set_status(workspace::Workspace& ws, const RunRecord& record, const std::string& status,
+                     const std::string& reason) {
+    require_recorded(ws, record);
+    RunRecord r = load(ws, record.id, record.commit);
+    r.status = status;
+    r.reason = reason;
+    auto& repo = ws.repo();
+    auto blobs = repo.top_blobs(record.commit);
+    for (auto& [name, blob] : blobs)
+        if (name == "run.yaml") blob = repo.write_blob(to_run_yaml(r));
+    std::string commit = repo.write_commit(repo.write_tree(blobs), repo.parents(record.commit), commit_message(r));
+    repo.update_ref(std::string(k_ref_prefix) + r.id, commit, record.commit, "cairn status");
     r.commit = commit;
     return r;
 }

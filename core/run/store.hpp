@@ -22,6 +22,11 @@ inline constexpr std::string_view k_ref_prefix = "refs/cairn/runs/";
 // SIGKILL if it is still that group (process::kill_group). Returns the ids recovered.
 std::vector<std::string> recover_crashed(workspace::Workspace& ws);
 
+// Where runs submitted to a cluster wait until they start: `<id>.yaml` holds each one's run.yaml
+// (status `queued`) and `<id>.params.yaml` its params, written at submission, removed once it is
+// recorded (core/sweep/submit.hpp).
+[[nodiscard]] std::filesystem::path queued_dir(const workspace::Workspace& ws);
+
 // A run ref whose record could not be read.
 struct SkippedRun {
     std::string id;     // the ref's name below refs/cairn/runs/
@@ -62,6 +67,13 @@ struct SkippedRun {
 // Error(busy) for a run in progress.
 RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
                    const std::map<std::string, std::optional<std::string>>& changes);
+
+// Sets a recorded run's status and reason by rewriting its commit's run.yaml (as set_tags does):
+// how a cluster submission records a run Slurm cancelled (`cancelled`) or killed (`crashed`)
+// after its command was stopped. Returns the updated record. Throws Error(busy) for a run in
+// progress.
+RunRecord set_status(workspace::Workspace& ws, const RunRecord& record, const std::string& status,
+                     const std::string& reason);
 
 // Deletes a run's ref. Its objects stay in the cache until `cairn gc`. Throws Error(busy) for a
 // run in progress.

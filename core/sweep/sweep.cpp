@@ -17,19 +17,11 @@
 #include "core/workspace/add.hpp"
 
 namespace cairn::sweep {
-namespace {
 
 std::string new_sweep_id() {
     std::random_device rd;
     return fmt::format("{:08x}{:08x}", rd(), rd());
 }
-
-// What every trial starts from, prepared once in the user's workspace.
-struct Prepared {
-    run::RunRecord snapshot; // git fields and large files, as run::RunOptions::snapshot wants them
-    std::vector<workspace::TrackedData> tracked;
-    std::map<std::string, std::string> inputs; // path -> object id
-};
 
 Prepared prepare(workspace::Workspace& ws, const run::RunOptions& ro, const std::string& id,
                  std::vector<std::string>& warnings) {
@@ -77,7 +69,24 @@ Prepared prepare(workspace::Workspace& ws, const run::RunOptions& ro, const std:
     return p;
 }
 
-} // namespace
+run::TrialWorktree::Source trial_source(const Prepared& prepared, const run::RunOptions& base) {
+    run::TrialWorktree::Source source;
+    source.snapshot = &prepared.snapshot;
+    for (const auto& d : prepared.tracked)
+        source.objects.emplace_back(d.data_path, d.pointer.digest.id());
+    for (const auto& [path, id] : prepared.snapshot.large_files)
+        source.objects.emplace_back(path, id);
+    for (const auto& [path, id] : prepared.inputs)
+        source.objects.emplace_back(path, id);
+    source.cwd = base.cwd;
+    // As rerun does (and DVC): the directories declared outputs go in exist, even when the
+    // snapshot has nothing in them.
+    for (const auto& o : base.outputs) {
+        std::string parent = std::filesystem::path(o).parent_path().string();
+        if (!parent.empty()) source.output_dirs.push_back(parent);
+    }
+    return source;
+}
 
 int SweepResult::exit_code() const {
     if (interrupted) return static_cast<int>(ErrorKind::interrupted);
@@ -108,22 +117,8 @@ SweepResult run_sweep(workspace::Workspace& ws, const SweepOptions& options) {
 
     // What every trial's worktree starts from; each job slot materialises it once and resets
     // it between its trials (run::TrialWorktree), so a trial sees none of an earlier one's files.
-    run::TrialWorktree::Source source;
-    source.snapshot = &prepared.snapshot;
-    for (const auto& d : prepared.tracked)
-        source.objects.emplace_back(d.data_path, d.pointer.digest.id());
-    for (const auto& [path, id] : prepared.snapshot.large_files)
-        source.objects.emplace_back(path, id);
-    for (const auto& [path, id] : prepared.inputs)
-        source.objects.emplace_back(path, id);
+    run::TrialWorktree::Source source = trial_source(prepared, options.run);
     const run::RunOptions& base = options.run;
-    source.cwd = base.cwd;
-    // As rerun does (and DVC): the directories declared outputs go in exist, even when the
-    // snapshot has nothing in them.
-    for (const auto& o : base.outputs) {
-        std::string parent = std::filesystem::path(o).parent_path().string();
-        if (!parent.empty()) source.output_dirs.push_back(parent);
-    }
 
     std::size_t jobs = std::max<std::size_t>(1, std::min(options.jobs, result.trials.size()));
     std::mutex mutex; // around callbacks and Workspace::replica

@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/run/execute.hpp"
 #include "core/run/store.hpp"
+#include "core/run/worktree.hpp"
 #include "core/sweep/expand.hpp"
 #include "core/workspace/workspace.hpp"
 
@@ -60,6 +62,27 @@ struct SweepResult {
     // 0 when every trial finished, 130 when interrupted, else 1.
     [[nodiscard]] int exit_code() const;
 };
+
+// A new sweep id: 16 random hex digits.
+[[nodiscard]] std::string new_sweep_id();
+
+// What every trial starts from, prepared once in the user's workspace by run_sweep, and by a
+// submission to a cluster (core/sweep/submit.hpp) before its jobs are queued.
+struct Prepared {
+    run::RunRecord snapshot; // git fields and large files, as run::RunOptions::snapshot wants them
+    std::vector<workspace::TrackedData> tracked;
+    std::map<std::string, std::string> inputs; // path -> object id
+};
+
+// Stores `ro`'s declared inputs and the untracked files too large for git in the cache and
+// snapshots the work tree (a commit of it when dirty). Appends warnings (large files, nested
+// repositories). Throws Error(integrity) when tracked data is missing from the cache, and as
+// workspace::add and git::Repository::snapshot_workdir.
+[[nodiscard]] Prepared prepare(workspace::Workspace& ws, const run::RunOptions& ro, const std::string& sweep_id,
+                               std::vector<std::string>& warnings);
+
+// What a trial's worktree is made from (run::TrialWorktree); points into `prepared`.
+[[nodiscard]] run::TrialWorktree::Source trial_source(const Prepared& prepared, const run::RunOptions& base);
 
 // Runs the trials. First, once: crashed runs are recovered, the declared inputs and the untracked
 // files too large for git are stored in the cache, and the work tree is snapshotted (a commit of it

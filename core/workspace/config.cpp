@@ -4,6 +4,7 @@
 
 #include "core/fs/file.hpp"
 #include "core/util/error.hpp"
+#include "core/util/strings.hpp"
 #include "core/workspace/yaml_util.hpp"
 
 namespace cairn::workspace {
@@ -63,6 +64,38 @@ Config Config::parse(const std::string& text, const std::string& display) {
                 if (!gto.IsScalar() || (gto.Scalar() != "true" && gto.Scalar() != "false"))
                     fail(ErrorKind::input, "{}: 'registry.gto' must be true or false", where(display, gto));
                 config.registry_gto = gto.Scalar() == "true";
+            }
+        }
+        if (YAML::Node executor = root["executor"]) {
+            if (!executor.IsMap()) fail(ErrorKind::input, "{}: 'executor' must be a mapping", where(display, executor));
+            for (const auto& kv : executor) {
+                std::string key = kv.first.Scalar();
+                if (key == "type") {
+                    if (!kv.second.IsScalar() || (kv.second.Scalar() != "local" && kv.second.Scalar() != "slurm"))
+                        fail(ErrorKind::input, "{}: 'executor.type' must be local or slurm", where(display, kv.second));
+                    config.executor_type = kv.second.Scalar();
+                } else if (key == "max_parallel") {
+                    auto n = kv.second.IsScalar() ? util::parse_integer<std::int64_t>(kv.second.Scalar()) : std::nullopt;
+                    if (!n || *n < 1)
+                        fail(ErrorKind::input, "{}: 'executor.max_parallel' must be a positive number", where(display, kv.second));
+                    config.executor_max_parallel = static_cast<std::size_t>(*n);
+                } else if (key == "slurm") {
+                    if (!kv.second.IsMap())
+                        fail(ErrorKind::input, "{}: 'executor.slurm' must be a mapping of sbatch options (time: 10:00)",
+                             where(display, kv.second));
+                    for (const auto& opt : kv.second) {
+                        std::string name = opt.first.Scalar();
+                        bool shape = !name.empty() && name.front() >= 'a' && name.front() <= 'z';
+                        for (char c : name) shape &= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                        if (!shape || !opt.second.IsScalar())
+                            fail(ErrorKind::input, "{}: 'executor.slurm.{}' must be an sbatch long option with a single value",
+                                 where(display, opt.first), name);
+                        config.slurm_options.emplace_back(name, opt.second.Scalar());
+                    }
+                } else {
+                    fail(ErrorKind::input, "{}: unknown key 'executor.{}' (expected type, max_parallel, slurm)",
+                         where(display, kv.first), key);
+                }
             }
         }
     } catch (const YAML::Exception& e) {

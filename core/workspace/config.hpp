@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <cstddef>
 #include <vector>
 
 #include "core/fs/link.hpp"
@@ -26,6 +28,12 @@ struct Config {
     // Also write the annotated git tags DVC's GTO reads for model versions and aliases
     // (`registry.gto`).
     bool registry_gto = false;
+    // `executor:` (docs/format.md): where `cairn run` executes by default (local, slurm), the
+    // array throttle of a sweep submitted to Slurm (0: none), and sbatch long options (name
+    // without `--`, value) applied to every submission before `--slurm` ones.
+    std::string executor_type = "local";
+    std::size_t executor_max_parallel = 0;
+    std::vector<std::pair<std::string, std::string>> slurm_options;
 
     // The text `cairn init` writes.
     [[nodiscard]] static std::string default_text();
