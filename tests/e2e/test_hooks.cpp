@@ -256,3 +256,42 @@ TEST_CASE("pre-commit framework runs the cairn-status hook from .pre-commit-hook
     INFO(accepted.out << accepted.err);
     CHECK(accepted.code == 0);
 }
+
+TEST_CASE("the pre-push hook uploads the data of the commits pushed", "[e2e][hooks][share]") {
+    cairn::test::TempDir shared;
+    Repo repo = tracked_repo();
+    REQUIRE(run_process({"git", "init", "-q", "--bare", (shared / "origin.git").string()}, shared.path(), repo.env()).code == 0);
+    repo.git({"remote", "add", "origin", (shared / "origin.git").string()});
+    repo.ok({"hooks", "install"});
+
+    // No data remote yet: the push is stopped, with the way to add one.
+    Result refused = repo.git({"push", "-q", "origin", "HEAD:refs/heads/main"});
+    CHECK(refused.code != 0);
+    CHECK(contains(refused.err, "cairn remote add"));
+    CHECK(run_process({"git", "--git-dir", (shared / "origin.git").string(), "rev-parse", "--verify", "-q", "refs/heads/main"},
+                      shared.path(), repo.env())
+              .code != 0);
+
+    repo.ok({"remote", "add", "team", (shared / "data").string(), "--default"});
+    repo.commit("remote");
+    Result pushed = repo.git({"push", "-q", "origin", "HEAD:refs/heads/main"});
+    INFO(pushed.err);
+    REQUIRE(pushed.code == 0);
+    std::string id = sha256_id_of_file(repo.path("data/a.txt"));
+    std::string key = Repo::object_rel(id).substr(std::string(".cairn/cache/").size());
+    REQUIRE(stdfs::exists(shared / "data" / key));
+    CHECK(repo.read(".git/hooks/pre-push").size() > 0);
+
+    // A new data version reaches the remote with the commit that points to it, and deleting a
+    // branch on the remote (a zero sha on the hook's input) pushes nothing and succeeds.
+    repo.write("data/a.txt", "version two\n");
+    repo.ok({"add", "data/a.txt"});
+    repo.commit("data v2");
+    REQUIRE(repo.git({"push", "-q", "origin", "HEAD:refs/heads/main"}).code == 0);
+    std::string id2 = sha256_id_of_file(repo.path("data/a.txt"));
+    CHECK(stdfs::exists(shared / "data" / Repo::object_rel(id2).substr(std::string(".cairn/cache/").size())));
+    REQUIRE(repo.git({"push", "-q", "origin", "HEAD:refs/heads/topic"}).code == 0);
+    Result deleted = repo.git({"push", "-q", "origin", ":refs/heads/topic"});
+    INFO(deleted.err);
+    CHECK(deleted.code == 0);
+}
