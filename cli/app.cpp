@@ -34,7 +34,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"pipeline", register_pipeline, "repro dag"},
     {"model", register_model, "model"},
     {"drift", register_drift, "profile drift"},
-    {"report", register_report, "plot report"},
+    {"report", register_report, "plot report fill-series-cache"},
     {"hooks", register_hooks, "hooks"},
 };
 

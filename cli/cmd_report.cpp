@@ -2,6 +2,7 @@
 // self-contained HTML report.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "core/fs/atomic_file.hpp"
 #include "core/plot/chart.hpp"
 #include "core/plot/series.hpp"
+#include "core/plot/series_cache.hpp"
 #include "core/query/filter.hpp"
 #include "core/report/report.hpp"
 #include "core/run/store.hpp"
@@ -258,11 +260,49 @@ void register_report_command(CLI::App& app, Context& ctx) {
     });
 }
 
+// `cairn fill-series-cache` (hidden, for bench/report.sh): fills the chart series cache of
+// every recorded run that lacks one, from its metrics.tsv, exactly as the recorder does when it
+// records a run (plot::fill_series_cache). Runs written by other means than cairn's recorder
+// (git fast-import in the bench, runs fetched from a remote) have none.
+void register_fill_series_cache(CLI::App& app, Context& ctx) {
+    auto json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("fill-series-cache", "Fill the chart series cache of recorded runs (for benchmarks)");
+    cmd->group(""); // hidden from `cairn help`
+    cmd->add_flag("--json", *json, "Print the counts as JSON");
+    cmd->callback([json, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto runs = run::list_runs(ws);
+        std::vector<const run::RunRecord*> todo;
+        for (const auto& r : runs) {
+            if (r.commit.empty()) continue;
+            bool all = true;
+            for (std::size_t columns : plot::k_cut_columns) all &= std::filesystem::is_regular_file(plot::series_cache_path(ws, r.commit, columns));
+            if (!all) todo.push_back(&r);
+        }
+        std::atomic<std::size_t> failed{0};
+        StderrProgress progress;
+        progress.begin("Cutting series", todo.size());
+        util::parallel_for(todo.size(), [&](std::size_t i) {
+            auto text = ws.repo().read_blob(todo[i]->commit, "metrics.tsv");
+            if (!plot::fill_series_cache(ws, todo[i]->commit, text ? *text : std::string())) ++failed;
+            progress.advance(1, 0);
+        });
+        progress.end();
+        if (*json) {
+            print_json({{"runs", runs.size()}, {"filled", todo.size() - failed}, {"failed", failed.load()}});
+            return;
+        }
+        std::cout << fmt::format("filled the series cache of {} run{} ({} failed, {} had one)\n", todo.size() - failed,
+                                 todo.size() - failed == 1 ? "" : "s", failed.load(), runs.size() - todo.size());
+    });
+}
+
 } // namespace
 
 void register_report(CLI::App& app, Context& ctx) {
     register_plot(app, ctx);
     register_report_command(app, ctx);
+    register_fill_series_cache(app, ctx);
 }
 
 } // namespace cairn::cli

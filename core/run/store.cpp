@@ -11,6 +11,7 @@
 #include "core/fs/lock.hpp"
 #include "core/fs/walk.hpp"
 #include "core/hash/hash.hpp"
+#include "core/plot/series_cache.hpp"
 #include "core/process/process.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/index.hpp"
@@ -381,6 +382,11 @@ RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
         if (name == "run.yaml") blob = repo.write_blob(to_run_yaml(r));
     std::string commit = repo.write_commit(repo.write_tree(blobs), repo.parents(record.commit), commit_message(r));
     repo.update_ref(std::string(k_ref_prefix) + r.id, commit, record.commit, "cairn tag");
+    // Same metrics.tsv: the chart series cut for the old commit hold for the new one (best
+    // effort; `cairn gc` removes the old commit's files).
+    for (std::size_t columns : plot::k_cut_columns)
+        if (auto cut = plot::read_series_cache(plot::series_cache_path(ws, record.commit, columns)))
+            plot::write_series_cache(plot::series_cache_path(ws, commit, columns), *cut);
     r.commit = commit;
     return r;
 }

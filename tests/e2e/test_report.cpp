@@ -1,5 +1,6 @@
 // cairn report: one self-contained HTML page, checked as text and in headless Chromium.
 #include <cstdlib>
+#include <map>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -196,4 +197,66 @@ TEST_CASE("report in headless Chromium: rows, one path per run, sorting by the U
     std::string bytes = repo.read("report.png");
     CHECK(bytes.size() > 1000);
     CHECK(bytes.substr(1, 3) == "PNG");
+}
+
+TEST_CASE("the recorder cuts the chart series and report reads them without any metrics.tsv", "[e2e][report]") {
+    Repo repo;
+    std::string a = make_run(repo, "a", "0.1", "0.3");
+    std::string b = make_run(repo, "b", "0.3", "0.9", false);
+    auto rev = [&](const std::string& what) {
+        std::string out = git_out(repo, {"rev-parse", what});
+        return out.substr(0, out.find_first_of(" \n"));
+    };
+    auto commit_of = [&](const std::string& id) { return rev("refs/cairn/runs/" + id); };
+    // Right after `cairn run`: the run's series, cut for each column count a report uses.
+    for (const auto& id : {a, b})
+        for (const char* columns : {"32", "150", "600"}) {
+            std::string file = ".cairn/state/series/" + commit_of(id) + "." + columns;
+            REQUIRE(repo.exists(file));
+            CHECK(repo.read(file).rfind("cairn-series 1\n", 0) == 0);
+            CHECK(contains(repo.read(file), "\nloss\t"));
+        }
+    CHECK(contains(repo.read(".cairn/state/series/" + commit_of(a) + ".32"), "\nacc\t"));
+    CHECK(!contains(repo.read(".cairn/state/series/" + commit_of(b) + ".32"), "\nacc\t"));
+
+    // A tag rewrites the run's commit (same metrics.tsv): the series follow it.
+    repo.ok({"tag", "a", "best=yes"});
+    for (const char* columns : {"32", "150", "600"})
+        CHECK(repo.exists(".cairn/state/series/" + commit_of(a) + "." + columns));
+
+    // The run index (`cairn ls`) is built from the records once, apart from the report.
+    repo.ok({"ls"});
+    // The report needs no metrics.tsv: with both blobs gone from the object store it still
+    // draws every series, the same as one whose cache the report cut itself.
+    std::map<std::string, std::string> blobs; // object file -> its bytes
+    for (const auto& id : {a, b}) {
+        std::string oid = rev("refs/cairn/runs/" + id + ":metrics.tsv");
+        std::string file = ".git/objects/" + oid.substr(0, 2) + "/" + oid.substr(2);
+        REQUIRE(repo.exists(file));
+        blobs[file] = repo.read(file);
+        stdfs::remove(repo.path(file));
+    }
+    CHECK(repo.git({"cat-file", "-e", "refs/cairn/runs/" + a + ":metrics.tsv"}).code != 0);
+    repo.ok({"report", "-o", "cached.html"});
+    std::string cached = repo.read("cached.html");
+    CHECK(count(figure_of(cached, "loss"), "<path class=\"series\"") == 2);
+    CHECK(count(figure_of(cached, "acc"), "<path class=\"series\"") == 1);
+    for (const auto& [file, bytes] : blobs) repo.write(file, bytes);
+    stdfs::remove_all(repo.path(".cairn/state/series"));
+    repo.ok({"report", "-o", "cut.html"});
+    std::string cut = repo.read("cut.html");
+    CHECK(figure_of(cut, "loss") == figure_of(cached, "loss"));
+    CHECK(figure_of(cut, "acc") == figure_of(cached, "acc"));
+    CHECK(repo.exists(".cairn/state/series/" + commit_of(a) + ".600")); // the report cut it again (2 runs: 600 columns)
+
+    // The hidden `fill-series-cache` (bench/report.sh) fills them as the recorder does.
+    stdfs::remove_all(repo.path(".cairn/state/series"));
+    auto j = repo.ok({"fill-series-cache", "--json"}).json();
+    CHECK(j["filled"] == 2);
+    CHECK(j["failed"] == 0);
+    for (const auto& id : {a, b})
+        for (const char* columns : {"32", "150", "600"}) CHECK(repo.exists(".cairn/state/series/" + commit_of(id) + "." + columns));
+    CHECK(repo.ok({"fill-series-cache", "--json"}).json()["filled"] == 0);
+    repo.ok({"report", "-o", "filled.html"});
+    CHECK(figure_of(repo.read("filled.html"), "loss") == figure_of(cached, "loss"));
 }
