@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/app.hpp"
+#include "cli/drift_reference.hpp"
 #include "cli/output.hpp"
 #include "core/fs/atomic_file.hpp"
 #include "core/plot/chart.hpp"
@@ -220,8 +221,8 @@ void register_report_command(CLI::App& app, Context& ctx) {
     cmd->add_option("--title", o->title, "The page's title (default: cairn report)");
     cmd->add_option("--metric", o->metric, "The metric of the parallel-coordinates chart (default: the one most runs have)");
     cmd->add_option("--lineage", o->lineage, "The run whose lineage is drawn (default: the first run of the report)");
-    auto* drift = cmd->add_option("--drift", o->drift, "Add a drift section: this table (path or object id) ...");
-    auto* against = cmd->add_option("--against", o->against, "... compared with this reference table, as `cairn drift` does");
+    auto* drift = cmd->add_option("--drift", o->drift, "Add a drift section: this table (path, object id, RUN:PATH, model:NAME@ALIAS) ...");
+    auto* against = cmd->add_option("--against", o->against, "... compared with this reference table (path, object id, RUN:PATH, model:NAME@ALIAS), as `cairn drift` does");
     drift->needs(against);
     against->needs(drift);
     cmd->add_flag("--json", o->json, "Print what was written as JSON (file, bytes, runs, charts, notes)");
@@ -238,6 +239,10 @@ void register_report_command(CLI::App& app, Context& ctx) {
         opts.cwd = ctx.cwd;
         opts.drift_current = o->drift;
         opts.drift_against = o->against;
+        opts.drift_table = [&ws, &ctx](const std::string& text) {
+            std::string what;
+            return reference_table(ws, ctx.cwd, text, what);
+        };
         opts.generated = run::format_time(std::chrono::duration_cast<std::chrono::milliseconds>(
                                               std::chrono::system_clock::now().time_since_epoch()).count()).substr(0, 16).replace(10, 1, " ") + " UTC";
         if (!o->lineage.empty()) {

@@ -149,6 +149,25 @@ TEST_CASE("report draws the pipeline DAG, its plots, a run's lineage, reruns, mo
     std::string drift = section("drift");
     CHECK(contains(drift, "dataset drift"));
     CHECK(count(drift, "<svg class=\"hist\"") == 2);
+
+    // --against (and --drift) name tables as `cairn drift` does: RUN:PATH, model:NAME@ALIAS.
+    repo.write("train.csv", repo.read("ref.csv"));
+    repo.ok({"add", "train.csv"});
+    repo.ok({"run", "-n", "fit", "-d", "train.csv", "-o", "m.bin", "--", "sh", "-c", "echo m > m.bin"});
+    repo.ok({"model", "register", "churn", "fit:m.bin", "--alias", "prod"});
+    for (const std::string against : {"fit:train.csv", "model:churn@prod"}) {
+        INFO(against);
+        repo.ok({"report", "fit", "-o", "drift.html", "--drift", "cur.csv", "--against", against});
+        std::string page = repo.read("drift.html");
+        auto at = page.find("<section id=\"drift\"");
+        std::string d = page.substr(at, page.find("</section>", at) - at);
+        CHECK(contains(d, "dataset drift"));
+        CHECK(contains(d, against));
+        CHECK(count(d, "<svg class=\"hist\"") == 2);
+    }
+    repo.ok({"report", "fit", "-o", "same.html", "--drift", "fit:train.csv", "--against", "model:churn@prod"});
+    CHECK(contains(repo.read("same.html"), "no dataset drift"));
+    CHECK(repo.cairn({"report", "fit", "-o", "bad.html", "--drift", "cur.csv", "--against", "fit:nosuch.csv"}).code == 3);
     CHECK(!contains(html, "http://"));
     CHECK(!contains(html, "https://"));
 }
