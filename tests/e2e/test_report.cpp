@@ -243,12 +243,14 @@ TEST_CASE("the recorder cuts the chart series and report reads them without any 
     for (const char* columns : {"32", "150", "600"})
         CHECK(repo.exists(".cairn/state/series/" + commit_of(a) + "." + columns));
 
-    // The run index (`cairn ls`) is built from the records once, apart from the report.
+    // The run index (`cairn ls`) is built from the records once; a run recorded after that is
+    // added to it by the recorder (so no listing reads its metrics.tsv either).
     repo.ok({"ls"});
+    std::string c = make_run(repo, "c", "0.2", "0.5", false);
     // The report needs no metrics.tsv: with both blobs gone from the object store it still
     // draws every series, the same as one whose cache the report cut itself.
     std::map<std::string, std::string> blobs; // object file -> its bytes
-    for (const auto& id : {a, b}) {
+    for (const auto& id : {a, b, c}) {
         std::string oid = rev("refs/cairn/runs/" + id + ":metrics.tsv");
         std::string file = ".git/objects/" + oid.substr(0, 2) + "/" + oid.substr(2);
         REQUIRE(repo.exists(file));
@@ -256,9 +258,13 @@ TEST_CASE("the recorder cuts the chart series and report reads them without any 
         stdfs::remove(repo.path(file));
     }
     CHECK(repo.git({"cat-file", "-e", "refs/cairn/runs/" + a + ":metrics.tsv"}).code != 0);
+    auto listed = repo.ok({"ls", "--json"}).json();
+    REQUIRE(listed.size() == 3);
+    CHECK(listed[0]["id"] == c);
+    CHECK(listed[0]["metrics"]["loss"]["last"] == 0.5);
     repo.ok({"report", "-o", "cached.html"});
     std::string cached = repo.read("cached.html");
-    CHECK(count(figure_of(cached, "loss"), "<path class=\"series\"") == 2);
+    CHECK(count(figure_of(cached, "loss"), "<path class=\"series\"") == 3);
     CHECK(count(figure_of(cached, "acc"), "<path class=\"series\"") == 1);
     for (const auto& [file, bytes] : blobs) repo.write(file, bytes);
     stdfs::remove_all(repo.path(".cairn/state/series"));
@@ -271,9 +277,9 @@ TEST_CASE("the recorder cuts the chart series and report reads them without any 
     // The hidden `fill-series-cache` (bench/report.sh) fills them as the recorder does.
     stdfs::remove_all(repo.path(".cairn/state/series"));
     auto j = repo.ok({"fill-series-cache", "--json"}).json();
-    CHECK(j["filled"] == 2);
+    CHECK(j["filled"] == 3);
     CHECK(j["failed"] == 0);
-    for (const auto& id : {a, b})
+    for (const auto& id : {a, b, c})
         for (const char* columns : {"32", "150", "600"}) CHECK(repo.exists(".cairn/state/series/" + commit_of(id) + "." + columns));
     CHECK(repo.ok({"fill-series-cache", "--json"}).json()["filled"] == 0);
     repo.ok({"report", "-o", "filled.html"});
