@@ -35,7 +35,7 @@ constexpr CommandGroup k_command_groups[] = {
     {"model", register_model, "model"},
     {"drift", register_drift, "profile drift"},
     {"share", register_share, "remote push pull"},
-    {"report", register_report, "plot report"},
+    {"report", register_report, "plot report fill-series-cache"},
     {"hooks", register_hooks, "hooks"},
     {"cluster", register_cluster, "cancel executor-task"},
 };

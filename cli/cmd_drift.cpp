@@ -12,6 +12,7 @@
 #include "core/drift/drift.hpp"
 #include "core/drift/profiles.hpp"
 #include "core/fs/file.hpp"
+#include "cli/drift_reference.hpp"
 #include "core/registry/registry.hpp"
 #include "core/run/store.hpp"
 #include "core/util/error.hpp"
@@ -150,6 +151,8 @@ drift::ProfiledTable model_reference(workspace::Workspace& ws, const std::string
     return profile_recorded(ws, pick->object, pick->path, pick->path + " (" + version + ")");
 }
 
+} // namespace
+
 // REF of `cairn drift --against`: a model's training data, a file or an object, or RUN:PATH.
 drift::ProfiledTable reference_table(workspace::Workspace& ws, const std::filesystem::path& cwd, const std::string& text, std::string& what) {
     if (util::starts_with(text, "model:")) return model_reference(ws, text, what);
@@ -178,6 +181,8 @@ drift::ProfiledTable reference_table(workspace::Workspace& ws, const std::filesy
     fail(ErrorKind::input, "{}: run {} has no input or output '{}' ({})", text, r.id.substr(0, 8), path,
          list.empty() ? "it recorded none" : "it has " + list);
 }
+
+namespace {
 
 std::string side_text(const drift::SideSummary& s) {
     if (!s.present) return "-";

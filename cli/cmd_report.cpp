@@ -2,6 +2,7 @@
 // self-contained HTML report.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -17,10 +18,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/app.hpp"
+#include "cli/drift_reference.hpp"
 #include "cli/output.hpp"
 #include "core/fs/atomic_file.hpp"
 #include "core/plot/chart.hpp"
 #include "core/plot/series.hpp"
+#include "core/plot/series_cache.hpp"
 #include "core/query/filter.hpp"
 #include "core/report/report.hpp"
 #include "core/run/store.hpp"
@@ -218,8 +221,8 @@ void register_report_command(CLI::App& app, Context& ctx) {
     cmd->add_option("--title", o->title, "The page's title (default: cairn report)");
     cmd->add_option("--metric", o->metric, "The metric of the parallel-coordinates chart (default: the one most runs have)");
     cmd->add_option("--lineage", o->lineage, "The run whose lineage is drawn (default: the first run of the report)");
-    auto* drift = cmd->add_option("--drift", o->drift, "Add a drift section: this table (path or object id) ...");
-    auto* against = cmd->add_option("--against", o->against, "... compared with this reference table, as `cairn drift` does");
+    auto* drift = cmd->add_option("--drift", o->drift, "Add a drift section: this table (path, object id, RUN:PATH, model:NAME@ALIAS) ...");
+    auto* against = cmd->add_option("--against", o->against, "... compared with this reference table (path, object id, RUN:PATH, model:NAME@ALIAS), as `cairn drift` does");
     drift->needs(against);
     against->needs(drift);
     cmd->add_flag("--json", o->json, "Print what was written as JSON (file, bytes, runs, charts, notes)");
@@ -236,6 +239,10 @@ void register_report_command(CLI::App& app, Context& ctx) {
         opts.cwd = ctx.cwd;
         opts.drift_current = o->drift;
         opts.drift_against = o->against;
+        opts.drift_table = [&ws, &ctx](const std::string& text) {
+            std::string what;
+            return reference_table(ws, ctx.cwd, text, what);
+        };
         opts.generated = run::format_time(std::chrono::duration_cast<std::chrono::milliseconds>(
                                               std::chrono::system_clock::now().time_since_epoch()).count()).substr(0, 16).replace(10, 1, " ") + " UTC";
         if (!o->lineage.empty()) {
@@ -258,11 +265,49 @@ void register_report_command(CLI::App& app, Context& ctx) {
     });
 }
 
+// `cairn fill-series-cache` (hidden, for bench/report.sh): fills the chart series cache of
+// every recorded run that lacks one, from its metrics.tsv, exactly as the recorder does when it
+// records a run (plot::fill_series_cache). Runs written by other means than cairn's recorder
+// (git fast-import in the bench, runs fetched from a remote) have none.
+void register_fill_series_cache(CLI::App& app, Context& ctx) {
+    auto json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("fill-series-cache", "Fill the chart series cache of recorded runs (for benchmarks)");
+    cmd->group(""); // hidden from `cairn help`
+    cmd->add_flag("--json", *json, "Print the counts as JSON");
+    cmd->callback([json, &ctx] {
+        auto ws = workspace::Workspace::discover(ctx.cwd);
+        auto runs = run::list_runs(ws);
+        std::vector<const run::RunRecord*> todo;
+        for (const auto& r : runs) {
+            if (r.commit.empty()) continue;
+            bool all = true;
+            for (std::size_t columns : plot::k_cut_columns) all &= std::filesystem::is_regular_file(plot::series_cache_path(ws, r.commit, columns));
+            if (!all) todo.push_back(&r);
+        }
+        std::atomic<std::size_t> failed{0};
+        StderrProgress progress;
+        progress.begin("Cutting series", todo.size());
+        util::parallel_for(todo.size(), [&](std::size_t i) {
+            auto text = ws.repo().read_blob(todo[i]->commit, "metrics.tsv");
+            if (!plot::fill_series_cache(ws, todo[i]->commit, text ? *text : std::string())) ++failed;
+            progress.advance(1, 0);
+        });
+        progress.end();
+        if (*json) {
+            print_json({{"runs", runs.size()}, {"filled", todo.size() - failed}, {"failed", failed.load()}});
+            return;
+        }
+        std::cout << fmt::format("filled the series cache of {} run{} ({} failed, {} had one)\n", todo.size() - failed,
+                                 todo.size() - failed == 1 ? "" : "s", failed.load(), runs.size() - todo.size());
+    });
+}
+
 } // namespace
 
 void register_report(CLI::App& app, Context& ctx) {
     register_plot(app, ctx);
     register_report_command(app, ctx);
+    register_fill_series_cache(app, ctx);
 }
 
 } // namespace cairn::cli

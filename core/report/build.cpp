@@ -440,8 +440,9 @@ std::string drift_section(workspace::Workspace& ws, const Options& o) {
     if (o.drift_current.empty())
         return out + "<p>No comparison asked for: <code>cairn report --drift CURRENT --against REFERENCE</code> adds one "
                      "(tables as <code>cairn drift</code> reads them).</p></section>\n";
-    auto ref = drift::profile_path(ws, o.cwd, o.drift_against);
-    auto cur = drift::profile_path(ws, o.cwd, o.drift_current);
+    auto read = [&](const std::string& text) { return o.drift_table ? o.drift_table(text) : drift::profile_path(ws, o.cwd, text); };
+    auto ref = read(o.drift_against);
+    auto cur = read(o.drift_current);
     drift::Report rep = drift::compare(ref.profile, cur.profile, {});
     out += fmt::format("<p><b>{}</b> against <b>{}</b>: {} of {} columns drifted ({:.0f}%), <span class=\"{}\">{}</span>. "
                        "<span class=\"swatch ref\"></span> reference <span class=\"swatch cur\"></span> current</p>\n",

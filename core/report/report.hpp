@@ -6,10 +6,12 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "core/drift/profiles.hpp"
 #include "core/plot/series.hpp"
 #include "core/run/record.hpp"
 #include "core/util/progress.hpp"
@@ -21,9 +23,11 @@ struct Options {
     std::string title = "cairn report";
     std::string metric;      // the parallel-coordinates metric ("": the first metric key)
     std::string lineage_run; // the run whose lineage is drawn (an id; "": the first run)
-    // A drift comparison to show (`--drift CURRENT --against REF`): tables as `cairn drift` reads
-    // them from the workspace (paths relative to cwd, or object ids); empty: none.
+    // A drift comparison to show (`--drift CURRENT --against REF`); empty: none.
     std::string drift_current, drift_against;
+    // How those two are read (the CLI passes `cairn drift`'s, which also takes RUN:PATH and
+    // model:NAME@ALIAS); unset: drift::profile_path (paths and object ids).
+    std::function<drift::ProfiledTable(const std::string&)> drift_table;
     std::filesystem::path cwd;
     std::size_t chart_points = 60000; // the points one metric chart keeps in all, over every run
     std::size_t columns = 600;        // pixel columns of a chart (a series keeps at most 4 a column)

@@ -18,6 +18,7 @@
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
 #include "core/hash/hash.hpp"
+#include "core/plot/series_cache.hpp"
 #include "core/process/process.hpp"
 #include "core/run/store.hpp"
 #include "core/state/state.hpp"
@@ -138,20 +139,26 @@ void commit_run(workspace::Workspace& ws, RunRecord& r, const std::string& full_
                                util::human_size(full_log.size()), r.log_object) +
                    full_log.substr(full_log.size() - k_log_tail);
     }
-    std::vector<std::pair<std::string, std::string>> blobs = {
-        {"inputs.yaml", repo.write_blob(to_paths_yaml(r.inputs))},
-        {"large_files.yaml", repo.write_blob(to_paths_yaml(r.large_files))},
-        {"log.txt", repo.write_blob(log_text)},
-        {"metrics.tsv", repo.write_blob(to_metrics_tsv(r.metrics))},
-        {"outputs.yaml", repo.write_blob(to_paths_yaml(r.outputs))},
-        {"params.yaml", repo.write_blob(to_params_yaml(r.params))},
-        {"run.yaml", repo.write_blob(to_run_yaml(r))},
+    const std::map<std::string, std::string> files = {
+        {"inputs.yaml", to_paths_yaml(r.inputs)},   {"large_files.yaml", to_paths_yaml(r.large_files)},
+        {"log.txt", log_text},                      {"metrics.tsv", to_metrics_tsv(r.metrics)},
+        {"outputs.yaml", to_paths_yaml(r.outputs)}, {"params.yaml", to_params_yaml(r.params)},
+        {"run.yaml", to_run_yaml(r)},
     };
+    const std::string& metrics_tsv = files.at("metrics.tsv");
+    std::vector<std::pair<std::string, std::string>> blobs;
+    for (const auto& [name, text] : files) blobs.emplace_back(name, repo.write_blob(text));
     std::string tree = repo.write_tree(blobs);
     std::vector<std::string> parents;
     if (!r.git_snapshot.empty()) parents.push_back(r.git_snapshot);
     r.commit = repo.write_commit(tree, parents, commit_message(r));
     repo.create_ref(std::string(k_ref_prefix) + r.id, r.commit, "cairn run");
+    // The chart series `cairn report` draws, cut now while the points are in memory, so that no
+    // report has to inflate and parse this metrics.tsv again. Best effort (derived data): a
+    // failure leaves it to the first report.
+    plot::fill_series_cache(ws, r.commit, metrics_tsv);
+    // Its run index entry, from the same texts, so that the next listing does not read it back.
+    index_recorded(ws, r.id, r.commit, files);
 }
 
 std::optional<Ended> read_outcome(const std::filesystem::path& staging) {

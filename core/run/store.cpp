@@ -12,6 +12,7 @@
 #include "core/fs/lock.hpp"
 #include "core/fs/walk.hpp"
 #include "core/hash/hash.hpp"
+#include "core/plot/series_cache.hpp"
 #include "core/process/process.hpp"
 #include "core/run/execute.hpp"
 #include "core/run/index.hpp"
@@ -37,11 +38,9 @@ std::int64_t newest_mtime_ms(const std::filesystem::path& path) {
     return newest;
 }
 
-RunRecord load(workspace::Workspace& ws, const std::string& id, const std::string& commit) {
+RunRecord parse_files(const std::string& id, const std::string& commit, const std::map<std::string, std::string>& files) {
     RunRecord r;
     std::string where = std::string(k_ref_prefix) + id;
-    // One tree lookup for all the record's files (a listing loads thousands of runs).
-    std::map<std::string, std::string> files = ws.repo().read_top_blobs(commit);
     auto file = [&](const char* name) -> const std::string* {
         auto it = files.find(name);
         return it == files.end() ? nullptr : &it->second;
@@ -57,6 +56,11 @@ RunRecord load(workspace::Workspace& ws, const std::string& id, const std::strin
     if (auto t = file("large_files.yaml")) parse_paths_yaml(*t, where + ":large_files.yaml", r.large_files);
     r.commit = commit;
     return r;
+}
+
+RunRecord load(workspace::Workspace& ws, const std::string& id, const std::string& commit) {
+    // One tree lookup for all the record's files (a listing loads thousands of runs).
+    return parse_files(id, commit, ws.repo().read_top_blobs(commit));
 }
 
 std::filesystem::path staging_dir(workspace::Workspace& ws, const std::string& id) {
@@ -260,6 +264,26 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
     return recovered;
 }
 
+void index_recorded(workspace::Workspace& ws, const std::string& id, const std::string& commit,
+                    const std::map<std::string, std::string>& files) noexcept {
+    try {
+        RunRecord r = parse_files(id, commit, files); // what a listing would read back from git
+        r.summary = r.metric_summary();
+        r.metrics.clear();
+        std::filesystem::path index_dir = ws.store_dir() / "index";
+        auto text = fs::read_file_if_exists(index_dir / "runs");
+        if (!text) return; // no index yet: the first listing builds it whole
+        fs::FileLock lock(index_dir / "lock", fs::LockMode::exclusive, std::chrono::milliseconds(0));
+        text = fs::read_file_if_exists(index_dir / "runs"); // as it is under the lock
+        auto entries = text ? parse_index(*text) : std::nullopt;
+        if (!entries) return;
+        (*entries)[id] = IndexEntry{commit, std::move(r)};
+        fs::write_file_atomic(index_dir / "runs", serialize_index(*entries), 0644, fs::Durability::deferred);
+    } catch (...) {
+        // A cache: the next listing reads the run from git.
+    }
+}
+
 std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRun>* skipped) {
     recover_crashed(ws);
     // Queued before staging before refs: a run that starts or ends in between is then seen
@@ -421,6 +445,11 @@ RunRecord set_tags(workspace::Workspace& ws, const RunRecord& record,
         if (name == "run.yaml") blob = repo.write_blob(to_run_yaml(r));
     std::string commit = repo.write_commit(repo.write_tree(blobs), repo.parents(record.commit), commit_message(r));
     repo.update_ref(std::string(k_ref_prefix) + r.id, commit, record.commit, "cairn tag");
+    // Same metrics.tsv: the chart series cut for the old commit hold for the new one (best
+    // effort; `cairn gc` removes the old commit's files).
+    for (std::size_t columns : plot::k_cut_columns)
+        if (auto cut = plot::read_series_cache(plot::series_cache_path(ws, record.commit, columns)))
+            plot::write_series_cache(plot::series_cache_path(ws, commit, columns), *cut);
     r.commit = commit;
     return r;
 }

@@ -27,6 +27,12 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws);
 // recorded (core/sweep/submit.hpp).
 [[nodiscard]] std::filesystem::path queued_dir(const workspace::Workspace& ws);
 
+// Adds a just-recorded run (its commit's files, as written) to the run index, so that the next
+// listing need not read its record back from git. Best effort and never throws: the index is a
+// cache (busy, missing or malformed: left to the next listing).
+void index_recorded(workspace::Workspace& ws, const std::string& id, const std::string& commit,
+                    const std::map<std::string, std::string>& files) noexcept;
+
 // A run ref whose record could not be read.
 struct SkippedRun {
     std::string id;     // the ref's name below refs/cairn/runs/

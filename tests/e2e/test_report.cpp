@@ -1,5 +1,6 @@
 // cairn report: one self-contained HTML page, checked as text and in headless Chromium.
 #include <cstdlib>
+#include <map>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -148,6 +149,25 @@ TEST_CASE("report draws the pipeline DAG, its plots, a run's lineage, reruns, mo
     std::string drift = section("drift");
     CHECK(contains(drift, "dataset drift"));
     CHECK(count(drift, "<svg class=\"hist\"") == 2);
+
+    // --against (and --drift) name tables as `cairn drift` does: RUN:PATH, model:NAME@ALIAS.
+    repo.write("train.csv", repo.read("ref.csv"));
+    repo.ok({"add", "train.csv"});
+    repo.ok({"run", "-n", "fit", "-d", "train.csv", "-o", "m.bin", "--", "sh", "-c", "echo m > m.bin"});
+    repo.ok({"model", "register", "churn", "fit:m.bin", "--alias", "prod"});
+    for (const std::string against : {"fit:train.csv", "model:churn@prod"}) {
+        INFO(against);
+        repo.ok({"report", "fit", "-o", "drift.html", "--drift", "cur.csv", "--against", against});
+        std::string page = repo.read("drift.html");
+        auto at = page.find("<section id=\"drift\"");
+        std::string d = page.substr(at, page.find("</section>", at) - at);
+        CHECK(contains(d, "dataset drift"));
+        CHECK(contains(d, against));
+        CHECK(count(d, "<svg class=\"hist\"") == 2);
+    }
+    repo.ok({"report", "fit", "-o", "same.html", "--drift", "fit:train.csv", "--against", "model:churn@prod"});
+    CHECK(contains(repo.read("same.html"), "no dataset drift"));
+    CHECK(repo.cairn({"report", "fit", "-o", "bad.html", "--drift", "cur.csv", "--against", "fit:nosuch.csv"}).code == 3);
     CHECK(!contains(html, "http://"));
     CHECK(!contains(html, "https://"));
 }
@@ -196,4 +216,72 @@ TEST_CASE("report in headless Chromium: rows, one path per run, sorting by the U
     std::string bytes = repo.read("report.png");
     CHECK(bytes.size() > 1000);
     CHECK(bytes.substr(1, 3) == "PNG");
+}
+
+TEST_CASE("the recorder cuts the chart series and report reads them without any metrics.tsv", "[e2e][report]") {
+    Repo repo;
+    std::string a = make_run(repo, "a", "0.1", "0.3");
+    std::string b = make_run(repo, "b", "0.3", "0.9", false);
+    auto rev = [&](const std::string& what) {
+        std::string out = git_out(repo, {"rev-parse", what});
+        return out.substr(0, out.find_first_of(" \n"));
+    };
+    auto commit_of = [&](const std::string& id) { return rev("refs/cairn/runs/" + id); };
+    // Right after `cairn run`: the run's series, cut for each column count a report uses.
+    for (const auto& id : {a, b})
+        for (const char* columns : {"32", "150", "600"}) {
+            std::string file = ".cairn/state/series/" + commit_of(id) + "." + columns;
+            REQUIRE(repo.exists(file));
+            CHECK(repo.read(file).rfind("cairn-series 1\n", 0) == 0);
+            CHECK(contains(repo.read(file), "\nloss\t"));
+        }
+    CHECK(contains(repo.read(".cairn/state/series/" + commit_of(a) + ".32"), "\nacc\t"));
+    CHECK(!contains(repo.read(".cairn/state/series/" + commit_of(b) + ".32"), "\nacc\t"));
+
+    // A tag rewrites the run's commit (same metrics.tsv): the series follow it.
+    repo.ok({"tag", "a", "best=yes"});
+    for (const char* columns : {"32", "150", "600"})
+        CHECK(repo.exists(".cairn/state/series/" + commit_of(a) + "." + columns));
+
+    // The run index (`cairn ls`) is built from the records once; a run recorded after that is
+    // added to it by the recorder (so no listing reads its metrics.tsv either).
+    repo.ok({"ls"});
+    std::string c = make_run(repo, "c", "0.2", "0.5", false);
+    // The report needs no metrics.tsv: with both blobs gone from the object store it still
+    // draws every series, the same as one whose cache the report cut itself.
+    std::map<std::string, std::string> blobs; // object file -> its bytes
+    for (const auto& id : {a, b, c}) {
+        std::string oid = rev("refs/cairn/runs/" + id + ":metrics.tsv");
+        std::string file = ".git/objects/" + oid.substr(0, 2) + "/" + oid.substr(2);
+        REQUIRE(repo.exists(file));
+        blobs[file] = repo.read(file);
+        stdfs::remove(repo.path(file));
+    }
+    CHECK(repo.git({"cat-file", "-e", "refs/cairn/runs/" + a + ":metrics.tsv"}).code != 0);
+    auto listed = repo.ok({"ls", "--json"}).json();
+    REQUIRE(listed.size() == 3);
+    CHECK(listed[0]["id"] == c);
+    CHECK(listed[0]["metrics"]["loss"]["last"] == 0.5);
+    repo.ok({"report", "-o", "cached.html"});
+    std::string cached = repo.read("cached.html");
+    CHECK(count(figure_of(cached, "loss"), "<path class=\"series\"") == 3);
+    CHECK(count(figure_of(cached, "acc"), "<path class=\"series\"") == 1);
+    for (const auto& [file, bytes] : blobs) repo.write(file, bytes);
+    stdfs::remove_all(repo.path(".cairn/state/series"));
+    repo.ok({"report", "-o", "cut.html"});
+    std::string cut = repo.read("cut.html");
+    CHECK(figure_of(cut, "loss") == figure_of(cached, "loss"));
+    CHECK(figure_of(cut, "acc") == figure_of(cached, "acc"));
+    CHECK(repo.exists(".cairn/state/series/" + commit_of(a) + ".600")); // the report cut it again (2 runs: 600 columns)
+
+    // The hidden `fill-series-cache` (bench/report.sh) fills them as the recorder does.
+    stdfs::remove_all(repo.path(".cairn/state/series"));
+    auto j = repo.ok({"fill-series-cache", "--json"}).json();
+    CHECK(j["filled"] == 3);
+    CHECK(j["failed"] == 0);
+    for (const auto& id : {a, b, c})
+        for (const char* columns : {"32", "150", "600"}) CHECK(repo.exists(".cairn/state/series/" + commit_of(id) + "." + columns));
+    CHECK(repo.ok({"fill-series-cache", "--json"}).json()["filled"] == 0);
+    repo.ok({"report", "-o", "filled.html"});
+    CHECK(figure_of(repo.read("filled.html"), "loss") == figure_of(cached, "loss"));
 }
