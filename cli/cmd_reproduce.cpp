@@ -215,6 +215,11 @@ void register_rerun(CLI::App& app, Context& ctx) {
                     for (const auto& entry : *files)
                         if (auto d = hash::Digest::from_id(entry.second)) roots.optional.push_back(*d);
             fetch_on_demand(ws, roots);
+            // The plan listed what the cache lacked before the fetch: plan again with what came.
+            if (std::any_of(plan.begin(), plan.end(), [](const run::RerunStep& s) { return !s.missing.empty(); })) {
+                std::string again;
+                plan = run::plan_rerun(ws, run_name_arg(ws, o->run), o->upstream, &again);
+            }
         }
         run::RerunOptions ro;
         if (o->with.empty() && !(o->max_drop.empty() && o->max_rel_drop.empty()))

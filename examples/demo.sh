@@ -145,7 +145,27 @@ step "seeing results: the learning-rate runs' loss curves, and one HTML page of 
 run cairn plot lr-0.01 lr-0.05 lr-0.2 -m loss --height 12
 run cairn report -o report.html --title "cairn demo"
 echo "(open $PWD/report.html in a browser: one file, no network)"
+step "share: runs to a bare git repository, data to a directory remote; a teammate clones, pulls and re-runs"
+shared=$(mktemp -d "${TMPDIR:-/tmp}/cairn-demo-shared.XXXXXX")
+git init -q --bare "$shared/origin.git"
+git remote add origin "$shared/origin.git"
+run cairn remote add team "$shared/data" --default
+git add .cairn/config.yaml && git commit -q -m "Share data through the team's directory remote"
+git push -q origin HEAD:refs/heads/main
+run cairn push --all
+run cairn status --remote
+(
+    cd "$shared"
+    git clone -q -b main origin.git teammate
+    cd teammate
+    run cairn init
+    run cairn pull
+    run cairn checkout
+    run cairn ls -n 3
+    run cairn rerun lr-0.05
+)
 echo
 echo "demo finished: data tracked, changed, detected, restored; model versioned; three runs recorded, filtered and"
 echo "compared; a two-step pipeline traced with lineage and reproduced; a non-deterministic step caught; a dvc.yaml-style"
-echo "pipeline run, retrained on new data, and one of its stages swept; its model registered, promoted and checked for drift."
+echo "pipeline run, retrained on new data, and one of its stages swept; its model registered, promoted and checked for drift;"
+echo "runs and data shared through git and a directory remote, and re-run in a teammate's clone."

@@ -243,3 +243,29 @@ TEST_CASE("gc --remote lists unreferenced remote objects and deletes them only w
     CHECK_FALSE(stdfs::exists(remote_dir / key_of(old_id)));
     CHECK(stdfs::exists(remote_dir / key_of(sha256_id_of_file(a.path("keep.bin")))));
 }
+
+TEST_CASE("rerun fetches the old inputs it needs from the default remote on demand", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    Repo a;
+    a.write("in.txt", "one\ntwo\n");
+    a.ok({"add", "in.txt"});
+    a.write_script("count.sh", "#!/bin/sh\nwc -l < in.txt > out.txt\n");
+    a.ok({"remote", "add", "team", (shared / "data").string(), "--default"});
+    a.commit("v1");
+    a.ok({"run", "-n", "count", "-d", "in.txt", "-o", "out.txt", "--", "./count.sh"});
+    // HEAD moves on to other data: a clone's pull brings only that.
+    a.write("in.txt", "one\ntwo\nthree\n");
+    a.ok({"add", "in.txt"});
+    a.commit("v2");
+    a.ok({"push", "--all"});
+
+    Repo b(false);
+    b.git({"pull", "-q", a.root().string(), "HEAD"});
+    b.ok({"init"});
+    b.git({"fetch", "-q", a.root().string(), "refs/cairn/*:refs/cairn/*"});
+    b.ok({"pull", "--data-only"});
+    Result rerun = b.cairn({"rerun", "count"});
+    INFO(rerun.out << rerun.err);
+    CHECK(rerun.code == 0);
+    CHECK(contains(rerun.err, "fetched"));
+}
