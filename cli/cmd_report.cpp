@@ -93,10 +93,13 @@ void register_plot(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("plot", "Draw metric series of runs as a chart in the terminal (or as SVG)");
     cmd->add_option("runs", o->sel.runs, "The runs (id prefix, name, last, last~N); default: every run, or --filter's");
-    cmd->add_option("-m,--metric", o->keys, "The metric to draw (repeat for one chart per metric)")->required();
+    // One key per -m, so that `plot -m loss RUN` reads RUN as a run.
+    cmd->add_option("-m,--metric", o->keys, "The metric to draw (repeat for one chart per metric)")
+        ->required()
+        ->allow_extra_args(false);
     cmd->add_option("--x", o->x, "The x axis: step (default) or time (seconds since the run started)")
         ->check(CLI::IsMember({"step", "time"}));
-    cmd->add_option("--smooth", o->smooth, "Moving average over a trailing window of N points");
+    cmd->add_option("--smooth", o->smooth, "Moving average over a trailing window of N points")->check(non_negative_number());
     cmd->add_flag("--log-y", o->log_y, "Logarithmic y axis (values <= 0 are left out, with a note)");
     cmd->add_option("--width", o->width, "Chart width: terminal cells (default: the terminal's width), or SVG pixels (720)")
         ->check(positive_number());
@@ -109,6 +112,11 @@ void register_plot(CLI::App& app, Context& ctx) {
                 "Series are downsampled to the chart's columns keeping each column's min and max, so spikes show.\n"
                 "Colours on a terminal (not with NO_COLOR); otherwise each run has a marker symbol (* + o x ...).");
     cmd->callback([o, &ctx] {
+        // A key given twice is one chart (each series is moved into the chart of its key).
+        std::vector<std::string> unique_keys;
+        for (const auto& k : o->keys)
+            if (std::find(unique_keys.begin(), unique_keys.end(), k) == unique_keys.end()) unique_keys.push_back(k);
+        o->keys = std::move(unique_keys);
         auto ws = workspace::Workspace::discover(ctx.cwd);
         auto listed = select_runs(ws, o->sel);
         auto all_series = report::read_full_series(ws, listed, o->keys, o->x == "time" ? plot::XAxis::time : plot::XAxis::step);

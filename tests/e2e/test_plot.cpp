@@ -130,3 +130,20 @@ TEST_CASE("plot on a terminal: one ANSI colour per run, none with NO_COLOR", "[e
     CHECK(!contains(plain.out, "\x1b[3"));
     CHECK(contains(plain.out, "* a"));
 }
+
+TEST_CASE("plot: -m takes one key, a key given twice is one chart, --smooth must not be negative", "[e2e][plot]") {
+    Repo repo;
+    make_run(repo, "slow", 0.1, 8);
+    make_run(repo, "fast", 0.3, 8);
+    // The word after -m KEY is a run, not a second metric.
+    Result r = repo.ok({"plot", "-m", "loss", "fast", "--width", "30"});
+    CHECK(contains(r.out, "fast"));
+    CHECK_FALSE(contains(r.out, "slow"));
+    Result twice = repo.ok({"plot", "fast", "-m", "loss", "-m", "loss", "--json"});
+    auto j = twice.json();
+    REQUIRE(j.size() == 1);
+    CHECK(j[0]["metric"] == "loss");
+    CHECK(j[0]["series"].size() == 1);
+    Result negative = repo.cairn({"plot", "fast", "-m", "loss", "--smooth", "-1"});
+    CHECK(negative.code == 2);
+}
