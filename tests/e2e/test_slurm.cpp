@@ -170,7 +170,11 @@ TEST_CASE("a run Slurm kills at its time limit is recorded crashed with Slurm's 
     repo.commit();
     Result sub = repo.ok({"run", "--executor", "slurm", "--slurm", "time=0:02", "--json", "--", "sleep", "600"});
     std::string id = sub.json()["runs"][0];
-    nlohmann::json runs = wait_runs(repo, [&](const nlohmann::json& r) { return recorded(r, {id}); });
+    // Committed as interrupted first (SIGTERM), then rewritten as crashed: wait for the rewrite.
+    nlohmann::json runs = wait_runs(repo, [&](const nlohmann::json& r) {
+        const nlohmann::json* x = find_run(r, id);
+        return recorded(r, {id}) && x && (*x)["status"] != "interrupted";
+    });
     const nlohmann::json* r = find_run(runs, id);
     REQUIRE(r);
     CHECK((*r)["status"] == "crashed");
@@ -215,7 +219,12 @@ TEST_CASE("cairn cancel of a running run stops it and records it cancelled", "[s
     INFO(c.err);
     REQUIRE(c.code == 0);
     CHECK(c.json()["stopping"].size() == 1);
-    runs = wait_runs(repo, [&](const nlohmann::json& r) { return recorded(r, {id}); });
+    // The task commits its run as interrupted (its command got SIGTERM), then rewrites the status
+    // once it has seen the cancel marker: wait for that second step (wait_runs has a timeout).
+    runs = wait_runs(repo, [&](const nlohmann::json& r) {
+        const nlohmann::json* x = find_run(r, id);
+        return recorded(r, {id}) && x && (*x)["status"] != "interrupted";
+    });
     REQUIRE(find_run(runs, id));
     CHECK((*find_run(runs, id))["status"] == "cancelled");
     // Ended: nothing more to cancel.
