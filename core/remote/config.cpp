@@ -100,6 +100,8 @@ void check_remote_name(const std::string& name) {
 void set_remote_key(RemoteConfig& remote, const std::string& key, const std::string& value) {
     if (looks_like_credential_key(key))
         fail(ErrorKind::input, "'{}' looks like a credential; cairn never stores credentials (use the environment or ~/.aws)", key);
+    // YAML is UTF-8: other bytes would not survive the rewrite of the file (read back as U+FFFD).
+    if (!util::is_utf8(value)) fail(ErrorKind::input, "remote '{}': the value of '{}' is not UTF-8 text", remote.name, key);
     if (key == "url") {
         if (value.empty()) fail(ErrorKind::input, "remote '{}': 'url' must not be empty", remote.name);
         if (remote_kind(value) == RemoteKind::s3 && (value.size() <= 5 || value[5] == '/'))

@@ -57,6 +57,8 @@ TEST_CASE("remote config refuses credentials, unknown keys and bad values", "[re
     CHECK_THAT(error_of("remotes: [a, b]\n"), Catch::Contains("mapping"));
     CHECK_THAT(error_of("remotes:\n  a: /x\n"), Catch::Contains("mapping"));
     CHECK_THAT(error_of("remotes:\n  a:\n    url: s3://\n"), Catch::Contains("s3://BUCKET"));
+    // Bytes that are not UTF-8 would not survive cairn's rewrite of the file (found by fuzzing).
+    CHECK_THAT(error_of("remotes:\n  a:\n    url: s3://b\n    region: eu-\x89\x9a\n"), Catch::Contains("not UTF-8"));
     CHECK(looks_like_credential_key("AWS_SECRET_ACCESS_KEY"));
     CHECK(looks_like_credential_key("token"));
     CHECK_FALSE(looks_like_credential_key("author"));
