@@ -155,20 +155,19 @@ std::string trial_params_text(const sweep::Trial& trial) {
     return out;
 }
 
+// A trial as JSON: its number, name (null when unnamed) and typed params.
+nlohmann::json trial_json(std::size_t number, const std::string& name, const sweep::Trial& trial) {
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& [k, v] : trial) params[k] = param_json(k, v);
+    return nlohmann::json{{"trial", number}, {"name", name.empty() ? nlohmann::json() : nlohmann::json(name)},
+                          {"params", params}};
+}
+
 } // namespace
 
 // `cairn run` (and `cairn repro -S`) with several values: the trials, as a table or JSON
 // (--dry-run), or run.
 void run_sweep_command(workspace::Workspace& ws, const sweep::SweepOptions& sweep, bool dry_run, bool json, Context& ctx) {
-    std::vector<std::string> keys;
-    if (!sweep.trials.empty())
-        for (const auto& [k, v] : sweep.trials.front()) keys.push_back(k);
-    auto trial_json = [&](std::size_t number, const std::string& name, const sweep::Trial& trial) {
-        nlohmann::json params = nlohmann::json::object();
-        for (const auto& [k, v] : trial) params[k] = param_json(k, v);
-        return nlohmann::json{{"trial", number}, {"name", name.empty() ? nlohmann::json() : nlohmann::json(name)},
-                              {"params", params}};
-    };
     if (dry_run) {
         if (json) {
             nlohmann::json trials = nlohmann::json::array();
@@ -209,12 +208,6 @@ void print_sweep_result(const sweep::SweepOptions& sweep, const sweep::SweepResu
     std::vector<std::string> keys;
     if (!sweep.trials.empty())
         for (const auto& [k, v] : sweep.trials.front()) keys.push_back(k);
-    auto trial_json = [&](std::size_t number, const std::string& name, const sweep::Trial& trial) {
-        nlohmann::json params = nlohmann::json::object();
-        for (const auto& [k, v] : trial) params[k] = param_json(k, v);
-        return nlohmann::json{{"trial", number}, {"name", name.empty() ? nlohmann::json() : nlohmann::json(name)},
-                              {"params", params}};
-    };
     const std::size_t total = sweep.trials.size();
     std::size_t finished = 0;
     for (const auto& t : result.trials) finished += t.status == "finished";
