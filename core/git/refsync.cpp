@@ -125,6 +125,11 @@ std::string remote_namespace(const std::string& remote) {
     return out.empty() ? "_" : out;
 }
 
+namespace {
+// Where the value a ref had at the last push or pull to `ns` is remembered.
+std::string sync_ref(const std::string& ns, const std::string& rest) { return "refs/cairn-sync/" + ns + "/" + rest; }
+} // namespace
+
 RefSyncReport push_cairn_refs(Repository& repo, const std::string& remote_name) {
     Library::ensure_tls();
     git_repository* raw = repo.raw();
@@ -143,7 +148,7 @@ RefSyncReport push_cairn_refs(Repository& repo, const std::string& remote_name) 
             report.created.push_back(name);
         } else if (it->second == target) {
             report.up_to_date.push_back(name);
-            set_ref(raw, "refs/cairn-sync/" + ns + "/" + rest, target, "cairn: synced");
+            set_ref(raw, sync_ref(ns, rest), target, "cairn: synced");
             continue;
         } else if (is_ancestor(raw, it->second, target)) {
             report.updated.push_back(name);
@@ -170,7 +175,7 @@ RefSyncReport push_cairn_refs(Repository& repo, const std::string& remote_name) 
         for (const auto& [rest, target] : sent) {
             bool rejected = false;
             for (const auto& r : state.rejected) rejected = rejected || r.rfind(std::string(k_prefix) + rest + ":", 0) == 0;
-            if (!rejected) set_ref(raw, "refs/cairn-sync/" + ns + "/" + rest, target, "cairn: pushed");
+            if (!rejected) set_ref(raw, sync_ref(ns, rest), target, "cairn: pushed");
         }
     }
     return report;
@@ -187,7 +192,7 @@ RefSyncReport pull_cairn_refs(Repository& repo, const std::string& remote_name) 
     RefSyncReport report;
     for (const auto& [rest, target] : theirs) {
         std::string name = std::string(k_prefix) + rest;
-        std::string sync = "refs/cairn-sync/" + ns + "/" + rest;
+        std::string sync = sync_ref(ns, rest);
         auto it = ours.find(rest);
         if (it == ours.end()) {
             set_ref(raw, name, target, "cairn: pulled");
