@@ -70,7 +70,14 @@ void hint_remote_on_missing(workspace::Workspace& ws, const std::function<void()
 void print_remote_status(workspace::Workspace& ws, const std::string& remote, bool json, Context& ctx);
 
 // `cairn gc --remote REMOTE [--force]` (cli/cmd_share.cpp).
-void gc_remote_command(workspace::Workspace& ws, const std::string& remote, bool force, bool json, Context& ctx);
+struct GcRemoteOptions {
+    std::string remote;
+    std::vector<std::string> git_remotes; // empty: every configured git remote
+    bool offline = false;                 // count only this clone's refs
+    bool force = false;
+    bool json = false;
+};
+void gc_remote_command(workspace::Workspace& ws, const GcRemoteOptions& options, Context& ctx);
 
 // The summary of a sweep that ran (run_sweep_command's, and `--executor slurm --wait`'s): a
 // line on stderr, a table or JSON on stdout; sets ctx.exit_code (cli/cmd_run.cpp).

@@ -386,29 +386,58 @@ void print_remote_status(workspace::Workspace& ws, const std::string& remote_nam
     (void)ctx;
 }
 
-void gc_remote_command(workspace::Workspace& ws, const std::string& remote_name, bool force, bool json, Context& ctx) {
+void gc_remote_command(workspace::Workspace& ws, const GcRemoteOptions& options, Context& ctx) {
     remote::RemotesConfig config = remote::load_remotes(ws.store_dir());
-    const remote::RemoteConfig& r = config.select(remote_name);
+    const remote::RemoteConfig& r = config.select(options.remote);
     auto backend = remote::open_backend(r, ws.root());
-    remote::RemoteGc result = remote::gc_remote(ws, *backend, force);
+    // Teammates push data with branches, tags and runs this clone may never have fetched: what
+    // those reference must count as referenced, or gc would delete their data. Each git remote's
+    // refs are mirrored under refs/cairn-gc/ first; one that cannot be read blocks --force.
+    std::vector<std::string> git_remotes = options.git_remotes;
+    if (git_remotes.empty() && !options.offline) git_remotes = git::remote_names(ws.repo());
+    std::vector<std::string> unread;
+    for (const auto& name : git_remotes) {
+        try {
+            (void)git::fetch_gc_roots(ws.repo(), name);
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::input) throw;
+            unread.push_back(name);
+            print_warning(e.what());
+        }
+    }
+    remote::RemoteGc result;
+    {
+        fs::FileLock lock(ws.store_lock_path(), fs::LockMode::shared); // trees it fetches enter the cache
+        result = remote::gc_remote(ws, *backend, options.force && unread.empty());
+    }
     std::uint64_t bytes = 0;
     for (const auto& item : result.unreferenced) bytes += item.second;
-    if (json) {
+    if (options.json) {
         nlohmann::json list = nlohmann::json::array();
         for (const auto& item : result.unreferenced) list.push_back({{"key", item.first}, {"size", item.second}});
-        print_json({{"remote", r.name}, {"unreferenced", list}, {"bytes", bytes}, {"kept", result.kept},
-                    {"removed", result.removed}, {"not_in_cache", result.unknown}});
+        print_json({{"remote", r.name}, {"git_remotes_checked", git_remotes}, {"git_remotes_unreachable", unread},
+                    {"unreferenced", list}, {"bytes", bytes}, {"kept", result.kept}, {"removed", result.removed},
+                    {"not_readable", result.unknown}});
     } else {
         for (const auto& item : result.unreferenced)
             std::cout << fmt::format("{} {} ({})\n", result.removed ? "removed" : "unreferenced", item.first,
                                      util::human_size(item.second));
         std::cout << fmt::format("{} {} object(s) ({}) on remote '{}'; kept {}\n", result.removed ? "removed" : "would remove",
                                  result.unreferenced.size(), util::human_size(bytes), printable(r.name), result.kept);
+        if (git_remotes.empty() && !options.offline)
+            std::cout << "no git remote is configured: only this clone's branches, tags and runs were counted\n";
     }
-    if (force && !result.removed) {
+    if (options.force && !unread.empty()) {
+        fail(ErrorKind::io,
+             "nothing removed: cannot read git remote{} '{}', so data pushed there by others could be deleted (fix the "
+             "remote, name the ones to check with --git-remote, or accept the risk with --offline)",
+             unread.size() == 1 ? "" : "s", fmt::join(unread, "', '"));
+    }
+    if (options.force && !result.removed) {
         fail(ErrorKind::integrity,
-             "nothing removed: {} referenced object(s) are on the remote but not in the local cache, so what they reference "
-             "is unknown (pull them first: 'cairn pull RUN' or 'cairn pull')", result.unknown.size());
+             "nothing removed: {} referenced object(s) that may be directory trees could not be read ({}), so what "
+             "they reference is unknown",
+             result.unknown.size(), result.unknown.front());
     }
     (void)ctx;
 }

@@ -54,19 +54,26 @@ void register_gc(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("gc", "Remove cache objects that nothing references any more");
     cmd->add_flag("-n,--dry-run", opts->dry_run, "Only list what would be removed");
     cmd->add_flag("--json", opts->json, "Print the result as JSON");
-    auto remote_name = std::make_shared<std::string>();
-    auto force = std::make_shared<bool>(false);
-    auto* remote_opt = cmd->add_option("--remote", *remote_name, "Instead: list a data remote's unreferenced objects");
-    cmd->add_flag("--force", *force, "With --remote: delete them")->needs(remote_opt);
+    auto remote = std::make_shared<GcRemoteOptions>();
+    auto* remote_opt = cmd->add_option("--remote", remote->remote, "Instead: list a data remote's unreferenced objects");
+    cmd->add_flag("--force", remote->force, "With --remote: delete them")->needs(remote_opt);
+    cmd->add_option("--git-remote", remote->git_remotes,
+                    "With --remote: the git remote(s) whose branches, tags and runs count as references (default: all)")
+        ->needs(remote_opt);
+    cmd->add_flag("--offline", remote->offline, "With --remote: count only this clone's refs (unsafe for shared remotes)")
+        ->needs(remote_opt);
     cmd->footer("Examples:\n"
                 "  cairn gc --dry-run\n"
                 "  cairn gc\n"
                 "Kept: objects named by a pointer in the workspace or the index, at the tip of any branch,\n"
-                "tag or remote-tracking branch, and by anything under refs/cairn/ (runs).");
-    cmd->callback([opts, remote_name, force, &ctx] {
+                "tag or remote-tracking branch, and by anything under refs/cairn/ (runs).\n"
+                "With --remote, every git remote's branches, tags and runs are fetched first (into\n"
+                "refs/cairn-gc/ and refs/cairn-incoming/) so data others pushed is kept.");
+    cmd->callback([opts, remote, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
-        if (!remote_name->empty()) {
-            gc_remote_command(ws, *remote_name, *force, opts->json, ctx);
+        if (!remote->remote.empty()) {
+            remote->json = opts->json;
+            gc_remote_command(ws, *remote, ctx);
             return;
         }
         StderrProgress progress;

@@ -255,7 +255,8 @@ void Repository::visit_reachable_blobs(
 
     auto visit_ref = [&](git_reference* ref) {
         const char* name = git_reference_name(ref);
-        bool record = util::starts_with(name, "refs/cairn/");
+        // Runs, and runs fetched from a git remote but not (or not yet) taken in by a pull.
+        bool record = util::starts_with(name, "refs/cairn/") || util::starts_with(name, "refs/cairn-incoming/");
         git_object* peeled = nullptr;
         if (git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT) < 0) {
             git_error_clear();
@@ -288,7 +289,8 @@ void Repository::visit_reachable_blobs(
         RefHandle guard(ref);
         std::string_view name = git_reference_name(ref);
         if (util::starts_with(name, "refs/heads/") || util::starts_with(name, "refs/tags/") ||
-            util::starts_with(name, "refs/cairn/") || util::starts_with(name, "refs/remotes/"))
+            util::starts_with(name, "refs/cairn/") || util::starts_with(name, "refs/remotes/") ||
+            util::starts_with(name, "refs/cairn-incoming/") || util::starts_with(name, "refs/cairn-gc/"))
             visit_ref(ref);
     }
     if (rc != GIT_ITEROVER) check(rc, "cannot list references");

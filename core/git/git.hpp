@@ -71,11 +71,12 @@ public:
     // True when git would ignore `relative_path` (relative to the work tree).
     [[nodiscard]] bool is_ignored(const std::string& relative_path) const;
 
-    // Visits the blobs reachable from the roots gc must keep: the tips of every branch and tag,
-    // every ref under refs/cairn/ (and its commits' parents, the runs' code snapshots), HEAD, and
-    // the index. For each blob whose path ends in `suffix`, calls on_pointer(path, content). For
-    // every blob under refs/cairn/ (run records), calls on_record(path, content). Each distinct
-    // tree and blob is read once.
+    // Visits the blobs reachable from the roots gc must keep: the tips of every branch, tag and
+    // remote-tracking branch, the mirrors of git remotes under refs/cairn-gc/, every run ref under
+    // refs/cairn/ and refs/cairn-incoming/ (and its commits' parents, the runs' code snapshots),
+    // HEAD, and the index. For each blob whose path ends in `suffix`, calls on_pointer(path,
+    // content). For every blob of a run ref (run records), calls on_record(path, content). Each
+    // distinct tree and blob is read once.
     void visit_reachable_blobs(std::string_view suffix,
                                const std::function<void(const std::string&, std::string_view)>& on_pointer,
                                const std::function<void(const std::string&, std::string_view)>& on_record) const;

@@ -1,5 +1,6 @@
 #include "core/git/refsync.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <memory>
@@ -12,6 +13,7 @@ namespace cairn::git {
 namespace {
 
 constexpr std::string_view k_prefix = "refs/cairn/";
+constexpr std::string_view k_gc_prefix = "refs/cairn-gc/";
 
 struct RemoteFree {
     void operator()(git_remote* r) const { git_remote_free(r); }
@@ -213,6 +215,40 @@ RefSyncReport pull_cairn_refs(Repository& repo, const std::string& remote_name) 
         set_ref(raw, sync, target, "cairn: synced");
     }
     return report;
+}
+
+std::vector<std::string> remote_names(Repository& repo) {
+    git_strarray names{};
+    check(git_remote_list(&names, repo.raw()), "cannot list git remotes");
+    std::vector<std::string> out(names.strings, names.strings + names.count);
+    git_strarray_dispose(&names);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::size_t fetch_gc_roots(Repository& repo, const std::string& remote_name) {
+    Library::ensure_tls();
+    RemoteHandle remote = open_remote(repo.raw(), remote_name);
+    std::string ns = remote_namespace(remote_name);
+    std::string mirror = std::string(k_gc_prefix) + ns + "/";
+    std::string incoming = "refs/cairn-incoming/" + ns + "/";
+    // Mirrors of the remote, ours alone: refs deleted there must not keep data alive here.
+    for (const auto& prefix : {mirror, incoming})
+        for (const auto& r : repo.list_refs(prefix)) (void)repo.delete_ref(r.name);
+    std::string heads = "+refs/heads/*:" + mirror + "heads/*";
+    std::string tags = "+refs/tags/*:" + mirror + "tags/*";
+    std::string runs = "+refs/cairn/*:" + incoming + "*";
+    char* specs[] = {heads.data(), tags.data(), runs.data()};
+    git_strarray refspecs{specs, 3};
+    CallbackState state;
+    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+    opts.callbacks.credentials = credentials;
+    opts.callbacks.payload = &state;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    opts.prune = GIT_FETCH_NO_PRUNE;
+    if (git_remote_fetch(remote.get(), &refspecs, &opts, "cairn: fetch for gc --remote") < 0)
+        fail(ErrorKind::io, "cannot fetch branches, tags and runs from git remote '{}': {}", remote_name, last_error());
+    return repo.list_refs(mirror).size() + repo.list_refs(incoming).size();
 }
 
 } // namespace cairn::git

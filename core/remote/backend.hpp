@@ -42,6 +42,10 @@ public:
     // into the cache). Throws Error(integrity) naming the key when there is no such object.
     virtual void get(const std::string& key, const std::filesystem::path& local) = 0;
 
+    // The first `n` bytes of the object at `key` (fewer when it is shorter); one ranged request.
+    // Throws Error(integrity) naming the key when there is no such object.
+    [[nodiscard]] virtual std::string read_head(const std::string& key, std::size_t n) = 0;
+
     // Removes the object at `key`; no error when there is none.
     virtual void remove(const std::string& key) = 0;
 };

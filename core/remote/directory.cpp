@@ -96,6 +96,28 @@ public:
         copy_fd(in.get(), out.get(), local.string());
     }
 
+    std::string read_head(const std::string& key, std::size_t n) override {
+        check_key(key);
+        int fd = ::open((m_root / key).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                fail(ErrorKind::integrity, "{}: object {} is missing on the remote", m_display, key);
+            fail_errno(fmt::format("{}: {}", m_display, key), errno);
+        }
+        fs::Fd in(fd);
+        std::string out(n, '\0');
+        std::size_t got = 0;
+        while (got < n) {
+            ssize_t r = ::pread(in.get(), out.data() + got, n - got, static_cast<off_t>(got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) fail_errno(fmt::format("{}: {}", m_display, key), errno);
+            if (r == 0) break;
+            got += static_cast<std::size_t>(r);
+        }
+        out.resize(got);
+        return out;
+    }
+
     void remove(const std::string& key) override {
         check_key(key);
         if (::unlink((m_root / key).c_str()) != 0 && errno != ENOENT)

@@ -9,12 +9,15 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/cache/cache.hpp"
+#include "core/cache/tree.hpp"
 #include "core/fs/atomic_file.hpp"
 #include "core/fs/file.hpp"
 #include "core/fs/lock.hpp"
+#include "core/hash/hash.hpp"
 #include "core/git/refsync.hpp"
 #include "core/pipeline/lock.hpp"
 #include "core/remote/config.hpp"
@@ -310,61 +313,141 @@ RemoteStatus remote_status(workspace::Workspace& ws, Backend& backend, const std
     return status;
 }
 
+namespace {
+
+// What gc knows of a referenced object before reading it: a pointer says whether it names a
+// directory, a tree entry gives its kind, a run record or lock does not say.
+enum class Known { file, tree, unknown };
+
+struct GcWalk {
+    workspace::Workspace& ws;
+    Backend& backend;
+    std::vector<std::pair<Digest, Known>> queue;
+    std::unordered_set<std::string> live;  // keys of every referenced object
+    std::unordered_set<Digest> expanded;   // trees already followed
+    std::unordered_set<Digest> files;      // known to hold no ids
+    std::vector<std::pair<Digest, Known>> not_in_cache;
+
+    void add_text(std::string_view content) {
+        for (const auto& id : workspace::find_object_ids(content)) queue.emplace_back(id, Known::unknown);
+    }
+    void add_pointer(const std::string& path, std::string_view content) {
+        try {
+            auto pointer = workspace::Pointer::parse(std::string(content), path);
+            queue.emplace_back(pointer.digest, pointer.is_directory() ? Known::tree : Known::file);
+        } catch (const Error&) {
+            add_text(content); // as the local gc: a malformed pointer keeps every id in it
+        }
+    }
+    void follow_tree_text(const Digest& d, const std::string& text) {
+        try {
+            for (const auto& e : cache::Tree::parse(text, "tree object " + d.id()).entries)
+                queue.emplace_back(e.digest, e.kind == cache::EntryKind::directory ? Known::tree : Known::file);
+        } catch (const Error&) {
+            add_text(text); // an unreadable tree keeps every id in its text
+        }
+    }
+    // Drains the queue: marks each object live and follows the trees the cache holds; the
+    // referenced objects the cache lacks (and that may be trees) are set aside in not_in_cache.
+    void drain() {
+        while (!queue.empty()) {
+            auto [d, known] = queue.back();
+            queue.pop_back();
+            live.insert(object_key(d));
+            if (expanded.count(d) || (known != Known::tree && files.count(d))) continue;
+            if (!ws.cache().has(d)) {
+                if (known != Known::file) not_in_cache.emplace_back(d, known);
+                continue;
+            }
+            if (known == Known::file || !ws.cache().starts_like_tree(d)) {
+                files.insert(d);
+                continue;
+            }
+            expanded.insert(d);
+            follow_tree_text(d, fs::read_file(ws.cache().object_path(d)));
+        }
+    }
+    // A referenced tree the cache lacks: downloaded (verified) into the cache, then followed.
+    // Returns false, with `why`, when it cannot be.
+    bool fetch_tree(const Digest& d, std::string& why) {
+        stdfs::path temp = fs::temp_name(ws.cache().tmp_dir(), d.hex().substr(0, 16));
+        try {
+            with_retries([&] { backend.get(object_key(d), temp); });
+            std::uint64_t size = 0;
+            if (hash::hash_file(temp, &size) != d) {
+                ::unlink(temp.c_str());
+                why = "corrupt on the remote";
+                return false;
+            }
+            std::string text = fs::read_file(temp);
+            ::chmod(temp.c_str(), 0444);
+            {
+                fs::Fd fd = fs::open_read(temp);
+                fs::fsync_fd(fd.get(), temp.string());
+            }
+            cache::rename_into_place(temp, ws.cache().object_path(d));
+            expanded.insert(d);
+            follow_tree_text(d, text);
+            return true;
+        } catch (const Error& e) {
+            ::unlink(temp.c_str());
+            why = e.what();
+            return false;
+        }
+    }
+};
+
+} // namespace
+
 RemoteGc gc_remote(workspace::Workspace& ws, Backend& backend, bool force) {
     RemoteGc result;
-    std::vector<Digest> roots;
-    auto collect = [&](const std::string&, std::string_view content) {
-        auto ids = workspace::find_object_ids(content);
-        roots.insert(roots.end(), ids.begin(), ids.end());
-    };
-    ws.repo().visit_reachable_blobs(workspace::k_pointer_suffix, collect, collect);
-    for (const auto& file : ws.find_pointers()) collect(file.pointer_path, fs::read_file(ws.absolute(file.pointer_path)));
+    GcWalk walk{ws, backend, {}, {}, {}, {}, {}};
+    ws.repo().visit_reachable_blobs(
+        workspace::k_pointer_suffix, [&](const std::string& path, std::string_view content) { walk.add_pointer(path, content); },
+        [&](const std::string&, std::string_view content) { walk.add_text(content); });
+    for (const auto& file : ws.find_pointers())
+        walk.add_pointer(file.pointer_path, fs::read_file(ws.absolute(file.pointer_path)));
     (void)ws.take_warnings();
-    std::unordered_set<std::string> live;
-    std::unordered_set<Digest> seen;
-    while (!roots.empty()) {
-        Digest d = roots.back();
-        roots.pop_back();
-        if (!seen.insert(d).second) continue;
-        live.insert(object_key(d));
-        if (!ws.cache().has(d)) {
-            result.unknown.push_back(d.id());
-            continue;
-        }
-        if (!ws.cache().starts_like_tree(d)) continue;
-        std::string text = fs::read_file(ws.cache().object_path(d));
-        try {
-            for (const auto& e : cache::Tree::parse(text, "tree object " + d.id()).entries) roots.push_back(e.digest);
-        } catch (const Error&) {
-            // As the local gc: an unreadable tree keeps every id in its text.
-            for (const auto& id : workspace::find_object_ids(text)) roots.push_back(id);
-        }
-    }
-    std::unordered_set<std::string> on_remote;
+    walk.drain();
+
+    std::unordered_map<std::string, std::uint64_t> on_remote;
     with_retries([&] {
-        result.unreferenced.clear();
-        result.kept = 0;
         on_remote.clear();
-        backend.list("sha256/", [&](std::string_view key, std::uint64_t size) {
-            std::string k(key);
-            if (live.count(k)) {
-                ++result.kept;
-                on_remote.insert(k);
-            } else {
-                result.unreferenced.emplace_back(k, size);
-            }
-        });
+        backend.list("sha256/", [&](std::string_view key, std::uint64_t size) { on_remote.emplace(key, size); });
     });
-    std::sort(result.unreferenced.begin(), result.unreferenced.end());
-    // A referenced object the cache lacks but the remote has may be a tree naming other remote
-    // objects: deleting is only safe when every such object could be followed.
-    std::vector<std::string> blocking;
-    for (const auto& id : result.unknown) {
-        auto d = Digest::from_id(id);
-        if (d && on_remote.count(object_key(*d))) blocking.push_back(id);
+    // What the cache lacks but the remote has may be a tree naming other remote objects (data a
+    // teammate pushed, runs fetched from the git remote): look at it there, and follow it.
+    while (!walk.not_in_cache.empty()) {
+        auto pending = std::move(walk.not_in_cache);
+        walk.not_in_cache.clear();
+        for (const auto& [d, known] : pending) {
+            std::string key = object_key(d);
+            if (walk.expanded.count(d) || walk.files.count(d) || !on_remote.count(key)) continue;
+            std::string why;
+            if (known == Known::unknown) {
+                std::string head;
+                try {
+                    with_retries([&] { head = backend.read_head(key, cache::k_tree_magic.size()); });
+                } catch (const Error& e) {
+                    result.unknown.push_back(d.id() + ": " + e.what());
+                    continue;
+                }
+                if (head != cache::k_tree_magic) {
+                    walk.files.insert(d);
+                    continue;
+                }
+            }
+            if (!walk.fetch_tree(d, why)) result.unknown.push_back(d.id() + ": " + why);
+        }
+        walk.drain();
     }
-    result.unknown = blocking;
-    if (force && blocking.empty()) {
+    for (const auto& [key, size] : on_remote) {
+        if (walk.live.count(key)) ++result.kept;
+        else result.unreferenced.emplace_back(key, size);
+    }
+    std::sort(result.unreferenced.begin(), result.unreferenced.end());
+    std::sort(result.unknown.begin(), result.unknown.end());
+    if (force && result.unknown.empty()) {
         for (const auto& item : result.unreferenced) {
             const std::string& key = item.first;
             with_retries([&] { backend.remove(key); });

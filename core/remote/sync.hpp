@@ -91,14 +91,18 @@ struct RemoteGc {
     std::vector<std::pair<std::string, std::uint64_t>> unreferenced; // keys and sizes
     std::uint64_t kept = 0;
     bool removed = false;
-    // Referenced objects the local cache lacks: what they reference is unknown, so nothing is
-    // removed (pull first).
+    // Referenced objects that may be trees and could not be read (neither in the cache nor
+    // readable on the remote), "sha256:...: why": what they reference is unknown, so nothing
+    // is removed.
     std::vector<std::string> unknown;
 };
 
-// Lists the remote's objects that no branch, tag, HEAD, index, workspace pointer, or run record
-// (refs/cairn/*, with code snapshots) references, through trees, as the local gc decides; with
-// `force`, removes them, unless a referenced tree is missing from the local cache.
+// Lists the remote's objects that no branch, tag, remote-tracking branch, git-remote mirror
+// (refs/cairn-gc/), HEAD, index, workspace pointer, or run record (refs/cairn/*,
+// refs/cairn-incoming/*, with code snapshots) references, through trees. A referenced object the
+// cache lacks is looked at on the remote: a tree there is downloaded (verified, into the cache)
+// and followed, so data pushed from other clones counts as referenced. With `force`, removes the
+// unreferenced objects, unless a referenced object that may be a tree could not be read.
 [[nodiscard]] RemoteGc gc_remote(workspace::Workspace& ws, Backend& backend, bool force);
 
 // Runs `fn`, retrying it with exponential backoff (CAIRN_REMOTE_RETRY_BASE_MS, default 200 ms,

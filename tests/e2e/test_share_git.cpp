@@ -127,3 +127,70 @@ TEST_CASE("push and pull run records through git daemon on 127.0.0.1", "[e2e][sh
     daemon.signal(SIGTERM);
     daemon.wait();
 }
+
+TEST_CASE("gc --remote --force keeps data that other clones pushed with branches and runs this clone never fetched",
+          "[e2e][share][git]") {
+    cairn::test::TempDir shared;
+    stdfs::path bare = shared / "origin.git";
+    stdfs::path data = shared / "data";
+    REQUIRE(run_process({"git", "init", "-q", "--bare", bare.string()}, shared.path(), {{"PATH", std::getenv("PATH")}}).code == 0);
+    Repo a;
+    make_project(a, data, bare.string());
+    a.ok({"push", "--all"});
+
+    Repo b(false);
+    b.git({"remote", "add", "origin", bare.string()});
+    b.git({"pull", "-q", "origin", "main"});
+    b.ok({"init"});
+    b.ok({"pull"});
+
+    // Meanwhile a pushes a directory on a new branch and a run with a new output; b fetches nothing.
+    a.git({"checkout", "-q", "-b", "feature"});
+    a.make_tree("images", 6, 3, 64, 7);
+    a.ok({"add", "images"});
+    a.commit("images");
+    a.git({"push", "-q", "origin", "feature"});
+    a.write_script("tag.sh", "#!/bin/sh\necho 'made on the feature branch' > out2.txt\n");
+    a.commit("script");
+    a.git({"push", "-q", "origin", "feature"});
+    a.ok({"run", "-n", "second", "-o", "out2.txt", "--", "./tag.sh"});
+    a.ok({"push", "--all"});
+    std::string out2 = sha256_id_of_file(a.path("out2.txt"));
+    std::string image = sha256_id_of_file(a.path("images/d0/f0"));
+    auto key = [](const std::string& id) { return Repo::object_rel(id).substr(std::string(".cairn/cache/").size()); };
+    REQUIRE(stdfs::exists(data / key(out2)));
+    REQUIRE(stdfs::exists(data / key(image)));
+    REQUIRE_FALSE(b.exists(Repo::object_rel(image)));
+
+    // And an object nothing anywhere references.
+    a.write("junk.bin", "referenced by nobody");
+    std::string junk = sha256_id_of_file(a.path("junk.bin"));
+    stdfs::create_directories((data / key(junk)).parent_path());
+    stdfs::copy_file(a.path("junk.bin"), data / key(junk));
+
+    auto listed = b.ok({"gc", "--remote", "team", "--json"}).json();
+    INFO(listed.dump());
+    REQUIRE(listed["unreferenced"].size() == 1);
+    CHECK(listed["unreferenced"][0]["key"] == key(junk));
+    CHECK(listed["git_remotes_checked"] == nlohmann::json::array({"origin"}));
+
+    // A git remote that cannot be read blocks deletion: what was pushed there is unknown.
+    b.git({"remote", "add", "gone", (shared / "no-such-repo.git").string()});
+    Result blocked = b.cairn({"gc", "--remote", "team", "--force"});
+    CHECK(blocked.code == 5);
+    CHECK(contains(blocked.err, "nothing removed: cannot read git remote 'gone'"));
+    CHECK(stdfs::exists(data / key(junk)));
+
+    b.ok({"gc", "--remote", "team", "--force", "--git-remote", "origin"});
+    CHECK_FALSE(stdfs::exists(data / key(junk)));
+    CHECK(stdfs::exists(data / key(out2)));
+    CHECK(stdfs::exists(data / key(image)));
+    // The other clone can still get everything it pushed.
+    Repo c(false);
+    c.git({"remote", "add", "origin", bare.string()});
+    c.git({"pull", "-q", "origin", "feature"});
+    c.ok({"init"});
+    c.ok({"pull"});
+    c.ok({"checkout"});
+    CHECK(c.read("images/d0/f0") == a.read("images/d0/f0"));
+}

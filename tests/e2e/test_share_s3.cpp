@@ -84,6 +84,23 @@ TEST_CASE("push and pull data through an S3 remote, interoperable with curl", "[
     b.write("extra.csv.cairn", c.read("extra.csv.cairn"));
     Result fetched = b.ok({"checkout", "extra.csv"});
     CHECK(b.read("extra.csv") == "x,y\n1,2\n");
+
+    // gc --remote from a clone whose cache lacks a run's output directory: the tree is looked at
+    // on the remote (a ranged GET of its first bytes), fetched and followed, so its files count
+    // as referenced; only an object nothing names is listed.
+    a.write_script("make.sh", "#!/bin/sh\nmkdir -p out && echo one > out/a && echo two > out/b\n");
+    a.commit("make");
+    a.ok({"run", "-n", "make", "-o", "out", "--", "./make.sh"});
+    a.ok({"push", "--data-only", "--all"});
+    b.git({"fetch", "-q", a.root().string(), "refs/cairn/*:refs/cairn/*"});
+    REQUIRE_FALSE(b.exists(Repo::object_rel(sha256_id_of_file(a.path("out/a")))));
+    Result orphan = curl({"-T", c.path("extra.csv.cairn").string(), server.endpoint() + "/bucket/team/sha256/00/orphan"});
+    REQUIRE(orphan.code == 0);
+    auto listed = b.ok({"gc", "--remote", "store", "--json"}).json();
+    INFO(listed.dump());
+    CHECK(listed["not_readable"].empty());
+    REQUIRE(listed["unreferenced"].size() == 1);
+    CHECK(listed["unreferenced"][0]["key"] == "sha256/00/orphan");
 }
 
 TEST_CASE("an S3 remote answering 500 at first, and a corrupt S3 object", "[e2e][share][s3]") {
