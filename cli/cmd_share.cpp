@@ -254,6 +254,7 @@ void register_push_pull(CLI::App& app, Context& ctx) {
         if (!push->runs_only) {
             r = &config.select(push->remote);
             auto backend = remote::open_backend(*r, ws.root());
+            backend->create_root();
             fs::FileLock lock(ws.store_lock_path(), fs::LockMode::shared);
             auto roots = remote::data_roots(ws, push->revs, push->args, push->all, true);
             StderrProgress progress;
@@ -368,8 +369,12 @@ void print_remote_status(workspace::Workspace& ws, const std::string& remote_nam
     const remote::RemoteConfig& r = config.select(remote_name);
     auto backend = remote::open_backend(r, ws.root());
     remote::RemoteStatus st = remote::remote_status(ws, *backend, "origin");
+    if (!st.remote_exists)
+        print_warning(fmt::format("remote '{}': {} does not exist yet (nothing pushed there, or the share is not mounted)",
+                                  printable(r.name), backend->describe()));
     if (json) {
         print_json({{"remote", r.name},
+                    {"remote_exists", st.remote_exists},
                     {"git_remote", "origin"},
                     {"objects_not_pushed", st.objects_not_pushed},
                     {"objects_not_pulled", st.objects_not_pulled},

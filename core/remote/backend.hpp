@@ -46,6 +46,14 @@ public:
     // Throws Error(integrity) naming the key when there is no such object.
     [[nodiscard]] virtual std::string read_head(const std::string& key, std::size_t n) = 0;
 
+    // Makes the remote ready to receive objects (push calls it first): a directory remote
+    // creates its root when its parent exists. Reading a remote that was never created is an
+    // error (Error(environment) naming it), never an empty listing.
+    virtual void create_root() {}
+    // False for a directory remote whose root does not exist (yet): `status --remote` then
+    // says so and counts everything as not pushed.
+    [[nodiscard]] virtual bool root_exists() { return true; }
+
     // Removes the object at `key`; no error when there is none.
     virtual void remove(const std::string& key) = 0;
 };

@@ -97,6 +97,32 @@ void check_remote_name(const std::string& name) {
         fail(ErrorKind::input, "'{}' is not a valid remote name (letters, digits, '-', '_', '.'; at most 64)", name);
 }
 
+// A URL cairn cannot use is refused where it is written, not taken for a directory path
+// (`http://host/x` would become ./http:/host/x).
+void check_url_form(const std::string& name, const std::string& url) {
+    if (util::starts_with(url, "s3://")) return;
+    if (util::starts_with(url, "file://")) {
+        std::string rest = url.substr(7);
+        if (util::starts_with(rest, "localhost/")) rest = rest.substr(9);
+        if (rest.empty() || rest[0] != '/')
+            fail(ErrorKind::input, "remote '{}': '{}': a file:// URL must be file:///absolute/path (no host)", name, url);
+        return;
+    }
+    auto colon = url.find("://");
+    if (colon != std::string::npos && colon > 0) {
+        bool scheme = std::isalpha(static_cast<unsigned char>(url[0])) != 0;
+        for (std::size_t i = 1; i < colon; ++i) {
+            char c = url[i];
+            scheme = scheme && (std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.');
+        }
+        if (scheme)
+            fail(ErrorKind::input,
+                 "remote '{}': '{}' is not a kind of remote cairn supports (a directory path, file:///path, or "
+                 "s3://BUCKET[/PREFIX] with 'endpoint' for S3-compatible services)",
+                 name, url);
+    }
+}
+
 void set_remote_key(RemoteConfig& remote, const std::string& key, const std::string& value) {
     if (looks_like_credential_key(key))
         fail(ErrorKind::input, "'{}' looks like a credential; cairn never stores credentials (use the environment or ~/.aws)", key);
@@ -106,6 +132,7 @@ void set_remote_key(RemoteConfig& remote, const std::string& key, const std::str
         if (value.empty()) fail(ErrorKind::input, "remote '{}': 'url' must not be empty", remote.name);
         if (remote_kind(value) == RemoteKind::s3 && (value.size() <= 5 || value[5] == '/'))
             fail(ErrorKind::input, "remote '{}': '{}' is not an s3://BUCKET[/PREFIX] URL", remote.name, value);
+        check_url_form(remote.name, value);
         remote.url = value;
     } else if (key == "endpoint") {
         if (!value.empty() && !util::starts_with(value, "http://") && !util::starts_with(value, "https://"))
@@ -266,6 +293,7 @@ std::filesystem::path directory_of(const std::string& url, const std::filesystem
     std::string path = url;
     if (util::starts_with(url, "file://")) {
         path = url.substr(7);
+        if (util::starts_with(path, "localhost/")) path = path.substr(9);
         if (path.empty() || path[0] != '/')
             fail(ErrorKind::input, "'{}': a file:// URL must be file:///absolute/path (no host)", url);
     }

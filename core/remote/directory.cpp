@@ -118,6 +118,16 @@ public:
         return out;
     }
 
+    bool root_exists() override { return stdfs::is_directory(m_root); }
+
+    void create_root() override {
+        if (::mkdir(m_root.c_str(), 0777) == 0 || errno == EEXIST) return;
+        if (errno == ENOENT)
+            fail(ErrorKind::environment, "{}: cannot create the remote directory: {} does not exist (is the share mounted?)",
+                 m_display, m_root.parent_path().string());
+        fail_errno(fmt::format("{}: creating the remote directory {}", m_display, m_root.string()), errno);
+    }
+
     void remove(const std::string& key) override {
         check_key(key);
         if (::unlink((m_root / key).c_str()) != 0 && errno != ENOENT)
@@ -131,6 +141,10 @@ private:
         stdfs::path dir = rel_dir.empty() ? m_root : m_root / rel_dir;
         DIR* d = ::opendir(dir.c_str());
         if (!d) {
+            if (depth == 0 && (errno == ENOENT || errno == ENOTDIR) && !stdfs::is_directory(m_root))
+                fail(ErrorKind::environment,
+                     "{}: the remote directory {} does not exist (is the share mounted? 'cairn push' creates it)",
+                     m_display, m_root.string());
             if (errno == ENOENT || errno == ENOTDIR) return;
             fail_errno(fmt::format("{}: listing {}", m_display, rel_dir.empty() ? "/" : rel_dir), errno);
         }

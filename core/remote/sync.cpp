@@ -270,7 +270,9 @@ TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& 
 RemoteStatus remote_status(workspace::Workspace& ws, Backend& backend, const std::string& git_remote) {
     RemoteStatus status;
     Roots roots = data_roots(ws, {}, {}, true, true);
-    std::unordered_set<std::string> listing = remote_keys_of(backend);
+    status.remote_exists = backend.root_exists();
+    std::unordered_set<std::string> listing;
+    if (status.remote_exists) listing = remote_keys_of(backend);
     std::unordered_set<Digest> seen;
     std::vector<Digest> queue = roots.required;
     for (const auto& d : roots.optional)

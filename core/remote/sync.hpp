@@ -80,6 +80,7 @@ struct RemoteStatus {
     std::vector<std::string> objects_not_pulled; // ids the remote has and the cache lacks
     std::vector<std::string> refs_not_pushed;    // refs/cairn/* not (or differently) on the git remote at the last sync
     std::vector<std::string> refs_not_pulled;    // the git remote's refs/cairn/* (as last fetched) not here
+    bool remote_exists = true;                   // false: a directory remote not created yet
 };
 
 // What HEAD's pointers and lock need (and every recorded run's inputs and outputs) compared with

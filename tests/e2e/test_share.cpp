@@ -95,7 +95,18 @@ TEST_CASE("push and pull move data through a directory remote", "[e2e][share]") 
     a.ok({"add", "data", "model.bin"});
     a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
     a.commit("data");
-    CHECK(a.ok({"status", "--remote", "--json"}).json()["objects_not_pushed"].size() >= 14);
+    // A remote directory nothing was pushed to yet: status says so; pull refuses to read it as empty.
+    Result before = a.ok({"status", "--remote", "--json"});
+    CHECK(before.json()["objects_not_pushed"].size() >= 14);
+    CHECK(before.json()["remote_exists"] == false);
+    CHECK(contains(before.err, "does not exist yet"));
+    Repo early(false);
+    early.git({"pull", "-q", a.root().string(), "HEAD"});
+    early.ok({"init"});
+    Result absent = early.cairn({"pull"});
+    CHECK(absent.code == 4);
+    CHECK(contains(absent.err, "does not exist"));
+    CHECK_FALSE(stdfs::exists(remote_dir));
     Result pushed = a.ok({"push", "--json"});
     CHECK(a.ok({"status", "--remote", "team", "--json"}).json()["objects_not_pushed"].empty());
     auto j = pushed.json();

@@ -57,6 +57,14 @@ TEST_CASE("remote config refuses credentials, unknown keys and bad values", "[re
     CHECK_THAT(error_of("remotes: [a, b]\n"), Catch::Contains("mapping"));
     CHECK_THAT(error_of("remotes:\n  a: /x\n"), Catch::Contains("mapping"));
     CHECK_THAT(error_of("remotes:\n  a:\n    url: s3://\n"), Catch::Contains("s3://BUCKET"));
+    // A URL of a kind cairn does not speak is refused, not taken for a directory path.
+    CHECK_THAT(error_of("remotes:\n  a:\n    url: http://host/x\n"), Catch::Contains("not a kind of remote"));
+    CHECK_THAT(error_of("remotes:\n  a:\n    url: gs://bucket\n"), Catch::Contains("not a kind of remote"));
+    CHECK_THAT(error_of("remotes:\n  a:\n    url: file://host/x\n"), Catch::Contains("file:///absolute/path"));
+    CHECK(parse_remotes("remotes:\n  a:\n    url: file:///srv/x\n", "x").remotes.size() == 1);
+    CHECK(parse_remotes("remotes:\n  a:\n    url: file://localhost/srv/x\n", "x").remotes.size() == 1);
+    CHECK(directory_of("file://localhost/srv/x", "/w") == "/srv/x");
+    CHECK(parse_remotes("remotes:\n  a:\n    url: ../shared:store\n", "x").remotes.size() == 1);
     // Bytes that are not UTF-8 would not survive cairn's rewrite of the file (found by fuzzing).
     CHECK_THAT(error_of("remotes:\n  a:\n    url: s3://b\n    region: eu-\x89\x9a\n"), Catch::Contains("not UTF-8"));
     CHECK(looks_like_credential_key("AWS_SECRET_ACCESS_KEY"));

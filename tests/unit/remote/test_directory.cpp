@@ -32,11 +32,29 @@ TEST_CASE("directory backend puts, lists, gets and removes objects", "[remote][d
     backend->remove("sha256/ab/cdef");
     backend->remove("sha256/ab/cdef");
     CHECK_FALSE(backend->stat("sha256/ab/cdef").has_value());
-    // Listing a remote that does not exist yet is empty, not an error.
-    auto empty = open_directory(dir / "nothing", "none");
+    // The first bytes of an object, with one read; fewer when it is shorter.
+    CHECK(backend->read_head("sha256/ff/0011", 11) == "hi");
+    backend->put("sha256/ab/cdef", dir / "a.bin");
+    CHECK(backend->read_head("sha256/ab/cdef", 3) == "hel");
+    CHECK_THROWS_WITH(backend->read_head("sha256/00/00", 3), Catch::Contains("missing"));
+    // A remote directory that does not exist is an error when read (an unmounted share must not
+    // look empty); push creates it first, when its parent exists.
+    auto absent = open_directory(dir / "nothing", "none");
     int n = 0;
-    empty->list("sha256/", [&](std::string_view, std::uint64_t) { ++n; });
+    try {
+        absent->list("sha256/", [&](std::string_view, std::uint64_t) { ++n; });
+        FAIL("listed a remote that does not exist");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::environment);
+        CHECK_THAT(e.what(), Catch::Contains("does not exist") && Catch::Contains("nothing"));
+    }
+    absent->create_root();
+    absent->create_root();
+    absent->list("sha256/", [&](std::string_view, std::uint64_t) { ++n; });
     CHECK(n == 0);
+    auto unmounted = open_directory(dir / "mnt" / "share" / "cairn", "share");
+    CHECK_THROWS_WITH(unmounted->create_root(), Catch::Contains("mounted"));
+    CHECK_FALSE(std::filesystem::exists(dir / "mnt"));
 }
 
 TEST_CASE("directory backend refuses keys that leave the remote", "[remote][directory]") {
