@@ -74,6 +74,30 @@ void register_add(CLI::App& app, Context& ctx) {
     });
 }
 
+// What `status --check` (the pre-commit hook) says on stderr when it refuses: that the commit
+// is refused, and the commands that save the data, ready to paste.
+void print_check_refusal(const std::vector<workspace::PathStatus>& statuses, bool staged) {
+    std::string add, stage, restore;
+    for (const auto& s : statuses) {
+        switch (s.state) {
+        case workspace::DataState::modified:
+            add += " " + shell_quote(s.data_path);
+            stage += " " + shell_quote(s.pointer_path);
+            break;
+        case workspace::DataState::not_staged: stage += " " + shell_quote(s.pointer_path); break;
+        case workspace::DataState::deleted:
+        case workspace::DataState::not_in_cache: restore += " " + shell_quote(s.data_path); break;
+        default: break;
+        }
+    }
+    print_error(staged ? "commit refused: tracked data differs from the pointer files being committed"
+                       : "tracked data differs from its pointer files");
+    if (!add.empty()) std::cerr << "  save the data:       cairn add" << add << "\n";
+    if (!stage.empty()) std::cerr << "  stage the pointers:  git add" << stage << "\n";
+    if (!restore.empty())
+        std::cerr << "  missing data:        cairn checkout" << restore << "   (or cairn pull first; or git rm the pointer)\n";
+}
+
 void register_status(CLI::App& app, Context& ctx) {
     struct Options {
         std::vector<std::string> paths;
@@ -192,7 +216,10 @@ void register_status(CLI::App& app, Context& ctx) {
                                                "removes them)",
                                                pipe->lock_file, pipe->file, fmt::join(removed_stages, ", ")))
                       << "\n";
-        if (opts->check) return;
+        if (opts->check) {
+            if (dirty) print_check_refusal(statuses, opts->staged);
+            return;
+        }
         if (pipe) {
             if (stale)
                 std::cout << "Use 'cairn repro' to bring the stages up to date.\n";

@@ -251,6 +251,8 @@ void register_push_pull(CLI::App& app, Context& ctx) {
         std::optional<remote::TransferReport> report;
         remote::RemotesConfig config = remote::load_remotes(ws.store_dir());
         const remote::RemoteConfig* r = nullptr;
+        // A misspelt --git-remote is an error before any upload, not after.
+        if (!push->data_only && !push->git_remote.empty()) git::check_remote(ws.repo(), push->git_remote);
         if (!push->runs_only) {
             r = &config.select(push->remote);
             auto backend = remote::open_backend(*r, ws.root());

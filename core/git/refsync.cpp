@@ -109,6 +109,8 @@ std::string fetch_incoming(Repository& repo, git_remote* remote, const std::stri
 
 } // namespace
 
+void check_remote(Repository& repo, const std::string& remote) { (void)open_remote(repo.raw(), remote); }
+
 bool has_remote(Repository& repo, const std::string& remote) {
     git_remote* r = nullptr;
     if (git_remote_lookup(&r, repo.raw(), remote.c_str()) < 0) {

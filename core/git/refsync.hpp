@@ -39,6 +39,9 @@ std::size_t fetch_gc_roots(Repository& repo, const std::string& remote);
 // The git remotes configured in the repository, sorted.
 [[nodiscard]] std::vector<std::string> remote_names(Repository& repo);
 
+// Throws Error(input), with no network, unless `remote` is a configured git remote or a URL.
+void check_remote(Repository& repo, const std::string& remote);
+
 // True when `remote` is a git remote configured in the repository.
 [[nodiscard]] bool has_remote(Repository& repo, const std::string& remote);
 

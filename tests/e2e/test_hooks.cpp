@@ -142,6 +142,10 @@ TEST_CASE("the pre-commit hook refuses a commit whose data is not saved", "[e2e]
     Result refused = repo.git({"commit", "-m", "unsaved data"});
     CHECK(refused.code != 0);
     CHECK(contains(refused.out + refused.err, "data/a.txt"));
+    // It says the commit is refused, and how to save the data, ready to paste.
+    CHECK(contains(refused.err, "cairn: error: commit refused"));
+    CHECK(contains(refused.err, "cairn add data/a.txt"));
+    CHECK(contains(refused.err, "git add data/a.txt.cairn"));
     CHECK(git_out(repo, {"rev-parse", "HEAD"}) == head);
 
     repo.ok({"add", "data/a.txt"});
@@ -248,6 +252,7 @@ TEST_CASE("pre-commit framework runs the cairn-status hook from .pre-commit-hook
     INFO(refused.out << refused.err);
     CHECK(refused.code != 0);
     CHECK(contains(refused.out + refused.err, "data/a.txt"));
+    CHECK(contains(refused.out + refused.err, "cairn add data/a.txt"));
     CHECK(git_out(repo, {"rev-parse", "HEAD"}) == head);
 
     repo.ok({"add", "data/a.txt"});

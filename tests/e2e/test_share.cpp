@@ -107,6 +107,11 @@ TEST_CASE("push and pull move data through a directory remote", "[e2e][share]") 
     CHECK(absent.code == 4);
     CHECK(contains(absent.err, "does not exist"));
     CHECK_FALSE(stdfs::exists(remote_dir));
+    // A misspelt git remote is refused before anything is uploaded.
+    Result typo = a.cairn({"push", "--git-remote", "orgin"});
+    CHECK(typo.code == 3);
+    CHECK(contains(typo.err, "no git remote named 'orgin'"));
+    CHECK_FALSE(stdfs::exists(remote_dir));
     Result pushed = a.ok({"push", "--json"});
     CHECK(a.ok({"status", "--remote", "team", "--json"}).json()["objects_not_pushed"].empty());
     auto j = pushed.json();
