@@ -53,10 +53,12 @@ std::vector<CheckedOut> checkout(Workspace& ws, const std::vector<std::string>& 
 namespace {
 
 // What restoring `targets` would write and remove, with the data in the way that the cache does
-// not hold in *unsaved. Throws Error(integrity) naming every object the cache lacks. The caller
-// holds the store lock.
+// not hold in *unsaved. A target that needs an object the cache lacks gets no plan: with
+// `missing_out`, those objects are added there; without, Error(integrity) names every one. The
+// caller holds the store lock.
 std::vector<Plan> plan_restore(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
-                               util::Progress& progress, std::vector<std::string>& unsaved) {
+                               util::Progress& progress, std::vector<std::string>& unsaved,
+                               std::vector<std::string>* missing_out = nullptr) {
     std::vector<Plan> plans;
     std::vector<std::string> missing;
 
@@ -101,16 +103,20 @@ std::vector<Plan> plan_restore(Workspace& ws, const std::vector<std::pair<std::s
         for (const auto& c : plan.cmp.added)
             if (!saved(c)) unsaved.push_back(join_rel(data_path, c.rel) + " (not in the pointer)");
         for (const auto& rel : plan.cmp.deleted) plan.to_write.push_back(rel);
+        std::size_t before = missing.size();
         for (const auto& rel : plan.to_write) {
             const ExpectedFile& want = plan.expected.files.at(rel);
             if (!ws.cache().has(want.digest))
                 missing.push_back(fmt::format("{} ({})", join_rel(data_path, rel), want.digest.id()));
         }
-        plans.push_back(std::move(plan));
+        if (missing.size() == before) plans.push_back(std::move(plan));
     }
-    if (!missing.empty())
+    if (missing_out) {
+        missing_out->insert(missing_out->end(), missing.begin(), missing.end());
+    } else if (!missing.empty()) {
         fail(ErrorKind::integrity, "{} object(s) needed for checkout are missing from the cache:{}", missing.size(),
              list_paths(missing));
+    }
     return plans;
 }
 
@@ -129,7 +135,10 @@ std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<
                                      Overwrite overwrite, util::Progress& progress) {
     fs::FileLock store_lock(ws.store_lock_path(), fs::LockMode::shared);
     std::vector<std::string> unsaved;
-    std::vector<Plan> plans = plan_restore(ws, targets, progress, unsaved);
+    // What can be restored is, even when other paths need objects the cache lacks (reported at
+    // the end): one missing object must not hold back the rest of a checkout.
+    std::vector<std::string> missing;
+    std::vector<Plan> plans = plan_restore(ws, targets, progress, unsaved, &missing);
     if (!unsaved.empty() && overwrite != Overwrite::force)
         fail(ErrorKind::input,
              "checkout would overwrite or remove data that is not in the cache:{}\n"
@@ -185,6 +194,9 @@ std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<
         out.push_back(std::move(done));
     }
     ws.stat_cache().save();
+    if (!missing.empty())
+        fail(ErrorKind::integrity, "{} object(s) needed for checkout are missing from the cache{}:{}", missing.size(),
+             plans.empty() ? "" : fmt::format(" (the other {} path(s) were restored)", plans.size()), list_paths(missing));
     return out;
 }
 

@@ -32,7 +32,8 @@ struct CheckedOut {
 // pointer need not exist in the workspace: `cairn apply` restores a run's outputs this way).
 // Temp files that killed cairn processes left inside a data path or in its parent directory
 // are removed on the way (fs::is_dead_temp); other temp files are left alone and never count
-// as data.
+// as data. A target that needs an object the cache lacks is left as it is while the others are
+// restored; then Error(integrity) names every missing object.
 std::vector<CheckedOut> restore_data(Workspace& ws, const std::vector<std::pair<std::string, Pointer>>& targets,
                                      Overwrite overwrite, util::Progress& progress);
 

@@ -128,6 +128,26 @@ TEST_CASE("checkout of an object missing from the cache names it", "[e2e][checko
     CHECK_FALSE(repo.exists("f.txt"));
 }
 
+TEST_CASE("checkout restores every path it can when another one's object is missing", "[e2e][checkout]") {
+    Repo repo;
+    repo.write("a.txt", "kept a");
+    repo.write("lost.txt", "lost bytes");
+    repo.make_tree("set", 4, 2, 50);
+    repo.ok({"add", "a.txt", "lost.txt", "set"});
+    std::string lost = sha256_id_of_file(repo.path("lost.txt"));
+    std::string set_file = repo.read("set/d1/f3");
+    stdfs::remove(repo.path(Repo::object_rel(lost)));
+    for (const auto& p : {"a.txt", "lost.txt"}) stdfs::remove(repo.path(p));
+    stdfs::remove_all(repo.path("set"));
+    Result r = repo.cairn({"checkout"});
+    CHECK(r.code == 6);
+    CHECK(contains(r.err, lost));
+    CHECK(contains(r.err, "the other 2 path(s) were restored"));
+    CHECK(repo.read("a.txt") == "kept a");
+    CHECK(repo.read("set/d1/f3") == set_file);
+    CHECK_FALSE(repo.exists("lost.txt"));
+}
+
 TEST_CASE("checkout recreates empty tracked directories and says so", "[e2e][checkout]") {
     Repo repo;
     stdfs::create_directories(repo.path("empty/inner"));
