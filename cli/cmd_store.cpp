@@ -6,6 +6,10 @@
 
 #include "cli/app.hpp"
 #include "cli/output.hpp"
+#include "core/fs/lock.hpp"
+#include "core/remote/config.hpp"
+#include "core/remote/directory.hpp"
+#include "core/remote/verify.hpp"
 #include "core/util/strings.hpp"
 #include "core/workspace/maintenance.hpp"
 #include "core/workspace/workspace.hpp"
@@ -13,16 +17,75 @@
 namespace cairn::cli {
 namespace {
 
+// `cairn fsck --remote NAME [--repair]`: every object on the data remote read back and hashed.
+void fsck_remote_command(workspace::Workspace& ws, const std::string& name, bool repair, unsigned jobs, bool json,
+                         Context& ctx) {
+    remote::RemotesConfig config = remote::load_remotes(ws.store_dir());
+    const remote::RemoteConfig& r = config.select(name);
+    auto backend = remote::open_backend(r, ws.root());
+    if (jobs == 0) jobs = r.jobs ? static_cast<unsigned>(r.jobs) : 8;
+    StderrProgress progress;
+    remote::RemoteCheck result;
+    {
+        fs::FileLock lock(ws.store_lock_path(), fs::LockMode::shared); // reads the cache, temp files in its tmp/
+        result = remote::check_remote(ws.cache(), *backend, repair, jobs, &progress);
+    }
+    bool damaged = !result.problems.empty() && !result.all_repaired;
+    if (damaged) ctx.exit_code = 1;
+    if (json) {
+        nlohmann::json problems = nlohmann::json::array();
+        for (const auto& p : result.problems) {
+            nlohmann::json item = {{"key", p.key}, {"kind", p.kind}, {"detail", p.detail}};
+            if (repair) item["repair"] = p.repair;
+            problems.push_back(item);
+        }
+        print_json({{"remote", r.name}, {"objects", result.objects}, {"bytes", result.bytes},
+                    {"ok", result.problems.empty()}, {"repaired", repair && result.all_repaired && !result.problems.empty()},
+                    {"problems", problems}, {"stray", result.stray}});
+        return;
+    }
+    for (const auto& p : result.problems) {
+        std::cout << paint(fmt::format("{:<16}", p.kind), Color::red) << ' ' << printable(p.key) << "  " << printable(p.detail)
+                  << "\n";
+        if (repair) std::cout << "                 " << printable(p.repair) << "\n";
+    }
+    for (const auto& key : result.stray) std::cout << fmt::format("{:<16} {}  not an object key (left alone)\n", "stray", printable(key));
+    std::cout << fmt::format("checked {} objects ({}) on remote '{}': {}\n", result.objects, util::human_size(result.bytes),
+                             printable(r.name),
+                             result.problems.empty() ? "no problems"
+                             : repair && result.all_repaired ? fmt::format("{} problem(s), all repaired", result.problems.size())
+                                                             : fmt::format("{} problem(s)", result.problems.size()));
+    if (!repair && !result.problems.empty())
+        std::cout << fmt::format("'cairn fsck --remote {} --repair' uploads good copies from this cache again (or removes "
+                                 "objects no good copy of is here)\n",
+                                 printable(r.name));
+}
+
 void register_fsck(CLI::App& app, Context& ctx) {
     auto json = std::make_shared<bool>(false);
+    auto remote_name = std::make_shared<std::string>();
+    auto repair = std::make_shared<bool>(false);
+    auto jobs = std::make_shared<unsigned>(0);
     auto* cmd = app.add_subcommand("fsck", "Verify every object in the cache; report corrupt and missing ones");
     cmd->add_flag("--json", *json, "Print the report as JSON");
+    auto* remote_opt = cmd->add_option("--remote", *remote_name, "Instead: read back and verify every object on a data remote");
+    cmd->add_flag("--repair", *repair, "With --remote: upload good copies of corrupt objects again, or remove them")
+        ->needs(remote_opt);
+    cmd->add_option("-j,--jobs", *jobs, "With --remote: parallel downloads (default: the remote's jobs, or 8)")
+        ->check(CLI::Range(1u, 256u))
+        ->needs(remote_opt);
     cmd->footer("Examples:\n"
                 "  cairn fsck\n"
                 "  cairn fsck --json | jq '.problems[]'\n"
-                "Exits 1 when anything is wrong. fsck never deletes anything.");
-    cmd->callback([json, &ctx] {
+                "  cairn fsck --remote team --repair\n"
+                "Exits 1 when anything is wrong. fsck never deletes anything (--remote --repair removes\n"
+                "corrupt remote objects it has no good copy of).");
+    cmd->callback([json, remote_name, repair, jobs, &ctx] {
         auto ws = workspace::Workspace::discover(ctx.cwd);
+        if (!remote_name->empty()) {
+            fsck_remote_command(ws, *remote_name, *repair, *jobs, *json, ctx);
+            return;
+        }
         StderrProgress progress;
         auto result = workspace::fsck(ws, progress);
         for (const auto& w : ws.take_warnings()) print_warning(w);

@@ -1,4 +1,7 @@
 // cairn remote, push, pull with a directory data remote.
+#include <fstream>
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "tests/e2e/harness.hpp"
@@ -284,4 +287,59 @@ TEST_CASE("rerun fetches the old inputs it needs from the default remote on dema
     INFO(rerun.out << rerun.err);
     CHECK(rerun.code == 0);
     CHECK(contains(rerun.err, "fetched"));
+}
+
+TEST_CASE("fsck --remote reads every remote object back and --repair fixes the corrupt ones", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    stdfs::path remote_dir = shared / "remote";
+    Repo a;
+    a.write("x.bin", "the real x");
+    a.write("y.bin", "the real y");
+    a.ok({"add", "x.bin", "y.bin"});
+    a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
+    a.commit("data");
+    a.ok({"push"});
+    std::string x = sha256_id_of_file(a.path("x.bin"));
+    std::string y = sha256_id_of_file(a.path("y.bin"));
+    auto damage = [&](const std::string& id, const std::string& bytes) {
+        stdfs::path p = remote_dir / key_of(id);
+        stdfs::create_directories(p.parent_path());
+        stdfs::remove(p);
+        std::ofstream(p) << bytes;
+    };
+    // x corrupted on the remote (this cache has a good copy); z an object this clone never had.
+    damage(x, "bit rot");
+    a.write("z.txt", "z as it was");
+    std::string z = sha256_id_of_file(a.path("z.txt"));
+    stdfs::remove(a.path("z.txt"));
+    damage(z, "z, truncated");
+    std::ofstream(remote_dir / "sha256" / "README") << "not an object";
+
+    Result check = a.cairn({"fsck", "--remote", "team", "--json"});
+    CHECK(check.code == 1);
+    auto report = check.json();
+    INFO(check.out);
+    CHECK(report["objects"] == 3);
+    REQUIRE(report["problems"].size() == 2);
+    CHECK(report["problems"][0]["kind"] == "corrupt");
+    std::set<std::string> bad{report["problems"][0]["key"].get<std::string>(), report["problems"][1]["key"].get<std::string>()};
+    CHECK(bad == std::set<std::string>{key_of(x), key_of(z)});
+    CHECK(report["stray"] == nlohmann::json::array({"sha256/README"}));
+    // push alone trusts the names it lists: the corrupt x stays.
+    a.ok({"push"});
+    CHECK(cairn::test::read_text(remote_dir / key_of(x)) == "bit rot");
+
+    Result repaired = a.cairn({"fsck", "--remote", "team", "--repair"});
+    INFO(repaired.out << repaired.err);
+    CHECK(repaired.code == 0);
+    CHECK(contains(repaired.out, "all repaired"));
+    CHECK(cairn::test::read_text(remote_dir / key_of(x)) == "the real x");
+    CHECK_FALSE(stdfs::exists(remote_dir / key_of(z)));
+    CHECK(cairn::test::read_text(remote_dir / key_of(y)) == "the real y");
+    CHECK(stdfs::exists(remote_dir / "sha256" / "README"));
+    auto again = a.ok({"fsck", "--remote", "team", "--json"}).json();
+    CHECK(again["ok"] == true);
+    CHECK(again["objects"] == 2);
+    // Nothing was left in the cache's tmp/.
+    CHECK(stdfs::is_empty(a.path(".cairn/tmp")));
 }
