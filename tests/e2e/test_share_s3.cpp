@@ -140,4 +140,15 @@ TEST_CASE("an S3 remote answering 500 at first, and a corrupt S3 object", "[e2e]
     CHECK(r.code != 0);
     CHECK(contains(r.err + r.out, id.substr(7, 12)));
     CHECK_FALSE(b.exists(Repo::object_rel(id)));
+
+    // fsck --remote finds it; --repair from the workspace that has a good copy puts it back.
+    a.ok({"remote", "modify", "store", "endpoint", server.endpoint(), "--local"});
+    Result found = a.cairn({"fsck", "--remote", "store", "--json"});
+    CHECK(found.code == 1);
+    REQUIRE(found.json()["problems"].size() == 1);
+    CHECK(found.json()["problems"][0]["key"] == key_of(id));
+    a.ok({"fsck", "--remote", "store", "--repair"});
+    CHECK(curl({server.endpoint() + "/bucket/team/" + key_of(id)}).out == a.read("model.bin"));
+    b.ok({"pull", "--data-only"});
+    CHECK(b.exists(Repo::object_rel(id)));
 }
