@@ -104,7 +104,7 @@ std::optional<struct stat> lstat_path(const stdfs::path& path) {
 void make_dirs(const stdfs::path& dir) {
     std::error_code ec;
     stdfs::create_directories(dir, ec);
-    if (ec) throw Error(ErrorKind::io, "cannot create directory " + dir.string() + ": " + ec.message());
+    if (ec) throw Error(ErrorKind::io, "cannot create directory " + dir.string() + ": " + ec.message(), ec.category() == std::generic_category() || ec.category() == std::system_category() ? ec.value() : 0);
 }
 
 void remove_file(const stdfs::path& path) {

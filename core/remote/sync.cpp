@@ -81,7 +81,7 @@ void with_retries(const std::function<void()>& fn) {
             fn();
             return;
         } catch (const Error& e) {
-            if (e.kind() != ErrorKind::io || attempt == k_tries) throw;
+            if (e.kind() != ErrorKind::io || e.permanent() || attempt == k_tries) throw;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(base_ms << (attempt - 1)));
     }
@@ -170,6 +170,8 @@ TransferReport push_objects(cache::Cache& cache, Backend& backend, const Roots& 
                 bytes += size;
                 if (options.progress) options.progress->advance(1, size);
             } catch (const Error& e) {
+                // A read-only or full remote refuses every object alike: one error, not one a key.
+                if (e.permanent() || e.kind() == ErrorKind::interrupted) throw;
                 problems.add(d, e.what());
             } catch (const stdfs::filesystem_error& e) {
                 problems.add(d, e.what());
@@ -243,6 +245,8 @@ TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& 
                     if (options.progress) options.progress->advance(1, size);
                 } catch (const Error& e) {
                     ::unlink(temp.c_str());
+                    // A full disk or an unreadable remote fails every object alike: say it once.
+                    if (e.permanent() || e.kind() == ErrorKind::interrupted) throw;
                     problems.add(d, e.what());
                 }
             },

@@ -23,15 +23,21 @@ enum class ErrorKind {
 
 class Error : public std::runtime_error {
 public:
-    Error(ErrorKind kind, std::string message)
-        : std::runtime_error(std::move(message)), m_kind(kind) {}
+    Error(ErrorKind kind, std::string message, int os_error = 0)
+        : std::runtime_error(std::move(message)), m_kind(kind), m_os_error(os_error) {}
     explicit Error(std::string message) : Error(ErrorKind::input, std::move(message)) {}
 
     [[nodiscard]] ErrorKind kind() const { return m_kind; }
     [[nodiscard]] int exit_code() const { return static_cast<int>(m_kind); }
+    // The errno behind an ErrorKind::io from fail_errno(), else 0.
+    [[nodiscard]] int os_error() const { return m_os_error; }
+    // An operating-system refusal that trying again cannot change (permissions, a read-only or
+    // full filesystem, a path through a file, ...): retry loops give up at once on these.
+    [[nodiscard]] bool permanent() const;
 
 private:
     ErrorKind m_kind;
+    int m_os_error = 0;
 };
 
 // Throws Error(kind, formatted message).

@@ -343,3 +343,21 @@ TEST_CASE("fsck --remote reads every remote object back and --repair fixes the c
     // Nothing was left in the cache's tmp/.
     CHECK(stdfs::is_empty(a.path(".cairn/tmp")));
 }
+
+TEST_CASE("a remote that refuses every object for good is one error with exit 5, not one per object", "[e2e][share]") {
+    cairn::test::TempDir shared;
+    stdfs::path remote_dir = shared / "remote";
+    stdfs::create_directories(remote_dir);
+    std::ofstream(remote_dir / "sha256") << "a file where the objects' directory should be";
+    Repo a;
+    a.make_tree("data", 6, 2, 40);
+    a.ok({"add", "data"});
+    a.ok({"remote", "add", "team", remote_dir.string(), "--default"});
+    a.commit("data");
+    Result r = a.cairn({"push", "--data-only"});
+    INFO(r.err);
+    CHECK(r.code == 5);
+    CHECK(contains(r.err, "Not a directory"));
+    std::size_t lines = std::count(r.err.begin(), r.err.end(), '\n');
+    CHECK(lines == 1);
+}
