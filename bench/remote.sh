@@ -60,8 +60,13 @@ fi
 
 rm -rf "$dir" && mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+mkdir -p "$dir/trash"
+# Emptying a destination moves it into trash/, deleted at the end: on ext4, creating files
+# within 30 s of deleting as many makes the inode allocator skip (and read) every recently freed
+# inode ("recently_deleted" in perf), which would charge whichever tool runs next.
+trash() { local p; for p in "$@"; do [[ -e $p ]] && mv "$p" "$dir/trash/$RANDOM$RANDOM"; done; sync; }
 server=
-cleanup() { if [[ -n $server ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi; }
+cleanup() { rm -rf "$dir/trash"; if [[ -n $server ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
 # --- data --------------------------------------------------------------------------------
@@ -82,7 +87,7 @@ for i in range(n):
         f.write(os.urandom(kib * 1024))
 PY
 (cd "$small_repo" && "$cairn" add data >/dev/null && git add -A && git commit -q -m data)
-rm -rf "$small_repo/data" # only the cache's copy is moved; the work tree does not matter
+trash "$small_repo/data" # only the cache's copy is moved; the work tree does not matter
 repos=(small)
 if [[ $use_big -eq 1 ]]; then
     big_repo=$(make_repo big)
@@ -137,20 +142,20 @@ row() { # LABEL CAIRN_MS REF_MS REF_NAME GOAL
 for name in "${repos[@]}"; do
     repo=$dir/$name c=$(cache_of "$name")
     (cd "$repo" && "$cairn" remote add dir "$dir/$name.remote" --default >/dev/null)
-    empty_remote() { rm -rf "$dir/$name.remote"; sync; }
-    empty_rsync() { rm -rf "$dir/$name.rsync"; sync; }
+    empty_remote() { trash "$dir/$name.remote"; }
+    empty_rsync() { trash "$dir/$name.rsync"; }
     t_push=$(measure empty_remote bash -c "cd '$repo' && '$cairn' push --data-only -r dir -j $jobs")
     check_same "$dir/$name.objects/sha256" "$dir/$name.remote/sha256"
     t_rsync_push=$(measure empty_rsync rsync -a "$c/sha256/" "$dir/$name.rsync/")
     check_same "$dir/$name.objects/sha256" "$dir/$name.rsync"
     row "$name: push to a directory" "$t_push" "$t_rsync_push" "rsync" "(goal <= 1.5x)"
-    empty_cache() { rm -rf "$c/sha256"; sync; }
-    empty_back() { rm -rf "$dir/$name.rsync-back"; sync; }
+    empty_cache() { trash "$c/sha256"; }
+    empty_back() { trash "$dir/$name.rsync-back"; }
     t_pull=$(measure empty_cache bash -c "cd '$repo' && '$cairn' pull --data-only -r dir -j $jobs")
     check_same "$dir/$name.objects/sha256" "$c/sha256"
     t_rsync_pull=$(measure empty_back rsync -a "$dir/$name.remote/sha256/" "$dir/$name.rsync-back/")
     check_same "$dir/$name.objects/sha256" "$dir/$name.rsync-back"
-    rm -rf "$dir/$name.rsync-back" "$dir/$name.rsync"
+    trash "$dir/$name.rsync-back" "$dir/$name.rsync"
     [[ -d $c/sha256 ]] || cp -a "$dir/$name.objects/sha256" "$c/sha256"
     row "$name: pull from a directory" "$t_pull" "$t_rsync_pull" "rsync" "(goal <= 1.5x)"
     if [[ $name == small ]]; then
@@ -200,24 +205,24 @@ if [[ $use_s3 -eq 1 ]]; then
         curl_push() { curl_op put "$endpoint/bench/curl-$name-$run" "$dir/$name.objects" "$dir/$name.names"; }
         t_curl_push=$(measure : curl_push)
         row "$name: push to s3rver" "$t_push" "$t_curl_push" "curl" "(goal <= 1.0x)"
-        empty_cache() { rm -rf "$c/sha256"; sync; }
-        empty_curl_back() { rm -rf "$dir/$name.curl-back"; mkdir -p "$dir/$name.curl-back"; sync; }
+        empty_cache() { trash "$c/sha256"; }
+        empty_curl_back() { trash "$dir/$name.curl-back"; mkdir -p "$dir/$name.curl-back"; }
         (cd "$repo" && "$cairn" remote modify s3 url "s3://bench/cairn-$name-1" >/dev/null)
         t_pull=$(measure empty_cache bash -c "cd '$repo' && '$cairn' pull --data-only -r s3 -j $jobs")
         check_same "$dir/$name.objects/sha256" "$c/sha256"
         t_curl_pull=$(measure empty_curl_back curl_op get "$endpoint/bench/curl-$name-1" "$dir/$name.curl-back" "$dir/$name.names")
         check_same "$dir/$name.objects/sha256" "$dir/$name.curl-back/sha256"
-        rm -rf "$dir/$name.curl-back"
+        trash "$dir/$name.curl-back"
         [[ -d $c/sha256 ]] || cp -a "$dir/$name.objects/sha256" "$c/sha256"
         row "$name: pull from s3rver" "$t_pull" "$t_curl_pull" "curl" "(goal <= 1.0x)"
         if [[ $use_aws -eq 1 ]]; then
             nothing() { :; }
             t_aws_push=$(measure nothing aws --endpoint-url "$endpoint" s3 sync --only-show-errors "$dir/$name.objects/sha256/" "s3://bench/aws-$name/sha256/")
             row "$name: push to s3rver, vs aws s3 sync" "$t_push" "$t_aws_push" "aws" "(goal <= 1.0x)"
-            aws_back() { rm -rf "$dir/$name.aws-back"; }
+            aws_back() { trash "$dir/$name.aws-back"; }
             t_aws_pull=$(measure aws_back aws --endpoint-url "$endpoint" s3 sync --only-show-errors "s3://bench/aws-$name/sha256/" "$dir/$name.aws-back/")
             check_same "$dir/$name.objects/sha256" "$dir/$name.aws-back"
-            rm -rf "$dir/$name.aws-back"
+            trash "$dir/$name.aws-back"
             row "$name: pull from s3rver, vs aws s3 sync" "$t_pull" "$t_aws_pull" "aws" "(goal <= 1.0x)"
         fi
     done
