@@ -33,7 +33,10 @@ void copy_fd(int in, int out, const std::string& what) {
     bool kernel = true;
     off_t written = 0, flushed = 0;
     auto start_writeback = [&](bool last) {
-        if (written - flushed >= static_cast<off_t>(k_copy_chunk) || (last && written > flushed)) {
+        // Small files are left to the batch's single sync: a write-back request each would cost
+        // more than it saves.
+        if (written - flushed >= static_cast<off_t>(k_copy_chunk) ||
+            (last && flushed > 0 && written > flushed)) {
             ::sync_file_range(out, flushed, written - flushed, SYNC_FILE_RANGE_WRITE);
             flushed = written;
         }

@@ -172,6 +172,7 @@ struct Transfer {
     int sink_fd = -1;
     std::uint64_t sink_offset = 0; // where the file's next byte goes
     std::uint64_t sink_written = 0;
+    std::uint64_t sink_flushed = 0; // write-back started up to here
     bool first_chunk = true;
     bool to_file = false;
     bool restart_sink = false; // a 200 where a range was asked: the whole object comes again
@@ -245,6 +246,7 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
         if (t->to_file && status == 200 && t->sink_offset > 0) {
             t->restart_sink = true;
             t->sink_offset = 0;
+            t->sink_flushed = 0;
             if (::ftruncate(t->sink_fd, 0) != 0) {
                 t->write_errno = errno;
                 return 0;
@@ -268,6 +270,14 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
         }
         done += static_cast<std::size_t>(wrote);
         t->sink_written += static_cast<std::uint64_t>(wrote);
+    }
+    // Start write-back every 8 MiB, so that making the download durable before it is renamed
+    // into the cache has little left to wait for.
+    std::uint64_t end = t->sink_offset + t->sink_written;
+    if (end - t->sink_flushed >= (8u << 20)) {
+        ::sync_file_range(t->sink_fd, static_cast<off_t>(t->sink_flushed), static_cast<off_t>(end - t->sink_flushed),
+                          SYNC_FILE_RANGE_WRITE);
+        t->sink_flushed = end;
     }
     return total;
 }
@@ -476,6 +486,7 @@ public:
             Transfer transfer;
             transfer.sink_fd = fd.get();
             transfer.sink_offset = have;
+            transfer.sink_flushed = have;
             Response r = perform("GET", object_path(key), {}, headers, nullptr, &transfer);
             if (transfer.write_errno != 0) fail_errno(local.string(), transfer.write_errno);
             std::uint64_t start = transfer.restart_sink ? 0 : have;
