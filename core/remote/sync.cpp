@@ -133,23 +133,32 @@ TransferReport push_objects(cache::Cache& cache, Backend& backend, const Roots& 
     TransferReport report;
     Problems problems;
     // The local closure: trees are read from the cache (verified), their entries followed.
+    // A tree entry of a file kind is a leaf: only roots and directory entries are opened to see
+    // whether they are trees (one open per directory, not per object).
     std::vector<Digest> closure;
-    std::unordered_set<Digest> seen;
-    std::vector<Digest> queue(roots.required.begin(), roots.required.end());
+    std::unordered_set<Digest> seen, walked, missing;
+    std::vector<std::pair<Digest, bool>> queue; // the object, and whether it may be a tree
+    for (const auto& d : roots.required) queue.emplace_back(d, true);
     for (const auto& d : roots.optional)
-        if (cache.has(d)) queue.push_back(d);
+        if (cache.has(d)) queue.emplace_back(d, true);
     while (!queue.empty()) {
-        Digest d = queue.back();
+        auto [d, maybe_tree] = queue.back();
         queue.pop_back();
-        if (!seen.insert(d).second) continue;
-        if (!cache.has(d)) {
-            problems.add(d, "not in the local cache (cannot push it; 'cairn fsck' checks the cache)");
+        if (seen.insert(d).second) {
+            if (!cache.has(d)) {
+                missing.insert(d);
+                problems.add(d, "not in the local cache (cannot push it; 'cairn fsck' checks the cache)");
+                continue;
+            }
+            closure.push_back(d);
+        } else if (missing.count(d)) {
             continue;
         }
-        closure.push_back(d);
+        if (!maybe_tree || !walked.insert(d).second) continue;
         try {
             if (auto tree = cache.tree_if_any(d))
-                for (const auto& entry : tree->entries) queue.push_back(entry.digest);
+                for (const auto& entry : tree->entries)
+                    queue.emplace_back(entry.digest, entry.kind == cache::EntryKind::directory);
         } catch (const Error& e) {
             problems.add(d, e.what());
         }
@@ -256,7 +265,9 @@ TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& 
                             const TransferOptions& options) {
     TransferReport report;
     Problems problems;
-    std::unordered_set<Digest> seen;
+    std::unordered_set<Digest> seen, walked;
+    std::unordered_set<Digest> maybe_trees(roots.required.begin(), roots.required.end());
+    maybe_trees.insert(roots.optional.begin(), roots.optional.end());
     std::vector<Digest> level;
     for (const auto& d : roots.required)
         if (seen.insert(d).second) level.push_back(d);
@@ -342,13 +353,23 @@ TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& 
             }
             begin = end;
         }
+        // Only roots and directory entries may be trees (file entries are leaves, never opened);
+        // an object first met as a file and later as a directory is walked then.
         std::vector<Digest> next;
-        for (const auto& d : level) {
-            if (!cache.has(d)) continue;
+        std::vector<Digest> walk = level;
+        for (std::size_t k = 0; k < walk.size(); ++k) {
+            Digest d = walk[k];
+            if (!maybe_trees.count(d) || walked.count(d) || !cache.has(d)) continue;
+            walked.insert(d);
             try {
-                if (auto tree = cache.tree_if_any(d))
-                    for (const auto& entry : tree->entries)
+                if (auto tree = cache.tree_if_any(d)) {
+                    for (const auto& entry : tree->entries) {
+                        bool dir = entry.kind == cache::EntryKind::directory;
+                        if (dir) maybe_trees.insert(entry.digest);
                         if (seen.insert(entry.digest).second) next.push_back(entry.digest);
+                        else if (dir && !walked.count(entry.digest)) walk.push_back(entry.digest);
+                    }
+                }
             } catch (const Error& e) {
                 problems.add(d, e.what());
             }
