@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/hash/hash.hpp"
+
 namespace cairn::remote {
 
 // Uploads that become durable together (see Backend::begin_puts): the bytes of every staged
@@ -70,6 +72,14 @@ public:
     // temp file in the cache's tmp/ and verifies the bytes against the id before renaming it
     // into the cache). Throws Error(integrity) naming the key when there is no such object.
     virtual void get(const std::string& key, const std::filesystem::path& local) = 0;
+
+    // get(), returning the SHA-256 of the bytes written to `local` (and their count in *size):
+    // backends hash the bytes as they arrive, so that the caller's verification reads nothing
+    // back. The default hashes the file after get().
+    virtual hash::Digest get_hashed(const std::string& key, const std::filesystem::path& local, std::uint64_t* size) {
+        get(key, local);
+        return hash::hash_file(local, size);
+    }
 
     // Removes the object at `key`; no error when there is none.
     virtual void remove(const std::string& key) = 0;

@@ -173,6 +173,7 @@ struct Transfer {
     std::uint64_t sink_offset = 0; // where the file's next byte goes
     std::uint64_t sink_written = 0;
     std::uint64_t sink_flushed = 0; // write-back started up to here
+    hash::Sha256* sink_hasher = nullptr; // hashes what is written, in file order
     bool first_chunk = true;
     bool to_file = false;
     bool restart_sink = false; // a 200 where a range was asked: the whole object comes again
@@ -247,6 +248,7 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
             t->restart_sink = true;
             t->sink_offset = 0;
             t->sink_flushed = 0;
+            if (t->sink_hasher) (void)t->sink_hasher->finish(); // the whole object comes again
             if (::ftruncate(t->sink_fd, 0) != 0) {
                 t->write_errno = errno;
                 return 0;
@@ -271,6 +273,7 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
         done += static_cast<std::size_t>(wrote);
         t->sink_written += static_cast<std::uint64_t>(wrote);
     }
+    if (t->sink_hasher) t->sink_hasher->update(data, total);
     // Start write-back every 8 MiB, so that making the download durable before it is renamed
     // into the cache has little left to wait for.
     std::uint64_t end = t->sink_offset + t->sink_written;
@@ -468,7 +471,18 @@ public:
         }
     }
 
-    void get(const std::string& key, const std::filesystem::path& local) override {
+    void get(const std::string& key, const std::filesystem::path& local) override { download(key, local, nullptr); }
+
+    hash::Digest get_hashed(const std::string& key, const std::filesystem::path& local, std::uint64_t* size) override {
+        hash::Sha256 hasher;
+        std::uint64_t n = download(key, local, &hasher);
+        if (size) *size = n;
+        return hasher.finish();
+    }
+
+    // GET into `local`; with `hasher`, the bytes are hashed in file order as they arrive (a
+    // resumed transfer continues the hash, a restarted one restarts it). Returns the size.
+    std::uint64_t download(const std::string& key, const std::filesystem::path& local, hash::Sha256* hasher) {
         check_key(key);
         Fd fd(::open(local.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
         if (fd.get() < 0) fail_errno(local.string(), errno);
@@ -484,6 +498,7 @@ public:
                 if (!etag.empty()) headers.emplace_back("If-Match", etag);
             }
             Transfer transfer;
+            transfer.sink_hasher = hasher;
             transfer.sink_fd = fd.get();
             transfer.sink_offset = have;
             transfer.sink_flushed = have;
@@ -501,11 +516,12 @@ public:
                     continue;
                 }
                 if (::ftruncate(fd.get(), static_cast<off_t>(have)) != 0) fail_errno(local.string(), errno);
-                return;
+                return have;
             }
             if (r.code == CURLE_OK && r.status == 412) { // the object changed under a resume: start over
                 have = 0;
                 etag.clear();
+                if (hasher) (void)hasher->finish(); // resets it
                 if (::ftruncate(fd.get(), 0) != 0) fail_errno(local.string(), errno);
                 last = "the object changed during the download";
                 continue;

@@ -315,8 +315,8 @@ TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& 
                     stdfs::path temp = fs::temp_name(cache.tmp_dir(), d.hex().substr(0, 16));
                     try {
                         std::uint64_t size = 0;
-                        with_retries([&] { backend.get(key, temp); });
-                        Digest actual = hash::hash_file(temp, &size);
+                        Digest actual;
+                        with_retries([&] { actual = backend.get_hashed(key, temp, &size); });
                         if (actual != d) {
                             ::unlink(temp.c_str());
                             problems.add(d, fmt::format("{}: object {} is corrupt on the remote (its bytes hash to {}); not stored",

@@ -82,8 +82,12 @@ TEST_CASE("directory backend batch: nothing under a final name before commit, al
         CHECK(count_temps() == 0);
         CHECK(backend->stat("sha256/aa/0001") == std::optional<std::uint64_t>(5));
         CHECK(backend->stat("sha256/bb/0002") == std::optional<std::uint64_t>(3u << 20));
-        backend->get("sha256/bb/0002", dir / "out.bin");
+        std::uint64_t size = 0;
+        auto digest = backend->get_hashed("sha256/bb/0002", dir / "out.bin", &size);
         CHECK(test::read_text(dir / "out.bin") == test::read_text(dir / "b.bin"));
+        CHECK(size == (3u << 20));
+        CHECK(digest == hash::hash_file(dir / "b.bin"));
+        CHECK_THROWS_WITH(backend->get_hashed("sha256/00/none", dir / "o.bin", &size), Catch::Contains("missing"));
     }
     // A batch dropped without a commit (an error, Ctrl-C) leaves neither temps nor objects.
     {

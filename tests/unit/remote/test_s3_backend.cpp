@@ -272,6 +272,15 @@ TEST_CASE("s3 resumes a download that broke off with a range request", "[s3]") {
     REQUIRE(requests.size() == 2);
     CHECK(requests[0] == "GET /bucket/store/sha256/aa/obj range=-");
     CHECK(requests[1] == "GET /bucket/store/sha256/aa/obj range=bytes=" + std::to_string(data.size() / 2) + "-");
+    // Hashed as the bytes arrive, across the resume: the digest of the whole object.
+    auto log2 = dir / "proxy2.log";
+    Proxy proxy2(s3.server.port(), {"--truncate", "1"}, log2);
+    std::uint64_t size = 0;
+    auto digest = open(proxy2.endpoint())->get_hashed("sha256/aa/obj", dir / "out2", &size);
+    CHECK(read_all(dir / "out2") == data);
+    CHECK(size == data.size());
+    CHECK(digest == cairn::hash::hash_bytes(data));
+    CHECK(lines(log2).size() == 2);
 }
 
 TEST_CASE("s3 retries 500s and dropped connections, then succeeds", "[s3]") {
