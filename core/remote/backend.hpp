@@ -14,8 +14,34 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/hash/hash.hpp"
 
 namespace cairn::remote {
+
+// Uploads that become durable together (see Backend::begin_puts): the bytes of every staged
+// object are written under temp names first, then made durable in one pass, then renamed to
+// their keys, then the renames are made durable. A final key never names a partial object, after
+// a crash or power loss at any point: what was not renamed is a temp, never listed as an object.
+class PutBatch {
+public:
+    // Removes the staged objects that were not committed.
+    virtual ~PutBatch() = default;
+    PutBatch() = default;
+    PutBatch(const PutBatch&) = delete;
+    PutBatch& operator=(const PutBatch&) = delete;
+
+    // Writes the local file's bytes under a temp name beside `key`: neither visible under `key`
+    // nor durable yet. May be called from several threads at once. Throws as Backend::put.
+    virtual void stage(const std::string& key, const std::filesystem::path& local) = 0;
+
+    // Makes every staged object durable and visible under its key. Returns the keys that could
+    // not be renamed into place, each with a one-line reason (the others are in place); throws
+    // Error(io), having renamed nothing, when the bytes could not be made durable.
+    virtual std::vector<std::pair<std::string, std::string>> commit() = 0;
+};
 
 class Backend {
 public:
@@ -37,6 +63,11 @@ public:
     // (S3). Replaces what was there.
     virtual void put(const std::string& key, const std::filesystem::path& local) = 0;
 
+    // A batch of uploads made durable together, for backends where durability is a separate,
+    // costly step (the directory backend: one sync for the batch instead of an fsync per
+    // object); nullptr when put() is already as cheap (S3: a PUT is durable when answered).
+    [[nodiscard]] virtual std::unique_ptr<PutBatch> begin_puts() { return nullptr; }
+
     // Downloads `key` into the local file `local` (created or truncated; the caller makes it a
     // temp file in the cache's tmp/ and verifies the bytes against the id before renaming it
     // into the cache). Throws Error(integrity) naming the key when there is no such object.
@@ -53,6 +84,14 @@ public:
     // False for a directory remote whose root does not exist (yet): `status --remote` then
     // says so and counts everything as not pushed.
     [[nodiscard]] virtual bool root_exists() { return true; }
+
+    // get(), returning the SHA-256 of the bytes written to `local` (and their count in *size):
+    // backends hash the bytes as they arrive, so that the caller's verification reads nothing
+    // back. The default hashes the file after get().
+    virtual hash::Digest get_hashed(const std::string& key, const std::filesystem::path& local, std::uint64_t* size) {
+        get(key, local);
+        return hash::hash_file(local, size);
+    }
 
     // Removes the object at `key`; no error when there is none.
     virtual void remove(const std::string& key) = 0;

@@ -3,7 +3,8 @@
 // `<root>/sha256/ab/<62 hex>` (trees are objects too). An upload is written to a temp name in
 // the object's own directory (`<name>.cairn-tmp.<pid>-<host>-<hex>`), made durable and renamed,
 // so a reader (or a killed push) never leaves a partial object under a final name; a temp left by
-// a killed process is never listed as an object.
+// a killed process is never listed as an object. begin_puts() does the same for many objects
+// with one sync for all of them (DirectoryBatch in directory.cpp, docs/safety.md).
 
 #include <filesystem>
 #include <memory>

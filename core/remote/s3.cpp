@@ -1,5 +1,6 @@
 #include "core/remote/s3.hpp"
 
+#include "core/hash/hash.hpp"
 #include "core/remote/curl_api.hpp"
 #include "core/remote/sigv4.hpp"
 #include "core/remote/xml.hpp"
@@ -151,6 +152,17 @@ struct Body {
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
     std::string payload_hash = std::string(sigv4::k_empty_payload_hash);
+    // Streamed verification (an upload whose SHA-256 is known from its key, see put()): the
+    // bytes are hashed as they are sent, and the last ones are not sent unless the SHA-256 is
+    // `verify_sha256`; the MD5 of what was sent is kept for the ETag check when `stream_md5`.
+    const std::string* verify_sha256 = nullptr;
+    bool stream_md5 = false;
+    mutable bool verify_failed = false;
+    mutable std::string streamed_md5; // raw, set once the last byte was read
+};
+
+struct EvpFree {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
 // Where one request's response body goes: memory, or (2xx only) a file at an offset.
@@ -160,6 +172,8 @@ struct Transfer {
     int sink_fd = -1;
     std::uint64_t sink_offset = 0; // where the file's next byte goes
     std::uint64_t sink_written = 0;
+    std::uint64_t sink_flushed = 0; // write-back started up to here
+    hash::Sha256* sink_hasher = nullptr; // hashes what is written, in file order
     bool first_chunk = true;
     bool to_file = false;
     bool restart_sink = false; // a 200 where a range was asked: the whole object comes again
@@ -167,7 +181,36 @@ struct Transfer {
     CURL* curl = nullptr;
     std::string response_body;
     std::map<std::string, std::string> response_headers;
+    std::unique_ptr<hash::Sha256> sha;        // streamed verification, per attempt
+    std::unique_ptr<EVP_MD_CTX, EvpFree> md5;
 };
+
+// Hashes what an upload sends (Body::verify_sha256); false when the bytes about to be sent last
+// do not hash to the expected SHA-256, so that they are not sent.
+bool stream_hash(Transfer* t, const char* data, std::size_t size, bool last) {
+    const Body& body = *t->body;
+    if (!t->sha) {
+        t->sha = std::make_unique<hash::Sha256>();
+        if (body.stream_md5) {
+            t->md5.reset(EVP_MD_CTX_new());
+            if (!t->md5 || EVP_DigestInit_ex(t->md5.get(), EVP_md5(), nullptr) != 1) return false;
+        }
+    }
+    t->sha->update(data, size);
+    if (t->md5) EVP_DigestUpdate(t->md5.get(), data, size);
+    if (!last) return true;
+    if (t->sha->finish().hex() != *body.verify_sha256) {
+        body.verify_failed = true;
+        return false;
+    }
+    if (t->md5) {
+        unsigned char out[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(t->md5.get(), out, &n);
+        body.streamed_md5.assign(reinterpret_cast<const char*>(out), n);
+    }
+    return true;
+}
 
 std::size_t read_callback(char* buffer, std::size_t size, std::size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
@@ -185,6 +228,9 @@ std::size_t read_callback(char* buffer, std::size_t size, std::size_t count, voi
         ssize_t got = ::pread(body.fd, buffer, want, static_cast<off_t>(body.offset + t->sent));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) return CURL_READFUNC_ABORT;
+        if (body.verify_sha256 != nullptr &&
+            !stream_hash(t, buffer, static_cast<std::size_t>(got), t->sent + static_cast<std::uint64_t>(got) == body.length))
+            return CURL_READFUNC_ABORT;
         t->sent += static_cast<std::uint64_t>(got);
         return static_cast<std::size_t>(got);
     }
@@ -201,6 +247,8 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
         if (t->to_file && status == 200 && t->sink_offset > 0) {
             t->restart_sink = true;
             t->sink_offset = 0;
+            t->sink_flushed = 0;
+            if (t->sink_hasher) (void)t->sink_hasher->finish(); // the whole object comes again
             if (::ftruncate(t->sink_fd, 0) != 0) {
                 t->write_errno = errno;
                 return 0;
@@ -224,6 +272,15 @@ std::size_t write_callback(char* data, std::size_t size, std::size_t count, void
         }
         done += static_cast<std::size_t>(wrote);
         t->sink_written += static_cast<std::uint64_t>(wrote);
+    }
+    if (t->sink_hasher) t->sink_hasher->update(data, total);
+    // Start write-back every 8 MiB, so that making the download durable before it is renamed
+    // into the cache has little left to wait for.
+    std::uint64_t end = t->sink_offset + t->sink_written;
+    if (end - t->sink_flushed >= (8u << 20)) {
+        ::sync_file_range(t->sink_fd, static_cast<off_t>(t->sink_flushed), static_cast<off_t>(end - t->sink_flushed),
+                          SYNC_FILE_RANGE_WRITE);
+        t->sink_flushed = end;
     }
     return total;
 }
@@ -298,6 +355,19 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
     return value;
+}
+
+// The SHA-256 (hex) that a key names: `sha256/ab/<62 hex>` is an object whose bytes hash to
+// that id (the layout backend.hpp fixes); nullopt for any other key.
+std::optional<std::string> sha256_named_by(const std::string& key) {
+    constexpr std::string_view k_prefix = "sha256/";
+    if (key.size() != k_prefix.size() + 2 + 1 + 62 || key.compare(0, k_prefix.size(), k_prefix) != 0 ||
+        key[k_prefix.size() + 2] != '/')
+        return std::nullopt;
+    std::string hex_id = key.substr(k_prefix.size(), 2) + key.substr(k_prefix.size() + 3);
+    for (char c : hex_id)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    return hex_id;
 }
 
 class S3Backend final : public Backend {
@@ -394,12 +464,25 @@ public:
         auto size = static_cast<std::uint64_t>(st.st_size);
         if (size >= m_tuning.multipart_threshold && size > 0) {
             put_multipart(key, fd.get(), size, local);
+        } else if (auto sha = sha256_named_by(key); sha && size > 0) {
+            put_streamed(key, fd.get(), size, local, *sha);
         } else {
             put_single(key, fd.get(), size, local);
         }
     }
 
-    void get(const std::string& key, const std::filesystem::path& local) override {
+    void get(const std::string& key, const std::filesystem::path& local) override { download(key, local, nullptr); }
+
+    hash::Digest get_hashed(const std::string& key, const std::filesystem::path& local, std::uint64_t* size) override {
+        hash::Sha256 hasher;
+        std::uint64_t n = download(key, local, &hasher);
+        if (size) *size = n;
+        return hasher.finish();
+    }
+
+    // GET into `local`; with `hasher`, the bytes are hashed in file order as they arrive (a
+    // resumed transfer continues the hash, a restarted one restarts it). Returns the size.
+    std::uint64_t download(const std::string& key, const std::filesystem::path& local, hash::Sha256* hasher) {
         check_key(key);
         Fd fd(::open(local.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
         if (fd.get() < 0) fail_errno(local.string(), errno);
@@ -415,8 +498,10 @@ public:
                 if (!etag.empty()) headers.emplace_back("If-Match", etag);
             }
             Transfer transfer;
+            transfer.sink_hasher = hasher;
             transfer.sink_fd = fd.get();
             transfer.sink_offset = have;
+            transfer.sink_flushed = have;
             Response r = perform("GET", object_path(key), {}, headers, nullptr, &transfer);
             if (transfer.write_errno != 0) fail_errno(local.string(), transfer.write_errno);
             std::uint64_t start = transfer.restart_sink ? 0 : have;
@@ -431,11 +516,12 @@ public:
                     continue;
                 }
                 if (::ftruncate(fd.get(), static_cast<off_t>(have)) != 0) fail_errno(local.string(), errno);
-                return;
+                return have;
             }
             if (r.code == CURLE_OK && r.status == 412) { // the object changed under a resume: start over
                 have = 0;
                 etag.clear();
+                if (hasher) (void)hasher->finish(); // resets it
                 if (::ftruncate(fd.get(), 0) != 0) fail_errno(local.string(), errno);
                 last = "the object changed during the download";
                 continue;
@@ -653,6 +739,64 @@ private:
         Response r = execute("PUT", object_path(key), {}, {{"Content-MD5", hash.md5_base64}}, &body, key);
         expect_success(r, "PUT", key);
         verify_etag(r.header("etag"), hash.md5_hex, key);
+    }
+
+    // A PUT of an object whose SHA-256 its key names: that id is the signed payload hash (S3,
+    // MinIO and Ceph refuse a body that does not hash to it), so nothing is read before the
+    // first byte goes out. The bytes are hashed as they are sent and the last ones are held back
+    // unless they hash to the id (a corrupt local file is never completed on the remote); the
+    // MD5 of what was sent, computed alongside (on a second thread for big objects), is checked
+    // against the ETag as put_single does.
+    void put_streamed(const std::string& key, int fd, std::uint64_t size, const std::filesystem::path& local,
+                      const std::string& sha256_hex) const {
+        bool md5_inline = size < (8u << 20);
+        std::string md5_raw;
+        std::exception_ptr md5_error;
+        std::thread md5_thread;
+        if (!md5_inline) {
+            md5_thread = std::thread([&] {
+                try {
+                    md5_raw = digest_region(fd, 0, size, EVP_md5(), local.string());
+                } catch (...) {
+                    md5_error = std::current_exception();
+                }
+            });
+        }
+        struct Join {
+            std::thread& thread;
+            ~Join() {
+                if (thread.joinable()) thread.join();
+            }
+        } join{md5_thread};
+        Body body;
+        body.fd = fd;
+        body.length = size;
+        body.payload_hash = sha256_hex;
+        body.verify_sha256 = &sha256_hex;
+        body.stream_md5 = md5_inline;
+        Response r = execute("PUT", object_path(key), {}, {}, &body, key);
+        if (body.verify_failed) {
+            // S3 discards a body shorter than its Content-Length; a server that keeps what it
+            // got (s3rver does) must not serve it under the key: remove it (best effort; the
+            // key names content, so no other valid version is lost, and the next push sends it).
+            t_ignore_interrupt = true;
+            try {
+                (void)perform("DELETE", object_path(key), {}, {}, nullptr);
+            } catch (...) {
+            }
+            t_ignore_interrupt = false;
+            fail(ErrorKind::integrity, "{}: PUT {}: the local file {} does not hash to the id its key names; not uploaded",
+                 describe(), key, local.string());
+        }
+        expect_success(r, "PUT", key);
+        if (!md5_inline) {
+            md5_thread.join();
+            if (md5_error) std::rethrow_exception(md5_error);
+        } else {
+            md5_raw = body.streamed_md5;
+        }
+        const auto* bytes = reinterpret_cast<const unsigned char*>(md5_raw.data());
+        verify_etag(r.header("etag"), hex(bytes, md5_raw.size()), key);
     }
 
     void verify_etag(const std::string& header, const std::string& expected, const std::string& key) const {

@@ -4,8 +4,10 @@
 // environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE) or the
 // standard files ~/.aws/credentials and ~/.aws/config (core/remote/aws_config).
 //
-// Objects live at `<prefix>/<key>`. An upload is one PUT verified by its MD5 (Content-MD5, and the
-// ETag S3 answers) and its SHA-256 (signed x-amz-content-sha256), or above the multipart threshold
+// Objects live at `<prefix>/<key>`. An upload is one PUT verified by its MD5 (the ETag S3 answers,
+// and Content-MD5 for keys that do not name an object) and its SHA-256 (signed
+// x-amz-content-sha256: for an object key `sha256/ab/<62 hex>` the id itself, checked while
+// sending, the last bytes held back unless they match), or above the multipart threshold
 // a multipart upload that is completed, or aborted on any failure: a reader never sees a partial
 // object under a key. A download that breaks off resumes with a Range request for the rest.
 // Requests that fail with 5xx, 429, a reset or a timeout are retried with exponential backoff.

@@ -26,6 +26,7 @@
 #include "core/workspace/maintenance.hpp"
 #include "core/workspace/pointer.hpp"
 #include "core/util/error.hpp"
+#include "core/util/interrupt.hpp"
 #include "core/util/parallel.hpp"
 #include "core/util/progress.hpp"
 #include "core/workspace/workspace.hpp"
@@ -42,15 +43,20 @@ void add_id(std::vector<Digest>& out, const std::string& id, const std::string& 
     out.push_back(*digest);
 }
 
-// Every key the remote holds under sha256/, in one listing.
-std::unordered_set<std::string> remote_keys_of(Backend& backend) {
-    std::unordered_set<std::string> keys;
+// Every key the remote holds under sha256/, with its size, in one listing.
+std::unordered_map<std::string, std::uint64_t> remote_keys_of(Backend& backend) {
+    std::unordered_map<std::string, std::uint64_t> keys;
     with_retries([&] {
         keys.clear();
-        backend.list("sha256/", [&](std::string_view key, std::uint64_t) { keys.emplace(key); });
+        backend.list("sha256/", [&](std::string_view key, std::uint64_t size) { keys.emplace(key, size); });
     });
     return keys;
 }
+
+// A batch of uploads (push) or downloads (pull) made durable at once: at most this many objects
+// or bytes, so that an interrupted transfer keeps most of its work and temps stay bounded.
+constexpr std::size_t k_batch_objects = 4096;
+constexpr std::uint64_t k_batch_bytes = 512ull << 20;
 
 class Problems {
 public:
@@ -129,28 +135,37 @@ TransferReport push_objects(cache::Cache& cache, Backend& backend, const Roots& 
     TransferReport report;
     Problems problems;
     // The local closure: trees are read from the cache (verified), their entries followed.
+    // A tree entry of a file kind is a leaf: only roots and directory entries are opened to see
+    // whether they are trees (one open per directory, not per object).
     std::vector<Digest> closure;
-    std::unordered_set<Digest> seen;
-    std::vector<Digest> queue(roots.required.begin(), roots.required.end());
+    std::unordered_set<Digest> seen, walked, missing;
+    std::vector<std::pair<Digest, bool>> queue; // the object, and whether it may be a tree
+    for (const auto& d : roots.required) queue.emplace_back(d, true);
     for (const auto& d : roots.optional)
-        if (cache.has(d)) queue.push_back(d);
+        if (cache.has(d)) queue.emplace_back(d, true);
     while (!queue.empty()) {
-        Digest d = queue.back();
+        auto [d, maybe_tree] = queue.back();
         queue.pop_back();
-        if (!seen.insert(d).second) continue;
-        if (!cache.has(d)) {
-            problems.add(d, "not in the local cache (cannot push it; 'cairn fsck' checks the cache)");
+        if (seen.insert(d).second) {
+            if (!cache.has(d)) {
+                missing.insert(d);
+                problems.add(d, "not in the local cache (cannot push it; 'cairn fsck' checks the cache)");
+                continue;
+            }
+            closure.push_back(d);
+        } else if (missing.count(d)) {
             continue;
         }
-        closure.push_back(d);
+        if (!maybe_tree || !walked.insert(d).second) continue;
         try {
             if (auto tree = cache.tree_if_any(d))
-                for (const auto& entry : tree->entries) queue.push_back(entry.digest);
+                for (const auto& entry : tree->entries)
+                    queue.emplace_back(entry.digest, entry.kind == cache::EntryKind::directory);
         } catch (const Error& e) {
             problems.add(d, e.what());
         }
     }
-    std::unordered_set<std::string> present = remote_keys_of(backend);
+    auto present = remote_keys_of(backend);
     std::vector<Digest> to_send;
     for (const auto& d : closure) {
         if (present.count(object_key(d))) ++report.present;
@@ -158,26 +173,92 @@ TransferReport push_objects(cache::Cache& cache, Backend& backend, const Roots& 
     }
     if (options.progress) options.progress->begin("pushing objects", to_send.size());
     std::atomic<std::uint64_t> sent{0}, bytes{0};
-    util::parallel_for(
-        to_send.size(),
-        [&](std::size_t i) {
-            const Digest& d = to_send[i];
-            stdfs::path local = cache.object_path(d);
-            try {
-                std::uint64_t size = stdfs::file_size(local);
-                with_retries([&] { backend.put(object_key(d), local); });
-                ++sent;
-                bytes += size;
-                if (options.progress) options.progress->advance(1, size);
-            } catch (const Error& e) {
-                // A read-only or full remote refuses every object alike: one error, not one a key.
-                if (e.permanent() || e.kind() == ErrorKind::interrupted) throw;
-                problems.add(d, e.what());
-            } catch (const stdfs::filesystem_error& e) {
-                problems.add(d, e.what());
+    unsigned jobs = std::max(1u, options.jobs);
+    auto batch = backend.begin_puts();
+    if (!batch) {
+        util::parallel_for(
+            to_send.size(),
+            [&](std::size_t i) {
+                const Digest& d = to_send[i];
+                stdfs::path local = cache.object_path(d);
+                try {
+                    std::uint64_t size = stdfs::file_size(local);
+                    with_retries([&] { backend.put(object_key(d), local); });
+                    ++sent;
+                    bytes += size;
+                    if (options.progress) options.progress->advance(1, size);
+                } catch (const Error& e) {
+                    // A read-only or full remote refuses every object alike: one error, not one a key.
+                    if (e.permanent() || e.kind() == ErrorKind::interrupted) throw;
+                    problems.add(d, e.what());
+                } catch (const stdfs::filesystem_error& e) {
+                    problems.add(d, e.what());
+                }
+            },
+            jobs);
+    } else {
+        // Staged in chunks (bounded in count and bytes, so that an interrupted push keeps what
+        // it committed), each chunk made durable and renamed at once (PutBatch).
+        std::size_t begin = 0;
+        while (begin < to_send.size()) {
+            std::size_t end = begin;
+            std::uint64_t chunk_bytes = 0;
+            std::vector<std::uint64_t> sizes;
+            std::vector<Digest> chunk;
+            while (end < to_send.size() && chunk.size() < k_batch_objects && chunk_bytes < k_batch_bytes) {
+                const Digest& d = to_send[end++];
+                std::error_code ec;
+                std::uint64_t size = stdfs::file_size(cache.object_path(d), ec);
+                if (ec) {
+                    problems.add(d, fmt::format("cannot read the cache object: {}", ec.message()));
+                    continue;
+                }
+                chunk.push_back(d);
+                sizes.push_back(size);
+                chunk_bytes += size;
             }
-        },
-        std::max(1u, options.jobs));
+            begin = end;
+            std::vector<char> staged(chunk.size(), 0);
+            util::parallel_for(
+                chunk.size(),
+                [&](std::size_t i) {
+                    const Digest& d = chunk[i];
+                    try {
+                        with_retries([&] { batch->stage(object_key(d), cache.object_path(d)); });
+                        staged[i] = 1;
+                        if (options.progress) options.progress->advance(1, sizes[i]);
+                    } catch (const Error& e) {
+                        if (e.permanent() || e.kind() == ErrorKind::interrupted) throw;
+                        problems.add(d, e.what());
+                    }
+                },
+                jobs);
+            util::check_interrupted();
+            std::vector<std::pair<std::string, std::string>> failed;
+            try {
+                failed = batch->commit();
+            } catch (const Error& e) {
+                for (std::size_t i = 0; i < chunk.size(); ++i)
+                    if (staged[i]) problems.add(chunk[i], e.what());
+                batch = backend.begin_puts();
+                continue;
+            }
+            std::unordered_set<std::string> failed_keys;
+            for (auto& [key, why] : failed) failed_keys.insert(key);
+            for (std::size_t i = 0; i < chunk.size(); ++i) {
+                if (!staged[i]) continue;
+                std::string key = object_key(chunk[i]);
+                if (failed_keys.count(key)) {
+                    for (const auto& [k, why] : failed)
+                        if (k == key) problems.add(chunk[i], why);
+                    continue;
+                }
+                ++sent;
+                bytes += sizes[i];
+            }
+            if (begin < to_send.size()) batch = backend.begin_puts();
+        }
+    }
     if (options.progress) options.progress->end();
     report.transferred = sent;
     report.bytes = bytes;
@@ -189,11 +270,13 @@ TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& 
                             const TransferOptions& options) {
     TransferReport report;
     Problems problems;
-    std::unordered_set<Digest> seen;
+    std::unordered_set<Digest> seen, walked;
+    std::unordered_set<Digest> maybe_trees(roots.required.begin(), roots.required.end());
+    maybe_trees.insert(roots.optional.begin(), roots.optional.end());
     std::vector<Digest> level;
     for (const auto& d : roots.required)
         if (seen.insert(d).second) level.push_back(d);
-    std::optional<std::unordered_set<std::string>> listing;
+    std::optional<std::unordered_map<std::string, std::uint64_t>> listing;
     for (const auto& d : roots.optional) {
         if (cache.has(d)) {
             if (seen.insert(d).second) level.push_back(d);
@@ -212,52 +295,88 @@ TransferReport pull_objects(cache::Cache& cache, Backend& backend, const Roots& 
             else wanted.push_back(d);
         }
         if (!wanted.empty() && !listing) listing = remote_keys_of(backend);
-        std::vector<char> ok(wanted.size(), 0);
-        util::parallel_for(
-            wanted.size(),
-            [&](std::size_t i) {
-                const Digest& d = wanted[i];
-                std::string key = object_key(d);
-                if (!listing->count(key)) {
-                    problems.add(d, fmt::format("{}: object {} is missing on the remote", backend.describe(), key));
-                    return;
-                }
-                stdfs::path temp = fs::temp_name(cache.tmp_dir(), d.hex().substr(0, 16));
-                try {
-                    std::uint64_t size = 0;
-                    with_retries([&] { backend.get(key, temp); });
-                    Digest actual = hash::hash_file(temp, &size);
-                    if (actual != d) {
-                        ::unlink(temp.c_str());
-                        problems.add(d, fmt::format("{}: object {} is corrupt on the remote (its bytes hash to {}); not stored",
-                                                    backend.describe(), key, actual.id()));
+        // In chunks, each made durable in the cache at once (ObjectBatch: one syncfs before and
+        // one after renaming the chunk's verified temps into place).
+        std::size_t begin = 0;
+        while (begin < wanted.size()) {
+            std::size_t end = begin;
+            std::uint64_t chunk_bytes = 0;
+            while (end < wanted.size() && end - begin < k_batch_objects && chunk_bytes < k_batch_bytes) {
+                auto it = listing->find(object_key(wanted[end++]));
+                if (it != listing->end()) chunk_bytes += it->second;
+            }
+            cache::ObjectBatch batch;
+            std::vector<std::uint64_t> sizes(end - begin, 0);
+            std::vector<char> staged(end - begin, 0);
+            util::parallel_for(
+                end - begin,
+                [&](std::size_t i) {
+                    const Digest& d = wanted[begin + i];
+                    std::string key = object_key(d);
+                    if (!listing->count(key)) {
+                        problems.add(d, fmt::format("{}: object {} is missing on the remote", backend.describe(), key));
                         return;
                     }
-                    ::chmod(temp.c_str(), 0444);
-                    {
-                        fs::Fd fd = fs::open_read(temp);
-                        fs::fsync_fd(fd.get(), temp.string());
+                    stdfs::path temp = fs::temp_name(cache.tmp_dir(), d.hex().substr(0, 16));
+                    try {
+                        std::uint64_t size = 0;
+                        Digest actual;
+                        with_retries([&] { actual = backend.get_hashed(key, temp, &size); });
+                        if (actual != d) {
+                            ::unlink(temp.c_str());
+                            problems.add(d, fmt::format("{}: object {} is corrupt on the remote (its bytes hash to {}); not stored",
+                                                        backend.describe(), key, actual.id()));
+                            return;
+                        }
+                        if (::chmod(temp.c_str(), 0444) != 0) fail_errno("cannot make " + temp.string() + " read-only", errno);
+                        // Only verified bytes are staged; the batch removes its temps if not committed.
+                        batch.add(temp, cache.object_path(d));
+                        sizes[i] = size;
+                        staged[i] = 1;
+                        if (options.progress) options.progress->advance(1, size);
+                    } catch (const Error& e) {
+                        ::unlink(temp.c_str());
+                        // A full disk or an unreadable remote fails every object alike: say it once.
+                        if (e.permanent() || e.kind() == ErrorKind::interrupted) throw;
+                        problems.add(d, e.what());
                     }
-                    cache::rename_into_place(temp, cache.object_path(d));
-                    ok[i] = 1;
-                    ++got;
-                    bytes += size;
-                    if (options.progress) options.progress->advance(1, size);
-                } catch (const Error& e) {
-                    ::unlink(temp.c_str());
-                    // A full disk or an unreadable remote fails every object alike: say it once.
-                    if (e.permanent() || e.kind() == ErrorKind::interrupted) throw;
-                    problems.add(d, e.what());
-                }
-            },
-            std::max(1u, options.jobs));
-        std::vector<Digest> next;
-        for (const auto& d : level) {
-            if (!cache.has(d)) continue;
+                },
+                std::max(1u, options.jobs));
+            util::check_interrupted();
+            std::string commit_error;
             try {
-                if (auto tree = cache.tree_if_any(d))
-                    for (const auto& entry : tree->entries)
+                batch.commit(cache.root());
+            } catch (const Error& e) {
+                commit_error = e.what();
+            }
+            for (std::size_t i = 0; i < sizes.size(); ++i) {
+                if (!staged[i]) continue;
+                if (!commit_error.empty() && !cache.has(wanted[begin + i])) {
+                    problems.add(wanted[begin + i], commit_error);
+                    continue;
+                }
+                ++got;
+                bytes += sizes[i];
+            }
+            begin = end;
+        }
+        // Only roots and directory entries may be trees (file entries are leaves, never opened);
+        // an object first met as a file and later as a directory is walked then.
+        std::vector<Digest> next;
+        std::vector<Digest> walk = level;
+        for (std::size_t k = 0; k < walk.size(); ++k) {
+            Digest d = walk[k];
+            if (!maybe_trees.count(d) || walked.count(d) || !cache.has(d)) continue;
+            walked.insert(d);
+            try {
+                if (auto tree = cache.tree_if_any(d)) {
+                    for (const auto& entry : tree->entries) {
+                        bool dir = entry.kind == cache::EntryKind::directory;
+                        if (dir) maybe_trees.insert(entry.digest);
                         if (seen.insert(entry.digest).second) next.push_back(entry.digest);
+                        else if (dir && !walked.count(entry.digest)) walk.push_back(entry.digest);
+                    }
+                }
             } catch (const Error& e) {
                 problems.add(d, e.what());
             }
@@ -275,7 +394,7 @@ RemoteStatus remote_status(workspace::Workspace& ws, Backend& backend, const std
     RemoteStatus status;
     Roots roots = data_roots(ws, {}, {}, true, true);
     status.remote_exists = backend.root_exists();
-    std::unordered_set<std::string> listing;
+    decltype(remote_keys_of(backend)) listing;
     if (status.remote_exists) listing = remote_keys_of(backend);
     std::unordered_set<Digest> seen;
     std::vector<Digest> queue = roots.required;

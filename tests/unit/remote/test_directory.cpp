@@ -68,3 +68,65 @@ TEST_CASE("directory backend refuses keys that leave the remote", "[remote][dire
     }
     CHECK_FALSE(std::filesystem::exists(dir / "x"));
 }
+
+TEST_CASE("directory backend batch: nothing under a final name before commit, all of it after", "[remote][directory]") {
+    test::TempDir dir;
+    auto backend = open_directory(dir / "remote", "team");
+    test::write_text(dir / "a.bin", "alpha");
+    test::write_text(dir / "b.bin", std::string(3 << 20, 'b')); // several write-back chunks
+    auto count_listed = [&] {
+        int n = 0;
+        backend->list("sha256/", [&](std::string_view, std::uint64_t) { ++n; });
+        return n;
+    };
+    auto count_temps = [&] {
+        int n = 0;
+        if (!std::filesystem::exists(dir / "remote")) return 0;
+        for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "remote"))
+            if (e.is_regular_file() && e.path().filename().string().find(".cairn-tmp.") != std::string::npos) ++n;
+        return n;
+    };
+    {
+        auto batch = backend->begin_puts();
+        REQUIRE(batch);
+        batch->stage("sha256/aa/0001", dir / "a.bin");
+        batch->stage("sha256/bb/0002", dir / "b.bin");
+        // Staged bytes are temps: no final name, nothing listed.
+        CHECK_FALSE(backend->stat("sha256/aa/0001").has_value());
+        CHECK_FALSE(backend->stat("sha256/bb/0002").has_value());
+        CHECK(count_listed() == 0);
+        CHECK(count_temps() == 2);
+        CHECK(batch->commit().empty());
+        CHECK(count_temps() == 0);
+        CHECK(backend->stat("sha256/aa/0001") == std::optional<std::uint64_t>(5));
+        CHECK(backend->stat("sha256/bb/0002") == std::optional<std::uint64_t>(3u << 20));
+        std::uint64_t size = 0;
+        auto digest = backend->get_hashed("sha256/bb/0002", dir / "out.bin", &size);
+        CHECK(test::read_text(dir / "out.bin") == test::read_text(dir / "b.bin"));
+        CHECK(size == (3u << 20));
+        CHECK(digest == hash::hash_file(dir / "b.bin"));
+        CHECK_THROWS_WITH(backend->get_hashed("sha256/00/none", dir / "o.bin", &size), Catch::Contains("missing"));
+    }
+    // A batch dropped without a commit (an error, Ctrl-C) leaves neither temps nor objects.
+    {
+        auto batch = backend->begin_puts();
+        batch->stage("sha256/cc/0003", dir / "a.bin");
+        CHECK(count_temps() == 1);
+    }
+    CHECK(count_temps() == 0);
+    CHECK_FALSE(backend->stat("sha256/cc/0003").has_value());
+    // A rename that fails is reported by key; the other objects of the batch are placed.
+    std::filesystem::create_directories(dir / "remote/sha256/dd/0004/occupied");
+    {
+        auto batch = backend->begin_puts();
+        batch->stage("sha256/dd/0004", dir / "a.bin");
+        batch->stage("sha256/dd/0005", dir / "a.bin");
+        auto failed = batch->commit();
+        REQUIRE(failed.size() == 1);
+        CHECK(failed[0].first == "sha256/dd/0004");
+        CHECK_THAT(failed[0].second, Catch::Contains("team") && Catch::Contains("sha256/dd/0004"));
+        CHECK(backend->stat("sha256/dd/0005") == std::optional<std::uint64_t>(5));
+    }
+    CHECK(count_temps() == 0);
+    CHECK_THROWS_AS(backend->begin_puts()->stage("../x", dir / "a.bin"), Error);
+}

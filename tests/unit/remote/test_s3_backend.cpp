@@ -5,6 +5,7 @@
 // the reason, only when node or the installed s3rver is missing.
 #include <catch2/catch.hpp>
 
+#include "core/hash/hash.hpp"
 #include "core/remote/s3.hpp"
 #include "core/util/error.hpp"
 #include "core/util/parallel.hpp"
@@ -142,6 +143,35 @@ TEST_CASE("s3 put get stat and remove round-trip through s3rver", "[s3]") {
     CHECK_THROWS_AS(backend->get("/abs", dir / "out"), cairn::Error);
 }
 
+TEST_CASE("s3 an object key is its signed payload hash, checked while sending", "[s3]") {
+    SKIP_WITHOUT_S3RVER();
+    S3rver s3;
+    auto backend = open(s3.endpoint());
+    cairn::test::TempDir dir;
+    // Small (MD5 hashed while sending) and above 8 MiB (MD5 on a second thread), one PUT each.
+    for (std::size_t size : {std::size_t(70000), std::size_t(9u << 20)}) {
+        std::string data = random_bytes(size, 7);
+        write_all(dir / "in", data);
+        std::string hex = cairn::hash::hash_bytes(data).hex();
+        std::string key = "sha256/" + hex.substr(0, 2) + "/" + hex.substr(2);
+        backend->put(key, dir / "in");
+        backend->get(key, dir / "out");
+        CHECK(read_all(dir / "out") == data);
+        // Bytes that do not hash to the id the key names are never completed on the remote.
+        std::string other = random_bytes(size, 8);
+        std::string bad_hex = cairn::hash::hash_bytes(other).hex();
+        std::string bad_key = "sha256/" + bad_hex.substr(0, 2) + "/" + bad_hex.substr(2);
+        try {
+            backend->put(bad_key, dir / "in");
+            FAIL("no error");
+        } catch (const cairn::Error& e) {
+            CHECK(e.kind() == cairn::ErrorKind::integrity);
+            CHECK_THAT(e.what(), Catch::Contains(bad_key) && Catch::Contains("does not hash"));
+        }
+        CHECK_FALSE(backend->stat(bad_key).has_value());
+    }
+}
+
 TEST_CASE("s3 list pages through more keys than max-keys and strips the remote prefix", "[s3]") {
     SKIP_WITHOUT_S3RVER();
     S3rver s3;
@@ -242,6 +272,15 @@ TEST_CASE("s3 resumes a download that broke off with a range request", "[s3]") {
     REQUIRE(requests.size() == 2);
     CHECK(requests[0] == "GET /bucket/store/sha256/aa/obj range=-");
     CHECK(requests[1] == "GET /bucket/store/sha256/aa/obj range=bytes=" + std::to_string(data.size() / 2) + "-");
+    // Hashed as the bytes arrive, across the resume: the digest of the whole object.
+    auto log2 = dir / "proxy2.log";
+    Proxy proxy2(s3.server.port(), {"--truncate", "1"}, log2);
+    std::uint64_t size = 0;
+    auto digest = open(proxy2.endpoint())->get_hashed("sha256/aa/obj", dir / "out2", &size);
+    CHECK(read_all(dir / "out2") == data);
+    CHECK(size == data.size());
+    CHECK(digest == cairn::hash::hash_bytes(data));
+    CHECK(lines(log2).size() == 2);
 }
 
 TEST_CASE("s3 retries 500s and dropped connections, then succeeds", "[s3]") {
