@@ -294,6 +294,9 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
         out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>", sx(t), bottom + 15,
                            xml_escape(label_of(xa, t, false)));
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", right, bottom + 32, xml_escape(chart.x_label));
+    if (!chart.y_label.empty())
+        out += fmt::format("<text x=\"12\" y=\"{0:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 12 {0:.1f})\">{1}</text>",
+                           (top + bottom) / 2, xml_escape(chart.y_label));
     out += "</g>\n";
     out += fmt::format("<path d=\"M{0} {1}V{2}H{3}\" fill=\"none\" stroke=\"#888888\"/>\n", left, top, bottom, right);
     // One path per series.
@@ -302,13 +305,19 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
     if (style.max_points) columns = std::max<std::size_t>(8, std::min(px, style.max_points / 4));
     out += "<g fill=\"none\" stroke-width=\"1.5\" stroke-linejoin=\"round\">\n";
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
-        Series r = reduce(chart.series[i], xa.range, columns);
+        // Dots keep every point while they are few (a scatter's points are not a line to cut).
+        Series r = chart.dots && chart.series[i].x.size() <= 4 * columns ? chart.series[i] : reduce(chart.series[i], xa.range, columns);
         out += fmt::format("<path class=\"series\" stroke=\"{}\"", svg_color(i));
+        if (chart.dots) out += " stroke-width=\"5\"";
         if (style.interactive) out += fmt::format(" data-run=\"{}\" data-label=\"{}\"", xml_escape(r.run), xml_escape(r.label));
         out += " d=\"";
-        for (std::size_t k = 0; k < r.x.size(); ++k)
-            out += fmt::format("{}{:.1f} {:.1f}", k == 0 ? "M" : k == 1 ? "L" : " ", sx(r.x[k]), sy(r.y[k]));
-        if (r.x.size() == 1) out += "m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0"; // a single point: a dot
+        for (std::size_t k = 0; k < r.x.size(); ++k) {
+            if (chart.dots) // a zero-length segment with round caps: a dot
+                out += fmt::format("M{:.1f} {:.1f}h0", sx(r.x[k]), sy(r.y[k]));
+            else
+                out += fmt::format("{}{:.1f} {:.1f}", k == 0 ? "M" : k == 1 ? "L" : " ", sx(r.x[k]), sy(r.y[k]));
+        }
+        if (r.x.size() == 1 && !chart.dots) out += "m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0"; // a single point: a dot
         const auto& full = chart.series[i];
         std::string last = full.y.empty() ? "" : fmt::format(", last {} at {}", label_of(ya, full.y.back(), chart.log_y), full.x.back());
         out += fmt::format("\" stroke-linecap=\"round\"><title>{}{}</title></path>\n", xml_escape(r.label), xml_escape(last));
