@@ -90,3 +90,64 @@ TEST_CASE("report plots: y lists, x lists, mappings of files to columns, labels,
     Result nested = repo.ok({"report", "-o", "bad.html"});
     CHECK(contains(nested.err, "expected a column name, got a"));
 }
+
+TEST_CASE("report plots: a bad x, a missing y, a file that does not parse, nan values, a file given twice: notes and warnings",
+          "[e2e][report][plots]") {
+    Repo repo;
+    repo.write("dvc.yaml", "stages:\n"
+                           "  train:\n    cmd: 'true'\n"
+                           "    plots:\n      - curve.csv:\n          x: epoch\n          y: loss\n"
+                           "plots:\n"
+                           "  - curve.csv:\n      title: The curve\n"
+                           "  - badx.csv:\n      x: epochs\n      y: loss\n"
+                           "  - missing.csv:\n      y: [loss, nosuch]\n"
+                           "  - broken.json\n"
+                           "  - ragged.csv\n"
+                           "  - nan.csv:\n      x: epoch\n"
+                           "  - cm.json:\n      template: confusion\n");
+    repo.write("curve.csv", "epoch,loss\n1,0.9\n2,0.5\n3,0.2\n");
+    repo.write("badx.csv", "epoch,loss\n1,0.9\n2,0.5\n");
+    repo.write("missing.csv", "epoch,loss\n1,0.9\n2,0.5\n");
+    repo.write("broken.json", "{\"roc\": [{\"fpr\": 0,");
+    repo.write("ragged.csv", "a,b\n1,2\n3\n");
+    repo.write("nan.csv", "epoch,loss\n1,0.9\n2,nan\n3,inf\n4,0.1\n");
+    repo.write("cm.json", "[{\"actual\": \"a\", \"predicted\": \"b\"}]");
+    repo.commit("pipeline");
+    repo.ok({"run", "--", "true"});
+    Result r = repo.ok({"report", "-o", "report.html", "--json"});
+    std::string html = repo.read("report.html");
+    std::string plots = section(html, "plots");
+    INFO(r.err);
+    INFO(plots);
+    auto noted = [&](const std::string& id, const std::string& what) {
+        INFO(id << ": " << what);
+        CHECK(contains(r.err, "cairn: warning: plot " + id + ": " + what));
+        std::string escaped;
+        for (char c : what) escaped += c == '\'' ? std::string("&#39;") : std::string(1, c);
+        CHECK(contains(plots, "<p class=\"note\">plot <b>" + id + "</b>: " + escaped));
+    };
+    // Given twice: drawn once, the top-level title over the stage's x and y, and said so.
+    CHECK(count(plots, "data-file=\"curve.csv\"") == 1);
+    CHECK(contains(plot_of(html, "curve.csv"), ">The curve</text>"));
+    CHECK(contains(plot_of(html, "curve.csv"), ">epoch</text>"));
+    noted("curve.csv", "in the top-level plots of dvc.yaml and in stage 'train' of dvc.yaml: drawn once");
+    // A bad x: drawn against the row number, with a note.
+    noted("badx.csv", "x column 'epochs' is not in badx.csv (its columns: epoch, loss); loss drawn against the row number");
+    CHECK(count(plot_of(html, "badx.csv"), "<path class=\"series\"") == 1);
+    CHECK(contains(plot_of(html, "badx.csv"), ">row</text>"));
+    // A y the file lacks: the others drawn.
+    noted("missing.csv", "y column 'nosuch' is not in missing.csv (its columns: epoch, loss)");
+    CHECK(count(plot_of(html, "missing.csv"), "<path class=\"series\"") == 1);
+    // Files that do not parse: left out, with the parser's words.
+    noted("broken.json", "broken.json:");
+    CHECK(plot_of(html, "broken.json").empty());
+    noted("ragged.csv", "ragged.csv:3:");
+    CHECK(plot_of(html, "ragged.csv").empty());
+    // nan and inf are left out, counted.
+    noted("nan.csv", "2 points with nan or inf left out");
+    CHECK(count(plot_of(html, "nan.csv"), "<path class=\"series\"") == 1);
+    noted("cm.json", "template 'confusion' is not drawn by cairn report");
+    auto j = r.json();
+    CHECK(j["charts"] == 4); // curve, badx, missing, nan
+    CHECK(j["notes"].size() == 7);
+}
