@@ -139,6 +139,7 @@ void register_plot(CLI::App& app, Context& ctx) {
                     continue;
                 }
                 plot::Series s = std::move(found->second);
+                s.style = i; // the run's position in the selection: one look in every chart
                 plot::smooth(s, o->smooth);
                 if (o->log_y) dropped += plot::to_log10(s);
                 if (!o->json && !o->svg.size()) s.label = printable(s.label);

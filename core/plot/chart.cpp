@@ -100,13 +100,14 @@ public:
             }
         }
     }
-    void row(std::size_t r, std::string& out, bool color) const {
+    // Row `r`, coloured (when `color`) with ansi[owner].
+    void row(std::size_t r, std::string& out, bool color, const std::vector<int>& ansi) const {
         int current = -1;
         for (std::size_t c = 0; c < m_w; ++c) {
             std::size_t cell = r * m_w + c;
             int owner = m_owner[cell];
             if (color && owner != current) {
-                out += owner < 0 ? std::string("\x1b[0m") : fmt::format("\x1b[{}m", k_ansi[owner % 12]);
+                out += owner < 0 ? std::string("\x1b[0m") : fmt::format("\x1b[{}m", ansi[static_cast<std::size_t>(owner)]);
                 current = owner;
             }
             if (m_mark[cell])
@@ -125,6 +126,8 @@ private:
     std::vector<std::int16_t> m_owner;
     std::vector<char> m_mark;
 };
+
+std::size_t style_of(const Series& s, std::size_t i) { return s.style == Series::k_by_position ? i : s.style; }
 
 } // namespace
 
@@ -148,9 +151,13 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
     auto ypix = [&](double y) {
         return static_cast<long>(std::lround(ph - (y - ya.range.lo) / (ya.range.hi - ya.range.lo) * ph));
     };
-    const bool markers = !style.color && chart.series.size() > 1;
+    // Without colour every series has its marker, a lone one too: it is how the legend names it.
+    const bool markers = !style.color;
+    std::vector<int> ansi; // the terminal colour of each series
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
+        const std::size_t look = style_of(chart.series[i], i);
         const int owner = static_cast<int>(i);
+        ansi.push_back(k_ansi[look % 12]);
         auto buckets = downsample(chart.series[i], xa.range, canvas.pw());
         long prev_x = -1, prev_y = 0;
         for (std::size_t c = 0; c < buckets.size(); ++c) {
@@ -163,7 +170,7 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
             prev_y = ypix(b.last);
         }
         if (markers) // on every 8th cell column the line crosses, shifted per series so marks do not collide
-            for (std::size_t c = (i * 3) % 8; c < w; c += 8) canvas.mark_column(c, owner, marker(i));
+            for (std::size_t c = (look * 3) % 8; c < w; c += 8) canvas.mark_column(c, owner, marker(look));
     }
 
     // The y axis labels, on the rows their ticks fall on.
@@ -182,7 +189,7 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
     for (std::size_t r = 0; r < h; ++r) {
         out += std::string(label_w - text_width(row_label[r]), ' ') + row_label[r];
         out += row_tick[r] ? " \u2524" : " \u2502";
-        canvas.row(r, out, style.color);
+        canvas.row(r, out, style.color, ansi);
         out += "\n";
     }
     // The x axis: a rule with a mark under each tick, then the tick labels centred on them.
@@ -213,9 +220,9 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
     std::string line = std::string(label_w + 2, ' ');
     std::size_t line_w = line.size();
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
-        std::string sample = style.color ? fmt::format("\x1b[{}m\u2501\u2501\x1b[0m", k_ansi[i % 12])
-                                         : (markers ? std::string(1, marker(i)) : std::string("\u2800\u2800"));
-        if (!style.color && !markers) sample = "--";
+        const std::size_t look = style_of(chart.series[i], i);
+        std::string sample = style.color ? fmt::format("\x1b[{}m\u2501\u2501\x1b[0m", k_ansi[look % 12])
+                                         : (markers ? std::string(1, marker(look)) : std::string("\u2800\u2800"));
         std::size_t entry_w = (style.color ? 2 : markers ? 1 : 2) + 1 + text_width(chart.series[i].label);
         if (line_w > label_w + 2 && line_w + 3 + entry_w > label_w + 2 + w) {
             out += line + "\n";
@@ -307,7 +314,7 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
         // Dots keep every point while they are few (a scatter's points are not a line to cut).
         Series r = chart.dots && chart.series[i].x.size() <= 4 * columns ? chart.series[i] : reduce(chart.series[i], xa.range, columns);
-        out += fmt::format("<path class=\"series\" stroke=\"{}\"", svg_color(i));
+        out += fmt::format("<path class=\"series\" stroke=\"{}\"", svg_color(style_of(chart.series[i], i)));
         if (chart.dots) out += " stroke-width=\"5\"";
         if (style.interactive) out += fmt::format(" data-run=\"{}\" data-label=\"{}\"", xml_escape(r.run), xml_escape(r.label));
         out += " d=\"";
@@ -335,7 +342,7 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
             }
             out += fmt::format("<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"16\" height=\"4\" fill=\"{}\"/>"
                                "<text x=\"{}\" y=\"{}\">{}</text></g>\n",
-                               x, y + 5, svg_color(i), x + 22, y + 10, xml_escape(label));
+                               x, y + 5, svg_color(style_of(chart.series[i], i)), x + 22, y + 10, xml_escape(label));
         }
     out += "</svg>\n";
     return out;

@@ -120,9 +120,11 @@ std::string metric_charts(const std::vector<RunData>& runs, const Columns& cols,
         chart.title = key;
         chart.x_label = "step";
         chart.integer_x = true;
-        for (const auto& d : runs) {
-            auto it = d.series.find(key);
-            if (it != d.series.end() && !it->second.x.empty()) chart.series.push_back(it->second);
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            auto it = runs[i].series.find(key);
+            if (it == runs[i].series.end() || it->second.x.empty()) continue;
+            chart.series.push_back(it->second);
+            chart.series.back().style = i; // a run has one colour in every chart of the page
         }
         if (chart.series.empty()) continue;
         plot::SvgStyle style;

@@ -147,3 +147,22 @@ TEST_CASE("plot: -m takes one key, a key given twice is one chart, --smooth must
     Result negative = repo.cairn({"plot", "fast", "-m", "loss", "--smooth", "-1"});
     CHECK(negative.code == 2);
 }
+
+TEST_CASE("plot: a run keeps its marker in every chart (its place in the selection), a lone run shows its marker", "[e2e][plot]") {
+    Repo repo;
+    make_run(repo, "a", 0.1, 6, false); // no acc
+    make_run(repo, "b", 0.2, 6);
+    make_run(repo, "c", 0.3, 6);
+    Result r = repo.ok({"plot", "a", "b", "c", "-m", "loss", "-m", "acc", "--width", "40"});
+    INFO(r.out);
+    auto at = r.out.find("\nacc\n");
+    REQUIRE(at != std::string::npos);
+    std::string loss = r.out.substr(0, at), acc = r.out.substr(at);
+    CHECK(contains(loss, "* a   + b   o c"));
+    CHECK(contains(acc, "+ b   o c")); // not "* b   + c": b and c keep their markers without a
+    CHECK(!contains(acc, "* b"));
+    CHECK(count(acc, "o") >= 2); // c's marker on its line, not only in the legend
+    Result one = repo.ok({"plot", "b", "-m", "loss", "--width", "40"});
+    CHECK(contains(one.out, "* b"));
+    CHECK(count(one.out, "*") >= 2); // the line carries the marker the legend shows
+}
