@@ -48,6 +48,60 @@ Axis make_axis(Range r, int count, bool log, bool integer = false, bool extend =
     return a;
 }
 
+// The text chart's y axis: tick k (value lo + k * step) on row (h - 1) - k * gap, so that the
+// labels stand evenly apart on a chart of any height (ticks placed by rounding pixels to rows
+// crowd on some rows and skip others). A value maps to dot row base - (v - lo) * scale.
+struct RowAxis {
+    double lo = 0, step = 1;
+    std::size_t ticks = 1, gap = 1;
+    double base = 3, scale = 1;
+};
+
+RowAxis row_axis(Range r, std::size_t h, bool log) {
+    if (r.hi == r.lo) {
+        double pad = r.lo == 0 ? 1 : std::abs(r.lo) * 0.1;
+        r.lo -= pad;
+        r.hi += pad;
+    }
+    RowAxis a;
+    if (h < 2) { // one row: its 4 dots span the data, labelled with the bottom value
+        a.lo = r.lo;
+        a.step = r.hi - r.lo;
+        a.base = 3;
+        a.scale = 3 / (r.hi - r.lo);
+        return a;
+    }
+    const std::size_t rows = h - 1, min_gap = h >= 6 ? 2 : 1;
+    double raw = (r.hi - r.lo) / static_cast<double>(std::max<std::size_t>(1, rows / 3));
+    if (log) raw = std::max(raw, 1.0); // whole powers of ten
+    double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    const double k_nice[] = {1, 2, 5};
+    std::size_t nice = 0;
+    while (nice < 2 && k_nice[nice] * mag < raw * (1 - 1e-9)) ++nice;
+    for (int tries = 0; tries < 64; ++tries) {
+        double step = k_nice[nice] * mag;
+        double first = std::floor(r.lo / step + 1e-9);
+        auto n = static_cast<std::size_t>(std::max(1.0, std::ceil(r.hi / step - 1e-9) - first));
+        if (n * min_gap <= rows) {
+            // More intervals when they fill the rows better (5 of 3 rows on 16 rows, not 4 of 3).
+            std::size_t best = n;
+            for (std::size_t m = n; m * min_gap <= rows; ++m)
+                if (m * (rows / m) > best * (rows / best)) best = m;
+            a.lo = first * step;
+            a.step = step;
+            a.ticks = best + 1;
+            a.gap = rows / best;
+            a.base = static_cast<double>(4 * rows + 3);
+            a.scale = 4.0 * static_cast<double>(a.gap) / step;
+            return a;
+        }
+        if (++nice == 3) nice = 0, mag *= 10;
+    }
+    a.lo = r.lo, a.step = r.hi - r.lo, a.ticks = 2, a.gap = rows; // not reached for finite data
+    a.base = static_cast<double>(4 * rows + 3), a.scale = 4.0 * static_cast<double>(rows) / a.step;
+    return a;
+}
+
 std::string label_of(const Axis& a, double v, bool log) {
     if (log) return fmt::format("{:.3g}", std::pow(10.0, v));
     return tick_label(v, a.spacing);
@@ -143,14 +197,11 @@ const char* svg_color(std::size_t i) {
 }
 
 std::string render_text(const Chart& chart, const TextStyle& style) {
-    const std::size_t w = std::max<std::size_t>(style.width, 8), h = std::max<std::size_t>(style.height, 2);
+    const std::size_t w = std::max<std::size_t>(style.width, 8), h = std::max<std::size_t>(style.height, 1);
     Axis xa = make_axis(x_range(chart.series), static_cast<int>(std::max<std::size_t>(2, w / 12)), false, chart.integer_x);
-    Axis ya = make_axis(y_range(chart.series), static_cast<int>(std::max<std::size_t>(3, h / 3)), chart.log_y, false, true);
+    RowAxis ya = row_axis(y_range(chart.series), h, chart.log_y);
     Canvas canvas(w, h);
-    const double ph = static_cast<double>(canvas.ph() - 1);
-    auto ypix = [&](double y) {
-        return static_cast<long>(std::lround(ph - (y - ya.range.lo) / (ya.range.hi - ya.range.lo) * ph));
-    };
+    auto ypix = [&](double y) { return static_cast<long>(std::lround(ya.base - (y - ya.lo) * ya.scale)); };
     // Without colour every series has its marker, a lone one too: it is how the legend names it.
     const bool markers = !style.color;
     std::vector<int> ansi; // the terminal colour of each series
@@ -177,12 +228,15 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
     std::vector<std::string> row_label(h);
     std::vector<bool> row_tick(h, false);
     std::size_t label_w = 0;
-    for (double t : ya.ticks) {
-        long r = ypix(t) / 4;
-        if (r < 0 || r >= static_cast<long>(h)) continue;
-        row_label[static_cast<std::size_t>(r)] = label_of(ya, t, chart.log_y);
-        row_tick[static_cast<std::size_t>(r)] = true;
-        label_w = std::max(label_w, text_width(row_label[static_cast<std::size_t>(r)]));
+    Axis spacing;
+    spacing.spacing = ya.step;
+    for (std::size_t k = 0; k < ya.ticks; ++k) {
+        double t = ya.lo + ya.step * static_cast<double>(k);
+        if (std::abs(t) < ya.step * 1e-9) t = 0;
+        std::size_t r = h - 1 - k * ya.gap;
+        row_label[r] = label_of(spacing, t, chart.log_y);
+        row_tick[r] = true;
+        label_w = std::max(label_w, text_width(row_label[r]));
     }
     std::string out;
     out += chart.title + (chart.log_y ? " (log scale)" : "") + "\n";
@@ -326,7 +380,11 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
         }
         if (r.x.size() == 1 && !chart.dots) out += "m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0"; // a single point: a dot
         const auto& full = chart.series[i];
-        std::string last = full.y.empty() ? "" : fmt::format(", last {} at {}", label_of(ya, full.y.back(), chart.log_y), full.x.back());
+        // The value as stored (shortest text that reads back the same), not the ticks' rounding;
+        // on a log scale 15 digits undo log10 for any value a user wrote.
+        std::string last = full.y.empty() ? ""
+                           : chart.log_y ? fmt::format(", last {:.15g} at {}", std::pow(10.0, full.y.back()), full.x.back())
+                                         : fmt::format(", last {} at {}", full.y.back(), full.x.back());
         out += fmt::format("\" stroke-linecap=\"round\"><title>{}{}</title></path>\n", xml_escape(r.label), xml_escape(last));
     }
     out += "</g>\n";
