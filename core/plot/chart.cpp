@@ -77,7 +77,8 @@ RowAxis row_axis(Range r, std::size_t h, bool log) {
     double mag = std::pow(10.0, std::floor(std::log10(raw)));
     const double k_nice[] = {1, 2, 5};
     std::size_t nice = 0;
-    while (nice < 2 && k_nice[nice] * mag < raw * (1 - 1e-9)) ++nice;
+    while (nice < 3 && k_nice[nice] * mag < raw * (1 - 1e-9)) ++nice;
+    if (nice == 3) nice = 0, mag *= 10;
     for (int tries = 0; tries < 64; ++tries) {
         double step = k_nice[nice] * mag;
         double first = std::floor(r.lo / step + 1e-9);

@@ -22,6 +22,7 @@ struct Series {
     // the chart.
     static constexpr std::size_t k_by_position = static_cast<std::size_t>(-1);
     std::size_t style = k_by_position;
+    std::size_t non_finite = 0; // nan and inf values of the key left out of x, y (where counted)
 };
 
 // The points of `key` in `r`, in the order logged, x = step or seconds since the run started

@@ -96,12 +96,12 @@ std::string runs_table(const std::vector<RunData>& runs, const Columns& cols) {
                 continue;
             }
             const auto& s = it->second;
-            out += fmt::format("<td data-v=\"{}\" title=\"last at step {}, {} points\">{}<small> {}&#8211;{}</small></td>", num(s.last),
+            out += fmt::format("<td data-v=\"{}\" title=\"last at step {}, {} points\">{}<small> {} to {}</small></td>", num(s.last),
                                s.step, s.count, num(s.last), num(s.min), num(s.max));
         }
         out += "</tr>\n";
     }
-    out += "</tbody></table></div>\n<p class=\"hint\">Each metric cell: the last value, then min&#8211;max.</p></section>\n";
+    out += "</tbody></table></div>\n<p class=\"hint\">Each metric cell: the last value, then its range (min to max).</p></section>\n";
     return out;
 }
 
