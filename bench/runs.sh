@@ -2,6 +2,12 @@
 # Run-tracking benchmark (partial: see docs/performance.md, "Runs").
 #
 #   bench/runs.sh [--runs N] [--dir DIR]
+#   bench/runs.sh --index-cost N [--dir DIR]
+#
+# --index-cost N: only the cost of keeping the run index up to date as runs are recorded. Records
+# N runs (10 params, 5 metrics of 3 points, one after another) in two fresh repositories: one
+# whose index exists (a `cairn ls` first: each recorded run is added to it) and one without an
+# index (the recorder then leaves it alone); prints the time of each tenth of the runs in both.
 #
 # Reports: the overhead of `cairn run -- true` against bare `true` and `git commit --allow-empty`
 # in the same repository; points per second through `cairn log metric` in a shell loop and
@@ -12,16 +18,46 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n_runs=1000
+index_cost=0
 dir=${BENCH_DIR:-${TMPDIR:-/tmp}/cairn-bench-runs}
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --runs) n_runs=$2; shift 2 ;;
+    --index-cost) index_cost=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
-    *) echo "usage: bench/runs.sh [--runs N] [--dir DIR]" >&2; exit 2 ;;
+    *) echo "usage: bench/runs.sh [--runs N] [--dir DIR] | --index-cost N [--dir DIR]" >&2; exit 2 ;;
     esac
 done
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
+if ((index_cost > 0)); then
+    bench_cairn
+    tenth=$(( index_cost >= 10 ? index_cost / 10 : 1 ))
+    for mode in with without; do
+        d=$dir-index-$mode
+        rm -rf "$d" && mkdir -p "$d" && cd "$d"
+        git init -q && "$cairn" init >/dev/null && git commit -q --allow-empty -m init
+        # An index exists once a listing has seen a run: record one, list, then time the others.
+        "$cairn" run -- true >/dev/null 2>&1
+        if [[ $mode == with ]]; then "$cairn" ls >/dev/null 2>&1; fi
+        start=$(now_ms)
+        from=$start
+        line="index $mode:"
+        for ((i = 1; i <= index_cost; i++)); do
+            "$cairn" run -p a=$i -p b=$((i % 7)) -p c=0.$i -p d=x$i -p e=true -p f=1 -p g=2 -p h=3 -p j=4 -p k=$((i % 3)) \
+                -- sh -c 'for s in 1 2 3; do echo "acc 0.$s $s"; echo "loss 1.$s $s"; echo "m3 $s $s"; echo "m4 $s $s"; echo "m5 $s $s"; done >> "$CAIRN_METRICS_FILE"' \
+                >/dev/null 2>&1
+            if ((i % tenth == 0)); then
+                now=$(now_ms)
+                line+=" $((now - from))"
+                from=$now
+            fi
+        done
+        size=$(cat .cairn/index/runs* 2>/dev/null | wc -c || true)
+        echo "$line ms per $tenth runs; $index_cost runs in $(( $(now_ms) - start )) ms; index files $size bytes"
+    done
+    exit 0
+fi
 bench_setup
 rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
 git init -q && "$cairn" init >/dev/null
@@ -73,7 +109,7 @@ rm -f points.txt
 echo "creating $n_runs runs (10 params, 5 metrics x 100 points, one input and one output each) ..." >&2
 make_run() {
     local i=$1
-    "$cairn" run -n "r$i" -p a=$i -p b=$((i % 7)) -p c=0.$i -p d=x$i -p e=true -p f=1 -p g=2 -p h=3 -p j=4 -p k=$((i % 3)) \
+    "$cairn" run -p a=$i -p b=$((i % 7)) -p c=0.$i -p d=x$i -p e=true -p f=1 -p g=2 -p h=3 -p j=4 -p k=$((i % 3)) \
         -d "in/s$((i % 100)).txt" -o "out/r$i.txt" \
         -- sh -c 'for s in $(seq 1 100); do echo "acc 0.$(( (s + '"$i"') % 100 )) $s"; echo "loss 1.$s $s"; echo "m3 $s $s"; echo "m4 $s $s"; echo "m5 $s $s"; done >> "$CAIRN_METRICS_FILE"; mkdir -p out; echo '"$i"' > out/r'"$i"'.txt' \
         >/dev/null 2>&1

@@ -152,6 +152,22 @@ CLI::Validator number_check(bool allow_zero) {
 
 } // namespace
 
+CLI::Validator whole_number(std::int64_t min, std::int64_t max) {
+    return CLI::Validator(
+        [min, max](std::string& text) -> std::string {
+            const std::string range = fmt::format("must be a whole number from {} to {}", min, max);
+            auto v = util::parse_integer<std::int64_t>(util::trim(text));
+            if (!v) {
+                double d = 0;
+                if (!CLI::detail::lexical_cast(text, d)) return "'" + text + "' is not a number";
+                return fmt::format("'{}': {}", text, range);
+            }
+            if (*v < min || *v > max) return fmt::format("'{}': {}", text, range);
+            return {};
+        },
+        fmt::format("INT {}..{}", min, max));
+}
+
 CLI::Validator non_negative_number() { return number_check(true); }
 CLI::Validator positive_number() { return number_check(false); }
 
@@ -207,7 +223,12 @@ int main(int argc, char** argv) {
     } catch (const CLI::Success& e) {
         return app.exit(e); // --help, --version
     } catch (const CLI::ParseError& e) {
-        print_error(e.what());
+        // CLI11's "--sort: 1 required TEXT missing" for an option given without its value.
+        std::string message = e.what();
+        if (auto colon = message.find(": "); colon != std::string::npos && util::ends_with(message, " missing") &&
+                                             message.find(" required ", colon) != std::string::npos)
+            message = message.substr(0, colon) + ": needs a value";
+        print_error(message);
         std::cerr << "Run 'cairn --help' for usage.\n";
         return static_cast<int>(ErrorKind::usage);
     } catch (const Error& e) {

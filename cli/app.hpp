@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 // The cairn command line: one entry point, one command table, one catch point.
 
 #include <filesystem>
@@ -52,6 +53,9 @@ struct Context {
 // print a range up to the largest double).
 [[nodiscard]] CLI::Validator non_negative_number();
 [[nodiscard]] CLI::Validator positive_number();
+// For whole-number options (counts, sizes): "'1.5' is not a whole number", "must be from 1 to
+// 10000" instead of CLI11's "Could not convert: --width = 1.5" (or a silent wrap-around).
+[[nodiscard]] CLI::Validator whole_number(std::int64_t min, std::int64_t max);
 
 // Runs a sweep (or prints its trials with dry_run) and reports it as `cairn run` does: a line
 // per trial on stderr, a table or JSON on stdout; sets ctx.exit_code (cli/cmd_run.cpp).

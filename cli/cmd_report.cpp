@@ -47,7 +47,7 @@ void add_selection_options(CLI::App* cmd, Selection& s) {
     cmd->add_option("--filter", s.filter, "Only runs matching EXPR (the `cairn ls --filter` language)");
     cmd->add_option("--sort", s.sort, "Sort by KEY (metrics.acc, params.lr, start, ...); -KEY for descending")
         ->allow_extra_args(false);
-    cmd->add_option("-n,--limit", s.limit, "At most N runs")->check(positive_number());
+    cmd->add_option("-n,--limit", s.limit, "At most N runs")->check(whole_number(1, 1'000'000'000));
 }
 
 // The chosen runs, as listed (summaries only; view_run() loads their series).
@@ -81,6 +81,21 @@ std::vector<run::RunRecord> select_runs(workspace::Workspace& ws, const Selectio
     return runs;
 }
 
+// The file an -o/--svg option names, checked before any work: "" and a directory are usage
+// errors (not a rename error naming a temp file), a missing parent directory cannot be written.
+std::filesystem::path output_file(const Context& ctx, const std::string& option, const std::string& text) {
+    if (text.empty()) throw Error(ErrorKind::usage, option + ": needs a file name, not an empty one");
+    std::filesystem::path target = ctx.cwd / text;
+    std::error_code ec;
+    if (text.back() == '/' || std::filesystem::is_directory(target, ec))
+        throw Error(ErrorKind::usage, fmt::format("{} {}: is a directory; name a file (such as {})", option, printable(text),
+                                                  printable((std::filesystem::path(text) / (option == "--svg" ? "chart.svg" : "report.html")).string())));
+    if (auto parent = target.parent_path(); !std::filesystem::is_directory(parent, ec))
+        throw Error(ErrorKind::io, fmt::format("{} {}: cannot write there: the directory {} does not exist", option, printable(text),
+                                               printable(std::filesystem::path(text).parent_path().string())));
+    return target;
+}
+
 void register_plot(CLI::App& app, Context& ctx) {
     struct Options {
         Selection sel;
@@ -89,6 +104,7 @@ void register_plot(CLI::App& app, Context& ctx) {
         std::size_t smooth = 0;
         bool log_y = false, json = false;
         std::optional<std::size_t> width, height;
+        bool svg_given = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("plot", "Draw metric series of runs as a chart in the terminal (or as SVG)");
@@ -98,12 +114,14 @@ void register_plot(CLI::App& app, Context& ctx) {
         ->required()
         ->allow_extra_args(false);
     cmd->add_option("--x", o->x, "The x axis: step (default) or time (seconds since the run started)")
-        ->check(CLI::IsMember({"step", "time"}));
-    cmd->add_option("--smooth", o->smooth, "Moving average over a trailing window of N points")->check(non_negative_number());
+        ->check(CLI::Validator(
+            [](std::string& v) -> std::string { return v == "step" || v == "time" ? "" : "expected step or time, not '" + v + "'"; },
+            "step|time"));
+    cmd->add_option("--smooth", o->smooth, "Moving average over a trailing window of N points")->check(whole_number(0, 1'000'000'000));
     cmd->add_flag("--log-y", o->log_y, "Logarithmic y axis (values <= 0 are left out, with a note)");
     cmd->add_option("--width", o->width, "Chart width: terminal cells (default: the terminal's width), or SVG pixels (720)")
-        ->check(positive_number());
-    cmd->add_option("--height", o->height, "Chart height: terminal rows (default 16), or SVG pixels (360)")->check(positive_number());
+        ->check(whole_number(1, 4000));
+    cmd->add_option("--height", o->height, "Chart height: terminal rows (default 16), or SVG pixels (360)")->check(whole_number(1, 4000));
     auto* svg_option = cmd->add_option("--svg", o->svg, "Write the chart as a standalone SVG file instead (several -m: one file, charts stacked)");
     cmd->add_flag("--json", o->json, "Print the downsampled series as JSON")->excludes(svg_option);
     add_selection_options(cmd, o->sel);
@@ -111,12 +129,15 @@ void register_plot(CLI::App& app, Context& ctx) {
                 "  cairn plot a b -m loss --log-y --svg loss.svg\n"
                 "Series are downsampled to the chart's columns keeping each column's min and max, so spikes show.\n"
                 "Colours on a terminal (not with NO_COLOR); otherwise each run has a marker symbol (* + o x ...).");
-    cmd->callback([o, &ctx] {
+    cmd->callback([o, &ctx, svg_option] {
+        o->svg_given = svg_option->count() > 0; // `--svg ""` too: a usage error, not a chart in the terminal
         // A key given twice is one chart (each series is moved into the chart of its key).
         std::vector<std::string> unique_keys;
         for (const auto& k : o->keys)
             if (std::find(unique_keys.begin(), unique_keys.end(), k) == unique_keys.end()) unique_keys.push_back(k);
         o->keys = std::move(unique_keys);
+        std::filesystem::path svg_target;
+        if (o->svg_given) svg_target = output_file(ctx, "--svg", o->svg);
         auto ws = workspace::Workspace::discover(ctx.cwd);
         auto listed = select_runs(ws, o->sel);
         auto all_series = report::read_full_series(ws, listed, o->keys, o->x == "time" ? plot::XAxis::time : plot::XAxis::step);
@@ -130,18 +151,24 @@ void register_plot(CLI::App& app, Context& ctx) {
             chart.x_label = axis == plot::XAxis::step ? "step" : "time (s)";
             chart.log_y = o->log_y;
             chart.integer_x = axis == plot::XAxis::step;
-            std::vector<std::string> lacking;
-            std::size_t dropped = 0;
+            std::vector<std::string> lacking, with_non_finite;
+            std::size_t dropped = 0, non_finite = 0;
             for (std::size_t i = 0; i < listed.size(); ++i) {
                 auto found = all_series[i].find(key);
+                if (found != all_series[i].end() && found->second.non_finite) {
+                    non_finite += found->second.non_finite;
+                    with_non_finite.push_back(fmt::format("{} ({})", listed[i].name.empty() ? listed[i].id.substr(0, 8) : listed[i].name,
+                                                          found->second.non_finite));
+                }
                 if (found == all_series[i].end() || found->second.x.empty()) {
                     lacking.push_back(listed[i].name.empty() ? listed[i].id.substr(0, 8) : listed[i].name);
                     continue;
                 }
                 plot::Series s = std::move(found->second);
+                s.style = i; // the run's position in the selection: one look in every chart
                 plot::smooth(s, o->smooth);
                 if (o->log_y) dropped += plot::to_log10(s);
-                if (!o->json && !o->svg.size()) s.label = printable(s.label);
+                if (!o->json && !o->svg_given) s.label = printable(s.label);
                 chart.series.push_back(std::move(s));
             }
             if (chart.series.empty() || std::all_of(chart.series.begin(), chart.series.end(), [](const auto& s) { return s.x.empty(); })) {
@@ -154,9 +181,12 @@ void register_plot(CLI::App& app, Context& ctx) {
             if (!lacking.empty())
                 print_warning(fmt::format("metric '{}': skipping {} run{} without it: {}", key, lacking.size(),
                                           lacking.size() == 1 ? "" : "s", fmt::join(lacking, ", ")));
+            if (non_finite)
+                print_warning(fmt::format("metric '{}': {} nan or inf value{} left out: {}", key, non_finite, non_finite == 1 ? "" : "s",
+                                          fmt::join(with_non_finite, ", ")));
             if (dropped)
                 print_warning(fmt::format("metric '{}': {} value{} <= 0 left out of the log scale", key, dropped, dropped == 1 ? "" : "s"));
-            if (!o->json && o->svg.empty()) chart.title = printable(key);
+            if (!o->json && !o->svg_given) chart.title = printable(key);
             charts.push_back(std::move(chart));
         }
         if (o->json) {
@@ -170,14 +200,14 @@ void register_plot(CLI::App& app, Context& ctx) {
                     nlohmann::json pts = nlohmann::json::array();
                     for (std::size_t i = 0; i < r.x.size(); ++i)
                         pts.push_back({r.x[i], o->log_y ? std::pow(10.0, r.y[i]) : r.y[i]});
-                    series.push_back({{"run", s.run}, {"name", s.label}, {"points", s.x.size()}, {"data", pts}});
+                    series.push_back({{"run", s.run}, {"name", s.label}, {"points", s.x.size()}, {"non_finite", s.non_finite}, {"data", pts}});
                 }
                 out.push_back({{"metric", c.title}, {"x", o->x}, {"log_y", o->log_y}, {"smooth", o->smooth}, {"series", series}});
             }
             print_json(out);
             return;
         }
-        if (!o->svg.empty()) {
+        if (o->svg_given) {
             std::string svg;
             plot::SvgStyle style;
             style.width = static_cast<int>(o->width.value_or(720));
@@ -202,8 +232,7 @@ void register_plot(CLI::App& app, Context& ctx) {
                 for (const auto& p : parts) svg += p;
                 svg += "</svg>\n";
             }
-            std::filesystem::path target = ctx.cwd / o->svg;
-            fs::write_file_atomic(target, svg);
+            fs::write_file_atomic(svg_target, svg);
             std::cerr << fmt::format("wrote {} ({} chart{}, {} bytes)\n", printable(o->svg), charts.size(), charts.size() == 1 ? "" : "s",
                                      svg.size());
             return;
@@ -239,6 +268,7 @@ void register_report_command(CLI::App& app, Context& ctx) {
                 "  cairn report a b --title \"lr sweep\" --lineage b --drift data/new.csv --against data/train.csv -o r.html\n"
                 "The page needs no network (no URL is fetched). Open it with #sort=-metrics.acc to start sorted.");
     cmd->callback([o, &ctx] {
+        const std::filesystem::path target = output_file(ctx, "-o", o->output);
         auto ws = workspace::Workspace::discover(ctx.cwd);
         auto listed = select_runs(ws, o->sel);
         report::Options opts;
@@ -261,7 +291,6 @@ void register_report_command(CLI::App& app, Context& ctx) {
         StderrProgress progress;
         auto runs = report::load_runs(ws, listed, report::columns_for(listed.size(), opts.chart_points, opts.columns), progress);
         auto built = report::build(ws, runs, opts);
-        std::filesystem::path target = ctx.cwd / o->output;
         fs::write_file_atomic(target, built.html);
         for (const auto& n : built.notes) print_warning(n);
         if (o->json) {

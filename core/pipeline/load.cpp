@@ -220,6 +220,44 @@ class Loader {
         return scalar_text(v);
     }
 
+    // A plot property as the report reads it: text for title, labels, template and header; for
+    // x and y a column name or a list of them, or (top-level plots only, as DVC's schema has it)
+    // a mapping of files to column(s), its files made workspace-relative.
+    Value plot_property(const std::string& key, const Value& v, const std::string& dir,
+                        const YAML::Node& node, const std::string& stage,
+                        const std::string& what, bool top_level) const {
+        auto column = [&](const Value& c, const std::string& at) -> Value {
+            if (c.is_object() || c.is_array() || c.is_null())
+                fail_at(node, stage,
+                        fmt::format("{}: {}: expected a column name, got a {}", what, at,
+                                    type_name(c)));
+            return c.is_string() ? c.get<std::string>() : scalar_text(c);
+        };
+        if (key != "x" && key != "y") {
+            if (key == "header" && v.is_boolean()) return v;
+            return column(v, key);
+        }
+        auto columns = [&](const Value& c, const std::string& at) -> Value {
+            if (!c.is_array()) return column(c, at);
+            if (c.empty()) fail_at(node, stage, fmt::format("{}: {}: an empty list", what, at));
+            Value list = Value::array();
+            for (const auto& e : c) list.push_back(column(e, at));
+            return list;
+        };
+        if (!v.is_object()) return columns(v, key);
+        if (!top_level)
+            fail_at(node, stage,
+                    fmt::format("{}: {}: a mapping of files is for the top-level plots; a "
+                                "stage's plot names columns of its own file",
+                                what, key));
+        if (v.empty()) fail_at(node, stage, fmt::format("{}: {}: an empty mapping", what, key));
+        Value files = Value::object();
+        for (const auto& [file, c] : v.items())
+            files[path_in(dir, file, node, stage, fmt::format("{}: {}", what, key))] =
+                columns(c, key + "." + file);
+        return files;
+    }
+
     bool bool_of(const Value& v, const YAML::Node& node, const std::string& stage,
                  const std::string& what) const {
         if (!v.is_boolean())
@@ -572,7 +610,7 @@ class Loader {
             else if (k == "type")
                 (void)text_of(v, node, stage, what + " type");
             else if (plot && contains(k_plot_props, k))
-                out.plot_options[k] = v.is_object() || v.is_array() ? v.dump() : scalar_text(v);
+                out.plot_options[k] = plot_property(k, v, "", node, stage, what, false);
         }
     }
 
@@ -651,7 +689,6 @@ class Loader {
                 Output out;
                 out.kind = Output::Kind::plot;
                 out.written = id;
-                out.path = path_in(dir, id, item, "", "plots");
                 out.mark = mark_of(item);
                 if (!props.is_null() && !props.is_object())
                     fail_at(item, "",
@@ -661,9 +698,13 @@ class Loader {
                         if (!contains(k_top_plot_props, k))
                             unknown_key(item, "", k, k_top_plot_props,
                                         fmt::format("the properties of plot '{}'", id));
-                        out.plot_options[k] =
-                            p.is_object() || p.is_array() ? p.dump() : scalar_text(p);
+                        out.plot_options[k] = plot_property(
+                            k, p, dir, item, "", fmt::format("plots: '{}'", id), true);
                     }
+                // As DVC: with `y` a mapping of files, the id names the plot, not a file.
+                auto y = out.plot_options.find("y");
+                if (y == out.plot_options.end() || !y->second.is_object())
+                    out.path = path_in(dir, id, item, "", "plots");
                 m_pipeline.plots.push_back(std::move(out));
             }
         });

@@ -33,8 +33,9 @@ struct Output {
     bool persist = false;     // true: not removed before the stage runs
     bool push = true;
     std::string desc, remote;
-    // plots only: x, y, template, title, x_label, y_label (as written).
-    std::map<std::string, std::string> plot_options;
+    // plots only: title, x_label, y_label, template as strings; x and y a column name (string),
+    // a list of them, or (top-level plots) a mapping of workspace-relative file -> column(s).
+    std::map<std::string, nlohmann::ordered_json> plot_options;
     Mark mark;
 };
 
@@ -73,7 +74,10 @@ struct Pipeline {
     std::vector<Stage> stages;     // in file order (generated stages in expansion order)
     // Top-level sections, kept as written for later use (report, registry): workspace-relative paths.
     std::vector<ParamsRef> params;
-    std::vector<Output> metrics, plots;
+    std::vector<Output> metrics;
+    // Top-level plots: `path` is the file, or "" when the entry names a plot whose `y` maps
+    // files to columns (`written` is then its name).
+    std::vector<Output> plots;
     std::map<std::string, std::string> artifacts; // name -> workspace-relative path
 
     [[nodiscard]] const Stage* find(const std::string& name) const;

@@ -48,6 +48,61 @@ Axis make_axis(Range r, int count, bool log, bool integer = false, bool extend =
     return a;
 }
 
+// The text chart's y axis: tick k (value lo + k * step) on row (h - 1) - k * gap, so that the
+// labels stand evenly apart on a chart of any height (ticks placed by rounding pixels to rows
+// crowd on some rows and skip others). A value maps to dot row base - (v - lo) * scale.
+struct RowAxis {
+    double lo = 0, step = 1;
+    std::size_t ticks = 1, gap = 1;
+    double base = 3, scale = 1;
+};
+
+RowAxis row_axis(Range r, std::size_t h, bool log) {
+    if (r.hi == r.lo) {
+        double pad = r.lo == 0 ? 1 : std::abs(r.lo) * 0.1;
+        r.lo -= pad;
+        r.hi += pad;
+    }
+    RowAxis a;
+    if (h < 2) { // one row: its 4 dots span the data, labelled with the bottom value
+        a.lo = r.lo;
+        a.step = r.hi - r.lo;
+        a.base = 3;
+        a.scale = 3 / (r.hi - r.lo);
+        return a;
+    }
+    const std::size_t rows = h - 1, min_gap = h >= 6 ? 2 : 1;
+    double raw = (r.hi - r.lo) / static_cast<double>(std::max<std::size_t>(1, rows / 3));
+    if (log) raw = std::max(raw, 1.0); // whole powers of ten
+    double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    const double k_nice[] = {1, 2, 5};
+    std::size_t nice = 0;
+    while (nice < 3 && k_nice[nice] * mag < raw * (1 - 1e-9)) ++nice;
+    if (nice == 3) nice = 0, mag *= 10;
+    for (int tries = 0; tries < 64; ++tries) {
+        double step = k_nice[nice] * mag;
+        double first = std::floor(r.lo / step + 1e-9);
+        auto n = static_cast<std::size_t>(std::max(1.0, std::ceil(r.hi / step - 1e-9) - first));
+        if (n * min_gap <= rows) {
+            // More intervals when they fill the rows better (5 of 3 rows on 16 rows, not 4 of 3).
+            std::size_t best = n;
+            for (std::size_t m = n; m * min_gap <= rows; ++m)
+                if (m * (rows / m) > best * (rows / best)) best = m;
+            a.lo = first * step;
+            a.step = step;
+            a.ticks = best + 1;
+            a.gap = rows / best;
+            a.base = static_cast<double>(4 * rows + 3);
+            a.scale = 4.0 * static_cast<double>(a.gap) / step;
+            return a;
+        }
+        if (++nice == 3) nice = 0, mag *= 10;
+    }
+    a.lo = r.lo, a.step = r.hi - r.lo, a.ticks = 2, a.gap = rows; // not reached for finite data
+    a.base = static_cast<double>(4 * rows + 3), a.scale = 4.0 * static_cast<double>(rows) / a.step;
+    return a;
+}
+
 std::string label_of(const Axis& a, double v, bool log) {
     if (log) return fmt::format("{:.3g}", std::pow(10.0, v));
     return tick_label(v, a.spacing);
@@ -100,13 +155,14 @@ public:
             }
         }
     }
-    void row(std::size_t r, std::string& out, bool color) const {
+    // Row `r`, coloured (when `color`) with ansi[owner].
+    void row(std::size_t r, std::string& out, bool color, const std::vector<int>& ansi) const {
         int current = -1;
         for (std::size_t c = 0; c < m_w; ++c) {
             std::size_t cell = r * m_w + c;
             int owner = m_owner[cell];
             if (color && owner != current) {
-                out += owner < 0 ? std::string("\x1b[0m") : fmt::format("\x1b[{}m", k_ansi[owner % 12]);
+                out += owner < 0 ? std::string("\x1b[0m") : fmt::format("\x1b[{}m", ansi[static_cast<std::size_t>(owner)]);
                 current = owner;
             }
             if (m_mark[cell])
@@ -126,6 +182,8 @@ private:
     std::vector<char> m_mark;
 };
 
+std::size_t style_of(const Series& s, std::size_t i) { return s.style == Series::k_by_position ? i : s.style; }
+
 } // namespace
 
 char marker(std::size_t i) {
@@ -140,17 +198,18 @@ const char* svg_color(std::size_t i) {
 }
 
 std::string render_text(const Chart& chart, const TextStyle& style) {
-    const std::size_t w = std::max<std::size_t>(style.width, 8), h = std::max<std::size_t>(style.height, 2);
+    const std::size_t w = std::max<std::size_t>(style.width, 8), h = std::max<std::size_t>(style.height, 1);
     Axis xa = make_axis(x_range(chart.series), static_cast<int>(std::max<std::size_t>(2, w / 12)), false, chart.integer_x);
-    Axis ya = make_axis(y_range(chart.series), static_cast<int>(std::max<std::size_t>(3, h / 3)), chart.log_y, false, true);
+    RowAxis ya = row_axis(y_range(chart.series), h, chart.log_y);
     Canvas canvas(w, h);
-    const double ph = static_cast<double>(canvas.ph() - 1);
-    auto ypix = [&](double y) {
-        return static_cast<long>(std::lround(ph - (y - ya.range.lo) / (ya.range.hi - ya.range.lo) * ph));
-    };
-    const bool markers = !style.color && chart.series.size() > 1;
+    auto ypix = [&](double y) { return static_cast<long>(std::lround(ya.base - (y - ya.lo) * ya.scale)); };
+    // Without colour every series has its marker, a lone one too: it is how the legend names it.
+    const bool markers = !style.color;
+    std::vector<int> ansi; // the terminal colour of each series
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
+        const std::size_t look = style_of(chart.series[i], i);
         const int owner = static_cast<int>(i);
+        ansi.push_back(k_ansi[look % 12]);
         auto buckets = downsample(chart.series[i], xa.range, canvas.pw());
         long prev_x = -1, prev_y = 0;
         for (std::size_t c = 0; c < buckets.size(); ++c) {
@@ -163,26 +222,29 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
             prev_y = ypix(b.last);
         }
         if (markers) // on every 8th cell column the line crosses, shifted per series so marks do not collide
-            for (std::size_t c = (i * 3) % 8; c < w; c += 8) canvas.mark_column(c, owner, marker(i));
+            for (std::size_t c = (look * 3) % 8; c < w; c += 8) canvas.mark_column(c, owner, marker(look));
     }
 
     // The y axis labels, on the rows their ticks fall on.
     std::vector<std::string> row_label(h);
     std::vector<bool> row_tick(h, false);
     std::size_t label_w = 0;
-    for (double t : ya.ticks) {
-        long r = ypix(t) / 4;
-        if (r < 0 || r >= static_cast<long>(h)) continue;
-        row_label[static_cast<std::size_t>(r)] = label_of(ya, t, chart.log_y);
-        row_tick[static_cast<std::size_t>(r)] = true;
-        label_w = std::max(label_w, text_width(row_label[static_cast<std::size_t>(r)]));
+    Axis spacing;
+    spacing.spacing = ya.step;
+    for (std::size_t k = 0; k < ya.ticks; ++k) {
+        double t = ya.lo + ya.step * static_cast<double>(k);
+        if (std::abs(t) < ya.step * 1e-9) t = 0;
+        std::size_t r = h - 1 - k * ya.gap;
+        row_label[r] = label_of(spacing, t, chart.log_y);
+        row_tick[r] = true;
+        label_w = std::max(label_w, text_width(row_label[r]));
     }
     std::string out;
     out += chart.title + (chart.log_y ? " (log scale)" : "") + "\n";
     for (std::size_t r = 0; r < h; ++r) {
         out += std::string(label_w - text_width(row_label[r]), ' ') + row_label[r];
         out += row_tick[r] ? " \u2524" : " \u2502";
-        canvas.row(r, out, style.color);
+        canvas.row(r, out, style.color, ansi);
         out += "\n";
     }
     // The x axis: a rule with a mark under each tick, then the tick labels centred on them.
@@ -213,9 +275,9 @@ std::string render_text(const Chart& chart, const TextStyle& style) {
     std::string line = std::string(label_w + 2, ' ');
     std::size_t line_w = line.size();
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
-        std::string sample = style.color ? fmt::format("\x1b[{}m\u2501\u2501\x1b[0m", k_ansi[i % 12])
-                                         : (markers ? std::string(1, marker(i)) : std::string("\u2800\u2800"));
-        if (!style.color && !markers) sample = "--";
+        const std::size_t look = style_of(chart.series[i], i);
+        std::string sample = style.color ? fmt::format("\x1b[{}m\u2501\u2501\x1b[0m", k_ansi[look % 12])
+                                         : (markers ? std::string(1, marker(look)) : std::string("\u2800\u2800"));
         std::size_t entry_w = (style.color ? 2 : markers ? 1 : 2) + 1 + text_width(chart.series[i].label);
         if (line_w > label_w + 2 && line_w + 3 + entry_w > label_w + 2 + w) {
             out += line + "\n";
@@ -294,6 +356,9 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
         out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>", sx(t), bottom + 15,
                            xml_escape(label_of(xa, t, false)));
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", right, bottom + 32, xml_escape(chart.x_label));
+    if (!chart.y_label.empty())
+        out += fmt::format("<text x=\"12\" y=\"{0:.1f}\" text-anchor=\"middle\" transform=\"rotate(-90 12 {0:.1f})\">{1}</text>",
+                           (top + bottom) / 2, xml_escape(chart.y_label));
     out += "</g>\n";
     out += fmt::format("<path d=\"M{0} {1}V{2}H{3}\" fill=\"none\" stroke=\"#888888\"/>\n", left, top, bottom, right);
     // One path per series.
@@ -302,15 +367,25 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
     if (style.max_points) columns = std::max<std::size_t>(8, std::min(px, style.max_points / 4));
     out += "<g fill=\"none\" stroke-width=\"1.5\" stroke-linejoin=\"round\">\n";
     for (std::size_t i = 0; i < chart.series.size(); ++i) {
-        Series r = reduce(chart.series[i], xa.range, columns);
-        out += fmt::format("<path class=\"series\" stroke=\"{}\"", svg_color(i));
+        // Dots keep every point while they are few (a scatter's points are not a line to cut).
+        Series r = chart.dots && chart.series[i].x.size() <= 4 * columns ? chart.series[i] : reduce(chart.series[i], xa.range, columns);
+        out += fmt::format("<path class=\"series\" stroke=\"{}\"", svg_color(style_of(chart.series[i], i)));
+        if (chart.dots) out += " stroke-width=\"5\"";
         if (style.interactive) out += fmt::format(" data-run=\"{}\" data-label=\"{}\"", xml_escape(r.run), xml_escape(r.label));
         out += " d=\"";
-        for (std::size_t k = 0; k < r.x.size(); ++k)
-            out += fmt::format("{}{:.1f} {:.1f}", k == 0 ? "M" : k == 1 ? "L" : " ", sx(r.x[k]), sy(r.y[k]));
-        if (r.x.size() == 1) out += "m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0"; // a single point: a dot
+        for (std::size_t k = 0; k < r.x.size(); ++k) {
+            if (chart.dots) // a zero-length segment with round caps: a dot
+                out += fmt::format("M{:.1f} {:.1f}h0", sx(r.x[k]), sy(r.y[k]));
+            else
+                out += fmt::format("{}{:.1f} {:.1f}", k == 0 ? "M" : k == 1 ? "L" : " ", sx(r.x[k]), sy(r.y[k]));
+        }
+        if (r.x.size() == 1 && !chart.dots) out += "m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0"; // a single point: a dot
         const auto& full = chart.series[i];
-        std::string last = full.y.empty() ? "" : fmt::format(", last {} at {}", label_of(ya, full.y.back(), chart.log_y), full.x.back());
+        // The value as stored (shortest text that reads back the same), not the ticks' rounding;
+        // on a log scale 15 digits undo log10 for any value a user wrote.
+        std::string last = full.y.empty() ? ""
+                           : chart.log_y ? fmt::format(", last {:.15g} at {}", std::pow(10.0, full.y.back()), full.x.back())
+                                         : fmt::format(", last {} at {}", full.y.back(), full.x.back());
         out += fmt::format("\" stroke-linecap=\"round\"><title>{}{}</title></path>\n", xml_escape(r.label), xml_escape(last));
     }
     out += "</g>\n";
@@ -326,7 +401,7 @@ std::string render_svg(const Chart& chart, const SvgStyle& style) {
             }
             out += fmt::format("<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"16\" height=\"4\" fill=\"{}\"/>"
                                "<text x=\"{}\" y=\"{}\">{}</text></g>\n",
-                               x, y + 5, svg_color(i), x + 22, y + 10, xml_escape(label));
+                               x, y + 5, svg_color(style_of(chart.series[i], i)), x + 22, y + 10, xml_escape(label));
         }
     out += "</svg>\n";
     return out;

@@ -16,6 +16,8 @@ struct Chart {
     std::string x_label; // "step" or "time (s)"
     bool log_y = false;  // the series' y already hold log10 values (to_log10); ticks say 10^v
     bool integer_x = false; // x are steps: ticks at whole numbers only
+    std::string y_label;    // SVG only: written along the y axis ("" none)
+    bool dots = false;      // SVG only: each point a dot, no line between them (a scatter plot)
     std::vector<Series> series;
 };
 

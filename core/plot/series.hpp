@@ -17,6 +17,12 @@ struct Series {
     std::string label; // the run's name (or short id)
     std::string run;   // the run's id
     std::vector<double> x, y;
+    // The colour and marker to draw with (svg_color, marker, a terminal colour): a run's position
+    // in the selection, so that it looks the same in every chart; k_by_position: its index in
+    // the chart.
+    static constexpr std::size_t k_by_position = static_cast<std::size_t>(-1);
+    std::size_t style = k_by_position;
+    std::size_t non_finite = 0; // nan and inf values of the key left out of x, y (where counted)
 };
 
 // The points of `key` in `r`, in the order logged, x = step or seconds since the run started

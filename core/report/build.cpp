@@ -14,6 +14,7 @@
 #include "core/plot/chart.hpp"
 #include "core/registry/registry.hpp"
 #include "core/report/page.hpp"
+#include "core/report/plots.hpp"
 #include "core/report/report.hpp"
 #include "core/run/lineage.hpp"
 #include "core/run/rerun.hpp"
@@ -95,12 +96,12 @@ std::string runs_table(const std::vector<RunData>& runs, const Columns& cols) {
                 continue;
             }
             const auto& s = it->second;
-            out += fmt::format("<td data-v=\"{}\" title=\"last at step {}, {} points\">{}<small> {}&#8211;{}</small></td>", num(s.last),
+            out += fmt::format("<td data-v=\"{}\" title=\"last at step {}, {} points\">{}<small> {} to {}</small></td>", num(s.last),
                                s.step, s.count, num(s.last), num(s.min), num(s.max));
         }
         out += "</tr>\n";
     }
-    out += "</tbody></table></div>\n<p class=\"hint\">Each metric cell: the last value, then min&#8211;max.</p></section>\n";
+    out += "</tbody></table></div>\n<p class=\"hint\">Each metric cell: the last value, then its range (min to max).</p></section>\n";
     return out;
 }
 
@@ -119,9 +120,11 @@ std::string metric_charts(const std::vector<RunData>& runs, const Columns& cols,
         chart.title = key;
         chart.x_label = "step";
         chart.integer_x = true;
-        for (const auto& d : runs) {
-            auto it = d.series.find(key);
-            if (it != d.series.end() && !it->second.x.empty()) chart.series.push_back(it->second);
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            auto it = runs[i].series.find(key);
+            if (it == runs[i].series.end() || it->second.x.empty()) continue;
+            chart.series.push_back(it->second);
+            chart.series.back().style = i; // a run has one colour in every chart of the page
         }
         if (chart.series.empty()) continue;
         plot::SvgStyle style;
@@ -454,93 +457,6 @@ std::string drift_section(workspace::Workspace& ws, const Options& o) {
                            esc(c.name), esc(c.kind), esc(c.test), c.score ? num(*c.score) : std::string(),
                            c.drifted ? "bad" : c.warning ? "warn" : "good", esc(std::string(drift::to_string(c.status))),
                            histogram_svg(ref.profile.column(c.name), cur.profile.column(c.name)));
-    }
-    return out + "</div></section>\n";
-}
-
-// A `plots` entry drawn as `dvc plots show` would: y (default: the last numeric column) against
-// x (default: the step, or the row number).
-std::string plots_section(workspace::Workspace& ws, const std::vector<pipeline::Pipeline>& pipelines, std::vector<std::string>& notes,
-                          std::size_t& charts) {
-    // One chart per file: a file both declared at the top level and as a stage's plot output is
-    // drawn once, with the entry that sets more options (x, y, title).
-    std::vector<const pipeline::Output*> plots;
-    auto add = [&](const pipeline::Output& o) {
-        for (auto& known : plots)
-            if (known->path == o.path) {
-                if (o.plot_options.size() > known->plot_options.size()) known = &o;
-                return;
-            }
-        plots.push_back(&o);
-    };
-    for (const auto& p : pipelines) {
-        for (const auto& o : p.plots) add(o);
-        for (const auto& st : p.stages)
-            for (const auto& o : st.outs)
-                if (o.kind == pipeline::Output::Kind::plot) add(o);
-    }
-    std::string out = "<section id=\"plots\"><h2>Pipeline plots</h2>\n";
-    if (plots.empty()) return out + "<p>No <code>plots</code> in the pipeline files.</p></section>\n";
-    out += "<div class=\"charts\">";
-    for (const auto* o : plots) {
-        auto opt = [&](const char* k) {
-            auto it = o->plot_options.find(k);
-            return it == o->plot_options.end() ? std::string() : it->second;
-        };
-        std::filesystem::path file = ws.root() / o->path;
-        std::string text;
-        try {
-            if (!std::filesystem::is_regular_file(file)) throw Error(ErrorKind::input, o->path + ": not written yet");
-            std::ifstream in(file, std::ios::binary);
-            text.assign(std::istreambuf_iterator<char>(in), {});
-            auto points = metrics::read_metric_file(text, o->path, 0);
-            std::map<std::string, std::vector<const metrics::MetricPoint*>> by_key;
-            std::vector<std::string> keys;
-            for (const auto& p : points) {
-                if (!by_key.count(p.key)) keys.push_back(p.key);
-                by_key[p.key].push_back(&p);
-            }
-            std::string x = opt("x"), y = opt("y");
-            std::vector<std::string> ys;
-            if (!y.empty()) {
-                for (const auto& part : util::split(y, ','))
-                    if (by_key.count(std::string(util::trim(part)))) ys.push_back(std::string(util::trim(part)));
-            } else {
-                for (auto it = keys.rbegin(); it != keys.rend(); ++it)
-                    if (*it != x) {
-                        ys.push_back(*it);
-                        break;
-                    }
-            }
-            if (ys.empty()) throw Error(ErrorKind::input, o->path + ": no numeric column " + (y.empty() ? std::string("to draw") : "'" + y + "'"));
-            plot::Chart chart;
-            chart.title = opt("title").empty() ? o->path : opt("title");
-            chart.x_label = opt("x_label").empty() ? (x.empty() ? "step" : x) : opt("x_label");
-            for (const auto& k : ys) {
-                plot::Series s;
-                s.label = k;
-                s.run = o->path;
-                const auto& pts = by_key[k];
-                const auto* xs = x.empty() || !by_key.count(x) ? nullptr : &by_key[x];
-                for (std::size_t i = 0; i < pts.size(); ++i) {
-                    if (!std::isfinite(pts[i]->value)) continue;
-                    if (xs && i >= xs->size()) break;
-                    s.x.push_back(xs ? (*xs)[i]->value : static_cast<double>(pts[i]->step));
-                    s.y.push_back(pts[i]->value);
-                }
-                chart.series.push_back(std::move(s));
-            }
-            plot::SvgStyle style;
-            style.width = 600;
-            style.height = 300;
-            style.standalone = false;
-            out += fmt::format("<figure class=\"plot\" data-file=\"{}\">{}<figcaption>{}{}</figcaption></figure>\n", esc(o->path),
-                               plot::render_svg(chart, style), esc(o->path), opt("y_label").empty() ? "" : " &#8212; " + esc(opt("y_label")));
-            ++charts;
-        } catch (const Error& e) {
-            notes.push_back(fmt::format("plot {} left out: {}", o->path, e.what()));
-            out += fmt::format("<p class=\"note\">{}: {}</p>\n", esc(o->path), esc(e.what()));
-        }
     }
     return out + "</div></section>\n";
 }

@@ -50,7 +50,11 @@ std::vector<std::map<std::string, plot::Series>> read_full_series(workspace::Wor
                 wanted = std::find(keys.begin(), keys.end(), current_key) != keys.end();
                 current = wanted ? &series[current_key] : nullptr;
             }
-            if (!wanted || !std::isfinite(value)) return;
+            if (!wanted) return;
+            if (!std::isfinite(value)) {
+                ++current->non_finite;
+                return;
+            }
             if (axis == plot::XAxis::time && origin == 0) origin = ms;
             current->x.push_back(axis == plot::XAxis::step ? static_cast<double>(step) : static_cast<double>(ms - origin) / 1000.0);
             current->y.push_back(value);

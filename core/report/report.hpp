@@ -53,7 +53,8 @@ struct RunData {
 
 // The whole series of `keys` of each listed run (x = step, or seconds since the run started),
 // in listing order: read straight from metrics.tsv (no record built), in parallel; non-finite
-// values left out. For `cairn plot`, which downsamples them to the terminal's columns.
+// values left out (counted in Series::non_finite). For `cairn plot`, which downsamples them to
+// the terminal's columns.
 [[nodiscard]] std::vector<std::map<std::string, plot::Series>> read_full_series(workspace::Workspace& ws,
                                                                                const std::vector<run::RunRecord>& listed,
                                                                                const std::vector<std::string>& keys, plot::XAxis axis);

@@ -54,6 +54,8 @@ double to_double(const std::string& s) {
 
 } // namespace
 
+std::string_view index_header() { return k_header; }
+
 std::string serialize_index(const std::map<std::string, IndexEntry>& entries) {
     std::string out(k_header);
     auto it = std::back_inserter(out);

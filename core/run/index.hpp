@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/run/record.hpp"
@@ -23,5 +24,7 @@ struct IndexEntry {
 // Parses an index file; nullopt when its header or any entry is malformed (it is then rebuilt).
 [[nodiscard]] std::optional<std::map<std::string, IndexEntry>> parse_index(const std::string& text);
 [[nodiscard]] std::string serialize_index(const std::map<std::string, IndexEntry>& entries);
+// The version line both index files start with (`runs` and its append log `runs.log`).
+[[nodiscard]] std::string_view index_header();
 
 } // namespace cairn::run

@@ -264,6 +264,37 @@ std::vector<std::string> recover_crashed(workspace::Workspace& ws) {
     return recovered;
 }
 
+namespace {
+
+// The run index is two files under .cairn/index/: `runs`, every run's entry, and `runs.log`, the
+// entries of the runs recorded since `runs` was last written, in the same format. A recorder
+// rewrites only the small log (appending its run), so recording N runs costs O(N) in all, not
+// O(N^2); once the log outgrows a quarter of `runs` (at least k_log_merge bytes) it is merged
+// into `runs`. Every write is atomic (temp + rename) under index/lock; a reader overlays the log
+// on `runs` and still uses an entry only when the run's ref points at its commit.
+constexpr std::size_t k_log_merge = 256 * 1024;
+
+std::map<std::string, IndexEntry> read_log(const std::filesystem::path& index_dir) {
+    auto text = fs::read_file_if_exists(index_dir / "runs.log");
+    if (!text) return {};
+    auto parsed = parse_index(*text);
+    return parsed ? std::move(*parsed) : std::map<std::string, IndexEntry>{};
+}
+
+// Under the lock: `entries` (with the log's entries over them) become `runs`, and the log goes.
+// `seen`: the log entries (id -> commit) the caller already weighed, not put back.
+void write_index(const std::filesystem::path& index_dir, std::map<std::string, IndexEntry> entries,
+                 const std::map<std::string, std::string>& seen = {}) {
+    for (auto& [id, e] : read_log(index_dir))
+        if (auto it = seen.find(id); it == seen.end() || it->second != e.commit) entries[id] = std::move(e);
+    fs::write_file_atomic(index_dir / "runs", serialize_index(entries), 0644, fs::Durability::deferred);
+    std::error_code ec;
+    // Left behind by a crash, its entries are only applied again: the same ones, checked by commit.
+    std::filesystem::remove(index_dir / "runs.log", ec);
+}
+
+} // namespace
+
 void index_recorded(workspace::Workspace& ws, const std::string& id, const std::string& commit,
                     const std::map<std::string, std::string>& files) noexcept {
     try {
@@ -271,14 +302,29 @@ void index_recorded(workspace::Workspace& ws, const std::string& id, const std::
         r.summary = r.metric_summary();
         r.metrics.clear();
         std::filesystem::path index_dir = ws.store_dir() / "index";
-        auto text = fs::read_file_if_exists(index_dir / "runs");
-        if (!text) return; // no index yet: the first listing builds it whole
+        std::error_code ec;
+        if (!std::filesystem::exists(index_dir / "runs", ec)) return; // no index yet: the first listing builds it whole
         fs::FileLock lock(index_dir / "lock", fs::LockMode::exclusive, std::chrono::milliseconds(0));
-        text = fs::read_file_if_exists(index_dir / "runs"); // as it is under the lock
-        auto entries = text ? parse_index(*text) : std::nullopt;
-        if (!entries) return;
-        (*entries)[id] = IndexEntry{commit, std::move(r)};
-        fs::write_file_atomic(index_dir / "runs", serialize_index(*entries), 0644, fs::Durability::deferred);
+        auto base_size = std::filesystem::file_size(index_dir / "runs", ec); // as it is under the lock
+        if (ec) return;
+        std::string log = fs::read_file_if_exists(index_dir / "runs.log").value_or(std::string());
+        if (log.compare(0, index_header().size(), index_header()) != 0) log = std::string(index_header());
+        std::map<std::string, IndexEntry> one;
+        one.emplace(id, IndexEntry{commit, std::move(r)});
+        log += serialize_index(one).substr(index_header().size());
+        if (log.size() < std::max<std::uintmax_t>(k_log_merge, base_size / 4)) {
+            fs::write_file_atomic(index_dir / "runs.log", log, 0644, fs::Durability::deferred);
+            return;
+        }
+        auto base = fs::read_file_if_exists(index_dir / "runs");
+        auto entries = base ? parse_index(*base) : std::nullopt;
+        auto logged = parse_index(log);
+        if (!entries || !logged) { // the next listing rebuilds the index from the refs
+            std::filesystem::remove(index_dir / "runs.log", ec);
+            return;
+        }
+        for (auto& [k, e] : *logged) (*entries)[k] = std::move(e);
+        write_index(index_dir, std::move(*entries));
     } catch (...) {
         // A cache: the next listing reads the run from git.
     }
@@ -294,6 +340,11 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRu
     std::map<std::string, IndexEntry> cached;
     if (auto text = fs::read_file_if_exists(index_dir / "runs"))
         if (auto parsed = parse_index(*text)) cached = std::move(*parsed);
+    std::map<std::string, std::string> logged; // id -> commit of the log's entries read here
+    for (auto& [id, e] : read_log(index_dir)) { // the runs recorded since `runs` was written
+        logged[id] = e.commit;
+        cached[id] = std::move(e);
+    }
 
     std::map<std::string, IndexEntry> fresh;
     bool changed = false;
@@ -320,7 +371,7 @@ std::vector<RunRecord> list_runs(workspace::Workspace& ws, std::vector<SkippedRu
         try {
             fs::make_dirs(index_dir);
             fs::FileLock lock(index_dir / "lock", fs::LockMode::exclusive, std::chrono::milliseconds(0));
-            fs::write_file_atomic(index_dir / "runs", serialize_index(fresh), 0644, fs::Durability::deferred);
+            write_index(index_dir, fresh, logged); // with the runs recorded meanwhile, which the log holds now
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::busy && e.kind() != ErrorKind::io) throw;
         }

@@ -147,3 +147,72 @@ TEST_CASE("plot: -m takes one key, a key given twice is one chart, --smooth must
     Result negative = repo.cairn({"plot", "fast", "-m", "loss", "--smooth", "-1"});
     CHECK(negative.code == 2);
 }
+
+TEST_CASE("plot: a run keeps its marker in every chart (its place in the selection), a lone run shows its marker", "[e2e][plot]") {
+    Repo repo;
+    make_run(repo, "a", 0.1, 6, false); // no acc
+    make_run(repo, "b", 0.2, 6);
+    make_run(repo, "c", 0.3, 6);
+    Result r = repo.ok({"plot", "a", "b", "c", "-m", "loss", "-m", "acc", "--width", "40"});
+    INFO(r.out);
+    auto at = r.out.find("\nacc\n");
+    REQUIRE(at != std::string::npos);
+    std::string loss = r.out.substr(0, at), acc = r.out.substr(at);
+    CHECK(contains(loss, "* a   + b   o c"));
+    CHECK(contains(acc, "+ b   o c")); // not "* b   + c": b and c keep their markers without a
+    CHECK(!contains(acc, "* b"));
+    CHECK(count(acc, "o") >= 2); // c's marker on its line, not only in the legend
+    Result one = repo.ok({"plot", "b", "-m", "loss", "--width", "40"});
+    CHECK(contains(one.out, "* b"));
+    CHECK(count(one.out, "*") >= 2); // the line carries the marker the legend shows
+}
+
+TEST_CASE("plot and report: output paths, option values and nan/inf values give plain messages", "[e2e][plot]") {
+    Repo repo;
+    make_run(repo, "a", 0.1, 4);
+    repo.ok({"run", "-n", "odd", "--", "sh", "-c", "for v in 1 nan 0.5 inf 0.2; do echo \"loss $v\" >> \"$CAIRN_METRICS_FILE\"; done"});
+    stdfs::create_directories(repo.path("out"));
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"plot", "a", "-m", "loss", "--svg", ""},
+                                                 std::vector<std::string>{"report", "-o", ""}}) {
+        Result r = repo.cairn(args);
+        INFO(r.err);
+        CHECK(r.code == 2);
+        CHECK(contains(r.err, "needs a file name"));
+        CHECK(r.out.empty()); // no chart drawn in the terminal instead
+    }
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"plot", "a", "-m", "loss", "--svg", "out"},
+                                                 std::vector<std::string>{"report", "-o", "out"}}) {
+        Result r = repo.cairn(args);
+        INFO(r.err);
+        CHECK(r.code == 2);
+        CHECK(contains(r.err, "out: is a directory"));
+        CHECK(!contains(r.err, "tmp"));
+    }
+    Result nodir = repo.cairn({"report", "-o", "nosuch/r.html"});
+    CHECK(nodir.code == 5);
+    CHECK(contains(nodir.err, "the directory nosuch does not exist"));
+    // Option values: cairn's words, not CLI11's.
+    auto usage = [&](std::vector<std::string> extra, const std::string& words) {
+        std::vector<std::string> args = {"plot", "a", "-m", "loss"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        Result r = repo.cairn(args);
+        INFO(r.err);
+        CHECK(r.code == 2);
+        CHECK(contains(r.err, "cairn: error: " + words));
+    };
+    usage({"--width", "1.5"}, "--width: '1.5': must be a whole number from 1 to 4000");
+    usage({"--height", "0"}, "--height: '0': must be a whole number from 1 to 4000");
+    usage({"--smooth", "99999999999999999999999"}, "--smooth: '99999999999999999999999': must be a whole number");
+    usage({"--x", "epoch"}, "--x: expected step or time, not 'epoch'");
+    usage({"--sort"}, "--sort: needs a value");
+    // nan and inf are left out with a warning, and not counted as points.
+    Result odd = repo.ok({"plot", "odd", "-m", "loss", "--json"});
+    CHECK(contains(odd.err, "cairn: warning: metric 'loss': 2 nan or inf values left out: odd (2)"));
+    auto j = odd.json();
+    CHECK(j[0]["series"][0]["points"] == 3);
+    CHECK(j[0]["series"][0]["non_finite"] == 2);
+    // The report writes a range as "A to B": "-1.5 to -0.9", not "-1.5–-0.9".
+    repo.ok({"run", "-n", "neg", "--", "sh", "-c", "echo 'loss -1.5' >> \"$CAIRN_METRICS_FILE\"; echo 'loss -0.9' >> \"$CAIRN_METRICS_FILE\""});
+    repo.ok({"report", "neg", "-o", "neg.html"});
+    CHECK(contains(repo.read("neg.html"), "<small> -1.5 to -0.9</small>"));
+}

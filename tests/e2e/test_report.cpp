@@ -285,3 +285,21 @@ TEST_CASE("the recorder cuts the chart series and report reads them without any 
     repo.ok({"report", "-o", "filled.html"});
     CHECK(figure_of(repo.read("filled.html"), "loss") == figure_of(cached, "loss"));
 }
+
+TEST_CASE("report: a run has one colour in every chart, its place in the table", "[e2e][report]") {
+    Repo repo;
+    std::string a = make_run(repo, "a", "0.1", "0.3");
+    std::string b = make_run(repo, "b", "0.3", "0.9", false); // no acc
+    std::string c = make_run(repo, "c", "0.2", "0.5");
+    repo.ok({"report", "-o", "report.html"});
+    std::string html = repo.read("report.html");
+    REQUIRE(row_order(html) == std::vector<std::string>{c, b, a});
+    // The table's order gives the colours: c #1f77b4, b #d62728, a #2ca02c, in both charts.
+    for (const char* key : {"loss", "acc"}) {
+        INFO(key);
+        CHECK(contains(figure_of(html, key), "stroke=\"#1f77b4\" data-run=\"" + c + "\""));
+        CHECK(contains(figure_of(html, key), "stroke=\"#2ca02c\" data-run=\"" + a + "\""));
+    }
+    CHECK(contains(figure_of(html, "loss"), "stroke=\"#d62728\" data-run=\"" + b + "\""));
+    CHECK(!contains(figure_of(html, "acc"), "#d62728")); // b's colour is not given to another run
+}

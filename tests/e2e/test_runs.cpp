@@ -670,3 +670,20 @@ TEST_CASE("a nested git repository is left out of the code snapshot, with a warn
     CHECK(repo.git({"show", snapshot + ":code.py"}).code == 0);
     CHECK(repo.git({"show", snapshot + ":vendor/lib/f.txt"}).code != 0);
 }
+
+TEST_CASE("the run index: a recorded run is appended to index/runs.log, not a rewrite of index/runs", "[e2e][run][index]") {
+    Repo repo;
+    repo.ok({"run", "-n", "first", "--", "true"});
+    repo.ok({"ls"}); // builds index/runs
+    std::string base = repo.read(".cairn/index/runs");
+    for (int i = 0; i < 3; ++i) repo.ok({"run", "-n", "r" + std::to_string(i), "-p", "i=" + std::to_string(i), "--", "true"});
+    CHECK(repo.read(".cairn/index/runs") == base); // untouched by the recorder
+    REQUIRE(repo.exists(".cairn/index/runs.log"));
+    CHECK(repo.read(".cairn/index/runs.log").rfind("cairn-run-index 3\n", 0) == 0);
+    std::string listed = repo.ok({"ls", "--json"}).out;
+    CHECK(repo.ok({"ls", "--json"}).json().size() == 4);
+    stdfs::remove(repo.path(".cairn/index/runs"));
+    stdfs::remove(repo.path(".cairn/index/runs.log"));
+    CHECK(repo.ok({"ls", "--json"}).out == listed); // the same as rebuilt from the refs
+    CHECK(!repo.exists(".cairn/index/runs.log"));    // a full rewrite folds the log in
+}

@@ -154,3 +154,51 @@ TEST_CASE("plot: SVG has one path per series, a legend and escaped text", "[plot
     CHECK(count(svg, "class=\"legend\"") == 2);
     CHECK(plot::xml_escape(std::string("a\x01'b")) == "a&#39;b");
 }
+
+TEST_CASE("plot: text y labels stand on evenly spaced rows at any height, --height 1 is one row", "[plot]") {
+    plot::Chart chart;
+    chart.title = "loss";
+    plot::Series s;
+    s.label = "a";
+    for (int i = 0; i < 50; ++i) s.x.push_back(i), s.y.push_back(0.37 + 0.0123 * i);
+    chart.series.push_back(s);
+    for (std::size_t h : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u, 10u, 11u, 12u, 13u, 16u, 20u, 31u}) {
+        INFO("height " << h);
+        std::string text = plot::render_text(chart, {40, h, false});
+        // The rows of the plot: after the title, up to the x axis rule.
+        std::vector<std::string> rows;
+        std::size_t at = text.find('\n') + 1;
+        while (true) {
+            std::size_t end = text.find('\n', at);
+            std::string line = text.substr(at, end - at);
+            if (line.find("\u2514") != std::string::npos) break;
+            rows.push_back(line);
+            at = end + 1;
+        }
+        CHECK(rows.size() == h);
+        std::vector<std::size_t> labelled;
+        for (std::size_t r = 0; r < rows.size(); ++r)
+            if (rows[r].find("\u2524") != std::string::npos) labelled.push_back(r);
+        REQUIRE(!labelled.empty());
+        CHECK(labelled.back() == h - 1); // the bottom row carries a label
+        if (h >= 3) CHECK(labelled.size() >= 2);
+        for (std::size_t k = 2; k < labelled.size(); ++k) CHECK(labelled[k] - labelled[k - 1] == labelled[1] - labelled[0]);
+    }
+}
+
+TEST_CASE("plot: an SVG line's hover title gives the exact last value, not the tick's rounding", "[plot]") {
+    plot::Chart chart;
+    chart.title = "loss";
+    plot::Series s;
+    s.label = "a";
+    s.x = {0, 1, 2};
+    s.y = {0.9, 0.5, 0.23456789};
+    chart.series.push_back(s);
+    std::string svg = plot::render_svg(chart, {});
+    CHECK(svg.find("<title>a, last 0.23456789 at 2</title>") != std::string::npos);
+    chart.log_y = true;
+    plot::Series l = s;
+    l.y = {std::log10(900.0), std::log10(50.0), std::log10(0.125)};
+    chart.series = {l};
+    CHECK(plot::render_svg(chart, {}).find("<title>a, last 0.125 at 2</title>") != std::string::npos);
+}
