@@ -779,9 +779,15 @@ private:
             // S3 discards a body shorter than its Content-Length; a server that keeps what it
             // got (s3rver does) must not serve it under the key: remove it (best effort; the
             // key names content, so no other valid version is lost, and the next push sends it).
+            // s3rver may still be writing that body when the DELETE arrives: delete until a HEAD
+            // finds nothing (at once on S3), for at most about 2 s.
             t_ignore_interrupt = true;
             try {
-                (void)perform("DELETE", object_path(key), {}, {}, nullptr);
+                for (int attempt = 0; attempt < 20; ++attempt) {
+                    (void)perform("DELETE", object_path(key), {}, {}, nullptr);
+                    if (perform("HEAD", object_path(key), {}, {}, nullptr).status == 404) break;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                }
             } catch (...) {
             }
             t_ignore_interrupt = false;
