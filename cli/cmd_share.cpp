@@ -405,7 +405,7 @@ void gc_remote_command(workspace::Workspace& ws, const GcRemoteOptions& options,
     std::vector<std::string> unread;
     for (const auto& name : git_remotes) {
         try {
-            (void)git::fetch_gc_roots(ws.repo(), name);
+            git::fetch_gc_roots(ws.repo(), name);
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::input) throw;
             unread.push_back(name);

@@ -86,24 +86,34 @@ std::map<std::string, std::string> refs_under(Repository& repo, const std::strin
     return out;
 }
 
-// Fetches the remote's refs/cairn/* into the staging namespace (forced there: it mirrors the
-// remote, and is ours alone). Returns the staging prefix.
-std::string fetch_incoming(Repository& repo, git_remote* remote, const std::string& ns) {
-    std::string incoming = "refs/cairn-incoming/" + ns + "/";
-    // Stale staging refs of runs deleted on the remote must not look like the remote's.
-    for (const auto& r : repo.list_refs(incoming)) (void)repo.delete_ref(r.name);
-    std::string spec = "+refs/cairn/*:" + incoming + "*";
-    char* specs[] = {spec.data()};
-    git_strarray refspecs{specs, 1};
+// A forced fetch of `sources` (e.g. "refs/cairn/*") into the namespaces `targets` (e.g.
+// "refs/cairn-incoming/origin/"), which mirror the remote and are ours alone: what they held is
+// deleted first, so refs deleted on the remote do not look like the remote's any more.
+void mirror_fetch(Repository& repo, git_remote* remote, const std::vector<std::pair<std::string, std::string>>& mirrors,
+                  const char* reflog, const std::string& what, const std::string& remote_display) {
+    std::vector<std::string> specs;
+    for (const auto& [source, target] : mirrors) {
+        for (const auto& r : repo.list_refs(target)) (void)repo.delete_ref(r.name);
+        specs.push_back("+" + source + ":" + target + "*");
+    }
+    std::vector<char*> ptrs;
+    for (auto& spec : specs) ptrs.push_back(spec.data());
+    git_strarray refspecs{ptrs.data(), ptrs.size()};
     CallbackState state;
     git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
     opts.callbacks.credentials = credentials;
     opts.callbacks.payload = &state;
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     opts.prune = GIT_FETCH_NO_PRUNE;
-    if (git_remote_fetch(remote, &refspecs, &opts, "cairn: fetch runs") < 0)
-        fail(ErrorKind::io, "cannot fetch run records from git remote '{}': {}", git_remote_url(remote) ? git_remote_url(remote) : "?",
-             last_error());
+    if (git_remote_fetch(remote, &refspecs, &opts, reflog) < 0)
+        fail(ErrorKind::io, "cannot fetch {} from git remote '{}': {}", what, remote_display, last_error());
+}
+
+// Fetches the remote's refs/cairn/* into the staging namespace. Returns the staging prefix.
+std::string fetch_incoming(Repository& repo, git_remote* remote, const std::string& ns) {
+    std::string incoming = "refs/cairn-incoming/" + ns + "/";
+    mirror_fetch(repo, remote, {{"refs/cairn/*", incoming}}, "cairn: fetch runs", "run records",
+                 git_remote_url(remote) ? git_remote_url(remote) : "?");
     return incoming;
 }
 
@@ -228,29 +238,14 @@ std::vector<std::string> remote_names(Repository& repo) {
     return out;
 }
 
-std::size_t fetch_gc_roots(Repository& repo, const std::string& remote_name) {
+void fetch_gc_roots(Repository& repo, const std::string& remote_name) {
     Library::ensure_tls();
     RemoteHandle remote = open_remote(repo.raw(), remote_name);
     std::string ns = remote_namespace(remote_name);
     std::string mirror = std::string(k_gc_prefix) + ns + "/";
-    std::string incoming = "refs/cairn-incoming/" + ns + "/";
-    // Mirrors of the remote, ours alone: refs deleted there must not keep data alive here.
-    for (const auto& prefix : {mirror, incoming})
-        for (const auto& r : repo.list_refs(prefix)) (void)repo.delete_ref(r.name);
-    std::string heads = "+refs/heads/*:" + mirror + "heads/*";
-    std::string tags = "+refs/tags/*:" + mirror + "tags/*";
-    std::string runs = "+refs/cairn/*:" + incoming + "*";
-    char* specs[] = {heads.data(), tags.data(), runs.data()};
-    git_strarray refspecs{specs, 3};
-    CallbackState state;
-    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-    opts.callbacks.credentials = credentials;
-    opts.callbacks.payload = &state;
-    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    opts.prune = GIT_FETCH_NO_PRUNE;
-    if (git_remote_fetch(remote.get(), &refspecs, &opts, "cairn: fetch for gc --remote") < 0)
-        fail(ErrorKind::io, "cannot fetch branches, tags and runs from git remote '{}': {}", remote_name, last_error());
-    return repo.list_refs(mirror).size() + repo.list_refs(incoming).size();
+    mirror_fetch(repo, remote.get(),
+                 {{"refs/heads/*", mirror + "heads/"}, {"refs/tags/*", mirror + "tags/"}, {"refs/cairn/*", "refs/cairn-incoming/" + ns + "/"}},
+                 "cairn: fetch for gc --remote", "branches, tags and runs", remote_name);
 }
 
 } // namespace cairn::git

@@ -32,9 +32,8 @@ struct RefSyncReport {
 // Fetches what a git remote's branches, tags and runs point to into namespaces of cairn's own
 // (`refs/cairn-gc/<remote>/heads/*` and `tags/*`, runs into `refs/cairn-incoming/<remote>/`),
 // replacing what an earlier fetch left there, so that `gc --remote` counts as referenced what
-// teammates pushed and this clone never fetched. Returns how many refs it mirrored. Throws as
-// push_cairn_refs.
-std::size_t fetch_gc_roots(Repository& repo, const std::string& remote);
+// teammates pushed and this clone never fetched. Throws as push_cairn_refs.
+void fetch_gc_roots(Repository& repo, const std::string& remote);
 
 // The git remotes configured in the repository, sorted.
 [[nodiscard]] std::vector<std::string> remote_names(Repository& repo);
