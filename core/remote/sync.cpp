@@ -497,9 +497,10 @@ struct GcWalk {
     bool fetch_tree(const Digest& d, std::string& why) {
         stdfs::path temp = fs::temp_name(ws.cache().tmp_dir(), d.hex().substr(0, 16));
         try {
-            with_retries([&] { backend.get(object_key(d), temp); });
             std::uint64_t size = 0;
-            if (hash::hash_file(temp, &size) != d) {
+            Digest actual;
+            with_retries([&] { actual = backend.get_hashed(object_key(d), temp, &size); });
+            if (actual != d) {
                 ::unlink(temp.c_str());
                 why = "corrupt on the remote";
                 return false;

@@ -34,18 +34,6 @@ std::optional<Digest> digest_of_key(std::string_view key) {
     return d;
 }
 
-// Hashes the temp file, removing it whatever happens.
-Digest hash_and_remove(const stdfs::path& temp, std::uint64_t& size) {
-    try {
-        Digest d = hash::hash_file(temp, &size);
-        ::unlink(temp.c_str());
-        return d;
-    } catch (...) {
-        ::unlink(temp.c_str());
-        throw;
-    }
-}
-
 } // namespace
 
 RemoteCheck check_remote(cache::Cache& cache, Backend& backend, bool repair, unsigned jobs, util::Progress* progress) {
@@ -77,8 +65,9 @@ RemoteCheck check_remote(cache::Cache& cache, Backend& backend, bool repair, uns
             stdfs::path temp = fs::temp_name(cache.tmp_dir(), digest.hex().substr(0, 16));
             std::uint64_t size = 0;
             try {
-                with_retries([&] { backend.get(key, temp); });
-                Digest actual = hash_and_remove(temp, size);
+                Digest actual;
+                with_retries([&] { actual = backend.get_hashed(key, temp, &size); });
+                ::unlink(temp.c_str());
                 bytes += size;
                 if (progress) progress->advance(1, size);
                 if (actual == digest) return;
